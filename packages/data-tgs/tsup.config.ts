@@ -1,0 +1,3 @@
+import { packageConfig } from '../../tools/build/tsup'
+
+export default packageConfig()
