@@ -1,0 +1,135 @@
+import {
+  Conv2DBackpropInput,
+  type Conv2DBackpropInputAttrs,
+  type KernelConfig,
+  type KernelFunc,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core'
+
+import { convGeometry } from './conv-geometry'
+import { disposeInfo, heapF32, runWasmKernel, type WasmBackendLike } from './wasm-backend'
+
+/**
+ * How one spatial axis of the input gradient is computed as a stride-1 convolution of dy.
+ *
+ * Input row i receives dy[p] · w[k] wherever p·s + k − padBefore = i. Writing i + padBefore = a·s + r, the
+ * rows of one phase r form a stride-1 correlation of dy with the taps k ≡ r (mod s), flipped: every phase
+ * is one slice of the output channels of a single convolution, and DepthToSpace interleaves them. Unlike
+ * zero-inserting dy, no multiply is spent on an inserted zero.
+ */
+interface AxisPlan {
+  /** Taps per phase: ceil(K / s). */
+  taps: number
+  padBefore: number
+  padAfter: number
+  /** Leading rows of dy that reach no input row (explicit padding wider than the filter). */
+  skip: number
+  /** First input row in the interleaved (DepthToSpace) output. */
+  cropOffset: number
+}
+
+function planAxis(inLength: number, outLength: number, filter: number, stride: number, padBefore: number): AxisPlan {
+  const taps = Math.ceil(filter / stride)
+  const first = Math.floor(padBefore / stride)
+  const last = Math.floor((padBefore + inLength - 1) / stride)
+  const before = taps - 1 - first
+  return {
+    taps,
+    padBefore: Math.max(0, before),
+    padAfter: Math.max(0, last + 1 - outLength),
+    skip: Math.max(0, -before),
+    cropOffset: padBefore - first * stride,
+  }
+}
+
+/**
+ * Input gradient of a 2-D convolution (also the forward pass of a transposed convolution) on the wasm
+ * backend, as one XNNPACK convolution of dy with a rearranged filter, then DepthToSpace for strides > 1.
+ * Falls back to `fallback` (the stock kernel) for layouts it does not cover: NCHW, unequal strides.
+ */
+export function makeConv2DBackpropInput(stock: KernelConfig | undefined): KernelConfig {
+  let stockReady = false
+  const fallback = (args: unknown): TensorInfo => {
+    if (stock === undefined) throw new Error('Conv2DBackpropInput on wasm: unsupported layout (NCHW or unequal strides) and no stock kernel to fall back to.')
+    // Our kernel replaced the stock one before the backend started, so its setup has not run yet.
+    if (!stockReady) stock.setupFunc?.((args as { backend: never }).backend)
+    stockReady = true
+    return stock.kernelFunc(args as never) as TensorInfo
+  }
+  const kernelFunc = (args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs: Record<string, unknown> }): TensorInfo => {
+    const backend = args.backend as WasmBackendLike
+    const dy = args.inputs.dy as TensorInfo
+    const filter = args.inputs.filter as TensorInfo
+    const attrs = args.attrs as unknown as Conv2DBackpropInputAttrs
+    const g = convGeometry(attrs.inputShape, filter.shape, attrs.strides, attrs.pad, attrs.dimRoundingMode)
+    const rows = planAxis(g.inHeight, g.outHeight, g.filterHeight, g.strideHeight, g.padTop)
+    const cols = planAxis(g.inWidth, g.outWidth, g.filterWidth, g.strideWidth, g.padLeft)
+    if (
+      attrs.dataFormat === 'NCHW' ||
+      g.strideHeight !== g.strideWidth ||
+      rows.skip >= g.outHeight ||
+      cols.skip >= g.outWidth
+    ) {
+      return fallback(args)
+    }
+    const s = g.strideHeight
+    const ci = g.inChannels
+    const co = g.outChannels
+    const phases = s * s
+
+    // Rearranged filter [taps, taps, outChannels, phases * inChannels], zero where a phase has fewer taps.
+    const wc = backend.makeOutput([rows.taps, cols.taps, co, phases * ci], 'float32')
+    const dst = heapF32(backend, wc)
+    const src = heapF32(backend, filter)
+    dst.fill(0)
+    const kw = g.filterWidth
+    for (let th = 0; th < rows.taps; th++) {
+      for (let tw = 0; tw < cols.taps; tw++) {
+        for (let rh = 0; rh < s; rh++) {
+          const fh = s * (rows.taps - 1 - th) + rh
+          if (fh >= g.filterHeight) continue
+          for (let rw = 0; rw < s; rw++) {
+            const fw = s * (cols.taps - 1 - tw) + rw
+            if (fw >= kw) continue
+            const srcBase = (fh * kw + fw) * ci * co
+            const dstBase = (th * cols.taps + tw) * co * phases * ci + (rh * s + rw) * ci
+            for (let c = 0; c < ci; c++) {
+              const srcRow = srcBase + c * co
+              for (let o = 0; o < co; o++) dst[dstBase + o * phases * ci + c] = src[srcRow + o] as number
+            }
+          }
+        }
+      }
+    }
+
+    let dyUsed = dy
+    if (rows.skip > 0 || cols.skip > 0) {
+      dyUsed = runWasmKernel('Slice', backend, { x: dy }, {
+        begin: [0, rows.skip, cols.skip, 0],
+        size: [g.batch, g.outHeight - rows.skip, g.outWidth - cols.skip, co],
+      })
+    }
+    const z = runWasmKernel('Conv2D', backend, { x: dyUsed, filter: wc }, {
+      strides: [1, 1],
+      pad: [[0, 0], [rows.padBefore, rows.padAfter], [cols.padBefore, cols.padAfter], [0, 0]],
+      dataFormat: 'NHWC',
+      dilations: [1, 1],
+    })
+    disposeInfo(backend, wc)
+    if (dyUsed !== dy) disposeInfo(backend, dyUsed)
+    let full = z
+    if (s > 1) {
+      full = runWasmKernel('DepthToSpace', backend, { x: z }, { blockSize: s, dataFormat: 'NHWC' })
+      disposeInfo(backend, z)
+    }
+    const [, fullH, fullW] = full.shape as [number, number, number, number]
+    if (rows.cropOffset === 0 && cols.cropOffset === 0 && fullH === g.inHeight && fullW === g.inWidth) return full
+    const dx = runWasmKernel('Slice', backend, { x: full }, {
+      begin: [0, rows.cropOffset, cols.cropOffset, 0],
+      size: [g.batch, g.inHeight, g.inWidth, ci],
+    })
+    disposeInfo(backend, full)
+    return dx
+  }
+  return { kernelName: Conv2DBackpropInput, backendName: 'wasm', kernelFunc: kernelFunc as unknown as KernelFunc }
+}

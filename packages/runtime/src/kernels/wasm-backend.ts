@@ -1,0 +1,61 @@
+import { getKernel, type DataType, type NamedAttrMap, type NamedTensorInfoMap, type TensorInfo } from '@tensorflow/tfjs-core'
+
+/**
+ * The parts of tfjs-backend-wasm's `BackendWasm` our kernels reach into. The wasm package does not export
+ * these types, so they are restated here; they have been stable since tfjs 3.
+ */
+export interface WasmModuleLike {
+  HEAPU8: Uint8Array
+  _malloc(bytes: number): number
+  _free(pointer: number): void
+}
+
+/** One tensor's record in the wasm backend's data map. */
+export interface WasmTensorData {
+  id: number
+  memoryOffset: number
+  shape: number[]
+  dtype: DataType
+}
+
+/** The wasm backend as a kernel function sees it. */
+export interface WasmBackendLike {
+  wasm: WasmModuleLike
+  dataIdMap: { get(dataId: object): WasmTensorData | undefined }
+  makeOutput(shape: number[], dtype: DataType, memoryOffset?: number): TensorInfo
+  disposeData(dataId: object, force?: boolean): boolean
+}
+
+/**
+ * Runs a kernel registered for the wasm backend, by name, from inside another kernel. Calling the kernel
+ * function directly (rather than through a tf op) keeps the intermediate off the gradient tape and out of
+ * the engine's bookkeeping; the caller disposes it with {@link disposeInfo}.
+ */
+export function runWasmKernel(
+  name: string,
+  backend: WasmBackendLike,
+  inputs: NamedTensorInfoMap,
+  attrs: NamedAttrMap = {},
+): TensorInfo {
+  const config = getKernel(name, 'wasm')
+  if (config === undefined) {
+    throw new Error(`Kernel '${name}' is not registered for the wasm backend; import '@tensorflow/tfjs-backend-wasm' first.`)
+  }
+  return config.kernelFunc({ inputs, backend: backend as never, attrs }) as TensorInfo
+}
+
+/** Frees an intermediate produced inside a kernel. */
+export function disposeInfo(backend: WasmBackendLike, info: TensorInfo): void {
+  backend.disposeData(info.dataId, true)
+}
+
+/**
+ * A Float32Array over a tensor's bytes in the wasm heap. Views die when the heap grows (any allocation
+ * may grow it), so take them after the last allocation and do not keep them.
+ */
+export function heapF32(backend: WasmBackendLike, info: TensorInfo): Float32Array {
+  const data = backend.dataIdMap.get(info.dataId)
+  if (data === undefined) throw new Error('Tensor is not on the wasm backend.')
+  const size = info.shape.reduce((a, b) => a * b, 1)
+  return new Float32Array(backend.wasm.HEAPU8.buffer, data.memoryOffset, size)
+}
