@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest'
+import { decode } from './decode'
+import { encode } from './encode'
+import { RleError } from './errors'
+import type { MaskShape, PixelOrder } from './shape'
+
+/** Deterministic PRNG (mulberry32) so failures reproduce. */
+function random(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** A slow, obviously-correct reference: list the on pixels by their 1-based number, then group consecutive ones. */
+function referenceEncode(mask: ArrayLike<number>, { height, width }: MaskShape, order: PixelOrder): string {
+  const on: number[] = []
+  for (let r = 0; r < height; r++) {
+    for (let c = 0; c < width; c++) {
+      if (mask[r * width + c] !== 0) on.push(order === 'column-major' ? c * height + r + 1 : r * width + c + 1)
+    }
+  }
+  on.sort((a, b) => a - b)
+  const pairs: string[] = []
+  for (let k = 0; k < on.length; ) {
+    let j = k
+    while (j + 1 < on.length && on[j + 1] === (on[j] as number) + 1) j++
+    pairs.push(`${on[k]} ${j - k + 1}`)
+    k = j + 1
+  }
+  return pairs.join(' ')
+}
+
+function blobMask(shape: MaskShape, next: () => number): Uint8Array {
+  // Runs of random length, so masks look like segmentation output rather than noise.
+  const mask = new Uint8Array(shape.height * shape.width)
+  let value = next() < 0.5 ? 1 : 0
+  for (let i = 0; i < mask.length; ) {
+    const run = 1 + Math.floor(next() * 12)
+    mask.fill(value, i, i + run)
+    i += run
+    value = 1 - value
+  }
+  return mask
+}
+
+describe('encode', () => {
+  // 2 × 3, row-major storage:
+  //   1 1 0
+  //   1 0 0
+  const mask = [1, 1, 0, 1, 0, 0]
+  const shape = { height: 2, width: 3 }
+
+  it('numbers pixels top to bottom, then left to right, from 1 (Kaggle TGS) by default', () => {
+    expect(encode(mask, shape)).toBe('1 3')
+    expect(encode([0, 1, 0, 0, 0, 0], shape)).toBe('3 1')
+    expect(encode([0, 0, 0, 1, 0, 0], shape)).toBe('2 1')
+  })
+
+  it('numbers pixels left to right, then top to bottom, in row-major order', () => {
+    expect(encode(mask, shape, { order: 'row-major' })).toBe('1 2 4 1')
+    expect(encode([0, 0, 1, 1, 0, 0], shape, { order: 'row-major' })).toBe('3 2')
+  })
+
+  it('treats any non-zero value as foreground', () => {
+    expect(encode([255, 0.5, 0, -1, 0, 0], shape)).toBe('1 3')
+    expect(encode(new Float32Array([0, 0, 0, 0, 0, 1e-30]), shape)).toBe('6 1')
+  })
+
+  it('encodes an empty mask as the empty string and a full one as a single run', () => {
+    expect(encode(new Uint8Array(6), shape)).toBe('')
+    expect(encode(new Uint8Array(6).fill(1), shape)).toBe('1 6')
+    expect(encode(new Uint8Array(6).fill(1), shape, { order: 'row-major' })).toBe('1 6')
+  })
+
+  it('closes a run that reaches the last pixel', () => {
+    expect(encode([0, 0, 0, 0, 1, 1], shape, { order: 'row-major' })).toBe('5 2')
+    expect(encode([0, 0, 1, 0, 0, 1], shape)).toBe('5 2')
+  })
+
+  it('matches a reference encoder and round-trips through decode on random masks', () => {
+    const next = random(7)
+    for (const shape of [
+      { height: 101, width: 101 },
+      { height: 1, width: 17 },
+      { height: 13, width: 1 },
+      { height: 7, width: 31 },
+    ]) {
+      for (const order of ['column-major', 'row-major'] as const) {
+        for (let k = 0; k < 20; k++) {
+          const m = blobMask(shape, next)
+          const rle = encode(m, shape, { order })
+          expect(rle).toBe(referenceEncode(m, shape, order))
+          expect(decode(rle, shape, { order })).toEqual(m)
+        }
+      }
+    }
+  })
+
+  it('refuses a mask whose length is not height × width', () => {
+    const error = (() => {
+      try {
+        encode([1, 0, 1], shape)
+      } catch (e) {
+        return e
+      }
+    })()
+    expect(error).toBeInstanceOf(RleError)
+    expect(error).toMatchObject({ name: 'RleError', code: 'MASK_SIZE_MISMATCH' })
+    expect((error as Error).message).toMatch(/3 values as 2×3 = 6 pixels/)
+  })
+
+  it('refuses a bad shape or order', () => {
+    expect(() => encode([], { height: 0, width: 3 })).toThrow(expect.objectContaining({ code: 'INVALID_SHAPE' }))
+    expect(() => encode([1], { height: 1.5, width: 1 } as MaskShape)).toThrow(expect.objectContaining({ code: 'INVALID_SHAPE' }))
+    expect(() => encode(mask, shape, { order: 'F' as PixelOrder })).toThrow(expect.objectContaining({ code: 'INVALID_ORDER' }))
+  })
+})

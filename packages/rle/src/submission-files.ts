@@ -1,0 +1,203 @@
+import {
+  type FormatSubmissionOptions,
+  type ParseSubmissionOptions,
+  type SubmissionRow,
+  parseSubmissionChunks,
+  submissionChunks,
+} from './submission'
+import { SubmissionError } from './submission-error'
+
+/** A Node.js writable (a `fs.WriteStream`, `process.stdout`, a socket …): what `writeSubmission` needs of it. */
+export interface NodeWritableLike {
+  write(chunk: string, callback?: (error?: Error | null) => void): boolean
+  once(event: 'drain' | 'error', listener: (...args: unknown[]) => void): unknown
+  removeListener(event: 'drain' | 'error', listener: (...args: unknown[]) => void): unknown
+  end(callback?: () => void): unknown
+}
+
+/** Where `writeSubmission` writes: a file path (written atomically), a Node writable, or a web `WritableStream`. */
+export type SubmissionTarget = string | NodeWritableLike | WritableStream<string>
+
+/** Options for {@link writeSubmission}. */
+export interface WriteSubmissionOptions extends FormatSubmissionOptions {
+  /** For streams: end (close) the stream after the last row. Default `false`, so `process.stdout` stays open. */
+  readonly end?: boolean
+}
+
+/** What {@link writeSubmission} wrote. */
+export interface WriteSubmissionResult {
+  /** Number of rows written, header excluded. */
+  readonly rows: number
+}
+
+function writeFailed(where: string, error: unknown): SubmissionError {
+  if (error instanceof SubmissionError) return error
+  const reason = error instanceof Error ? error.message : String(error)
+  return new SubmissionError('WRITE_FAILED', `Could not write the submission to ${where}: ${reason}`, { cause: error })
+}
+
+async function writeFile(path: string, chunks: AsyncIterable<string>): Promise<void> {
+  // Imported here, not at the top, so the rest of the package stays usable in browsers.
+  const { open, rename, rm } = await import('node:fs/promises')
+  // Same folder as the target so the rename is atomic: a crash never leaves a half-written submission.
+  const temp = `${path}.${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}.tmp`
+  let handle: Awaited<ReturnType<typeof open>> | undefined
+  try {
+    handle = await open(temp, 'wx')
+    for await (const chunk of chunks) await handle.write(chunk)
+    await handle.sync()
+    const opened = handle
+    handle = undefined
+    await opened.close()
+    await rename(temp, path)
+  } catch (error) {
+    await handle?.close().catch(() => undefined)
+    await rm(temp, { force: true }).catch(() => undefined)
+    throw writeFailed(path, error)
+  }
+}
+
+async function writeNode(stream: NodeWritableLike, chunks: AsyncIterable<string>, end: boolean): Promise<void> {
+  for await (const chunk of chunks) {
+    if (!stream.write(chunk)) {
+      await new Promise<void>((resolve, reject) => {
+        const onDrain = (): void => {
+          stream.removeListener('error', onError)
+          resolve()
+        }
+        const onError = (error: unknown): void => {
+          stream.removeListener('drain', onDrain)
+          reject(writeFailed('the stream', error))
+        }
+        stream.once('drain', onDrain)
+        stream.once('error', onError)
+      })
+    }
+  }
+  if (end) await new Promise<void>((resolve) => stream.end(resolve))
+}
+
+async function writeWeb(stream: WritableStream<string>, chunks: AsyncIterable<string>, end: boolean): Promise<void> {
+  const writer = stream.getWriter()
+  try {
+    for await (const chunk of chunks) {
+      await writer.ready
+      await writer.write(chunk)
+    }
+    if (end) await writer.close()
+  } catch (error) {
+    throw writeFailed('the stream', error)
+  } finally {
+    writer.releaseLock()
+  }
+}
+
+/**
+ * Writes a Kaggle submission CSV (`id,rle_mask`), streaming: rows may come from an async generator while
+ * predictions are still being made, and memory stays flat however many there are. A path is written
+ * atomically (a temp file in the same folder, renamed into place), so a failed run never leaves half a file.
+ * Rows are checked as {@link formatSubmission} does; on the first bad row nothing is left at the path.
+ *
+ * @param target - a file path, a Node writable (e.g. `process.stdout`), or a web `WritableStream<string>`
+ * @param rows - `{ id, rleMask }` rows, sync or async
+ * @param options - as {@link formatSubmission}, plus `end` (close a stream target afterwards)
+ * @returns how many rows were written
+ * @throws {@link SubmissionError} `INVALID_ID`, `DUPLICATE_ID`, `INVALID_RLE`, `INVALID_ROW`, `INVALID_TARGET`, `WRITE_FAILED`
+ *
+ * @example
+ * ```ts
+ * import { encode, writeSubmission } from '@unet/rle'
+ * async function* rows() {
+ *   yield { id: '0a1742c740', rleMask: encode(new Uint8Array(101 * 101), { height: 101, width: 101 }) }
+ * }
+ * await writeSubmission('submission.csv', rows()) // { rows: 1 }
+ * ```
+ */
+export async function writeSubmission(
+  target: SubmissionTarget,
+  rows: Iterable<SubmissionRow> | AsyncIterable<SubmissionRow>,
+  options: WriteSubmissionOptions = {},
+): Promise<WriteSubmissionResult> {
+  let count = 0
+  async function* counted(): AsyncGenerator<SubmissionRow, void, undefined> {
+    for await (const row of rows) {
+      yield row
+      count++
+    }
+  }
+  const chunks = submissionChunks(counted(), options)
+  const end = options.end === true
+  if (typeof target === 'string') {
+    await writeFile(target, chunks)
+  } else if (target !== null && typeof target === 'object' && typeof (target as WritableStream).getWriter === 'function') {
+    await writeWeb(target as WritableStream<string>, chunks, end)
+  } else if (target !== null && typeof target === 'object' && typeof (target as NodeWritableLike).write === 'function') {
+    await writeNode(target as NodeWritableLike, chunks, end)
+  } else {
+    throw new SubmissionError(
+      'INVALID_TARGET',
+      `writeSubmission cannot write to ${target === null ? 'null' : typeof target}: pass a file path, a Node writable or a WritableStream.`,
+    )
+  }
+  return { rows: count }
+}
+
+/**
+ * Reads a submission CSV file row by row without loading it whole, checking everything
+ * {@link parseSubmission} checks. Node.js only.
+ *
+ * @param path - the CSV file
+ * @param options - as {@link parseSubmission}; `source` defaults to the path
+ * @returns an async iterable of rows in file order
+ * @throws {@link SubmissionError} from the iteration: `READ_FAILED` or any `parseSubmission` code, with the line
+ *
+ * @example
+ * ```ts
+ * import { decode, streamSubmission } from '@unet/rle'
+ * for await (const { id, rleMask } of streamSubmission('submission.csv')) {
+ *   const mask = decode(rleMask, { height: 101, width: 101 })
+ * }
+ * ```
+ */
+export async function* streamSubmission(
+  path: string,
+  options: ParseSubmissionOptions = {},
+): AsyncGenerator<SubmissionRow, void, undefined> {
+  const { createReadStream } = await import('node:fs')
+  const stream = createReadStream(path)
+  try {
+    yield* parseSubmissionChunks(readOrFail(stream, path), { ...options, source: options.source ?? path })
+  } finally {
+    stream.destroy()
+  }
+}
+
+async function* readOrFail(stream: AsyncIterable<Uint8Array>, path: string): AsyncGenerator<Uint8Array, void, undefined> {
+  try {
+    for await (const chunk of stream) yield chunk
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error)
+    throw new SubmissionError('READ_FAILED', `Could not read the submission ${path}: ${reason}`, { cause: error })
+  }
+}
+
+/**
+ * Reads a whole submission CSV file into rows, checking everything {@link parseSubmission} checks.
+ * Node.js only; for very large files prefer {@link streamSubmission}.
+ *
+ * @param path - the CSV file
+ * @param options - as {@link parseSubmission}; `source` defaults to the path
+ * @returns the rows in file order
+ * @throws {@link SubmissionError} `READ_FAILED` or any `parseSubmission` code, with the line
+ *
+ * @example
+ * ```ts
+ * import { readSubmission, TGS_ID_PATTERN } from '@unet/rle'
+ * const rows = await readSubmission('submission.csv', { idPattern: TGS_ID_PATTERN, shape: { height: 101, width: 101 } })
+ * ```
+ */
+export async function readSubmission(path: string, options: ParseSubmissionOptions = {}): Promise<SubmissionRow[]> {
+  const rows: SubmissionRow[] = []
+  for await (const row of streamSubmission(path, options)) rows.push(row)
+  return rows
+}
