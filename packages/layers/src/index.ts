@@ -1,1 +1,7 @@
-export {}
+export { createUnet, unetFilters } from './unet'
+export { convBlock, encoderStage, decoderStage } from './blocks'
+export type { ConvBlockOptions, EncoderStageOptions, EncoderStageOutput, DecoderStageOptions } from './blocks'
+export { resolveUnetOptions, validInputSize } from './options'
+export type { UnetOptions, ResolvedUnetOptions, Upsampling, OutputActivation } from './options'
+export { UnetOptionError } from './errors'
+export type { UnetOptionErrorCode } from './errors'

@@ -1,0 +1,165 @@
+import { UnetOptionError } from './errors'
+
+/** How a decoder stage doubles the resolution of its input. */
+export type Upsampling = 'transpose' | 'bilinear'
+
+/** The activation of the last 1×1 convolution. `'linear'` gives logits (for `bce_logits`, Lovasz hinge). */
+export type OutputActivation = 'sigmoid' | 'linear'
+
+/** Options of {@link createUnet}; every field has a default. */
+export interface UnetOptions {
+  /** Number of down-sampling steps (2×2 max-pooling), 1–8. Default 4. */
+  depth?: number
+  /** Filters of the first level's convolutions, a positive integer. Default 16. */
+  filters?: number
+  /** Multiplier of the filter count from one level to the next, 1–4. Default 2. */
+  filterScaling?: number
+  /**
+   * Momentum of the batch normalisation after every convolution, in (0, 1); `null` builds the
+   * network without batch normalisation (convolutions then carry a bias). Default 0.99.
+   */
+  batchNormMomentum?: number | null
+  /**
+   * Dropout rate in [0, 1): one value for every level, or `depth + 1` values — one per level
+   * (applied after that level's pooling and after the matching decoder's concatenation),
+   * the last one for the bottleneck. Default 0 (no dropout layers).
+   */
+  dropout?: number | readonly number[]
+  /** How decoders up-sample: a learned 2×2 transposed convolution, or bilinear resizing. Default `'transpose'`. */
+  upsampling?: Upsampling
+  /** `[height, width, channels]`; height and width divisible by `2 ** depth`. Default `[128, 128, 1]`. */
+  inputShape?: readonly [number, number, number]
+  /** Output channels (one per class, each a sigmoid / logit). Default 1. */
+  classes?: number
+  /** Activation of the output layer. Default `'sigmoid'`. */
+  outputActivation?: OutputActivation
+  /** Name of the model. Default `'unet'`. */
+  name?: string
+}
+
+/** {@link UnetOptions} with every default filled in and every value checked. */
+export interface ResolvedUnetOptions {
+  depth: number
+  filters: number
+  filterScaling: number
+  batchNormMomentum: number | null
+  /** One rate per level, then the bottleneck's: `depth + 1` values. */
+  dropout: number[]
+  upsampling: Upsampling
+  inputShape: [number, number, number]
+  classes: number
+  outputActivation: OutputActivation
+  name: string
+}
+
+const MAX_DEPTH = 8
+
+function invalid(option: string, value: unknown, range: string): UnetOptionError {
+  return new UnetOptionError(
+    'INVALID_OPTION',
+    option,
+    `U-Net option "${option}" is ${JSON.stringify(value)}; it must be ${range}.`,
+  )
+}
+
+function isInteger(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value)
+}
+
+/**
+ * Fills in the defaults of {@link UnetOptions} and checks every value, throwing a
+ * {@link UnetOptionError} that names the option and its valid range.
+ *
+ * @param options - the options as the user gave them
+ * @returns the complete, validated options
+ * @example
+ * ```ts
+ * const resolved = resolveUnetOptions({ depth: 3, dropout: 0.1 })
+ * resolved.dropout // [0.1, 0.1, 0.1, 0.1]
+ * ```
+ */
+export function resolveUnetOptions(options: UnetOptions = {}): ResolvedUnetOptions {
+  const depth = options.depth ?? 4
+  if (!isInteger(depth) || depth < 1 || depth > MAX_DEPTH) {
+    throw invalid('depth', depth, `an integer from 1 to ${MAX_DEPTH}`)
+  }
+  const filters = options.filters ?? 16
+  if (!isInteger(filters) || filters < 1) throw invalid('filters', filters, 'a positive integer')
+  const filterScaling = options.filterScaling ?? 2
+  if (typeof filterScaling !== 'number' || !(filterScaling >= 1 && filterScaling <= 4)) {
+    throw invalid('filterScaling', filterScaling, 'a number from 1 to 4')
+  }
+  const batchNormMomentum = options.batchNormMomentum === undefined ? 0.99 : options.batchNormMomentum
+  if (batchNormMomentum !== null && !(typeof batchNormMomentum === 'number' && batchNormMomentum > 0 && batchNormMomentum < 1)) {
+    throw invalid('batchNormMomentum', batchNormMomentum, 'a number between 0 and 1 (exclusive), or null for no batch normalisation')
+  }
+  const dropout = resolveDropout(options.dropout ?? 0, depth)
+  const upsampling = options.upsampling ?? 'transpose'
+  if (upsampling !== 'transpose' && upsampling !== 'bilinear') {
+    throw invalid('upsampling', upsampling, `'transpose' or 'bilinear'`)
+  }
+  const classes = options.classes ?? 1
+  if (!isInteger(classes) || classes < 1) throw invalid('classes', classes, 'a positive integer')
+  const outputActivation = options.outputActivation ?? 'sigmoid'
+  if (outputActivation !== 'sigmoid' && outputActivation !== 'linear') {
+    throw invalid('outputActivation', outputActivation, `'sigmoid' or 'linear' (logits)`)
+  }
+  const name = options.name ?? 'unet'
+  if (typeof name !== 'string' || !/^[A-Za-z][\w.-]*$/.test(name)) {
+    throw invalid('name', name, 'a string of letters, digits, "_", "." or "-" starting with a letter')
+  }
+  const inputShape = resolveInputShape(options.inputShape ?? [128, 128, 1], depth)
+  return { depth, filters, filterScaling, batchNormMomentum, dropout, upsampling, inputShape, classes, outputActivation, name }
+}
+
+function resolveDropout(dropout: number | readonly number[], depth: number): number[] {
+  if (!Array.isArray(dropout) && typeof dropout !== 'number') {
+    throw invalid('dropout', dropout, `a rate in [0, 1) or an array of ${depth + 1} rates (one per level, then the bottleneck)`)
+  }
+  const rates = typeof dropout === 'number' ? new Array<number>(depth + 1).fill(dropout) : [...dropout]
+  if (rates.length !== depth + 1) {
+    throw invalid('dropout', dropout, `a rate in [0, 1) or an array of ${depth + 1} rates (one per level of depth ${depth}, then the bottleneck)`)
+  }
+  for (const rate of rates) {
+    if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) {
+      throw invalid('dropout', dropout, 'made of rates in [0, 1)')
+    }
+  }
+  return rates
+}
+
+/**
+ * The smallest size at or above `size` that a U-Net of this depth accepts (a multiple of `2 ** depth`).
+ *
+ * @param size - an image height or width in pixels
+ * @param depth - the number of down-sampling steps
+ * @returns the padded size, e.g. 112 for 101 pixels and depth 4
+ * @example
+ * ```ts
+ * validInputSize(101, 4) // 112
+ * ```
+ */
+export function validInputSize(size: number, depth: number): number {
+  const step = 2 ** depth
+  return Math.max(step, Math.ceil(size / step) * step)
+}
+
+function resolveInputShape(shape: readonly number[], depth: number): [number, number, number] {
+  if (!Array.isArray(shape) || shape.length !== 3 || !shape.every((v) => isInteger(v) && v >= 1)) {
+    throw invalid('inputShape', shape, '[height, width, channels] of positive integers (e.g. [128, 128, 1])')
+  }
+  const [height, width, channels] = shape as [number, number, number]
+  const step = 2 ** depth
+  for (const [label, size] of [['height', height], ['width', width]] as const) {
+    if (size % step !== 0) {
+      throw new UnetOptionError(
+        'INPUT_NOT_DIVISIBLE',
+        'inputShape',
+        `U-Net inputShape ${label} ${size} is not divisible by 2^${depth} = ${step} (depth ${depth}): ` +
+          `pad or resize the images to ${validInputSize(size, depth)} ` +
+          `(inputShape [${validInputSize(height, depth)}, ${validInputSize(width, depth)}, ${channels}]), or lower the depth.`,
+      )
+    }
+  }
+  return [height, width, channels]
+}

@@ -1,0 +1,196 @@
+import * as tf from '@tensorflow/tfjs-core'
+import '@tensorflow/tfjs-backend-cpu'
+import * as tfl from '@tensorflow/tfjs-layers'
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { createUnet, unetFilters } from './unet'
+import { UnetOptionError } from './errors'
+
+let tensorsBefore = 0
+beforeAll(async () => {
+  await tf.setBackend('cpu')
+})
+beforeEach(() => {
+  tensorsBefore = tf.memory().numTensors
+})
+afterEach(() => {
+  expect(tf.memory().numTensors).toBe(tensorsBefore)
+})
+
+function layerNames(model: tfl.LayersModel): string[] {
+  return model.layers.map((l) => l.name)
+}
+
+function classNames(model: tfl.LayersModel): string[] {
+  return model.layers.map((l) => l.getClassName())
+}
+
+describe('createUnet', () => {
+  it('builds the default 4-level, 16-filter U-Net for 128×128×1 images with readable layer names', () => {
+    const model = createUnet()
+    try {
+      expect(model.inputs[0]!.shape).toEqual([null, 128, 128, 1])
+      expect(model.outputs[0]!.shape).toEqual([null, 128, 128, 1])
+      const names = layerNames(model)
+      for (const name of ['enc1_conv1', 'enc1_bn1', 'enc1_relu1', 'enc1_conv2', 'enc1_pool', 'enc4_pool', 'bottleneck_conv2', 'dec4_up', 'dec4_concat', 'dec1_up', 'dec1_relu2', 'output']) {
+        expect(names).toContain(name)
+      }
+      expect(names).not.toContain('enc5_conv1')
+      expect(classNames(model).filter((c) => c === 'MaxPooling2D')).toHaveLength(4)
+      expect(classNames(model).filter((c) => c === 'Conv2DTranspose')).toHaveLength(4)
+      expect(classNames(model).filter((c) => c === 'Dropout')).toHaveLength(0)
+      const kernel = (name: string) => model.getLayer(name).getWeights()[0]!.shape
+      expect(kernel('enc1_conv1')).toEqual([3, 3, 1, 16])
+      expect(kernel('enc4_conv1')).toEqual([3, 3, 64, 128])
+      expect(kernel('bottleneck_conv1')).toEqual([3, 3, 128, 256])
+      expect(kernel('dec4_up')).toEqual([2, 2, 128, 256])
+      expect(kernel('dec1_conv1')).toEqual([3, 3, 32, 16])
+      expect(kernel('output')).toEqual([1, 1, 16, 1])
+      // hand count: per level 9·cin·f + 9·f·f kernels + 2×4f batch-norm; decoders add a 2×2 transpose (+bias); output 16+1
+      const enc = [2_576, 14_080, 55_808, 222_208]
+      const bottleneck = 886_784
+      const dec = [9_104, 36_128, 143_936, 574_592]
+      expect(model.countParams()).toBe([...enc, bottleneck, ...dec, 17].reduce((a, b) => a + b))
+    } finally {
+      model.dispose()
+    }
+  })
+
+  it('scales with depth, filters and filterScaling', () => {
+    expect(unetFilters({ depth: 2, filters: 8, filterScaling: 1.5 })).toEqual([8, 12, 18])
+    const model = createUnet({ depth: 2, filters: 8, filterScaling: 1.5, inputShape: [16, 16, 1] })
+    try {
+      expect(classNames(model).filter((c) => c === 'MaxPooling2D')).toHaveLength(2)
+      expect(model.getLayer('enc2_conv1').getWeights()[0]!.shape).toEqual([3, 3, 8, 12])
+      expect(model.getLayer('bottleneck_conv1').getWeights()[0]!.shape).toEqual([3, 3, 12, 18])
+      expect(() => model.getLayer('enc3_conv1')).toThrow()
+    } finally {
+      model.dispose()
+    }
+  })
+
+  it('uses the batch-norm momentum given, and biased convolutions without batch norm', () => {
+    const withBn = createUnet({ depth: 1, filters: 2, inputShape: [8, 8, 1], batchNormMomentum: 0.9 })
+    const noBn = createUnet({ depth: 1, filters: 2, inputShape: [8, 8, 1], batchNormMomentum: null })
+    try {
+      expect((withBn.getLayer('enc1_bn1').getConfig() as { momentum: number }).momentum).toBe(0.9)
+      expect(withBn.getLayer('enc1_conv1').getWeights()).toHaveLength(1)
+      expect(classNames(noBn)).not.toContain('BatchNormalization')
+      expect(noBn.getLayer('enc1_conv1').getWeights()).toHaveLength(2)
+    } finally {
+      withBn.dispose()
+      noBn.dispose()
+    }
+  })
+
+  it('places dropout after each pooling, each concatenation and the bottleneck, one rate per level', () => {
+    const model = createUnet({ depth: 2, filters: 2, inputShape: [8, 8, 1], dropout: [0.1, 0.2, 0.5] })
+    try {
+      const rate = (name: string) => (model.getLayer(name).getConfig() as { rate: number }).rate
+      expect(rate('enc1_drop')).toBe(0.1)
+      expect(rate('dec1_drop')).toBe(0.1)
+      expect(rate('enc2_drop')).toBe(0.2)
+      expect(rate('dec2_drop')).toBe(0.2)
+      expect(rate('bottleneck_drop')).toBe(0.5)
+    } finally {
+      model.dispose()
+    }
+    const single = createUnet({ depth: 2, filters: 2, inputShape: [8, 8, 1], dropout: 0.3 })
+    try {
+      const rates = single.layers.filter((l) => l.getClassName() === 'Dropout').map((l) => (l.getConfig() as { rate: number }).rate)
+      expect(rates).toEqual([0.3, 0.3, 0.3, 0.3, 0.3])
+    } finally {
+      single.dispose()
+    }
+  })
+
+  it('up-samples bilinearly without weights when asked', () => {
+    const model = createUnet({ depth: 2, filters: 4, inputShape: [16, 16, 1], upsampling: 'bilinear' })
+    try {
+      const up = model.getLayer('dec2_up')
+      expect(up.getClassName()).toBe('UpSampling2D')
+      expect((up.getConfig() as { interpolation: string }).interpolation).toBe('bilinear')
+      expect(up.getWeights()).toHaveLength(0)
+      // the concatenation then carries the deeper level's 16 channels plus the skip's 8
+      expect(model.getLayer('dec2_conv1').getWeights()[0]!.shape).toEqual([3, 3, 24, 8])
+    } finally {
+      model.dispose()
+    }
+  })
+
+  it('takes 3-channel, non-square inputs and predicts one channel per class', () => {
+    const model = createUnet({ depth: 2, filters: 4, inputShape: [16, 32, 3], classes: 3 })
+    try {
+      const y = tf.tidy(() => model.predict(tf.randomUniform([2, 16, 32, 3])) as tf.Tensor)
+      expect(y.shape).toEqual([2, 16, 32, 3])
+      const values = y.dataSync()
+      y.dispose()
+      expect(Math.min(...values)).toBeGreaterThan(0)
+      expect(Math.max(...values)).toBeLessThan(1)
+    } finally {
+      model.dispose()
+    }
+  })
+
+  it('outputs logits with outputActivation linear', () => {
+    const model = createUnet({ depth: 1, filters: 4, inputShape: [8, 8, 1], outputActivation: 'linear' })
+    try {
+      expect((model.getLayer('output').getConfig() as { activation: string }).activation).toBe('linear')
+      const y = tf.tidy(() => model.predict(tf.randomNormal([4, 8, 8, 1], 0, 3)) as tf.Tensor)
+      const values = y.dataSync()
+      y.dispose()
+      expect(values.some((v) => v < 0)).toBe(true)
+    } finally {
+      model.dispose()
+    }
+  })
+
+  it('initialises convolution kernels He-normal', () => {
+    const model = createUnet({ depth: 2, filters: 32, inputShape: [16, 16, 1] })
+    try {
+      const config = model.getLayer('enc2_conv2').getConfig() as { kernelInitializer: { className: string; config: Record<string, unknown> } }
+      expect(config.kernelInitializer.className).toBe('VarianceScaling')
+      expect(config.kernelInitializer.config).toMatchObject({ scale: 2, mode: 'fanIn', distribution: 'normal' })
+      // 3×3×64 fan-in → He std sqrt(2/576) ≈ 0.059; tfjs draws a truncated normal of that std
+      const kernel = model.getLayer('enc2_conv2').getWeights()[0]!
+      const std = tf.tidy(() => tf.sqrt(tf.moments(kernel).variance).dataSync()[0]!)
+      expect(std).toBeGreaterThan(0.045)
+      expect(std).toBeLessThan(0.07)
+    } finally {
+      model.dispose()
+    }
+  })
+
+  it('names the model', () => {
+    const model = createUnet({ depth: 1, filters: 2, inputShape: [8, 8, 1], name: 'salt' })
+    expect(model.name).toBe('salt')
+    model.dispose()
+  })
+
+  it('refuses an input not divisible by 2^depth before building anything', () => {
+    expect(() => createUnet({ inputShape: [101, 101, 1] })).toThrow(UnetOptionError)
+    expect(() => createUnet({ inputShape: [101, 101, 1] })).toThrow(/\[112, 112, 1\]/)
+  })
+
+  it('saves to the standard layers format and loads in plain tfjs with the same outputs', async () => {
+    const model = createUnet({ depth: 2, filters: 4, inputShape: [16, 16, 1], dropout: 0.2, upsampling: 'bilinear' })
+    let artifacts: tf.io.ModelArtifacts | undefined
+    await model.save(
+      tf.io.withSaveHandler(async (a) => {
+        artifacts = a
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }
+      }),
+    )
+    const loaded = await tfl.loadLayersModel(tf.io.fromMemory(artifacts!))
+    try {
+      expect(layerNames(loaded)).toEqual(layerNames(model))
+      const diff = tf.tidy(() => {
+        const x = tf.randomUniform([2, 16, 16, 1])
+        return tf.max(tf.abs(tf.sub(model.predict(x) as tf.Tensor, loaded.predict(x) as tf.Tensor))).dataSync()[0]!
+      })
+      expect(diff).toBe(0)
+    } finally {
+      model.dispose()
+      loaded.dispose()
+    }
+  })
+})
