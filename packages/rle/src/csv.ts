@@ -53,9 +53,11 @@ export class CsvReader {
   private afterCr = false
   private started = false
 
-  /** Reads a chunk; returns the records it completed. */
-  push(chunk: string): CsvRecord[] {
-    const out: CsvRecord[] = []
+  /**
+   * Reads a chunk, appending the records it completes to `out`. On a syntax error `out` still holds the
+   * records before it, so a stream can deliver every good row ahead of the bad one.
+   */
+  push(chunk: string, out: CsvRecord[]): void {
     let i = 0
     const n = chunk.length
     if (!this.started && n > 0) {
@@ -150,7 +152,6 @@ export class CsvReader {
           break
       }
     }
-    return out
   }
 
   /** Ends the input; returns the last record if the text did not end with a newline. */

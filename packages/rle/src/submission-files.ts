@@ -38,7 +38,7 @@ function writeFailed(where: string, error: unknown): SubmissionError {
 
 async function writeFile(path: string, chunks: AsyncIterable<string>): Promise<void> {
   // Imported here, not at the top, so the rest of the package stays usable in browsers.
-  const { open, rename, rm } = await import('node:fs/promises')
+  const { open, rename, rm } = await import(/* webpackIgnore: true */ /* @vite-ignore */ 'node:fs/promises')
   // Same folder as the target so the rename is atomic: a crash never leaves a half-written submission.
   const temp = `${path}.${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}.tmp`
   let handle: Awaited<ReturnType<typeof open>> | undefined
@@ -163,7 +163,7 @@ export async function* streamSubmission(
   path: string,
   options: ParseSubmissionOptions = {},
 ): AsyncGenerator<SubmissionRow, void, undefined> {
-  const { createReadStream } = await import('node:fs')
+  const { createReadStream } = await import(/* webpackIgnore: true */ /* @vite-ignore */ 'node:fs')
   const stream = createReadStream(path)
   try {
     yield* parseSubmissionChunks(readOrFail(stream, path), { ...options, source: options.source ?? path })

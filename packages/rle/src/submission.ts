@@ -155,35 +155,45 @@ export class SubmissionParser {
     this.columns = options.columns ?? DEFAULT_COLUMNS
   }
 
-  push(text: string): SubmissionRow[] {
-    return this.rows(this.guard(() => this.csv.push(text)))
+  /** Yields the rows that `text` completes; rows ahead of a bad line are yielded before the error. */
+  *push(text: string): Generator<SubmissionRow, void, undefined> {
+    const records: CsvRecord[] = []
+    let syntax: unknown
+    try {
+      this.csv.push(text, records)
+    } catch (error) {
+      syntax = error
+    }
+    yield* this.rows(records)
+    if (syntax !== undefined) throw this.wrap(syntax)
   }
 
-  end(): SubmissionRow[] {
-    const rows = this.rows(this.guard(() => this.csv.end()))
+  /** Yields the last row, if the text did not end with a line end, and checks the text was not empty. */
+  *end(): Generator<SubmissionRow, void, undefined> {
+    let records: CsvRecord[]
+    try {
+      records = this.csv.end()
+    } catch (error) {
+      throw this.wrap(error)
+    }
+    yield* this.rows(records)
     if (!this.sawHeader) {
       throw new SubmissionError(
         'INVALID_HEADER',
         `${this.source} is empty: a submission starts with the header '${this.columns.join(',')}'.`,
       )
     }
-    return rows
   }
 
-  private guard(read: () => CsvRecord[]): CsvRecord[] {
-    try {
-      return read()
-    } catch (error) {
-      if (!(error instanceof CsvSyntaxError)) throw error
-      throw new SubmissionError(error.problem, `${this.source} line ${error.line}: ${error.message}.`, {
-        line: error.line,
-        cause: error,
-      })
-    }
+  private wrap(error: unknown): unknown {
+    if (!(error instanceof CsvSyntaxError)) return error
+    return new SubmissionError(error.problem, `${this.source} line ${error.line}: ${error.message}.`, {
+      line: error.line,
+      cause: error,
+    })
   }
 
-  private rows(records: CsvRecord[]): SubmissionRow[] {
-    const out: SubmissionRow[] = []
+  private *rows(records: CsvRecord[]): Generator<SubmissionRow, void, undefined> {
     for (const { fields, line } of records) {
       if (!this.sawHeader) {
         this.sawHeader = true
@@ -207,9 +217,8 @@ export class SubmissionParser {
       }
       const [id, rleMask] = fields as [string, string]
       this.checker.check(id, rleMask, line)
-      out.push({ id, rleMask })
+      yield { id, rleMask }
     }
-    return out
   }
 }
 
@@ -294,9 +303,7 @@ export async function* submissionChunks(
  */
 export function parseSubmission(text: string, options: ParseSubmissionOptions = {}): SubmissionRow[] {
   const parser = new SubmissionParser(options)
-  const rows = parser.push(text)
-  for (const row of parser.end()) rows.push(row)
-  return rows
+  return [...parser.push(text), ...parser.end()]
 }
 
 /** Text or bytes (UTF-8) arriving in pieces: a Node stream, a fetch body, a generator. */
