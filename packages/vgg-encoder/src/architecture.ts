@@ -1,0 +1,67 @@
+/** The 13 convolution layers of VGG-16, with the names Keras gives them. */
+export const VGG16_CONV_LAYERS = [
+  'block1_conv1',
+  'block1_conv2',
+  'block2_conv1',
+  'block2_conv2',
+  'block3_conv1',
+  'block3_conv2',
+  'block3_conv3',
+  'block4_conv1',
+  'block4_conv2',
+  'block4_conv3',
+  'block5_conv1',
+  'block5_conv2',
+  'block5_conv3',
+] as const
+
+/** A VGG-16 convolution layer name, `block1_conv1` … `block5_conv3`. */
+export type VggConvLayerName = (typeof VGG16_CONV_LAYERS)[number]
+
+/** The five max-pooling layers of VGG-16, Keras names. */
+export const VGG16_POOL_LAYERS = [
+  'block1_pool',
+  'block2_pool',
+  'block3_pool',
+  'block4_pool',
+  'block5_pool',
+] as const
+
+/** Any VGG-16 encoder layer name: a convolution or a pooling layer. */
+export type VggLayerName = VggConvLayerName | (typeof VGG16_POOL_LAYERS)[number]
+
+/** The encoder layers in the order the data flows through them (Keras' VGG16 order). */
+export const VGG16_ENCODER_LAYERS: readonly VggLayerName[] = [
+  'block1_conv1',
+  'block1_conv2',
+  'block1_pool',
+  'block2_conv1',
+  'block2_conv2',
+  'block2_pool',
+  'block3_conv1',
+  'block3_conv2',
+  'block3_conv3',
+  'block3_pool',
+  'block4_conv1',
+  'block4_conv2',
+  'block4_conv3',
+  'block4_pool',
+  'block5_conv1',
+  'block5_conv2',
+  'block5_conv3',
+  'block5_pool',
+]
+
+/** Output channels of each VGG-16 block (1…5). */
+export const VGG16_BLOCK_FILTERS = [64, 128, 256, 512, 512] as const
+
+/** Expected kernel shape `[3, 3, in, out]` of each VGG-16 convolution (the Keras / TensorFlow layout). */
+export function vggKernelShape(layer: VggConvLayerName): [number, number, number, number] {
+  const index = VGG16_CONV_LAYERS.indexOf(layer)
+  const block = Number(layer[5]) - 1
+  const out = VGG16_BLOCK_FILTERS[block] as number
+  const previous = VGG16_CONV_LAYERS[index - 1]
+  const inputs =
+    previous === undefined ? 3 : (VGG16_BLOCK_FILTERS[Number(previous[5]) - 1] as number)
+  return [3, 3, inputs, out]
+}
