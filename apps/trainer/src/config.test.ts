@@ -1,0 +1,41 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { DEFAULT_TRAIN_CONFIG, readConfigFile, resolveTrainConfig } from './config'
+import { TrainerError } from './errors'
+
+describe('resolveTrainConfig', () => {
+  it('layers defaults, then file, then flags', () => {
+    const c = resolveTrainConfig({ epochs: 3, filters: 4 }, { filters: 2, data: undefined })
+    expect(c.epochs).toBe(3)
+    expect(c.filters).toBe(2)
+    expect(c.depth).toBe(DEFAULT_TRAIN_CONFIG.depth)
+    expect(c.data).toBeNull()
+  })
+  it('names the flag and the bad value', () => {
+    expect(() => resolveTrainConfig({ epochs: 0 })).toThrow(/--epochs must be an integer ≥ 1, got 0/)
+    expect(() => resolveTrainConfig({ imageSize: 100, depth: 3 })).toThrow(/--image-size must be divisible by 2\^depth = 8/)
+    expect(() => resolveTrainConfig({ folds: 5, fold: 5 })).toThrow(/--fold must be below --folds/)
+    expect(() => resolveTrainConfig({ augment: ['twirl'] })).toThrow(TrainerError)
+  })
+})
+
+describe('readConfigFile', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'unet-config-'))
+  it('reads a JSON object', async () => {
+    const file = join(dir, 'ok.json')
+    writeFileSync(file, '{"epochs": 7, "loss": "dice"}')
+    expect(await readConfigFile(file)).toEqual({ epochs: 7, loss: 'dice' })
+  })
+  it('refuses unknown keys, listing the valid ones', async () => {
+    const file = join(dir, 'bad.json')
+    writeFileSync(file, '{"epoch": 7}')
+    await expect(readConfigFile(file)).rejects.toThrow(/unknown key\(s\) epoch; valid keys: data, out/)
+  })
+  it('says when the file is not JSON', async () => {
+    const file = join(dir, 'broken.json')
+    writeFileSync(file, '{epochs: 7')
+    await expect(readConfigFile(file)).rejects.toMatchObject({ code: 'BAD_CONFIG', message: expect.stringContaining('not valid JSON') })
+  })
+})

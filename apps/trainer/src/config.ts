@@ -1,0 +1,222 @@
+import { readFile } from 'node:fs/promises'
+import { TrainerError } from './errors'
+
+/** Backends `unet train` can run on (see @unet/runtime's `initBackend`). */
+export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu'
+
+/** Everything that decides what a training run does; written to RUN_DIR/config.json. */
+export interface TrainConfig {
+  /** Kaggle-layout folder or .zip; `null` trains on the built-in synthetic data. */
+  data: string | null
+  /** Run folder: checkpoints, config, history, report. */
+  out: string
+  /** Architecture: plain U-Net or a VGG-16 encoder U-Net. */
+  model: 'unet' | 'vgg16'
+  /** Number of down-sampling stages. */
+  depth: number
+  /** Filters of the first stage (doubled at each stage). */
+  filters: number
+  /** Side of the square images the model sees. */
+  imageSize: number
+  /** How 101×101 images become `imageSize`: interpolate or reflect-pad. */
+  resize: 'resize' | 'pad'
+  /** Epochs to train for. */
+  epochs: number
+  /** Images per step. */
+  batchSize: number
+  /** Adam learning rate at the start. */
+  lr: number
+  /** Loss name from @unet/losses. */
+  loss: string
+  /** Share of train images held out for validation (ignored with `folds`). */
+  valSplit: number
+  /** K of a stratified K-fold split, or `null` for a single split. */
+  folds: number | null
+  /** Which fold is validation (0-based) when `folds` is set. */
+  fold: number
+  /** Augmentations: any of `flip`, `shift`, `brightness`, `contrast`, `gamma`, `blur`, `noise`. */
+  augment: string[]
+  /** Dropout rate in the U-Net. */
+  dropout: number
+  /** Seed of weights, split, data order and augmentation. */
+  seed: number
+  /** Synthetic data only: number of train images generated. */
+  synthTrain: number
+  /** Synthetic data only: number of test images generated. */
+  synthTest: number
+  /** Early stopping: epochs without a better validation score before stopping; 0 turns it off. */
+  patience: number
+  /** Reduce-LR-on-plateau: epochs without improvement before the rate is cut; 0 turns it off. */
+  lrPatience: number
+  /** Reduce-LR-on-plateau: factor the rate is multiplied by. */
+  lrFactor: number
+  /** Reduce-LR-on-plateau: the rate never goes below this. */
+  minLr: number
+  /** Stop (and save) after this many seconds of training; 0 = no limit. */
+  timeLimit: number
+  /** Backend to train on. */
+  backend: BackendChoice
+  /** Threads for the wasm backend; 0 = its default. */
+  threads: number
+  /** Validation images shown in the report grid. */
+  reportImages: number
+}
+
+/** The defaults: small enough that `unet train` finishes in a few minutes on 2 CPU cores. */
+export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
+  data: null,
+  out: 'runs/latest',
+  model: 'unet',
+  depth: 3,
+  filters: 8,
+  imageSize: 128,
+  resize: 'resize',
+  epochs: 8,
+  batchSize: 16,
+  lr: 0.003,
+  loss: 'bce_dice',
+  valSplit: 0.2,
+  folds: null,
+  fold: 0,
+  augment: ['flip'],
+  dropout: 0,
+  seed: 42,
+  synthTrain: 600,
+  synthTest: 100,
+  patience: 5,
+  lrPatience: 2,
+  lrFactor: 0.5,
+  minLr: 1e-5,
+  timeLimit: 0,
+  backend: 'auto',
+  threads: 0,
+  reportImages: 12,
+} satisfies TrainConfig)
+
+/** Augmentation names `--augment` accepts. */
+export const AUGMENTATIONS = ['flip', 'shift', 'brightness', 'contrast', 'gamma', 'blur', 'noise'] as const
+
+const KEYS = Object.keys(DEFAULT_TRAIN_CONFIG) as (keyof TrainConfig)[]
+
+/**
+ * Reads a `--config` JSON file: an object with any of {@link TrainConfig}'s keys.
+ *
+ * @param path - the JSON file
+ * @returns the partial config it holds
+ * @example
+ * ```ts
+ * const fromFile = await readConfigFile('train.json')
+ * ```
+ */
+export async function readConfigFile(path: string): Promise<Partial<TrainConfig>> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (cause) {
+    throw new TrainerError('BAD_CONFIG', `cannot read config file ${path}: ${(cause as Error).message}; check the path given to --config`, { cause })
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (cause) {
+    throw new TrainerError('BAD_CONFIG', `config file ${path} is not valid JSON (${(cause as Error).message}); fix the file or drop --config`, { cause })
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new TrainerError('BAD_CONFIG', `config file ${path} must hold a JSON object like {"epochs": 10}`)
+  }
+  const unknown = Object.keys(parsed).filter((k) => !KEYS.includes(k as keyof TrainConfig))
+  if (unknown.length > 0) {
+    throw new TrainerError('BAD_CONFIG', `config file ${path} has unknown key(s) ${unknown.join(', ')}; valid keys: ${KEYS.join(', ')}`)
+  }
+  return parsed as Partial<TrainConfig>
+}
+
+/**
+ * Layers defaults, then the config file, then flags (flags win), and checks
+ * every value.
+ *
+ * @param layers - partial configs, lowest priority first; `undefined` values are skipped
+ * @returns the complete, checked config
+ * @example
+ * ```ts
+ * const config = resolveTrainConfig({ epochs: 2 }, { filters: 4 })
+ * ```
+ */
+export function resolveTrainConfig(...layers: Partial<TrainConfig>[]): TrainConfig {
+  const config = { ...DEFAULT_TRAIN_CONFIG, augment: [...DEFAULT_TRAIN_CONFIG.augment] } as TrainConfig
+  for (const layer of layers) {
+    for (const [k, v] of Object.entries(layer)) {
+      if (v !== undefined) (config as unknown as Record<string, unknown>)[k] = v
+    }
+  }
+  validateTrainConfig(config)
+  return config
+}
+
+function fail(key: string, what: string, got: unknown): never {
+  const flag = '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())
+  throw new TrainerError('BAD_CONFIG', `${flag} must be ${what}, got ${JSON.stringify(got)}`)
+}
+
+function positiveInt(c: Record<string, unknown>, key: string, min = 1): void {
+  const v = c[key]
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) fail(key, min === 0 ? 'an integer ≥ 0' : `an integer ≥ ${min}`, v)
+}
+
+function oneOf(c: Record<string, unknown>, key: string, values: readonly string[]): void {
+  if (!values.includes(c[key] as string)) fail(key, `one of ${values.join(', ')}`, c[key])
+}
+
+/**
+ * Throws a {@link TrainerError} naming the first bad value of `config`.
+ *
+ * @param config - the config to check
+ * @returns nothing; throws when a value is out of range
+ * @example
+ * ```ts
+ * validateTrainConfig({ ...DEFAULT_TRAIN_CONFIG, epochs: 3 })
+ * ```
+ */
+export function validateTrainConfig(config: TrainConfig): void {
+  const c = config as unknown as Record<string, unknown>
+  if (config.data !== null && typeof config.data !== 'string') fail('data', 'a folder or .zip path', config.data)
+  if (typeof config.out !== 'string' || config.out === '') fail('out', 'a folder path', config.out)
+  oneOf(c, 'model', ['unet', 'vgg16'])
+  positiveInt(c, 'depth')
+  positiveInt(c, 'filters')
+  positiveInt(c, 'imageSize', 8)
+  if (config.imageSize % 2 ** config.depth !== 0) {
+    fail('imageSize', `divisible by 2^depth = ${2 ** config.depth}`, config.imageSize)
+  }
+  oneOf(c, 'resize', ['resize', 'pad'])
+  if (config.resize === 'pad' && config.imageSize < 101) fail('imageSize', 'at least 101 with --resize pad', config.imageSize)
+  positiveInt(c, 'epochs')
+  positiveInt(c, 'batchSize')
+  if (typeof config.lr !== 'number' || !(config.lr > 0) || !Number.isFinite(config.lr)) fail('lr', 'a positive number', config.lr)
+  if (typeof config.loss !== 'string' || config.loss === '') fail('loss', 'a loss name', config.loss)
+  if (typeof config.valSplit !== 'number' || !(config.valSplit > 0 && config.valSplit < 1)) fail('valSplit', 'a number between 0 and 1', config.valSplit)
+  if (config.folds !== null) {
+    positiveInt(c, 'folds', 2)
+    positiveInt(c, 'fold', 0)
+    if (config.fold >= config.folds) fail('fold', `below --folds (${config.folds})`, config.fold)
+  }
+  if (!Array.isArray(config.augment)) fail('augment', 'a list of augmentation names', config.augment)
+  for (const a of config.augment) {
+    if (!(AUGMENTATIONS as readonly string[]).includes(a)) fail('augment', `a comma list of ${AUGMENTATIONS.join(', ')} (or none)`, a)
+  }
+  if (typeof config.dropout !== 'number' || config.dropout < 0 || config.dropout >= 1) fail('dropout', 'a number in [0, 1)', config.dropout)
+  positiveInt(c, 'seed', 0)
+  positiveInt(c, 'synthTrain', 2)
+  positiveInt(c, 'synthTest', 0)
+  positiveInt(c, 'patience', 0)
+  positiveInt(c, 'lrPatience', 0)
+  if (typeof config.lrFactor !== 'number' || !(config.lrFactor > 0 && config.lrFactor < 1)) fail('lrFactor', 'a number between 0 and 1', config.lrFactor)
+  if (typeof config.minLr !== 'number' || config.minLr < 0) fail('minLr', 'a number ≥ 0', config.minLr)
+  if (typeof config.timeLimit !== 'number' || config.timeLimit < 0) fail('timeLimit', 'a number of seconds ≥ 0', config.timeLimit)
+  oneOf(c, 'backend', ['auto', 'tensorflow', 'wasm', 'cpu'])
+  positiveInt(c, 'threads', 0)
+  positiveInt(c, 'reportImages', 0)
+}
+
+/** Config keys that may change on `--resume` without changing what is learned. */
+export const RESUMABLE_KEYS: readonly (keyof TrainConfig)[] = ['epochs', 'timeLimit', 'patience', 'backend', 'threads', 'reportImages', 'out', 'data']

@@ -1,0 +1,245 @@
+import { mkdir, rm, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import sharp from 'sharp'
+import type { EpochLogs } from './callbacks'
+import { loadCheckpoint } from './checkpoint'
+import type { TrainConfig } from './config'
+import type { RunData } from './data'
+import { lineChart } from './charts'
+import type { TrainSummary } from './train'
+import { validate } from './validation'
+import type * as tf from '@tensorflow/tfjs-core'
+
+/** Inputs of {@link writeReport}. */
+export interface ReportInput {
+  runDir: string
+  config: TrainConfig
+  data: RunData
+  history: EpochLogs[]
+  summary: TrainSummary
+  resolveLoss: () => (a: tf.Tensor, b: tf.Tensor) => tf.Tensor
+}
+
+/** One validation image as shown in the report. */
+export interface ReportTile {
+  id: string
+  image: Float32Array
+  truth: Uint8Array
+  probabilities: Float32Array
+  height: number
+  width: number
+  threshold: number
+}
+
+const SCALE = 2
+
+/**
+ * Renders one validation image as four tiles side by side: the image, the true
+ * mask, the predicted mask, and an overlay (green: missed salt, red: false
+ * salt, yellow: both agree).
+ *
+ * @param t - image, truth and probabilities at the original size
+ * @returns raw RGBA pixels, `height × 4·width`
+ * @example
+ * ```ts
+ * const { data, width, height } = renderStrip(tile)
+ * ```
+ */
+export function renderStrip(t: ReportTile): { data: Uint8Array; width: number; height: number } {
+  const gap = 3
+  const W = t.width * 4 + gap * 3
+  const H = t.height
+  const out = new Uint8Array(W * H * 4).fill(255)
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < t.width; x++) {
+      const p = y * t.width + x
+      const g = Math.round(Math.min(1, Math.max(0, t.image[p] as number)) * 255)
+      const truth = (t.truth[p] as number) > 0
+      const pred = (t.probabilities[p] as number) > t.threshold
+      const put = (tile: number, r: number, gg: number, b: number): void => {
+        const o = (y * W + tile * (t.width + gap) + x) * 4
+        out[o] = r
+        out[o + 1] = gg
+        out[o + 2] = b
+        out[o + 3] = 255
+      }
+      put(0, g, g, g)
+      put(1, truth ? 255 : 0, truth ? 255 : 0, truth ? 255 : 0)
+      put(2, pred ? 255 : 0, pred ? 255 : 0, pred ? 255 : 0)
+      const d = Math.round(g * 0.6)
+      if (truth && pred) put(3, Math.min(255, d + 140), Math.min(255, d + 140), d)
+      else if (truth) put(3, d, Math.min(255, d + 140), d)
+      else if (pred) put(3, Math.min(255, d + 160), d, d)
+      else put(3, g, g, g)
+    }
+  }
+  return { data: out, width: W, height: H }
+}
+
+async function rawToPng(r: { data: Uint8Array; width: number; height: number }, scale = SCALE): Promise<Buffer> {
+  return sharp(Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength), { raw: { width: r.width, height: r.height, channels: 4 } })
+    .resize(r.width * scale, r.height * scale, { kernel: 'nearest' })
+    .png()
+    .toBuffer()
+}
+
+/**
+ * Picks up to `count` validation images spread over coverage classes (empty,
+ * small and large masks all show up), in a fixed order.
+ *
+ * @param coverageClasses - class of each validation image
+ * @param count - how many
+ * @returns indices
+ * @example
+ * ```ts
+ * pickShowcase([0, 0, 3, 10], 2)
+ * ```
+ */
+export function pickShowcase(coverageClasses: readonly number[], count: number): number[] {
+  const byClass = new Map<number, number[]>()
+  coverageClasses.forEach((c, i) => byClass.set(c, [...(byClass.get(c) ?? []), i]))
+  const classes = [...byClass.keys()].sort((a, b) => a - b)
+  const picked: number[] = []
+  for (let round = 0; picked.length < Math.min(count, coverageClasses.length); round++) {
+    for (const c of classes) {
+      const list = byClass.get(c) as number[]
+      if (round < list.length && picked.length < count) picked.push(list[round] as number)
+    }
+  }
+  return picked.sort((a, b) => (coverageClasses[a] as number) - (coverageClasses[b] as number) || a - b)
+}
+
+/**
+ * Writes `RUN_DIR/report/`: `index.html` (self-contained: inline SVG charts and
+ * images as data URIs) and the same pictures as PNG files — `loss.png`,
+ * `metrics.png`, `threshold.png`, `validation-grid.png`. The predictions come
+ * from the best checkpoint. The folder is built aside and renamed into place.
+ *
+ * @param input - run folder, config, data, history and summary
+ * @returns the path of index.html
+ * @example
+ * ```ts
+ * await writeReport({ runDir, config, data, history, summary, resolveLoss: () => loss })
+ * ```
+ */
+export async function writeReport(input: ReportInput): Promise<string> {
+  const { runDir, config, data, history, summary } = input
+  const { model, state } = await loadCheckpoint(join(runDir, 'best'))
+  let v: ReturnType<typeof validate>
+  try {
+    v = validate(model, data, config, input.resolveLoss())
+  } finally {
+    model.dispose()
+  }
+  const threshold = state.best?.threshold ?? v.scores.best.threshold
+  const chosen = v.scores.sweep.reduce((a, b) => (Math.abs(b.threshold - threshold) < Math.abs(a.threshold - threshold) ? b : a))
+  const epochs = history.map((h) => h.epoch + 1)
+  const lossSvg = lineChart({
+    title: 'Loss',
+    xLabel: 'epoch',
+    yLabel: `loss (${config.loss})`,
+    series: [
+      { name: 'train', color: '#1f77b4', points: history.map((h, i) => [epochs[i] as number, h.loss]) },
+      { name: 'validation', color: '#ff7f0e', points: history.map((h, i) => [epochs[i] as number, h.valLoss]) },
+    ],
+  })
+  const metricsSvg = lineChart({
+    title: 'Validation metrics',
+    xLabel: 'epoch',
+    yLabel: 'score',
+    yRange: [0, 1],
+    legend: 'bottom-right',
+    series: [
+      { name: 'TGS score (best thr)', color: '#2ca02c', points: history.map((h, i) => [epochs[i] as number, h.valScore]) },
+      { name: 'TGS score @0.5', color: '#98df8a', points: history.map((h, i) => [epochs[i] as number, h.valScoreAt05]) },
+      { name: 'mean IoU', color: '#9467bd', points: history.map((h, i) => [epochs[i] as number, h.valIou]) },
+      { name: 'empty-mask baseline', color: '#7f7f7f', dashed: true, points: history.map((_h, i) => [epochs[i] as number, v.scores.emptyBaseline]) },
+    ],
+  })
+  const thresholdSvg = lineChart({
+    title: 'Score vs threshold (best checkpoint, validation)',
+    xLabel: 'probability threshold',
+    yLabel: 'score',
+    yRange: [0, 1],
+    legend: 'bottom-right',
+    series: [
+      { name: 'mean IoU', color: '#9467bd', points: v.scores.sweep.map((s) => [s.threshold, s.iou]) },
+      { name: 'TGS score', color: '#2ca02c', points: v.scores.sweep.map((s) => [s.threshold, s.score]) },
+    ],
+    markers: [{ x: threshold, label: `chosen ${threshold.toFixed(2)}`, color: '#d62728' }],
+  })
+
+  const indices = pickShowcase(data.validation.coverageClasses, config.reportImages)
+  const strips = await Promise.all(
+    indices.map(async (i) => {
+      const shape = data.validation.shapes[i] as { height: number; width: number }
+      const truth = data.validation.originalMasks[i] as Uint8Array
+      const { fromModelSize } = await import('@unet/data-tgs')
+      const plane = data.validation.size * data.validation.size
+      const modelImage = data.validation.images.subarray(i * plane * data.validation.channels, (i + 1) * plane * data.validation.channels)
+      const gray = data.validation.channels === 1 ? modelImage : Float32Array.from({ length: plane }, (_, p) => modelImage[p * data.validation.channels] as number)
+      const image = Float32Array.from(fromModelSize(gray, shape, { size: data.validation.size, mode: config.resize, kind: 'image' }))
+      const tile: ReportTile = { id: data.validation.ids[i] as string, image, truth, probabilities: v.probabilities[i] as Float32Array, ...shape, threshold }
+      const strip = renderStrip(tile)
+      return { i, tile, strip, png: await rawToPng(strip) }
+    }),
+  )
+
+  const tmp = join(runDir, `.report.tmp-${process.pid}`)
+  await rm(tmp, { recursive: true, force: true })
+  await mkdir(tmp, { recursive: true })
+  for (const [name, svg] of [['loss', lossSvg], ['metrics', metricsSvg], ['threshold', thresholdSvg]] as const) {
+    await writeFile(join(tmp, `${name}.png`), await sharp(Buffer.from(svg)).png().toBuffer())
+  }
+  if (strips.length > 0) {
+    const first = strips[0]!.strip
+    const gap = 6
+    const rowH = first.height + gap
+    const grid = new Uint8Array(first.width * rowH * strips.length * 4).fill(255)
+    strips.forEach((s, r) => grid.set(s.strip.data, r * rowH * first.width * 4))
+    await writeFile(join(tmp, 'validation-grid.png'), await rawToPng({ data: grid, width: first.width, height: rowH * strips.length }))
+  }
+  const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;')
+  const best = summary.best
+  const rows = strips
+    .map(({ i, tile, png }) => {
+      const score = v.scores.imageScores[i] as number
+      return `<tr><td><img alt="${esc(tile.id)}" src="data:image/png;base64,${png.toString('base64')}"></td><td>${esc(tile.id)}<br>coverage class ${data.validation.coverageClasses[i]}<br>TGS ${score.toFixed(2)}</td></tr>`
+    })
+    .join('\n')
+  const classRows = v.scores.byCoverageClass.map((c) => `<tr><td>${c.coverageClass}</td><td>${c.count}</td><td>${c.score.toFixed(4)}</td><td>${c.iou.toFixed(4)}</td></tr>`).join('\n')
+  const historyRows = history
+    .map((h) => `<tr><td>${h.epoch + 1}</td><td>${h.loss.toFixed(4)}</td><td>${h.valLoss.toFixed(4)}</td><td>${h.valIou.toFixed(4)}</td><td>${h.valScoreAt05.toFixed(4)}</td><td>${h.valScore.toFixed(4)}</td><td>${h.threshold.toFixed(2)}</td><td>${h.lr.toPrecision(2)}</td><td>${h.imagesPerSecond.toFixed(1)}</td></tr>`)
+    .join('\n')
+  const html = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>unet run report — ${esc(runDir)}</title>
+<style>body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}
+.charts{display:flex;flex-wrap:wrap;gap:12px}.grid td{text-align:left;vertical-align:middle}.key span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle}</style></head>
+<body>
+<h1>U-Net training report</h1>
+<p>Run <code>${esc(runDir)}</code> on ${esc(data.source)} — ${data.train.count} train / ${data.validation.count} validation images, model ${config.model} (depth ${config.depth}, filters ${config.filters}), image size ${config.imageSize} (${config.resize}), loss ${esc(config.loss)}, backend ${esc(summary.backend)}.</p>
+<p><b>Best validation TGS score ${best ? best.score.toFixed(4) : 'n/a'}</b>${best ? ` at epoch ${best.epoch + 1}, threshold ${threshold.toFixed(2)}` : ''}; empty-mask baseline ${v.scores.emptyBaseline.toFixed(4)}; mean IoU ${chosen.iou.toFixed(4)}, Dice ${chosen.dice.toFixed(4)} at the chosen threshold. Stopped: ${esc(summary.stopReason)}.</p>
+<div class="charts">
+${lossSvg}
+${metricsSvg}
+${thresholdSvg}
+</div>
+<h2>Per epoch</h2>
+<table><tr><th>epoch</th><th>loss</th><th>val loss</th><th>val IoU</th><th>TGS @0.5</th><th>TGS</th><th>threshold</th><th>lr</th><th>img/s</th></tr>
+${historyRows}</table>
+<h2>By coverage class (best checkpoint, threshold ${threshold.toFixed(2)})</h2>
+<table><tr><th>class</th><th>images</th><th>TGS score</th><th>mean IoU</th></tr>
+${classRows}</table>
+<h2>Validation images</h2>
+<p class="key">image · true mask · predicted mask · overlay:<span style="background:#ffff60"></span>both<span style="background:#40c040"></span>missed salt<span style="background:#e04040"></span>false salt</p>
+<table class="grid">
+${rows}
+</table>
+</body></html>
+`
+  await writeFile(join(tmp, 'index.html'), html)
+  const dest = join(runDir, 'report')
+  await rm(dest, { recursive: true, force: true })
+  await rename(tmp, dest)
+  return join(dest, 'index.html')
+}
