@@ -67,13 +67,9 @@ export async function decodePng(bytes: Uint8Array, file = 'PNG'): Promise<Decode
   const n = width * height
   const pixels = new Float32Array(n)
   try {
-    if (header.bitDepth === 8 && header.channels !== 1) {
-      // 8-bit colour: take the first channel (the channels of TGS images are equal).
+    if (header.bitDepth === 8) {
+      // The first channel: the channels of TGS images are equal (sharp outputs grey as sRGB otherwise).
       const raw = await sharp(bytes).extractChannel(0).raw().toBuffer()
-      if (raw.length !== n) throw new Error(`decoded ${raw.length} values for ${width}x${height}`)
-      for (let i = 0; i < n; i++) pixels[i] = raw[i]! / 255
-    } else if (header.bitDepth === 8) {
-      const raw = await sharp(bytes).raw().toBuffer()
       if (raw.length !== n) throw new Error(`decoded ${raw.length} values for ${width}x${height}`)
       for (let i = 0; i < n; i++) pixels[i] = raw[i]! / 255
     } else {
