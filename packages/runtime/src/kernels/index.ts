@@ -4,8 +4,10 @@ import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from '
 // would put its slow Conv2DBackpropInput back.
 import '@tensorflow/tfjs-backend-wasm'
 
+import { makeBatchNormGrad, overrideBatchNormGradient } from './batch-norm-grad'
 import { makeConv2DBackpropFilter } from './conv2d-backprop-filter'
 import { makeConv2DBackpropInput } from './conv2d-backprop-input'
+import { makeIdentity } from './identity'
 
 let registered: string[] | null = null
 
@@ -28,11 +30,17 @@ let registered: string[] | null = null
 export function registerWasmTrainingKernels(): string[] {
   if (registered !== null) return [...registered]
   const stockInput = getKernel('Conv2DBackpropInput', 'wasm')
-  const configs: KernelConfig[] = [makeConv2DBackpropFilter(), makeConv2DBackpropInput(stockInput)]
+  const configs: KernelConfig[] = [
+    makeConv2DBackpropFilter(),
+    makeConv2DBackpropInput(stockInput),
+    makeIdentity(getKernel('Identity', 'wasm')),
+    makeBatchNormGrad(),
+  ]
   for (const config of configs) {
     if (getKernel(config.kernelName, 'wasm') !== undefined) unregisterKernel(config.kernelName, 'wasm')
     registerKernel(config)
   }
+  overrideBatchNormGradient()
   registered = configs.map((c) => c.kernelName)
   return [...registered]
 }

@@ -1,0 +1,94 @@
+import * as tf from '@tensorflow/tfjs-core'
+import '@tensorflow/tfjs-core/dist/register_all_gradients'
+import '@tensorflow/tfjs-backend-cpu'
+import '@tensorflow/tfjs-backend-wasm'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+import { registerWasmTrainingKernels } from './index'
+
+function values(n: number, seed: number, offset = 0): Float32Array {
+  const out = new Float32Array(n)
+  let s = seed >>> 0
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
+    out[i] = s / 2 ** 31 - 1 + offset
+  }
+  return out
+}
+
+function expectClose(actual: Float32Array, expected: Float32Array, what: string): void {
+  expect(actual.length, what).toBe(expected.length)
+  let worst = 0
+  let scale = 1e-3
+  for (let i = 0; i < expected.length; i++) {
+    worst = Math.max(worst, Math.abs((actual[i] as number) - (expected[i] as number)))
+    scale = Math.max(scale, Math.abs(expected[i] as number))
+  }
+  expect(worst / scale, what).toBeLessThan(1e-4)
+}
+
+const shape: [number, number, number, number] = [3, 5, 7, 6]
+const size = shape.reduce((a, b) => a * b)
+
+/** Training-mode batch norm as tfjs-layers computes it (moments, then batchNorm), weighted so no gradient is trivial. */
+function trainingGrads(): Float32Array[] {
+  return tf.tidy(() => {
+    const x = tf.tensor4d(values(size, 1, 0.3), shape)
+    const gamma = tf.tensor1d(values(6, 2, 1))
+    const beta = tf.tensor1d(values(6, 3))
+    const w = tf.tensor4d(values(size, 4), shape)
+    const f = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+      const { mean, variance } = tf.moments(a, [0, 1, 2])
+      const y = tf.batchNorm4d(a as tf.Tensor4D, mean, variance, b as tf.Tensor1D, g as tf.Tensor1D, 1e-3)
+      return tf.sum(tf.mul(tf.sigmoid(y), w))
+    }
+    return tf.grads(f)([x, gamma, beta]).map((g) => g.dataSync() as Float32Array)
+  })
+}
+
+/** Gradients with respect to every input, including mean and variance, of an inference-style batch norm. */
+function allInputGrads(): Float32Array[] {
+  return tf.tidy(() => {
+    const x = tf.tensor4d(values(size, 5), shape)
+    const mean = tf.tensor1d(values(6, 6))
+    const variance = tf.tensor1d(values(6, 7, 1.5))
+    const gamma = tf.tensor1d(values(6, 8, 1))
+    const beta = tf.tensor1d(values(6, 9))
+    const w = tf.tensor4d(values(size, 10), shape)
+    const f = (a: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.mul(tf.tanh(tf.batchNorm4d(a as tf.Tensor4D, m as tf.Tensor1D, v as tf.Tensor1D, b as tf.Tensor1D, g as tf.Tensor1D, 1e-3)), w))
+    return tf.grads(f)([x, mean, variance, gamma, beta]).map((g) => g.dataSync() as Float32Array)
+  })
+}
+
+describe('batch norm gradient on wasm', () => {
+  let cpu: { train: Float32Array[]; all: Float32Array[] }
+
+  beforeAll(async () => {
+    await tf.setBackend('cpu')
+    cpu = { train: trainingGrads(), all: allInputGrads() }
+    registerWasmTrainingKernels()
+    await tf.setBackend('wasm')
+  })
+  afterAll(async () => {
+    await tf.setBackend('cpu')
+  })
+
+  it('matches cpu for x, gamma and beta in training mode', () => {
+    trainingGrads().forEach((g, i) => expectClose(g, cpu.train[i]!, `input ${i}`))
+  })
+
+  it('matches cpu for x, mean, variance, scale and offset', () => {
+    allInputGrads().forEach((g, i) => expectClose(g, cpu.all[i]!, `input ${i}`))
+  })
+
+  it('leaks no tensors and no wasm buffers', () => {
+    const backend = tf.backend() as unknown as { numDataIds(): number }
+    const tensors = tf.memory().numTensors
+    const buffers = backend.numDataIds()
+    trainingGrads()
+    allInputGrads()
+    expect(tf.memory().numTensors).toBe(tensors)
+    expect(backend.numDataIds()).toBe(buffers)
+  })
+})
