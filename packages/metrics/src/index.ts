@@ -1,1 +1,19 @@
-export {}
+export {
+  confusionCounts,
+  diceFromCounts,
+  iouFromCounts,
+  tgsImageScoreFromCounts,
+  TGS_IOU_THRESHOLDS,
+  type ConfusionCounts,
+  type MaskOptions,
+} from './counts'
+export { dice, iou, tgsImageScore, tgsScore } from './scores'
+export {
+  DEFAULT_SWEEP_THRESHOLDS,
+  sweepThresholds,
+  ThresholdSweep,
+  type SweepMetric,
+  type SweepOptions,
+  type SweepResult,
+} from './sweep'
+export { MetricsError, type MetricsErrorCode } from './errors'
