@@ -1,0 +1,40 @@
+// The evaluator thread: owns the notebook's global scope and runs cells in it.
+import { parentPort, workerData } from 'node:worker_threads'
+import { Evaluator } from './executor'
+import type { FromEvaluator, ToEvaluator } from './protocol'
+
+const port = parentPort!
+const { flags, cwd } = workerData as { flags: SharedArrayBuffer; cwd: string }
+const post = (message: FromEvaluator): void => port.postMessage(message)
+const evaluator = new Evaluator(post, new Int32Array(flags), cwd)
+evaluator.install()
+
+port.on('message', (message: ToEvaluator) => {
+  switch (message.type) {
+    case 'execute':
+      void evaluator.execute(message.id, message.code, message.count).then((content) => post({ type: 'reply', id: message.id, content }))
+      break
+    case 'interrupt':
+      void evaluator.interrupt(message.id).then((content) => {
+        if (content) post({ type: 'reply', id: message.id, content })
+      })
+      break
+    case 'complete':
+      void evaluator
+        .complete(message.code, message.cursorPos)
+        .catch(() => ({ status: 'ok', matches: [], cursor_start: message.cursorPos, cursor_end: message.cursorPos, metadata: {} }))
+        .then((content) => post({ type: 'reply', id: message.id, content }))
+      break
+    case 'inspect': {
+      let content: unknown
+      try {
+        content = evaluator.inspect(message.code, message.cursorPos, message.detailLevel)
+      } catch {
+        content = { status: 'ok', found: false, data: {}, metadata: {} }
+      }
+      post({ type: 'reply', id: message.id, content })
+      break
+    }
+  }
+})
+post({ type: 'ready' })
