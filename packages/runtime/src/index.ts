@@ -1,1 +1,5 @@
-export {}
+export { initBackend, backendRequests } from './backend'
+export type { BackendInfo, BackendRequest, InitBackendOptions } from './backend'
+export { BackendError, ModelFileError } from './errors'
+export type { BackendErrorCode, ModelFileErrorCode } from './errors'
+export { registerWasmTrainingKernels } from './kernels/index'

@@ -1,0 +1,242 @@
+import * as tf from '@tensorflow/tfjs-core'
+import '@tensorflow/tfjs-backend-cpu'
+import * as wasm from '@tensorflow/tfjs-backend-wasm'
+import { availableParallelism } from 'node:os'
+
+import { BackendError } from './errors'
+import { registerWasmTrainingKernels } from './kernels/index'
+import { isNode, MAX_WASM_THREADS, withNodeWasmThreads } from './wasm-threads'
+
+/** Backends {@link initBackend} can be asked for; `'tensorflow'` means tfjs-node-gpu or tfjs-node. */
+export type BackendRequest = 'auto' | 'tensorflow' | 'wasm' | 'cpu'
+
+/** The valid values of `backend` and of `UNET_BACKEND`. */
+export const backendRequests: readonly BackendRequest[] = ['auto', 'tensorflow', 'wasm', 'cpu']
+
+/** Options of {@link initBackend}. */
+export interface InitBackendOptions {
+  /**
+   * Which backend to start. `'auto'` (the default) takes the fastest one present, in the order tfjs-node-gpu →
+   * tfjs-node → wasm → cpu; the environment variable `UNET_BACKEND` overrides `'auto'` (not an explicit choice).
+   */
+  backend?: BackendRequest
+  /**
+   * Threads for the wasm backend (default: the cores available). Fixed once wasm has started in a process.
+   */
+  threads?: number
+}
+
+/** What {@link initBackend} started, and why. */
+export interface BackendInfo {
+  /** The tfjs backend now active: `'tensorflow'`, `'wasm'` or `'cpu'`. */
+  backend: string
+  /** One line saying why this backend was chosen, and what was tried before it. */
+  reason: string
+  /** Threads the backend computes on (wasm: its thread pool; cpu: 1; tensorflow: its own pool, reported as 0). */
+  threads: number
+  /** Training kernels @unet/runtime registered for this backend (wasm only). */
+  kernels: string[]
+}
+
+/** What initBackend needs from the outside world; tests substitute it. */
+export interface BackendEnvironment {
+  /** Imports an optional package by name (rejects when it is not installed). */
+  importModule(name: string): Promise<unknown>
+  /** Environment variables (reads `UNET_BACKEND`). */
+  env: Record<string, string | undefined>
+  /** Cores available to this process. */
+  cores: number
+}
+
+const NODE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const
+
+const defaultEnvironment: BackendEnvironment = {
+  // A variable specifier keeps bundlers and tsc from insisting that the optional peers exist.
+  importModule: (name: string) => import(/* @vite-ignore */ name),
+  env: typeof process === 'object' ? process.env : {},
+  cores: availableParallelism(),
+}
+
+/**
+ * Starts the fastest TensorFlow.js backend present and makes it the active one: tfjs-node-gpu, then
+ * tfjs-node, then wasm (threaded SIMD build, with @unet/runtime's training kernels registered), then the
+ * pure-JS cpu backend. An optional backend that is absent is skipped, never an error, unless asked for by
+ * name. `UNET_BACKEND=tensorflow|wasm|cpu|auto` overrides `'auto'`.
+ *
+ * @param options - `backend` to force one, `threads` for wasm
+ * @returns the backend started, why, its thread count and the kernels registered
+ * @throws {BackendError} when a backend asked for by name (or by `UNET_BACKEND`) is unknown, absent or fails
+ * @example
+ * ```ts
+ * import { initBackend } from '@unet/runtime'
+ *
+ * const { backend, reason } = await initBackend()
+ * console.log(backend, reason) // 'wasm', 'wasm: @tensorflow/tfjs-node-gpu is not installed, ...'
+ * ```
+ */
+export async function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
+  return startBackend(options, defaultEnvironment)
+}
+
+function describeFailure(error: unknown): string {
+  const e = error as { code?: unknown; message?: unknown }
+  const message = typeof e?.message === 'string' ? e.message : String(error)
+  if (e?.code === 'ERR_MODULE_NOT_FOUND' || e?.code === 'MODULE_NOT_FOUND' || /Cannot find (module|package)/.test(message)) {
+    return 'is not installed'
+  }
+  return `failed to load (${message.split('\n')[0]})`
+}
+
+interface Attempt {
+  info?: BackendInfo
+  failure?: string
+  error?: unknown
+}
+
+async function tryNode(pkg: string, environment: BackendEnvironment): Promise<Attempt> {
+  try {
+    await environment.importModule(pkg)
+  } catch (error) {
+    return { failure: `${pkg} ${describeFailure(error)}`, error }
+  }
+  // tfjs-node registers 'tensorflow' with the tfjs-core it depends on; if that is a second copy, ours never sees it.
+  if (tf.findBackendFactory('tensorflow') == null) {
+    return {
+      failure:
+        `${pkg} loaded but registered no 'tensorflow' backend with this process's @tensorflow/tfjs-core ` +
+        `(two copies of tfjs-core? align their versions to ${tf.version_core})`,
+    }
+  }
+  try {
+    if (!(await tf.setBackend('tensorflow'))) return { failure: `${pkg} failed to start its backend` }
+  } catch (error) {
+    return { failure: `${pkg} failed to start (${(error as Error).message})`, error }
+  }
+  return { info: { backend: 'tensorflow', reason: `tensorflow via ${pkg}`, threads: 0, kernels: [] } }
+}
+
+/** tfjs-core's engine keeps started backends here; `tf.findBackend` would start one as a side effect. */
+function isStarted(name: string): boolean {
+  const registry = (tf.engine() as unknown as { registry: Record<string, unknown> }).registry
+  return registry[name] != null
+}
+
+async function tryWasm(threads: number): Promise<Attempt> {
+  let note = ''
+  try {
+    if (isStarted('wasm')) {
+      if (!(await tf.setBackend('wasm'))) return { failure: 'wasm failed to start' }
+      const actual = wasm.getThreadsCount()
+      if (actual !== threads) note = `; wasm was already started in this process with ${actual} thread(s), which stays fixed`
+    } else {
+      const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) as boolean
+      const wanted = Math.min(threads, MAX_WASM_THREADS)
+      let started = false
+      if (isNode() && simd && wanted > 1) {
+        tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true)
+        wasm.setThreadsCount(wanted)
+        try {
+          started = await withNodeWasmThreads(wanted, () => tf.setBackend('wasm'))
+        } catch (error) {
+          note = `; the threaded build did not start (${(error as Error).message}), so 1 thread`
+        }
+        if (!started) {
+          note ||= '; the threaded build did not start, so 1 thread'
+          tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false)
+        }
+      }
+      if (!started) {
+        wasm.setThreadsCount(wanted)
+        started = await tf.setBackend('wasm')
+      }
+      if (!started) return { failure: 'wasm failed to start (see the warning above)' }
+    }
+  } catch (error) {
+    return { failure: `wasm failed to start (${(error as Error).message})`, error }
+  }
+  const kernels = registerWasmTrainingKernels()
+  const actual = wasm.getThreadsCount()
+  const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) as boolean
+  const detail = `WebAssembly${simd ? ' + SIMD' : ''} on ${actual} thread${actual === 1 ? '' : 's'}${note}; training kernels ${
+    kernels.length > 0 ? kernels.join(', ') : '(none)'
+  }`
+  return { info: { backend: 'wasm', reason: detail, threads: actual, kernels } }
+}
+
+async function tryCpu(): Promise<Attempt> {
+  try {
+    if (!(await tf.setBackend('cpu'))) return { failure: 'cpu failed to start' }
+  } catch (error) {
+    return { failure: `cpu failed to start (${(error as Error).message})`, error }
+  }
+  return { info: { backend: 'cpu', reason: 'pure-JavaScript cpu backend (slow for training)', threads: 1, kernels: [] } }
+}
+
+function parseRequest(value: string, source: string): BackendRequest {
+  const normal = value.trim().toLowerCase()
+  if ((backendRequests as readonly string[]).includes(normal)) return normal as BackendRequest
+  throw new BackendError(
+    'BACKEND_UNKNOWN',
+    `Unknown backend '${value}' in ${source}; use one of ${backendRequests.map((b) => `'${b}'`).join(', ')}.`,
+  )
+}
+
+/**
+ * {@link initBackend} with its outside world passed in (tests use this to fake installed packages).
+ *
+ * @param options - as for initBackend
+ * @param environment - how to import optional packages, the environment variables, the core count
+ * @returns as for initBackend
+ */
+export async function startBackend(options: InitBackendOptions, environment: BackendEnvironment): Promise<BackendInfo> {
+  let request: BackendRequest = parseRequest(options.backend ?? 'auto', "initBackend's backend option")
+  let source = request === 'auto' ? 'auto' : `requested by option backend: '${request}'`
+  const fromEnv = environment.env.UNET_BACKEND
+  if (request === 'auto' && fromEnv !== undefined && fromEnv.trim() !== '') {
+    request = parseRequest(fromEnv, `the environment variable UNET_BACKEND`)
+    source = request === 'auto' ? 'auto' : `requested by UNET_BACKEND=${fromEnv}`
+  }
+  const threads = options.threads ?? Math.max(1, environment.cores)
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new BackendError('BACKEND_OPTIONS_INVALID', `initBackend: threads must be a whole number ≥ 1, got ${options.threads}.`)
+  }
+
+  const failures: string[] = []
+  const errors: unknown[] = []
+  const finish = (attempt: Attempt): BackendInfo | undefined => {
+    if (attempt.info) {
+      const why = source !== 'auto' ? source : failures.length > 0 ? `fastest present (${failures.join(', ')})` : 'fastest present'
+      return { ...attempt.info, reason: `${attempt.info.backend}: ${why}; ${attempt.info.reason}` }
+    }
+    if (attempt.failure) failures.push(attempt.failure)
+    if (attempt.error !== undefined) errors.push(attempt.error)
+    return undefined
+  }
+
+  if (request === 'auto' || request === 'tensorflow') {
+    for (const pkg of NODE_PACKAGES) {
+      const info = finish(await tryNode(pkg, environment))
+      if (info) return info
+    }
+    if (request === 'tensorflow') {
+      throw new BackendError(
+        'BACKEND_UNAVAILABLE',
+        `Backend 'tensorflow' (${source}) is not available: ${failures.join('; ')}. Install @tensorflow/tfjs-node ` +
+          `(or -gpu) next to @unet/runtime — see "Native backends" in @unet/runtime's README — or ask for 'wasm'.`,
+        { cause: errors[errors.length - 1] },
+      )
+    }
+  }
+  if (request === 'auto' || request === 'wasm') {
+    const info = finish(await tryWasm(threads))
+    if (info) return info
+    if (request === 'wasm') {
+      throw new BackendError('BACKEND_INIT_FAILED', `Backend 'wasm' (${source}) did not start: ${failures.join('; ')}. Try 'cpu'.`, {
+        cause: errors[errors.length - 1],
+      })
+    }
+  }
+  const info = finish(await tryCpu())
+  if (info) return info
+  throw new BackendError('BACKEND_INIT_FAILED', `No backend started: ${failures.join('; ')}.`, { cause: errors[errors.length - 1] })
+}

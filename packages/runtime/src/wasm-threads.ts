@@ -1,0 +1,98 @@
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import { join } from 'node:path'
+
+/**
+ * Node support for the threaded (pthreads + SIMD) build of tfjs-backend-wasm.
+ *
+ * tfjs-backend-wasm switches threads off under Node (tensorflow/tfjs#3830) because its Emscripten glue
+ * starts pthread workers from `blob:` URLs, which Node's `worker_threads` refuses. The glue itself handles
+ * Node; only the script locations are wrong. So, for the duration of the backend's start-up only:
+ * - the worker script is written to a real file and `URL.createObjectURL` hands out that path;
+ * - the worker file first rewrites the main-script Blob the main thread posts it into a file path too;
+ * - `os.cpus()` reports twice the wanted thread count, because the backend caps its thread pool at half
+ *   the logical cores it sees (it assumes hyper-threads) and offers no other way to raise the cap.
+ * Everything is put back as soon as `start` settles.
+ */
+
+/** Emscripten's pthread pool in tfjs-backend-wasm 4.x has 8 workers; the backend never uses more. */
+export const MAX_WASM_THREADS = 8
+
+/** True when running under Node (threads there need {@link withNodeWasmThreads}). */
+export function isNode(): boolean {
+  return typeof process === 'object' && typeof process.versions?.node === 'string'
+}
+
+interface ScriptFiles {
+  worker: string
+  main: string
+}
+
+/** Writes `content` to `path` unless an identical file (same content hash in its name) is already there. */
+function writeOnce(path: string, content: string): void {
+  if (existsSync(path)) return
+  const temp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
+  writeFileSync(temp, content)
+  // Several processes (parallel test workers) may race here; rename is atomic, and all write the same bytes.
+  renameSync(temp, path)
+}
+
+function hash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16)
+}
+
+async function scriptFiles(): Promise<ScriptFiles> {
+  const factoryModule = (await import('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js')) as {
+    default?: unknown
+  }
+  const factory = (factoryModule.default ?? factoryModule) as { toString(): string }
+  const workerModule = (await import('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js')) as {
+    wasmWorkerContents?: string
+    default?: { wasmWorkerContents?: string }
+  }
+  const workerSource = workerModule.wasmWorkerContents ?? workerModule.default?.wasmWorkerContents
+  if (typeof workerSource !== 'string') throw new Error('tfjs-backend-wasm ships no threaded worker script')
+
+  // The same text tfjs-backend-wasm puts in the Blob it posts to each worker.
+  const main = `var WasmBackendModuleThreadedSimd = ${factory.toString()};\n`
+  const dir = join(os.tmpdir(), `unet-runtime-wasm-${hash(main + workerSource)}`)
+  mkdirSync(dir, { recursive: true })
+  const mainPath = join(dir, 'tfjs-backend-wasm-threaded-simd.cjs')
+  writeOnce(mainPath, main)
+  const prelude =
+    `;(function(){var port=require('worker_threads').parentPort;var on=port.on.bind(port);` +
+    `port.on=function(event,listener){return on(event,event!=='message'?listener:function(data){` +
+    `if(data&&data.cmd==='load'&&typeof data.urlOrBlob!=='string')data.urlOrBlob=${JSON.stringify(mainPath)};` +
+    `listener(data)})}})();\n`
+  // tfjs escapes newlines the same way before it makes its Blob; the script has string literals with '\n'.
+  const worker = prelude + workerSource.replace(/\n/g, '\\n')
+  const workerPath = join(dir, 'tfjs-backend-wasm-threaded-simd.worker.cjs')
+  writeOnce(workerPath, worker)
+  return { worker: workerPath, main: mainPath }
+}
+
+/**
+ * Runs `start` (which starts the wasm backend) with the Node shims for the threaded build in place.
+ *
+ * @param threads - the thread count wanted (≥ 2)
+ * @param start - starts the backend, e.g. `() => tf.setBackend('wasm')`
+ * @returns what `start` returns
+ */
+export async function withNodeWasmThreads<T>(threads: number, start: () => Promise<T>): Promise<T> {
+  const files = await scriptFiles()
+  const originalCreateObjectURL = URL.createObjectURL
+  const originalCpus = os.cpus
+  URL.createObjectURL = (object: Blob | MediaSource): string =>
+    object instanceof Blob && object.type === 'application/javascript' ? files.worker : originalCreateObjectURL(object)
+  os.cpus = () => {
+    const cpus = originalCpus()
+    return Array.from({ length: 2 * threads }, (_, i) => cpus[i % Math.max(cpus.length, 1)] as os.CpuInfo)
+  }
+  try {
+    return await start()
+  } finally {
+    URL.createObjectURL = originalCreateObjectURL
+    os.cpus = originalCpus
+  }
+}
