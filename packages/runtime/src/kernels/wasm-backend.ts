@@ -59,3 +59,26 @@ export function heapF32(backend: WasmBackendLike, info: TensorInfo): Float32Arra
   const size = info.shape.reduce((a, b) => a * b, 1)
   return new Float32Array(backend.wasm.HEAPU8.buffer, data.memoryOffset, size)
 }
+
+interface WasmBackendInternals extends WasmBackendLike {
+  dataIdMap: WasmBackendLike['dataIdMap'] & { delete(dataId: object): boolean }
+  dataIdNextNumber: number
+  wasm: WasmModuleLike & { tfjs: { registerTensor(id: number, size: number, offset: number): void; disposeData(id: number): void } }
+}
+
+/**
+ * A float32 tensor record over existing heap memory (a window into another tensor), for passing to a
+ * kernel. Free it with {@link disposeAlias}, never with `disposeData`, which would free the memory.
+ */
+export function aliasInfo(backend: WasmBackendLike, memoryOffset: number, shape: number[]): TensorInfo {
+  return backend.makeOutput(shape, 'float32', memoryOffset)
+}
+
+/** Forgets an {@link aliasInfo} record without freeing the memory it points into. */
+export function disposeAlias(backend: WasmBackendLike, info: TensorInfo): void {
+  const internals = backend as WasmBackendInternals
+  const data = internals.dataIdMap.get(info.dataId)
+  if (data === undefined) return
+  internals.wasm.tfjs.disposeData(data.id)
+  internals.dataIdMap.delete(info.dataId)
+}
