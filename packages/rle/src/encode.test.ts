@@ -101,6 +101,41 @@ describe('encode', () => {
     }
   })
 
+  it('gives the same result on the byte fast path as on other array types', () => {
+    const next = random(11)
+    const shapes = [
+      { height: 101, width: 101 },
+      { height: 5, width: 4 },
+      { height: 9, width: 8 },
+      { height: 6, width: 3 },
+      { height: 7, width: 2 },
+      { height: 3, width: 13 },
+    ]
+    const values = [0, 1, 255, 7]
+    for (const shape of shapes) {
+      const n = shape.height * shape.width
+      for (let k = 0; k < 12; k++) {
+        // Blobs of mixed non-zero values (a 1 → 255 step is no edge), or pure noise (an edge at every pixel).
+        const noise = k % 3 === 0
+        const blobs = blobMask(shape, next)
+        const generic = Array.from({ length: n }, (_, i) =>
+          noise ? (values[Math.floor(next() * 4)] as number) : (blobs[i] as number) * (values[1 + Math.floor(next() * 3)] as number),
+        )
+        // An odd byte offset inside a larger buffer, as a Node Buffer slice would have.
+        const backing = new Uint8Array(n + 3)
+        const bytes = backing.subarray(1, n + 1)
+        bytes.set(generic)
+        for (const order of ['column-major', 'row-major'] as const) {
+          const expected = referenceEncode(generic, shape, order)
+          expect(encode(generic, shape, { order })).toBe(expected)
+          expect(encode(bytes, shape, { order })).toBe(expected)
+          expect(encode(new Uint8ClampedArray(generic), shape, { order })).toBe(expected)
+          expect(encode(Float32Array.from(generic), shape, { order })).toBe(expected)
+        }
+      }
+    }
+  })
+
   it('refuses a mask whose length is not height × width', () => {
     const error = (() => {
       try {
