@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core'
 import * as tfl from '@tensorflow/tfjs-layers'
+import { convBlock, decoderStage } from '@unet/layers'
 import { VGG16_BLOCK_FILTERS } from './architecture'
 import { VggError } from './errors'
 import { freezeVggEncoder, frozenLayerNames, type FreezeUpTo } from './freeze'
@@ -61,8 +62,8 @@ function checkOptions(options: VggUnetOptions): void {
   const { classes = 1, dropout = 0, batchNormMomentum = 0.99, decoderFilters = DEFAULT_DECODER_FILTERS } = options
   if (!Number.isInteger(classes) || classes < 1) throw invalid(`classes must be a positive integer, got ${String(classes)}`)
   if (!(dropout >= 0 && dropout < 1)) throw invalid(`dropout must be in [0, 1), got ${String(dropout)}`)
-  if (batchNormMomentum !== null && !(batchNormMomentum >= 0 && batchNormMomentum < 1)) {
-    throw invalid(`batchNormMomentum must be in [0, 1) or null, got ${String(batchNormMomentum)}`)
+  if (batchNormMomentum !== null && !(batchNormMomentum > 0 && batchNormMomentum < 1)) {
+    throw invalid(`batchNormMomentum must be in (0, 1) or null, got ${String(batchNormMomentum)}`)
   }
   if (decoderFilters.length !== 5 || decoderFilters.some((f) => !Number.isInteger(f) || f < 1)) {
     throw invalid(`decoderFilters must be five positive integers (dec1…dec5), got [${decoderFilters.join(', ')}]`)
@@ -83,39 +84,13 @@ function apply(layer: tfl.layers.Layer, input: tfl.SymbolicTensor | tfl.Symbolic
   return layer.apply(input) as tfl.SymbolicTensor
 }
 
-/** Two 3×3 convolutions (He-initialised), each followed by batch norm when asked, then ReLU. */
-function decoderConvBlock(
-  x: tfl.SymbolicTensor,
-  prefix: string,
-  filters: number,
-  batchNormMomentum: number | null,
-): tfl.SymbolicTensor {
-  for (const i of [1, 2]) {
-    x = apply(
-      tfl.layers.conv2d({
-        name: `${prefix}_conv${i}`,
-        filters,
-        kernelSize: 3,
-        padding: 'same',
-        useBias: batchNormMomentum === null,
-        kernelInitializer: 'heNormal',
-      }),
-      x,
-    )
-    if (batchNormMomentum !== null) {
-      x = apply(tfl.layers.batchNormalization({ name: `${prefix}_bn${i}`, momentum: batchNormMomentum }), x)
-    }
-    x = apply(tfl.layers.activation({ name: `${prefix}_relu${i}`, activation: 'relu' }), x)
-  }
-  return x
-}
-
 /**
  * Builds a U-Net whose encoder is VGG-16: the 13 convolutions `block1_conv1` … `block5_conv3` and the pools
  * `block1_pool` … `block5_pool` with Keras' names and shapes (so `loadVggWeights` can fill them with the ImageNet
- * weights), a centre block after `block5_pool`, and five decoder stages `dec5` … `dec1` that up-sample
- * (`decN_up`), concatenate the last convolution of block N (`decN_concat`) and apply two He-initialised
- * 3×3 convolutions with batch norm (`decN_conv1`, `decN_bn1`, `decN_relu1`, …), then a 1×1 convolution `output`.
+ * weights), a centre block after `block5_pool` (`center_conv1`, …), and five decoder stages `dec5` … `dec1`
+ * (`@unet/layers`' `decoderStage`) that up-sample (`decN_up`), concatenate the last convolution of block N
+ * (`decN_concat`), drop out (`decN_drop`, when asked) and apply two He-initialised 3×3 convolutions with batch norm
+ * (`decN_conv1`, `decN_bn1`, `decN_relu1`, …), then a 1×1 convolution `output`.
  * The encoder starts with random (Glorot) weights: call `loadVggWeights` for pretrained ones.
  *
  * @param options - see {@link VggUnetOptions}; every field has a default
@@ -165,26 +140,16 @@ export function createVggUnet(options: VggUnetOptions = {}): tfl.LayersModel {
     x = apply(tfl.layers.maxPooling2d({ name: `block${block}_pool`, poolSize: 2, strides: 2 }), x)
   }
 
-  x = decoderConvBlock(x, 'center', decoderFilters[4], batchNormMomentum)
-  for (let block = 5; block >= 1; block--) {
-    const filters = decoderFilters[block - 1] as number
-    const prefix = `dec${block}`
-    x = apply(
-      options.upsampling === 'bilinear'
-        ? tfl.layers.upSampling2d({ name: `${prefix}_up`, size: [2, 2], interpolation: 'bilinear' })
-        : tfl.layers.conv2dTranspose({
-            name: `${prefix}_up`,
-            filters,
-            kernelSize: 2,
-            strides: 2,
-            padding: 'same',
-            kernelInitializer: 'heNormal',
-          }),
-      x,
-    )
-    x = apply(tfl.layers.concatenate({ name: `${prefix}_concat` }), [x, skips[block - 1] as tfl.SymbolicTensor])
-    if (dropout > 0) x = apply(tfl.layers.dropout({ name: `${prefix}_dropout`, rate: dropout }), x)
-    x = decoderConvBlock(x, prefix, filters, batchNormMomentum)
+  // the decoder is @unet/layers' own, so both U-Nets name and build their decoders alike
+  x = convBlock(x, { filters: decoderFilters[4], name: 'center', batchNormMomentum })
+  for (let level = 5; level >= 1; level--) {
+    x = decoderStage(x, skips[level - 1] as tfl.SymbolicTensor, {
+      level,
+      filters: decoderFilters[level - 1] as number,
+      upsampling: options.upsampling ?? 'transpose',
+      batchNormMomentum,
+      dropout,
+    })
   }
   const output = apply(
     tfl.layers.conv2d({
