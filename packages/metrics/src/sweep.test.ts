@@ -68,6 +68,27 @@ describe('sweepThresholds', () => {
     })
   })
 
+  it('places probabilities exactly among thresholds packed closer than the lookup table resolves', () => {
+    const thresholds = [0.1, 0.5, 0.50001, 0.50002, 0.50003, 0.9]
+    const between = [0.5, 0.500005, 0.50001, 0.500015, 0.50002, 0.500025, 0.50003, 0.500035, 0.4999999, 0.95, 0.05]
+    const next = random(8)
+    const probs: Float64Array[] = []
+    const truths: Uint8Array[] = []
+    for (let k = 0; k < 20; k++) {
+      probs.push(Float64Array.from({ length: 60 }, () => between[Math.floor(next() * between.length)] as number))
+      truths.push(Uint8Array.from({ length: 60 }, () => (next() < 0.5 ? 1 : 0)))
+    }
+    const result = sweepThresholds(probs, truths, thresholds)
+    result.thresholds.forEach((threshold, j) => {
+      expect(result.scores[j], `threshold ${threshold}`).toBe(tgsScore(probs, truths, { threshold }))
+    })
+    const iouResult = sweepThresholds(probs, truths, thresholds, { metric: 'iou' })
+    result.thresholds.forEach((threshold, j) => {
+      const mean = probs.reduce((sum, p, k) => sum + iou(p, truths[k] as Uint8Array, { threshold }), 0) / probs.length
+      expect(iouResult.scores[j], `threshold ${threshold}`).toBeCloseTo(mean, 12)
+    })
+  })
+
   it('works with a single threshold', () => {
     const { probs, truths } = dataset(5, 100, 3)
     expect(sweepThresholds(probs, truths, [0.5]).scores).toEqual([tgsScore(probs, truths, { threshold: 0.5 })])
