@@ -8,6 +8,7 @@ import { makeBatchNormGrad, overrideBatchNormGradient } from './batch-norm-grad'
 import { makeConv2DBackpropFilter } from './conv2d-backprop-filter'
 import { makeConv2DBackpropInput } from './conv2d-backprop-input'
 import { makeIdentity } from './identity'
+import { makeConcat, makeMaxPoolGrad, makeMean, makeSplitV, makeSum } from './layout-kernels'
 
 let registered: string[] | null = null
 
@@ -35,6 +36,11 @@ export function registerWasmTrainingKernels(): string[] {
     makeConv2DBackpropInput(stockInput),
     makeIdentity(getKernel('Identity', 'wasm')),
     makeBatchNormGrad(),
+    makeMean(),
+    makeSum(),
+    makeConcat(),
+    makeSplitV(),
+    makeMaxPoolGrad(),
   ]
   for (const config of configs) {
     if (getKernel(config.kernelName, 'wasm') !== undefined) unregisterKernel(config.kernelName, 'wasm')

@@ -82,3 +82,28 @@ export function disposeAlias(backend: WasmBackendLike, info: TensorInfo): void {
   internals.wasm.tfjs.disposeData(data.id)
   internals.dataIdMap.delete(info.dataId)
 }
+
+/**
+ * The kernel registered for `name` on wasm before ours replaces it, as a function that runs its setup
+ * first (the backend may have started after ours was registered, so the stock setup never ran).
+ */
+export function stockKernel(name: string): ((args: unknown) => TensorInfo | TensorInfo[]) | undefined {
+  const config = getKernel(name, 'wasm')
+  if (config === undefined) return undefined
+  let ready = new WeakSet<object>()
+  return (args: unknown) => {
+    const backend = (args as { backend: object }).backend
+    if (!ready.has(backend)) {
+      config.setupFunc?.(backend as never)
+      ready = ready.add(backend)
+    }
+    return config.kernelFunc(args as never) as TensorInfo | TensorInfo[]
+  }
+}
+
+/** The arguments every kernel function receives. */
+export interface KernelArgs {
+  inputs: Record<string, TensorInfo>
+  backend: unknown
+  attrs: Record<string, unknown>
+}

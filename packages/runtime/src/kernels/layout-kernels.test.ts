@@ -1,0 +1,88 @@
+import * as tf from '@tensorflow/tfjs-core'
+import '@tensorflow/tfjs-core/dist/register_all_gradients'
+import '@tensorflow/tfjs-backend-cpu'
+import '@tensorflow/tfjs-backend-wasm'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+import { registerWasmTrainingKernels } from './index'
+
+function values(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n)
+  let s = seed >>> 0
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
+    out[i] = s / 2 ** 31 - 1
+  }
+  return out
+}
+
+const t4 = (shape: [number, number, number, number], seed: number) => tf.tensor4d(values(shape.reduce((a, b) => a * b), seed), shape)
+
+/** Each case computes something on the current backend and returns its values and shapes. */
+const cases: Record<string, () => { values: number[]; shapes: number[][] }> = {
+  'mean over all but channels': () => {
+    const x = t4([2, 5, 3, 7], 1)
+    const a = tf.mean(x, [0, 1, 2])
+    const b = tf.mean(x, [0, 1, 2], true)
+    return { values: [...a.dataSync(), ...b.dataSync()], shapes: [a.shape, b.shape] }
+  },
+  'sum over all but channels, and over other axes (stock kernel)': () => {
+    const x = t4([2, 5, 3, 7], 2)
+    const a = tf.sum(x, [0, 1, 2])
+    const b = tf.sum(x, [1, 2], true)
+    const c = tf.sum(tf.reshape(x, [10, 21]), 0)
+    return { values: [...a.dataSync(), ...b.dataSync(), ...c.dataSync()], shapes: [a.shape, b.shape, c.shape] }
+  },
+  'concat along channels, and along rows (stock kernel)': () => {
+    const a = t4([2, 3, 4, 5], 3)
+    const b = t4([2, 3, 4, 2], 4)
+    const c = t4([2, 3, 4, 1], 5)
+    const d = tf.concat([a, b, c], 3)
+    const e = tf.concat([a, t4([2, 1, 4, 5], 6)], 1)
+    return { values: [...d.dataSync(), ...e.dataSync()], shapes: [d.shape, e.shape] }
+  },
+  'split along channels': () => {
+    const parts = tf.split(t4([2, 3, 4, 8], 7), [5, 1, 2], 3)
+    return { values: parts.flatMap((p) => [...p.dataSync()]), shapes: parts.map((p) => p.shape) }
+  },
+  'max-pool gradient with ties, valid and same padding': () => {
+    // ReLU makes windows of zeros; the gradient must go where cpu sends it.
+    const x = tf.relu(t4([2, 7, 9, 3], 8))
+    const grads = ([[2, 2, 'valid'], [3, 2, 'same'], [2, 1, 'same']] as const).map(([size, stride, pad]) => {
+      const shape = tf.maxPool(x, size, stride, pad).shape
+      const weights = tf.reshape(tf.range(1, 1 + shape.reduce((a, b) => a * b)), shape)
+      return tf.grad((v: tf.Tensor4D) => tf.sum(tf.mul(tf.maxPool(v, size, stride, pad), weights)))(x)
+    })
+    return { values: grads.flatMap((g) => [...g.dataSync()]), shapes: grads.map((g) => g.shape) }
+  },
+}
+
+describe('channels-last layout kernels on wasm', () => {
+  const expected = new Map<string, { values: number[]; shapes: number[][] }>()
+  beforeAll(async () => {
+    await tf.setBackend('cpu')
+    for (const [name, run] of Object.entries(cases)) expected.set(name, tf.tidy(run))
+    registerWasmTrainingKernels()
+    await tf.setBackend('wasm')
+  })
+  afterAll(async () => {
+    await tf.setBackend('cpu')
+  })
+
+  it.each(Object.keys(cases))('%s: agree with cpu', (name) => {
+    const want = expected.get(name)!
+    const got = tf.tidy(cases[name]!)
+    expect(got.shapes).toEqual(want.shapes)
+    expect(got.values.length).toBe(want.values.length)
+    got.values.forEach((v, i) => expect(v, `element ${i}`).toBeCloseTo(want.values[i]!, 4))
+  })
+
+  it('leak no tensors or wasm buffers', () => {
+    const backend = tf.backend() as unknown as { numDataIds(): number }
+    const tensors = tf.memory().numTensors
+    const buffers = backend.numDataIds()
+    for (const run of Object.values(cases)) tf.tidy(run)
+    expect(tf.memory().numTensors).toBe(tensors)
+    expect(backend.numDataIds()).toBe(buffers)
+  })
+})
