@@ -1,7 +1,7 @@
 export { initBackend, backendRequests } from './backend'
 export type { BackendInfo, BackendRequest, InitBackendOptions } from './backend'
 export { saveModel, loadModel, MODEL_JSON } from './io'
-export type { SaveModelOptions } from './io'
+export type { LoadModelOptions, SaveModelOptions } from './io'
 export { writeFileAtomic } from './atomic'
 export { BackendError, ModelFileError } from './errors'
 export type { BackendErrorCode, ModelFileErrorCode } from './errors'

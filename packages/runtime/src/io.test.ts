@@ -144,6 +144,31 @@ describe('saveModel / loadModel', () => {
     for (const m of [model, loaded, fresh]) m.dispose()
   })
 
+  it('restores the optimizer state of a model trained with a loss function when given the loss', async () => {
+    const bce = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.losses.logLoss(yTrue, yPred)
+    const model = smallNet(8)
+    model.compile({ optimizer: tf.train.adam(0.01), loss: bce })
+    const x = probe()
+    const y = tf.tidy(() => tf.cast(tf.greater(x, 0), 'float32'))
+    await model.trainOnBatch(x, y)
+    await saveModel(model, dir, { includeOptimizer: true })
+
+    // Without the loss, tfjs cannot compile it: the weights load, the model comes back uncompiled.
+    const plain = await loadModel(dir)
+    expect(plain.optimizer).toBeUndefined()
+    expect(predict(plain)).toEqual(predict(model))
+
+    const resumed = await loadModel(dir, { loss: bce })
+    expect(resumed.optimizer.getClassName()).toBe('Adam')
+    const saved = (await model.optimizer.getWeights()).map((w) => Array.from(w.tensor.dataSync()))
+    expect((await resumed.optimizer.getWeights()).map((w) => Array.from(w.tensor.dataSync()))).toEqual(saved)
+    for (const m of [model, resumed]) await m.trainOnBatch(x, y)
+    const gap = (a: Float32Array, b: Float32Array) => Math.max(...a.map((v, i) => Math.abs(v - (b[i] as number))))
+    expect(gap(predict(resumed), predict(model))).toBeLessThan(1e-5)
+    tf.dispose([x, y])
+    for (const m of [model, plain, resumed]) m.dispose()
+  })
+
   it('leaves the optimizer out by default', async () => {
     const model = smallNet(7)
     model.compile({ optimizer: 'adam', loss: 'binaryCrossentropy' })

@@ -140,6 +140,51 @@ async function removeStale(dir: string, keep: Set<string>, previous: string[]): 
   await Promise.all(stale.map((name) => rm(join(dir, name), { force: true }).catch(() => undefined)))
 }
 
+/** Options of {@link loadModel}. */
+export interface LoadModelOptions {
+  /**
+   * The loss to compile with. Needed to restore the optimizer state of a model that was compiled with a loss
+   * function (tfjs records only built-in loss names); overrides the recorded loss otherwise.
+   */
+  loss?: tfl.ModelCompileArgs['loss']
+  /** Metrics to compile with, alongside `loss`. */
+  metrics?: tfl.ModelCompileArgs['metrics']
+}
+
+/** Whether tfjs could name the loss when it saved the training config (a loss function saves as `{}`). */
+function lossIsNamed(config: tf.io.TrainingConfig): boolean {
+  const loss = config.loss as unknown
+  if (typeof loss === 'string') return true
+  if (Array.isArray(loss)) return loss.length > 0 && loss.every((l) => typeof l === 'string')
+  return loss !== null && typeof loss === 'object' && Object.keys(loss).length > 0
+}
+
+/** Compiles `model` with the saved optimizer (its class, settings and state) and the caller's loss. */
+async function restoreTraining(
+  model: tfl.LayersModel,
+  config: tf.io.TrainingConfig,
+  artifacts: tf.io.ModelArtifacts,
+  options: LoadModelOptions,
+  jsonPath: string,
+): Promise<void> {
+  const { class_name: className, config: settings } = config.optimizer_config as { class_name: string; config: tf.serialization.ConfigDict }
+  const entry = tf.serialization.SerializationMap.getMap().classNameMap[className]
+  if (entry === undefined) {
+    throw new ModelFileError('MODEL_JSON_INVALID', jsonPath, `loadModel: ${jsonPath} names an unknown optimizer '${className}'.`)
+  }
+  const [cls, fromConfig] = entry
+  const optimizer = fromConfig(cls, settings) as unknown as tf.Optimizer
+  model.compile({ optimizer, loss: options.loss as tfl.ModelCompileArgs['loss'], ...(options.metrics ? { metrics: options.metrics } : {}) })
+  const specs = artifacts.weightSpecs ?? []
+  if (!specs.some((s) => s.group === 'optimizer')) return
+  const decoded = tf.io.decodeWeights(artifacts.weightData as ArrayBuffer, specs)
+  try {
+    await optimizer.setWeights(specs.filter((s) => s.group === 'optimizer').map((s) => ({ name: s.name, tensor: decoded[s.name] as tf.Tensor })))
+  } finally {
+    tf.dispose(Object.values(decoded))
+  }
+}
+
 const BYTES_PER_ELEMENT: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2 }
 
 function expectedBytes(specs: tf.io.WeightsManifestEntry[]): number | undefined {
@@ -159,7 +204,9 @@ function expectedBytes(specs: tf.io.WeightsManifestEntry[]): number | undefined 
  * weight file is reported by name instead of yielding a wrong model.
  *
  * @param path - the model's folder, or its `model.json`
- * @returns the model, with its optimizer state when it was saved with `includeOptimizer` (and a loss tfjs can name)
+ * @param options - `loss` (and `metrics`) to compile with when the model was saved with its optimizer and
+ *   trained with a loss function, which tfjs cannot name in the file
+ * @returns the model; compiled, with its optimizer state, when it was saved with `includeOptimizer`
  * @throws {ModelFileError} `MODEL_JSON_MISSING`, `MODEL_JSON_INVALID`, `WEIGHTS_MISSING`, `WEIGHTS_SIZE_MISMATCH`,
  *   `WEIGHTS_CHECKSUM_MISMATCH` or `MODEL_WEIGHTS_MISMATCH`, with `file` naming the culprit
  * @example
@@ -168,7 +215,7 @@ function expectedBytes(specs: tf.io.WeightsManifestEntry[]): number | undefined 
  * model.predict(tf.zeros([1, 128, 128, 1]))
  * ```
  */
-export async function loadModel(path: string): Promise<tfl.LayersModel> {
+export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<tfl.LayersModel> {
   const jsonPath = path.endsWith('.json') ? path : join(path, MODEL_JSON)
   const dir = resolve(jsonPath, '..')
   let text: string
@@ -267,11 +314,19 @@ export async function loadModel(path: string): Promise<tfl.LayersModel> {
     weightSpecs: specs,
     weightData: weightData.buffer,
   }
-  if (json.trainingConfig != null) artifacts.trainingConfig = json.trainingConfig
+  const training = json.trainingConfig
+  // tfjs compiles from the training config itself, but only with a loss it can name; otherwise we do it.
+  const compileHere = training != null && (options.loss !== undefined || !lossIsNamed(training))
+  if (training != null && !compileHere) artifacts.trainingConfig = training
   if (json.userDefinedMetadata != null) artifacts.userDefinedMetadata = json.userDefinedMetadata
+  let model: tfl.LayersModel | undefined
   try {
-    return await tfl.loadLayersModel(tf.io.fromMemory(artifacts))
+    model = await tfl.loadLayersModel(tf.io.fromMemory(artifacts))
+    if (compileHere && options.loss !== undefined) await restoreTraining(model, training, artifacts, options, jsonPath)
+    return model
   } catch (error) {
+    model?.dispose()
+    if (error instanceof ModelFileError) throw error
     throw new ModelFileError(
       'MODEL_WEIGHTS_MISMATCH',
       jsonPath,
