@@ -1,5 +1,6 @@
 import { defineProject } from 'vitest/config'
 
 export default defineProject({
-  test: { name: '@unet/data-tgs' },
+  // Generous: the suite is a few seconds alone, but CI machines run every package's tests at once.
+  test: { name: '@unet/data-tgs', testTimeout: 60_000, hookTimeout: 60_000 },
 })
