@@ -7,6 +7,7 @@ let runs = new Int32Array(64)
 let events = new Int32Array(0)
 let eventCounts = new Int32Array(0)
 let stateWords = new Uint32Array(0)
+let normalised = new Uint8Array(0)
 
 function growRuns(pairs: number): void {
   if (runs.length < 2 * pairs) {
@@ -20,8 +21,9 @@ function growRuns(pairs: number): void {
  * Run-length encodes a binary mask the Kaggle way: space-separated `start length` pairs, pixels numbered
  * from 1, runs sorted and never touching. An empty mask encodes as the empty string.
  *
- * Byte masks (`Uint8Array`, `Uint8ClampedArray`, Node `Buffer`) take a fast path that compares four pixels
- * at a time; other array types are read pixel by pixel.
+ * The scan compares four pixels at a time. Byte masks (`Uint8Array`, `Uint8ClampedArray`, Node `Buffer`) are
+ * scanned in place; other array types (`Float32Array`, plain arrays …) are first copied to bytes, which costs
+ * one more pass.
  *
  * @param mask - height × width values, row-major (like image pixels); any non-zero value is foreground
  * @param shape - the mask's height and width
@@ -49,14 +51,22 @@ export function encode(mask: ArrayLike<number>, shape: MaskShape, options: RleOp
         `pass the mask row-major with exactly height × width values, or fix the shape.`,
     )
   }
-  const bytes = mask instanceof Uint8Array || mask instanceof Uint8ClampedArray ? mask : undefined
-  let pairs: number
-  if (order === 'row-major') {
-    pairs = bytes === undefined ? rowRuns(mask, n) : rowRunsOfBytes(bytes, n)
-  } else {
-    pairs = bytes === undefined ? columnRuns(mask, shape.height, shape.width) : columnRunsOfBytes(bytes, shape.height, shape.width)
-  }
+  const bytes = asBytes(mask, n)
+  const pairs = order === 'row-major' ? rowRunsOfBytes(bytes, n) : columnRunsOfBytes(bytes, shape.height, shape.width)
   return formatRuns(pairs)
+}
+
+/**
+ * Byte masks are used as they are; anything else is first copied into a 0/1 byte scratch buffer in one
+ * contiguous pass, which is cheaper than reading it with the column-major stride and lets every array type
+ * share the four-pixels-at-a-time scan.
+ */
+function asBytes(mask: ArrayLike<number>, n: number): Uint8Array | Uint8ClampedArray {
+  if (mask instanceof Uint8Array || mask instanceof Uint8ClampedArray) return mask
+  if (normalised.length < n) normalised = new Uint8Array(n)
+  const out = normalised
+  for (let i = 0; i < n; i++) out[i] = mask[i] !== 0 ? 1 : 0
+  return out
 }
 
 let text = new Uint8Array(1024)
@@ -87,54 +97,6 @@ function writeDigits(value: number, at: number): number {
   let end = at + digits
   for (let v = value; end > at; v = Math.floor(v / 10)) text[--end] = 48 + (v % 10)
   return at + digits
-}
-
-/** Any array type, row-major numbering. */
-function rowRuns(mask: ArrayLike<number>, n: number): number {
-  let pairs = 0
-  let start = -1
-  for (let p = 0; p < n; p++) {
-    if (mask[p] !== 0) {
-      if (start < 0) start = p
-    } else if (start >= 0) {
-      growRuns(pairs + 1)
-      runs[2 * pairs] = start
-      runs[2 * pairs++ + 1] = p
-      start = -1
-    }
-  }
-  if (start >= 0) {
-    growRuns(pairs + 1)
-    runs[2 * pairs] = start
-    runs[2 * pairs++ + 1] = n
-  }
-  return pairs
-}
-
-/** Any array type, column-major numbering: walks each column top to bottom. */
-function columnRuns(mask: ArrayLike<number>, height: number, width: number): number {
-  const n = height * width
-  let pairs = 0
-  let start = -1
-  let p = 0
-  for (let col = 0; col < width; col++) {
-    for (let i = col; i < n; i += width, p++) {
-      if (mask[i] !== 0) {
-        if (start < 0) start = p
-      } else if (start >= 0) {
-        growRuns(pairs + 1)
-        runs[2 * pairs] = start
-        runs[2 * pairs++ + 1] = p
-        start = -1
-      }
-    }
-  }
-  if (start >= 0) {
-    growRuns(pairs + 1)
-    runs[2 * pairs] = start
-    runs[2 * pairs++ + 1] = n
-  }
-  return pairs
 }
 
 /**

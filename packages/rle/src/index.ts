@@ -10,6 +10,7 @@ export {
   TGS_ID_PATTERN,
   type FormatSubmissionOptions,
   type ParseSubmissionOptions,
+  type SubmissionChunksOptions,
   type SubmissionOptions,
   type SubmissionRow,
   type SubmissionSource,

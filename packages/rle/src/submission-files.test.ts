@@ -50,7 +50,7 @@ describe('writeSubmission', () => {
     stream.on('data', (chunk: Buffer) => {
       text += chunk.toString()
     })
-    await writeSubmission(stream, rows.slice(0, 300), { chunkSize: 100 } as never)
+    await writeSubmission(stream, rows.slice(0, 300), { chunkSize: 100 })
     expect(stream.writableEnded).toBe(false)
     await writeSubmission(stream, [], { end: true })
     expect(stream.writableEnded).toBe(true)

@@ -1,6 +1,6 @@
 import {
-  type FormatSubmissionOptions,
   type ParseSubmissionOptions,
+  type SubmissionChunksOptions,
   type SubmissionRow,
   parseSubmissionChunks,
   submissionChunks,
@@ -19,7 +19,7 @@ export interface NodeWritableLike {
 export type SubmissionTarget = string | NodeWritableLike | WritableStream<string>
 
 /** Options for {@link writeSubmission}. */
-export interface WriteSubmissionOptions extends FormatSubmissionOptions {
+export interface WriteSubmissionOptions extends SubmissionChunksOptions {
   /** For streams: end (close) the stream after the last row. Default `false`, so `process.stdout` stays open. */
   readonly end?: boolean
 }
@@ -100,7 +100,7 @@ async function writeWeb(stream: WritableStream<string>, chunks: AsyncIterable<st
  *
  * @param target - a file path, a Node writable (e.g. `process.stdout`), or a web `WritableStream<string>`
  * @param rows - `{ id, rleMask }` rows, sync or async
- * @param options - as {@link formatSubmission}, plus `end` (close a stream target afterwards)
+ * @param options - as {@link formatSubmission}, plus `chunkSize` and `end` (close a stream target afterwards)
  * @returns how many rows were written
  * @throws {@link SubmissionError} `INVALID_ID`, `DUPLICATE_ID`, `INVALID_RLE`, `INVALID_ROW`, `INVALID_TARGET`, `WRITE_FAILED`
  *

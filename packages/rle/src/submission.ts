@@ -36,6 +36,12 @@ export interface FormatSubmissionOptions extends SubmissionOptions {
   readonly lineEnding?: '\n' | '\r\n'
 }
 
+/** Options for streaming submissions out. */
+export interface SubmissionChunksOptions extends FormatSubmissionOptions {
+  /** Roughly how many characters each chunk holds; 65536 when left out. */
+  readonly chunkSize?: number
+}
+
 /** Options for reading submissions. */
 export interface ParseSubmissionOptions extends SubmissionOptions {
   /** A name for the text in error messages, e.g. the file path. */
@@ -254,7 +260,7 @@ export function formatSubmission(rows: Iterable<SubmissionRow>, options: FormatS
  * {@link formatSubmission} does. Works anywhere (no file system); pipe the chunks wherever they go.
  *
  * @param rows - the rows, sync or async (e.g. produced while predicting)
- * @param options - as {@link formatSubmission}, plus `chunkSize` (default 65536)
+ * @param options - as {@link formatSubmission}, plus `chunkSize` (characters per chunk, default 65536)
  * @returns an async iterable of CSV text chunks, the first starting with the header
  * @throws {@link SubmissionError} from the iteration, at the first bad row
  *
@@ -268,7 +274,7 @@ export function formatSubmission(rows: Iterable<SubmissionRow>, options: FormatS
  */
 export async function* submissionChunks(
   rows: Iterable<SubmissionRow> | AsyncIterable<SubmissionRow>,
-  options: FormatSubmissionOptions & { readonly chunkSize?: number } = {},
+  options: SubmissionChunksOptions = {},
 ): AsyncGenerator<string, void, undefined> {
   const formatter = new SubmissionFormatter(options)
   const chunkSize = options.chunkSize ?? 65536
