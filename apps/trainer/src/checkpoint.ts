@@ -3,7 +3,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
-import { loadModel, saveModel } from '@unet/runtime'
+import { readModel, writeModel } from './model-io'
 import { resolveSwappedDir, swapDirAtomic } from './atomic'
 import { TrainerError } from './errors'
 import type { EpochLogs } from './callbacks'
@@ -68,7 +68,7 @@ export async function saveCheckpoint(dir: string, model: LayersModel, optimizer:
   await rm(tmp, { recursive: true, force: true })
   await mkdir(dirname(dir), { recursive: true })
   try {
-    await saveModel(model as never, tmp)
+    await writeModel(model, tmp)
     if (optimizer) {
       const named = await optimizer.getWeights()
       const specs: { name: string; shape: number[]; dtype: string; offset: number; length: number }[] = []
@@ -81,7 +81,8 @@ export async function saveCheckpoint(dir: string, model: LayersModel, optimizer:
         chunks.push(bytes)
         offset += bytes.byteLength
       }
-      tf.dispose(named.map((n) => n.tensor))
+      // getWeights hands out the optimizer's own slot variables (keep them) and a fresh iteration count (dispose it)
+      tf.dispose(named.map((n) => n.tensor).filter((t) => !(t instanceof tf.Variable)))
       await writeFile(join(tmp, 'optimizer.bin'), Buffer.concat(chunks))
       await writeFile(join(tmp, 'optimizer.json'), JSON.stringify({ className: optimizer.getClassName(), weights: specs }, null, 1))
     }
@@ -147,7 +148,7 @@ export async function loadCheckpoint(dir: string): Promise<{ model: LayersModel;
   const found = findCheckpoint(dir) as string
   let model: LayersModel
   try {
-    model = (await loadModel(found)) as unknown as LayersModel
+    model = await readModel(found)
   } catch (cause) {
     throw new TrainerError('NO_CHECKPOINT', `cannot load the model in ${found}: ${(cause as Error).message}`, { cause })
   }

@@ -192,12 +192,24 @@ export async function writeReport(input: ReportInput): Promise<string> {
     await writeFile(join(tmp, `${name}.png`), await sharp(Buffer.from(svg)).png().toBuffer())
   }
   if (strips.length > 0) {
+    // two strips per row keeps the picture roughly square for the default dozen images
     const first = strips[0]!.strip
-    const gap = 6
-    const rowH = first.height + gap
-    const grid = new Uint8Array(first.width * rowH * strips.length * 4).fill(255)
-    strips.forEach((s, r) => grid.set(s.strip.data, r * rowH * first.width * 4))
-    await writeFile(join(tmp, 'validation-grid.png'), await rawToPng({ data: grid, width: first.width, height: rowH * strips.length }))
+    const columns = strips.length > 1 ? 2 : 1
+    const gap = 8
+    const cellW = first.width + gap
+    const cellH = first.height + gap
+    const rowsN = Math.ceil(strips.length / columns)
+    const gridW = cellW * columns - gap
+    const gridH = cellH * rowsN - gap
+    const grid = new Uint8Array(gridW * gridH * 4).fill(255)
+    strips.forEach((s, k) => {
+      const ox = (k % columns) * cellW
+      const oy = Math.floor(k / columns) * cellH
+      for (let y = 0; y < s.strip.height; y++) {
+        grid.set(s.strip.data.subarray(y * s.strip.width * 4, (y + 1) * s.strip.width * 4), ((oy + y) * gridW + ox) * 4)
+      }
+    })
+    await writeFile(join(tmp, 'validation-grid.png'), await rawToPng({ data: grid, width: gridW, height: gridH }))
   }
   const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;')
   const best = summary.best

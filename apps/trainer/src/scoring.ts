@@ -1,4 +1,4 @@
-import { dice, iou, tgsImageScore } from '@unet/metrics'
+import { iou, sweepThresholds, tgsImageScore, tgsScore } from '@unet/metrics'
 
 /** Scores of one threshold over a set of images. */
 export interface ThresholdScores {
@@ -52,50 +52,38 @@ export function scoreProbabilities(
   thresholds: readonly number[] = DEFAULT_THRESHOLDS,
 ): SetScores {
   const n = truths.length
-  const perThreshold: { t: ThresholdScores; images: number[]; ious: number[] }[] = []
-  for (const threshold of thresholds) {
-    let s = 0
-    let i = 0
-    let d = 0
-    const images: number[] = []
-    const ious: number[] = []
-    for (let k = 0; k < n; k++) {
-      const truth = truths[k] as Uint8Array
-      const probs = probabilities[k] as Float32Array
-      const pred = new Uint8Array(probs.length)
-      for (let p = 0; p < probs.length; p++) pred[p] = (probs[p] as number) > threshold ? 1 : 0
-      const imageScore = tgsImageScore(truth, pred)
-      const imageIou = iou(truth, pred)
-      images.push(imageScore)
-      ious.push(imageIou)
-      s += imageScore
-      i += imageIou
-      d += dice(truth, pred)
-    }
-    perThreshold.push({ t: { threshold, score: n ? s / n : 0, iou: n ? i / n : 0, dice: n ? d / n : 0 }, images, ious })
+  if (n === 0) {
+    const zero = { threshold: 0.5, score: 0, iou: 0, dice: 0 }
+    return { sweep: [], best: zero, atHalf: zero, emptyBaseline: 0, byCoverageClass: [], imageScores: [] }
   }
-  let bestIdx = 0
-  perThreshold.forEach((p, k) => {
-    if (p.t.score > (perThreshold[bestIdx] as (typeof perThreshold)[number]).t.score) bestIdx = k
-  })
-  const best = perThreshold[bestIdx] as (typeof perThreshold)[number]
-  const half = perThreshold.find((p) => Math.abs(p.t.threshold - 0.5) < 1e-9)?.t ?? scoreAt(truths, probabilities, 0.5)
-  const empty = new Uint8Array(truths[0]?.length ?? 0)
-  const emptyBaseline = n ? truths.reduce((acc, t) => acc + tgsImageScore(t, empty.length === t.length ? empty : new Uint8Array(t.length)), 0) / n : 0
+  // one pass per metric over all images, whatever the number of thresholds (@unet/metrics' sweep)
+  const tgs = sweepThresholds(probabilities, truths, thresholds, { metric: 'tgs' })
+  const ious = sweepThresholds(probabilities, truths, thresholds, { metric: 'iou' })
+  const dices = sweepThresholds(probabilities, truths, thresholds, { metric: 'dice' })
+  const sweep: ThresholdScores[] = tgs.thresholds.map((threshold, k) => ({
+    threshold,
+    score: tgs.scores[k] as number,
+    iou: ious.scores[k] as number,
+    dice: dices.scores[k] as number,
+  }))
+  const best = sweep.find((s) => s.threshold === tgs.best.threshold) as ThresholdScores
+  const half = sweep.find((s) => Math.abs(s.threshold - 0.5) < 1e-9) ?? scoreProbabilities(truths, probabilities, [], [0.5]).best
+  const imageScores = probabilities.map((p, k) => tgsImageScore(p, truths[k] as Uint8Array, { threshold: best.threshold }))
+  const imageIous = probabilities.map((p, k) => iou(p, truths[k] as Uint8Array, { threshold: best.threshold }))
+  const emptyBaseline = tgsScore(
+    truths.map((t) => new Uint8Array(t.length)),
+    truths,
+  )
   const classes = new Map<number, { count: number; score: number; iou: number }>()
   coverageClasses.forEach((c, k) => {
     const e = classes.get(c) ?? { count: 0, score: 0, iou: 0 }
     e.count += 1
-    e.score += best.images[k] as number
-    e.iou += best.ious[k] as number
+    e.score += imageScores[k] as number
+    e.iou += imageIous[k] as number
     classes.set(c, e)
   })
   const byCoverageClass = [...classes.entries()]
     .sort((a, b) => a[0] - b[0])
     .map(([coverageClass, e]) => ({ coverageClass, count: e.count, score: e.score / e.count, iou: e.iou / e.count }))
-  return { sweep: perThreshold.map((p) => p.t), best: best.t, atHalf: half, emptyBaseline, byCoverageClass, imageScores: best.images }
-}
-
-function scoreAt(truths: readonly Uint8Array[], probabilities: readonly Float32Array[], threshold: number): ThresholdScores {
-  return scoreProbabilities(truths, probabilities, [], [threshold]).best
+  return { sweep, best, atHalf: half, emptyBaseline, byCoverageClass, imageScores }
 }
