@@ -35,6 +35,13 @@ function referenceEncode(mask: ArrayLike<number>, { height, width }: MaskShape, 
   return pairs.join(' ')
 }
 
+/** Index of the first difference, or -1: far cheaper than a deep toEqual on 10,000-element typed arrays. */
+function firstDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Math.min(a.length, b.length)
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i
+  return -1
+}
+
 function blobMask(shape: MaskShape, next: () => number): Uint8Array {
   // Runs of random length, so masks look like segmentation output rather than noise.
   const mask = new Uint8Array(shape.height * shape.width)
@@ -91,11 +98,11 @@ describe('encode', () => {
       { height: 7, width: 31 },
     ]) {
       for (const order of ['column-major', 'row-major'] as const) {
-        for (let k = 0; k < 20; k++) {
+        for (let k = 0; k < 8; k++) {
           const m = blobMask(shape, next)
           const rle = encode(m, shape, { order })
           expect(rle).toBe(referenceEncode(m, shape, order))
-          expect(decode(rle, shape, { order })).toEqual(m)
+          expect(firstDifference(decode(rle, shape, { order }), m)).toBe(-1)
         }
       }
     }
