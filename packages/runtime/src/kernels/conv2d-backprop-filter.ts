@@ -10,20 +10,15 @@ import { convGeometry } from './conv-geometry'
 import { aliasInfo, disposeAlias, disposeInfo, heapF32, runWasmKernel, type WasmBackendLike } from './wasm-backend'
 
 /**
- * Upper bound on the floats of one shifted-copy block (A below), to keep peak memory modest. Internal; the
- * tests lower it to exercise the blocking.
- */
-export const filterGradTuning = { blockFloats: 8 * 1024 * 1024 }
-
-/**
- * Stride-1 filter gradient as one large GEMM per group of images.
+ * Stride-1 filter gradient as one GEMM per filter tap, over views: no im2col.
  *
- * x is zero-padded into frames of frameH × frameW (frameH ≥ outH + K − 1), transposed channels-first, and dy
- * is placed at the top-left of the same frames with zeros elsewhere. Flattening (image, row, column) into
- * one index u, tap (kh, kw) is Σ_u xT[ci, u + kh·frameW + kw] · dyPad[u, co]; the zeros around dy keep the
- * shifted index from mixing rows or images. Stacking the shifted rows of xT for every tap (plain memcpy,
- * no im2col gather) gives A = [taps·Ci, L], and A · dyPad[0:L] = [taps, Ci, Co] is the whole gradient in
- * the filter's own layout, computed by one XNNPACK GEMM that packs dy once.
+ * x is zero-padded into frames of frameH × frameW (frameH ≥ outH + K − 1) and stored channels-first, xT[c, u];
+ * dy is placed at the top-left of the same frames with zeros elsewhere, dyPad[u, co]. With u the flattened
+ * (image, row, column) index, tap (kh, kw) of the gradient is Σ_u xT[c, u + shift] · dyPad[u, co], shift =
+ * kh·frameW + kw: the product of dyPad with xT read `shift` floats further on, a view, not a copy. Where the
+ * view runs past the end of a channel's row into the next one, dyPad is zero (its margin is at least
+ * `shift` long), so the overrun adds nothing; a zeroed tail keeps the last row's overrun inside the buffer.
+ * Each product is one XNNPACK GEMM, [Ci, L] · [L, Co], written straight into dW[kh, kw].
  *
  * @returns [K_h, K_w, inChannels, outChannels], the caller's to dispose.
  */
@@ -40,15 +35,11 @@ function stride1FilterGrad(
   const [, p, q, co] = dy.shape as [number, number, number, number]
   const frameH = Math.max(p + filterHeight - 1, h + padTop)
   const frameW = Math.max(q + filterWidth - 1, w + padLeft)
-  const frame = frameH * frameW
-  const taps = filterHeight * filterWidth
+  const rowLength = n * frameH * frameW
   const maxShift = (filterHeight - 1) * frameW + (filterWidth - 1)
 
-  // xT[c, n, padTop + i, padLeft + j] = x[n, i, j, c], zero elsewhere; dyPad[n, i, j, :] = dy[n, i, j, :]
-  // for i < p, j < q, zero elsewhere. Plain loops: the wasm Transpose and PadV2 kernels are several times
-  // slower at these shapes.
-  const rowLength = n * frame
-  const xT = backend.makeOutput([ci, rowLength], 'float32')
+  // Plain loops: the wasm Transpose and PadV2 kernels are several times slower at these shapes.
+  const xT = backend.makeOutput([ci * rowLength + maxShift], 'float32')
   const dyPad = backend.makeOutput([rowLength, co], 'float32')
   {
     const xV = heapF32(backend, x)
@@ -75,35 +66,16 @@ function stride1FilterGrad(
     }
   }
 
-  const imagesPerBlock = Math.max(1, Math.min(n, Math.floor(filterGradTuning.blockFloats / (taps * ci * frame))))
   const dw = backend.makeOutput([filterHeight, filterWidth, ci, co], 'float32')
-  for (let n0 = 0; n0 < n; n0 += imagesPerBlock) {
-    const images = Math.min(imagesPerBlock, n - n0)
-    // The last maxShift positions of a block hold only dy's zero margin, so they are left out.
-    const length = images * frame - maxShift
-    const a = backend.makeOutput([taps * ci, length], 'float32')
-    const heap = new Float32Array(backend.wasm.HEAPU8.buffer)
-    const aBase = offsetOf(backend, a) >>> 2
-    const xBase = offsetOf(backend, xT) >>> 2
-    for (let kh = 0; kh < filterHeight; kh++) {
-      for (let kw = 0; kw < filterWidth; kw++) {
-        const shift = kh * frameW + kw
-        const tap = kh * filterWidth + kw
-        for (let c = 0; c < ci; c++) {
-          const from = xBase + c * rowLength + n0 * frame + shift
-          heap.copyWithin(aBase + (tap * ci + c) * length, from, from + length)
-        }
-      }
+  const xTOffset = offsetOf(backend, xT)
+  for (let kh = 0; kh < filterHeight; kh++) {
+    for (let kw = 0; kw < filterWidth; kw++) {
+      const view = aliasInfo(backend, xTOffset + (kh * frameW + kw) * 4, [ci, rowLength])
+      const prod = runWasmKernel('BatchMatMul', backend, { a: view, b: dyPad }, { transposeA: false, transposeB: false })
+      disposeAlias(backend, view)
+      heapF32(backend, dw).set(heapF32(backend, prod), (kh * filterWidth + kw) * ci * co)
+      disposeInfo(backend, prod)
     }
-    const b = aliasInfo(backend, offsetOf(backend, dyPad) + n0 * frame * co * 4, [length, co])
-    const prod = runWasmKernel('BatchMatMul', backend, { a, b }, { transposeA: false, transposeB: false })
-    disposeAlias(backend, b)
-    disposeInfo(backend, a)
-    const src = heapF32(backend, prod)
-    const dst = heapF32(backend, dw)
-    if (n0 === 0) dst.set(src)
-    else for (let i = 0; i < dst.length; i++) dst[i] = (dst[i] as number) + (src[i] as number)
-    disposeInfo(backend, prod)
   }
   disposeInfo(backend, xT)
   disposeInfo(backend, dyPad)

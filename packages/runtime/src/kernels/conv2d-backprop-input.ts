@@ -117,18 +117,35 @@ export function makeConv2DBackpropInput(stock: KernelConfig | undefined): Kernel
     })
     disposeInfo(backend, wc)
     if (dyUsed !== dy) disposeInfo(backend, dyUsed)
-    let full = z
-    if (s > 1) {
-      full = runWasmKernel('DepthToSpace', backend, { x: z }, { blockSize: s, dataFormat: 'NHWC' })
+    if (s === 1) {
+      const [, zH, zW] = z.shape as [number, number, number, number]
+      if (rows.cropOffset === 0 && cols.cropOffset === 0 && zH === g.inHeight && zW === g.inWidth) return z
+      const dx = runWasmKernel('Slice', backend, { x: z }, {
+        begin: [0, rows.cropOffset, cols.cropOffset, 0],
+        size: [g.batch, g.inHeight, g.inWidth, ci],
+      })
       disposeInfo(backend, z)
+      return dx
     }
-    const [, fullH, fullW] = full.shape as [number, number, number, number]
-    if (rows.cropOffset === 0 && cols.cropOffset === 0 && fullH === g.inHeight && fullW === g.inWidth) return full
-    const dx = runWasmKernel('Slice', backend, { x: full }, {
-      begin: [0, rows.cropOffset, cols.cropOffset, 0],
-      size: [g.batch, g.inHeight, g.inWidth, ci],
-    })
-    disposeInfo(backend, full)
+    // Interleave the phases (a DepthToSpace) and crop in one pass; the stock DepthToSpace kernel is slow.
+    const dx = backend.makeOutput([g.batch, g.inHeight, g.inWidth, ci], 'float32')
+    const zV = heapF32(backend, z)
+    const dxV = heapF32(backend, dx)
+    const [, zH, zW, zC] = z.shape as [number, number, number, number]
+    let d = 0
+    for (let img = 0; img < g.batch; img++) {
+      for (let i = 0; i < g.inHeight; i++) {
+        const ii = i + rows.cropOffset
+        const rowBase = (img * zH + Math.floor(ii / s)) * zW
+        const phaseRow = (ii % s) * s
+        for (let j = 0; j < g.inWidth; j++) {
+          const jj = j + cols.cropOffset
+          const src = (rowBase + Math.floor(jj / s)) * zC + (phaseRow + (jj % s)) * ci
+          for (let c = 0; c < ci; c++) dxV[d++] = zV[src + c] as number
+        }
+      }
+    }
+    disposeInfo(backend, z)
     return dx
   }
   return { kernelName: Conv2DBackpropInput, backendName: 'wasm', kernelFunc: kernelFunc as unknown as KernelFunc }

@@ -4,7 +4,6 @@ import '@tensorflow/tfjs-backend-cpu'
 import '@tensorflow/tfjs-backend-wasm'
 import { beforeAll, describe, expect, it } from 'vitest'
 
-import { filterGradTuning } from './conv2d-backprop-filter'
 import { registerWasmTrainingKernels } from './index'
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]]
@@ -96,16 +95,6 @@ describe('wasm training kernels', () => {
     expect(got.dyShape, label(c)).toEqual(want.dyShape)
     expectClose(got.dw, want.dw, `filter gradient ${label(c)}`)
     expectClose(got.dx, want.dx, `input gradient ${label(c)}`)
-  })
-
-  it('give the same filter gradient when it is computed one image at a time', () => {
-    const saved = filterGradTuning.blockFloats
-    filterGradTuning.blockFloats = 1
-    try {
-      for (const c of cases.slice(0, 6)) expectClose(gradients(c).dw, expected.get(c)!.dw, `blocked ${label(c)}`)
-    } finally {
-      filterGradTuning.blockFloats = saved
-    }
   })
 
   it('leak neither tensors nor wasm buffers', () => {
