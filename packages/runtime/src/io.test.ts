@@ -93,8 +93,8 @@ describe('saveModel / loadModel', () => {
     expect(shards.length).toBeGreaterThan(2)
     for (const f of shards) expect(f).toMatch(new RegExp(`^group1-shard\\d+of${shards.length}-[0-9a-f]{16}\\.bin$`))
     // tfjs's own loader resolves the manifest paths against model.json's URL, as in a browser.
-    const fetchFunc = async (url: string) => {
-      const file = join(dir, new URL(url).pathname.replace('/model/', ''))
+    const fetchFunc = async (url: RequestInfo | URL) => {
+      const file = join(dir, new URL(String(url)).pathname.replace('/model/', ''))
       return new Response(readFileSync(file))
     }
     const viaHttp = await tfl.loadLayersModel(tf.io.http('http://localhost/model/model.json', { fetchFunc }))
