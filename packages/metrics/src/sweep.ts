@@ -119,26 +119,9 @@ export class ThresholdSweep {
    */
   add(probs: ArrayLike<number>, truth: ArrayLike<number>): this {
     checkLengths(probs, truth, this.count)
-    const { sorted: t, lut, low, scale, histogram } = this
+    const { sorted: t, histogram } = this
     const m = t.length
-    const cells = lut.length
-    histogram.fill(0)
-    const n = probs.length
-    for (let i = 0; i < n; i++) {
-      const p = probs[i] as number
-      const x = (p - low) * scale
-      let b = x >= 0 ? (x < cells ? (lut[x | 0] as number) : m) : 0
-      // Correct the guess up or down (two comparisons when it is right, as it nearly always is). Testing "up"
-      // before "down" measured ~1.6× faster than two plain loops. NaN stays in bucket 0: it is never > a threshold.
-      if (b < m && p > (t[b] as number)) {
-        b++
-        while (b < m && p > (t[b] as number)) b++
-      } else {
-        while (b > 0 && !(p > (t[b - 1] as number))) b--
-      }
-      const k = (b << 1) | (truth[i] !== 0 ? 1 : 0)
-      histogram[k] = (histogram[k] as number) + 1
-    }
+    bucketPixels(probs, truth, t, this.lut, this.low, this.scale, histogram)
     let actual = 0
     for (let b = 0; b <= m; b++) actual += histogram[(b << 1) | 1] as number
     // At threshold j, the predicted foreground is every pixel in buckets b > j.
@@ -178,6 +161,41 @@ export class ThresholdSweep {
       scores,
       best: { threshold: this.thresholds[best] as number, score: scores[best] as number },
     }
+  }
+}
+
+/**
+ * The hot loop, kept in a small function of its own: V8 optimises it better than the same loop inside `add`.
+ * Fills `histogram` (interleaved: [2b] truth background, [2b + 1] truth foreground) with, for every pixel, the
+ * number b of thresholds its probability exceeds.
+ */
+function bucketPixels(
+  probs: ArrayLike<number>,
+  truth: ArrayLike<number>,
+  t: Float64Array,
+  lut: Int32Array,
+  low: number,
+  scale: number,
+  histogram: Int32Array,
+): void {
+  const m = t.length
+  const cells = lut.length
+  histogram.fill(0)
+  const n = probs.length
+  for (let i = 0; i < n; i++) {
+    const p = probs[i] as number
+    const x = (p - low) * scale
+    let b = x >= 0 ? (x < cells ? (lut[x | 0] as number) : m) : 0
+    // Correct the guess up or down (two comparisons when it is right, as it nearly always is). Testing "up"
+    // before "down" measured ~1.6× faster than two plain loops. NaN stays in bucket 0: it is never > a threshold.
+    if (b < m && p > (t[b] as number)) {
+      b++
+      while (b < m && p > (t[b] as number)) b++
+    } else {
+      while (b > 0 && !(p > (t[b - 1] as number))) b--
+    }
+    const k = (b << 1) | (truth[i] !== 0 ? 1 : 0)
+    histogram[k] = (histogram[k] as number) + 1
   }
 }
 
