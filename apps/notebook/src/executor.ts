@@ -189,8 +189,10 @@ export class Evaluator {
   }
 
   #await<T>(value: T): T | Promise<Awaited<T>> {
-    this.#tick()
-    if (!isThenable(value)) return value
+    if (!isThenable(value)) {
+      this.#tick()
+      return value
+    }
     return new Promise<Awaited<T>>((resolve, reject) => {
       this.#waiters.add(reject)
       ;(value as PromiseLike<Awaited<T>>).then(
@@ -204,6 +206,9 @@ export class Evaluator {
           reject(error)
         },
       )
+      // Already interrupted: stop here, but only after a promise that has already failed (with its
+      // own, more telling traceback) had its turn, and never leave its rejection unhandled.
+      if (this.#interrupted()) queueMicrotask(() => reject(new KeyboardInterrupt()))
     })
   }
 

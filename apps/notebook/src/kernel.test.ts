@@ -185,6 +185,8 @@ describe('unet-kernel over ZeroMQ', () => {
       expect(reply.content, how).toMatchObject({ status: 'error', ename: 'KeyboardInterrupt' })
       const state = await execute(client, '[kept, spins !== 0]')
       expect(state.find('execute_result')[0]!.content.data).toEqual({ 'text/plain': "[ 'still here', true ]" })
+      // Nothing left over from the interrupted cell (no stray unhandled-rejection output).
+      expect(state.types, how).toEqual(['status:busy', 'execute_input', 'execute_result', 'status:idle'])
     }
     expect(client.process.exitCode).toBe(null)
   })

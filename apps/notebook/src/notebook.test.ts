@@ -34,8 +34,28 @@ interface Summary {
   cells: { execution_count: number | null; outputs: { output_type: string; name?: string; text?: string; mime?: string[]; png_bytes?: number; svg?: string; ename?: string; evalue?: string }[] }[]
 }
 
-describe.skipIf(!available)('examples/tgs-salt.ipynb through jupyter_client + nbclient', () => {
-  it('runs end to end: synthetic data, a U-Net, training steps, a mask overlay and a threshold sweep', () => {
+describe.skipIf(!available)('the kernel under jupyter_client and nbclient', () => {
+  it('is interrupted, restarted and shut down by jupyter_client\'s KernelManager', () => {
+    const prefix = mkdtempSync(join(tmpdir(), 'unet-kernelspec-'))
+    execFileSync(process.execPath, [KERNEL_CLI, 'install', '--prefix', prefix, '--name', 'unet-typescript-test'])
+    const out = execFileSync(PYTHON, [join(root, 'test/lifecycle.py'), 'unet-typescript-test'], {
+      env: { ...process.env, JUPYTER_PATH: join(prefix, 'share/jupyter'), JUPYTER_PLATFORM_DIRS: '1' },
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    const report = JSON.parse(out) as Record<string, unknown>
+    expect(report).toEqual({
+      define: 'ok',
+      interrupted: { status: 'error', ename: 'KeyboardInterrupt' },
+      after_interrupt: [{ type: 'execute_result', data: { 'text/plain': "'kept true'" } }],
+      // A restart is a fresh process: the state is gone.
+      after_restart: [{ type: 'execute_result', data: { 'text/plain': "'undefined'" } }],
+      alive_before_shutdown: true,
+      alive_after_shutdown: false,
+    })
+  }, 120_000)
+
+  it('runs examples/tgs-salt.ipynb end to end: synthetic data, a U-Net, training steps, a mask overlay and a threshold sweep', () => {
     const prefix = mkdtempSync(join(tmpdir(), 'unet-kernelspec-'))
     execFileSync(process.execPath, [KERNEL_CLI, 'install', '--prefix', prefix, '--name', 'unet-typescript-test'])
     const spec = JSON.parse(readFileSync(join(prefix, 'share/jupyter/kernels/unet-typescript-test/kernel.json'), 'utf8')) as { argv: string[] }
@@ -46,6 +66,7 @@ describe.skipIf(!available)('examples/tgs-salt.ipynb through jupyter_client + nb
     const out = execFileSync(PYTHON, [join(root, 'test/run-notebook.py'), join(root, 'examples/tgs-salt.ipynb'), 'unet-typescript-test', '120', params], {
       env: { ...process.env, JUPYTER_PATH: join(prefix, 'share/jupyter'), JUPYTER_PLATFORM_DIRS: '1' },
       encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
       maxBuffer: 64 * 1024 * 1024,
     })
     const summary = JSON.parse(out) as Summary
