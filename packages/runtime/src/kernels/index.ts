@@ -8,7 +8,8 @@ import { makeBatchNormGrad, overrideBatchNormGradient } from './batch-norm-grad'
 import { makeConv2DBackpropFilter } from './conv2d-backprop-filter'
 import { makeConv2DBackpropInput } from './conv2d-backprop-input'
 import { makeIdentity } from './identity'
-import { makeConcat, makeMaxPoolGrad, makeMean, makeSplitV, makeSum } from './layout-kernels'
+import { makeBroadcastChannels, overrideReductionGradients } from './reduction-grads'
+import { makeConcat, makeFusedBatchNorm, makeMaxPoolGrad, makeMean, makeSplitV, makeSum } from './layout-kernels'
 
 let registered: string[] | null = null
 
@@ -41,12 +42,15 @@ export function registerWasmTrainingKernels(): string[] {
     makeConcat(),
     makeSplitV(),
     makeMaxPoolGrad(),
+    makeFusedBatchNorm(),
+    makeBroadcastChannels(),
   ]
   for (const config of configs) {
     if (getKernel(config.kernelName, 'wasm') !== undefined) unregisterKernel(config.kernelName, 'wasm')
     registerKernel(config)
   }
   overrideBatchNormGradient()
+  overrideReductionGradients()
   registered = configs.map((c) => c.kernelName)
   return [...registered]
 }

@@ -33,6 +33,14 @@ const cases: Record<string, () => { values: number[]; shapes: number[][] }> = {
     const c = tf.sum(tf.reshape(x, [10, 21]), 0)
     return { values: [...a.dataSync(), ...b.dataSync(), ...c.dataSync()], shapes: [a.shape, b.shape, c.shape] }
   },
+  'gradients of mean and sum over all but channels, and over other axes': () => {
+    const x = t4([2, 5, 3, 7], 14)
+    const w = t4([2, 5, 3, 7], 15)
+    const f = (v: tf.Tensor) =>
+      tf.add(tf.add(tf.sum(tf.mul(tf.mean(tf.mul(v, w), [0, 1, 2]), tf.range(1, 8))), tf.sum(tf.square(tf.sum(v, [0, 1, 2], true)))), tf.sum(tf.mean(v, [1, 2])))
+    const g = tf.grad(f)(x)
+    return { values: [...g.dataSync()], shapes: [g.shape] }
+  },
   'concat along channels, and along rows (stock kernel)': () => {
     const a = t4([2, 3, 4, 5], 3)
     const b = t4([2, 3, 4, 2], 4)
@@ -44,6 +52,14 @@ const cases: Record<string, () => { values: number[]; shapes: number[][] }> = {
   'split along channels': () => {
     const parts = tf.split(t4([2, 3, 4, 8], 7), [5, 1, 2], 3)
     return { values: parts.flatMap((p) => [...p.dataSync()]), shapes: parts.map((p) => p.shape) }
+  },
+  'batch norm forward, with and without scale and offset': () => {
+    const x = t4([2, 5, 3, 7], 9)
+    const mean = tf.tensor1d(values(7, 10))
+    const variance = tf.abs(tf.tensor1d(values(7, 11)))
+    const a = tf.batchNorm4d(x, mean, variance, tf.tensor1d(values(7, 12)), tf.tensor1d(values(7, 13)), 1e-3)
+    const b = tf.batchNorm4d(x, mean, variance)
+    return { values: [...a.dataSync(), ...b.dataSync()], shapes: [a.shape, b.shape] }
   },
   'max-pool gradient with ties, valid and same padding': () => {
     // ReLU makes windows of zeros; the gradient must go where cpu sends it.

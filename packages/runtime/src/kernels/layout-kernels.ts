@@ -1,6 +1,7 @@
 import {
   backend_util,
   Concat,
+  FusedBatchNorm,
   MaxPoolGrad,
   Mean,
   SplitV,
@@ -179,4 +180,41 @@ export function makeMaxPoolGrad(): KernelConfig {
     }
     return dx
   })
+}
+
+/**
+ * Batch norm (inference form, and the training form once tfjs-layers has the batch moments) for per-channel
+ * statistics: one pass of x · k[c] + b[c] with k = scale / sqrt(variance + ε), b = offset − mean · k.
+ */
+export function makeFusedBatchNorm(): KernelConfig {
+  return config(FusedBatchNorm, ({ inputs, backend, attrs }) => {
+    const { x, mean, variance, offset, scale } = inputs as Record<string, TensorInfo | undefined>
+    if (x === undefined || mean === undefined || variance === undefined || x.dtype !== 'float32') return null
+    const channels = x.shape[x.shape.length - 1] as number
+    const perChannel = [mean, variance, offset, scale].every((t) => t === undefined || (t.shape.length === 1 && t.shape[0] === channels))
+    if (!perChannel || x.shape.length < 2) return null
+    const wasm = backend as WasmBackendLike
+    const out = wasm.makeOutput(x.shape, 'float32')
+    const epsilon = attrs.varianceEpsilon as number
+    const m = heapF32(wasm, mean)
+    const v = heapF32(wasm, variance)
+    const o = offset === undefined ? null : heapF32(wasm, offset)
+    const s = scale === undefined ? null : heapF32(wasm, scale)
+    const k = new Float32Array(channels)
+    const b = new Float32Array(channels)
+    for (let c = 0; c < channels; c++) {
+      k[c] = (s === null ? 1 : (s[c] as number)) / Math.sqrt((v[c] as number) + epsilon)
+      b[c] = (o === null ? 0 : (o[c] as number)) - (m[c] as number) * (k[c] as number)
+    }
+    scaleShift(heapF32(wasm, x), heapF32(wasm, out), k, b)
+    return out
+  })
+}
+
+function scaleShift(x: Float32Array, out: Float32Array, k: Float32Array, b: Float32Array): void {
+  const channels = k.length
+  const n = x.length
+  for (let i = 0; i < n; i += channels) {
+    for (let c = 0; c < channels; c++) out[i + c] = (x[i + c] as number) * (k[c] as number) + (b[c] as number)
+  }
 }

@@ -1,0 +1,75 @@
+import {
+  Mean,
+  Sum,
+  engine,
+  getBackend,
+  getGradient,
+  registerGradient,
+  util,
+  type GradConfig,
+  type KernelConfig,
+  type NamedAttrMap,
+  type Tensor,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core'
+
+import { heapF32, type WasmBackendLike } from './wasm-backend'
+
+/** Name of the kernel that spreads one value per channel over a whole channels-last tensor. */
+export const BROADCAST_CHANNELS = 'UnetBroadcastChannels'
+
+/**
+ * out[..., c] = dy[c] · scale for every position: the gradient of a sum or mean over every axis but the
+ * channels, in one pass. tfjs-core's generic gradient builds a tensor of ones, multiplies and (for the mean)
+ * divides: three passes over the full size, twice per batch norm in training.
+ */
+export function makeBroadcastChannels(): KernelConfig {
+  const kernelFunc = (args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs: NamedAttrMap }): TensorInfo => {
+    const backend = args.backend as WasmBackendLike
+    const dy = args.inputs.dy as TensorInfo
+    const shape = args.attrs.shape as number[]
+    const scale = args.attrs.scale as number
+    const out = backend.makeOutput(shape, 'float32')
+    const src = heapF32(backend, dy)
+    const channels = src.length
+    const k = Float32Array.from(src, (v) => v * scale)
+    const dst = heapF32(backend, out)
+    const n = dst.length
+    for (let i = 0; i < n; i += channels) dst.set(k, i)
+    return out
+  }
+  return { kernelName: BROADCAST_CHANNELS, backendName: 'wasm', kernelFunc: kernelFunc as never }
+}
+
+function leadingAxes(x: Tensor, axis: unknown): boolean {
+  const axes = util.parseAxisParam(axis as number | number[], x.shape).sort((a, b) => a - b)
+  return x.rank >= 2 && axes.length === x.rank - 1 && axes.every((a, i) => a === i)
+}
+
+function override(kernelName: string, mean: boolean): void {
+  const stock = getGradient(kernelName)
+  if (stock === undefined) return
+  const config: GradConfig = {
+    kernelName,
+    inputsToSave: stock.inputsToSave ?? ['x'],
+    gradFunc: (dy, saved, attrs) => {
+      const [x] = saved as [Tensor]
+      if (getBackend() !== 'wasm' || Array.isArray(dy) || x.dtype !== 'float32' || !leadingAxes(x, attrs.axis)) {
+        return stock.gradFunc(dy, saved, attrs)
+      }
+      const channels = x.shape[x.rank - 1] as number
+      const scale = mean ? channels / x.size : 1
+      return { x: () => engine().runKernel(BROADCAST_CHANNELS, { dy }, { shape: x.shape, scale }) as Tensor }
+    },
+  }
+  registerGradient(config)
+}
+
+/**
+ * Replaces the registered gradients of `Mean` and `Sum` with a one-pass broadcast on the wasm backend when
+ * they reduce every axis but the channels; everything else goes to tfjs-core's own gradient.
+ */
+export function overrideReductionGradients(): void {
+  override(Mean, true)
+  override(Sum, false)
+}
