@@ -8,5 +8,10 @@ it('runs the README usage example as written', async () => {
   expect(example.f1).toBe(0.75)
   expect(example.image).toBe(0.2)
   expect(example.dataset).toBe(0.6)
-  expect(example.sweep).toEqual({ thresholds: [0.3, 0.42, 0.5, 0.75], scores: [0.6, 1, 0.5, 0], best: { threshold: 0.42, score: 1 } })
+  expect(example.sweep).toMatchObject({
+    thresholds: [0.3, 0.42, 0.5, 0.75],
+    scores: [0.6, 1, 0.5, 0],
+    iou: [0.8, 1, 0.75, 0.5],
+    best: { threshold: 0.42, score: 1 },
+  })
 })

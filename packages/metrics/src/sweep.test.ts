@@ -42,6 +42,7 @@ describe('sweepThresholds', () => {
     const { probs, truths } = dataset(40, 300, 1)
     expect(probs.some((p) => p.includes(0.07) && p.includes(0.5))).toBe(true)
     const result = sweepThresholds(probs, truths)
+    expect(result.scores).toEqual(result.tgs)
     expect(result.thresholds).toEqual([...DEFAULT_SWEEP_THRESHOLDS])
     expect(result.thresholds).toHaveLength(100)
     result.thresholds.forEach((threshold, j) => {
@@ -104,7 +105,12 @@ describe('sweepThresholds', () => {
       result.thresholds.forEach((threshold, j) => {
         const mean = probs.reduce((sum, p, k) => sum + score(p, truths[k] as Uint8Array, { threshold }), 0) / probs.length
         expect(result.scores[j]).toBeCloseTo(mean, 12)
+        expect(result[metric][j]).toBe(result.scores[j])
       })
+      const best = Math.max(...result.scores)
+      expect(result.best).toEqual({ threshold: result.thresholds[result.scores.indexOf(best)], score: best })
+      // the TGS means come along whatever the metric
+      expect(result.tgs).toEqual(sweepThresholds(probs, truths, [0.2, 0.45, 0.6]).scores)
     }
   })
 
@@ -112,6 +118,8 @@ describe('sweepThresholds', () => {
     const result = sweepThresholds([new Float32Array([0.9, 0.1])], [new Uint8Array([1, 0])], [0.2, 0.5, 0.8, 0.95])
     expect(result.scores).toEqual([1, 1, 1, 0])
     expect(result.best).toEqual({ threshold: 0.2, score: 1 })
+    expect(result.iou).toEqual([1, 1, 1, 0])
+    expect(result.dice).toEqual([1, 1, 1, 0])
   })
 
   it('reads each pixel once per image, however many thresholds', () => {

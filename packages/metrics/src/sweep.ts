@@ -15,8 +15,14 @@ export interface SweepOptions {
 export interface SweepResult {
   /** The thresholds tried, ascending, without duplicates. */
   readonly thresholds: number[]
-  /** The mean score over images at each threshold, aligned with `thresholds`. */
+  /** The mean score (of the chosen `metric`) over images at each threshold, aligned with `thresholds`. */
   readonly scores: number[]
+  /** The mean TGS image score at each threshold, whatever the `metric`. */
+  readonly tgs: number[]
+  /** The mean IoU at each threshold (both masks empty counts as 1), whatever the `metric`. */
+  readonly iou: number[]
+  /** The mean Dice at each threshold (both masks empty counts as 1), whatever the `metric`. */
+  readonly dice: number[]
   /** The threshold with the highest score (the lowest such threshold when several tie). */
   readonly best: { readonly threshold: number; readonly score: number }
 }
@@ -70,8 +76,11 @@ export class ThresholdSweep {
   private readonly scale: number
   /** Interleaved histogram: [2b] truth background, [2b + 1] truth foreground, for bucket b = #thresholds below p. */
   private readonly histogram: Int32Array
-  /** Per threshold: summed TGS hits (integers, so the mean matches tgsScore exactly) or summed IoU/Dice. */
-  private readonly sums: Float64Array
+  /** Per threshold: summed TGS hits (integers, so the mean matches tgsScore exactly). */
+  private readonly hits: Float64Array
+  /** Per threshold: summed IoU and Dice. */
+  private readonly iouSums: Float64Array
+  private readonly diceSums: Float64Array
   private count = 0
 
   /**
@@ -101,7 +110,9 @@ export class ThresholdSweep {
       this.lut[q] = j
     }
     this.histogram = new Int32Array(2 * (m + 1))
-    this.sums = new Float64Array(m)
+    this.hits = new Float64Array(m)
+    this.iouSums = new Float64Array(m)
+    this.diceSums = new Float64Array(m)
   }
 
   /** Number of images added so far. */
@@ -127,18 +138,15 @@ export class ThresholdSweep {
     // At threshold j, the predicted foreground is every pixel in buckets b > j.
     let tp = 0
     let fp = 0
-    const { sums, metric } = this
+    // All three scores cost a few operations per threshold and image, next to the pixel loop's work: compute them all.
+    const { hits, iouSums, diceSums } = this
     for (let j = m - 1; j >= 0; j--) {
       tp += histogram[((j + 1) << 1) | 1] as number
       fp += histogram[(j + 1) << 1] as number
-      const fn = actual - tp
-      if (metric === 'tgs') {
-        sums[j] = (sums[j] as number) + tgsHits(tp, tp + fp + fn)
-      } else {
-        const union = metric === 'iou' ? tp + fp + fn : 2 * tp + fp + fn
-        const overlap = metric === 'iou' ? tp : 2 * tp
-        sums[j] = (sums[j] as number) + (union === 0 ? 1 : overlap / union)
-      }
+      const union = actual + fp // tp + fp + fn
+      hits[j] = (hits[j] as number) + tgsHits(tp, union)
+      iouSums[j] = (iouSums[j] as number) + (union === 0 ? 1 : tp / union)
+      diceSums[j] = (diceSums[j] as number) + (union === 0 ? 1 : (2 * tp) / (union + tp))
     }
     this.count++
     return this
@@ -152,13 +160,19 @@ export class ThresholdSweep {
    */
   result(): SweepResult {
     if (this.count === 0) throw new MetricsError('EMPTY_INPUT', 'No images added to the sweep yet: call add(probs, truth) first.')
-    const divisor = this.metric === 'tgs' ? 10 * this.count : this.count
-    const scores = Array.from(this.sums, (sum) => sum / divisor)
+    const images = this.count
+    const tgs = Array.from(this.hits, (sum) => sum / (10 * images))
+    const iou = Array.from(this.iouSums, (sum) => sum / images)
+    const dice = Array.from(this.diceSums, (sum) => sum / images)
+    const scores = this.metric === 'tgs' ? tgs : this.metric === 'iou' ? iou : dice
     let best = 0
     for (let j = 1; j < scores.length; j++) if ((scores[j] as number) > (scores[best] as number)) best = j
     return {
       thresholds: [...this.thresholds],
-      scores,
+      scores: [...scores],
+      tgs,
+      iou,
+      dice,
       best: { threshold: this.thresholds[best] as number, score: scores[best] as number },
     }
   }
@@ -207,8 +221,9 @@ function bucketPixels(
  * @param probs - predicted probability maps, one per image (foreground where `> threshold`)
  * @param truths - true masks, same count, order and lengths (non-zero is foreground)
  * @param thresholds - thresholds to try (any order; duplicates are dropped); 0.00, 0.01, …, 0.99 when left out
- * @param options - `metric`: `'tgs'` (default), `'iou'` or `'dice'`
- * @returns `{ thresholds, scores, best: { threshold, score } }`, thresholds ascending
+ * @param options - `metric` that `scores` and `best` follow: `'tgs'` (default), `'iou'` or `'dice'`
+ * @returns `{ thresholds, scores, best: { threshold, score }, tgs, iou, dice }`, thresholds ascending; `scores` and
+ *   `best` follow `metric`, and the mean TGS score, IoU and Dice at every threshold come from the same pass
  * @throws {@link MetricsError} `COUNT_MISMATCH`, `EMPTY_INPUT`, `LENGTH_MISMATCH` (with the image `index`), `INVALID_THRESHOLD`
  *
  * @example
