@@ -8,6 +8,8 @@ let events = new Int32Array(0)
 let eventCounts = new Int32Array(0)
 let stateWords = new Uint32Array(0)
 let normalised = new Uint8Array(0)
+let text = new Uint8Array(1024)
+let ascii: TextDecoder | undefined
 
 function growRuns(pairs: number): void {
   if (runs.length < 2 * pairs) {
@@ -68,9 +70,6 @@ function asBytes(mask: ArrayLike<number>, n: number): Uint8Array | Uint8ClampedA
   for (let i = 0; i < n; i++) out[i] = mask[i] !== 0 ? 1 : 0
   return out
 }
-
-let text = new Uint8Array(1024)
-let ascii: TextDecoder | undefined
 
 /** Writes the runs as ASCII digits into one buffer and decodes it once: about 4× faster than concatenating strings. */
 function formatRuns(pairs: number): string {
