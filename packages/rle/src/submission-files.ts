@@ -1,3 +1,5 @@
+import type * as NodeFs from 'node:fs'
+import type * as NodeFsPromises from 'node:fs/promises'
 import {
   type ParseSubmissionOptions,
   type SubmissionChunksOptions,
@@ -30,6 +32,15 @@ export interface WriteSubmissionResult {
   readonly rows: number
 }
 
+/**
+ * Imports a Node.js built-in only when a file function runs. The specifier is a variable, and the comments tell
+ * webpack and Vite to leave the import alone, so browser bundles of this package build without `fs` and the
+ * rest of the package (encode, decode, the string and stream functions) works there.
+ */
+async function nodeModule<T>(name: string): Promise<T> {
+  return (await import(/* webpackIgnore: true */ /* @vite-ignore */ name)) as T
+}
+
 function writeFailed(where: string, error: unknown): SubmissionError {
   if (error instanceof SubmissionError) return error
   const reason = error instanceof Error ? error.message : String(error)
@@ -37,8 +48,7 @@ function writeFailed(where: string, error: unknown): SubmissionError {
 }
 
 async function writeFile(path: string, chunks: AsyncIterable<string>): Promise<void> {
-  // Imported here, not at the top, so the rest of the package stays usable in browsers.
-  const { open, rename, rm } = await import(/* webpackIgnore: true */ /* @vite-ignore */ 'node:fs/promises')
+  const { open, rename, rm } = await nodeModule<typeof NodeFsPromises>('node:fs/promises')
   // Same folder as the target so the rename is atomic: a crash never leaves a half-written submission.
   const temp = `${path}.${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}.tmp`
   let handle: Awaited<ReturnType<typeof open>> | undefined
@@ -163,7 +173,7 @@ export async function* streamSubmission(
   path: string,
   options: ParseSubmissionOptions = {},
 ): AsyncGenerator<SubmissionRow, void, undefined> {
-  const { createReadStream } = await import(/* webpackIgnore: true */ /* @vite-ignore */ 'node:fs')
+  const { createReadStream } = await nodeModule<typeof NodeFs>('node:fs')
   const stream = createReadStream(path)
   try {
     yield* parseSubmissionChunks(readOrFail(stream, path), { ...options, source: options.source ?? path })
