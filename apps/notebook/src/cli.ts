@@ -37,8 +37,9 @@ async function main(argv: string[]): Promise<number> {
     await kernel.closed
     return 0
   }
-  process.stderr.write(`${USAGE}\n`)
-  return command === '--help' || command === '-h' ? 0 : 2
+  const help = command === '--help' || command === '-h'
+  ;(help ? process.stdout : process.stderr).write(`${USAGE}\n`)
+  return help ? 0 : 2
 }
 
 main(process.argv.slice(2)).then(

@@ -35,6 +35,9 @@ export class Evaluator {
   #flushTimer: NodeJS.Timeout | undefined
   #running: Running | undefined
   readonly #pending = new Set<Promise<unknown>>()
+  readonly #inputs = new Map<number, { resolve(value: string): void; reject(error: Error): void }>()
+  #nextInput = 1
+  #allowStdin = false
   readonly display: Display
 
   constructor(post: (message: FromEvaluator) => void, flags: Int32Array, cwd: string) {
@@ -78,6 +81,7 @@ export class Evaluator {
     }
     Object.defineProperty(g, RUNTIME, { value: runtime, enumerable: false, writable: false, configurable: false })
     g.display = this.display
+    g.input = (prompt = '', options: { password?: boolean } = {}) => this.#await(this.input(String(prompt), options.password === true))
     const out = (name: 'stdout' | 'stderr') => new Writable({ write: (chunk, _enc, done) => (this.write(name, String(chunk)), done()) })
     g.console = new Console({ stdout: out('stdout'), stderr: out('stderr'), colorMode: false })
     for (const name of ['stdout', 'stderr'] as const) {
@@ -125,9 +129,10 @@ export class Evaluator {
    * @param count - the execution count, used in the cell's file name for tracebacks
    * @returns the result or the error, ready for the protocol
    */
-  async execute(id: number, source: string, count: number): Promise<ExecuteOutcome> {
+  async execute(id: number, source: string, count: number, options: { userExpressions?: Record<string, string>; allowStdin?: boolean } = {}): Promise<ExecuteOutcome> {
     const running: Running = { id, settled: false }
     this.#running = running
+    this.#allowStdin = options.allowStdin === true
     const name = `cell[${count}]`
     try {
       const cell = transformCell(source, name)
@@ -140,10 +145,62 @@ export class Evaluator {
       if (cell.hasResult && isThenable(value)) value = await this.#await(value)
       // Images still being encoded belong to this cell's output.
       if (this.#pending.size > 0) await this.#await(Promise.all(this.#pending))
-      return this.#finish(running, { status: 'ok', ...(cell.hasResult ? formatResult(value) : {}) })
+      const userExpressions = await this.#userExpressions(options.userExpressions ?? {})
+      return this.#finish(running, { status: 'ok', ...(cell.hasResult ? formatResult(value) : {}), userExpressions })
     } catch (error) {
       return this.#finish(running, this.formatError(error, source))
     }
+  }
+
+  /** Evaluates `user_expressions` after a successful cell: one result (or error) per name. */
+  async #userExpressions(expressions: Record<string, string>): Promise<Record<string, unknown>> {
+    const results: Record<string, unknown> = {}
+    for (const [name, expression] of Object.entries(expressions)) {
+      try {
+        const cell = transformCell(String(expression), 'user_expression')
+        const run = new vm.Script(cell.code, { filename: 'user_expression' }).runInThisContext() as () => Promise<unknown>
+        const value = await this.#await(run())
+        const { data, metadata } = formatResult(value)
+        results[name] = { status: 'ok', data: data ?? { 'text/plain': 'undefined' }, metadata: metadata ?? {} }
+      } catch (error) {
+        const { ename, evalue, traceback } = this.formatError(error)
+        results[name] = { status: 'error', ename, evalue, traceback }
+      }
+    }
+    return results
+  }
+
+  /**
+   * Asks the front end for a line of input (`input_request` on the stdin channel).
+   *
+   * @param prompt - the text shown before the input box
+   * @param password - hide what is typed
+   * @returns what the user typed
+   */
+  input(prompt: string, password: boolean): Promise<string> {
+    if (!this.#allowStdin) {
+      return Promise.reject(new Error('input() is not available: this front end does not accept input (allow_stdin is false)'))
+    }
+    this.flush()
+    const id = this.#nextInput++
+    return new Promise((resolve, reject) => {
+      this.#inputs.set(id, { resolve, reject })
+      this.#post({ type: 'input_request', id, prompt, password })
+    })
+  }
+
+  /**
+   * Delivers the front end's answer to an {@link input} call.
+   *
+   * @param id - the input request
+   * @param value - the text, when the front end answered
+   * @param error - why there is no answer
+   */
+  inputReply(id: number, value: string | undefined, error?: string): void {
+    const waiting = this.#inputs.get(id)
+    this.#inputs.delete(id)
+    if (value !== undefined) waiting?.resolve(value)
+    else waiting?.reject(new Error(error ?? 'no input'))
   }
 
   /**

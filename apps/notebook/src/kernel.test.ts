@@ -136,6 +136,23 @@ describe('unet-kernel over ZeroMQ', () => {
     expect(after.find('execute_result')[0]!.content.data).toEqual({ 'text/plain': '2' })
   })
 
+  it('evaluates user_expressions after the cell, each with its own status', async () => {
+    const cell = await execute(client, 'const u = 3', { user_expressions: { double: 'u * 2', broken: 'notDefinedAnywhere.x' } })
+    const results = cell.reply.content.user_expressions as Record<string, Record<string, unknown>>
+    expect(results.double).toEqual({ status: 'ok', data: { 'text/plain': '6' }, metadata: {} })
+    expect(results.broken).toMatchObject({ status: 'error', ename: 'ReferenceError' })
+  })
+
+  it('asks for input on the stdin channel when the front end allows it', async () => {
+    client.onInput = (prompt) => `typed after ${prompt.trim()}`
+    const asked = await execute(client, 'const answer = await input("name?");\n`hello, ${answer}`', { allow_stdin: true })
+    expect(asked.reply.content, JSON.stringify(asked.reply.content)).toMatchObject({ status: 'ok' })
+    expect(asked.find('execute_result')[0]!.content.data).toEqual({ 'text/plain': "'hello, typed after name?'" })
+    expect(client.prompts).toEqual(['name?'])
+    const refused = await execute(client, 'await input("again?")', { allow_stdin: false })
+    expect(refused.reply.content).toMatchObject({ status: 'error', evalue: expect.stringMatching(/allow_stdin is false/) })
+  })
+
   it('does not count or echo silent executions', async () => {
     const before = await execute(client, '1')
     const silent = await execute(client, 'const quiet = 5\nquiet', { silent: true, store_history: false })

@@ -96,6 +96,8 @@ export class Kernel {
   #nextId = 1
   #executionCount = 0
   #current: Evaluation | undefined
+  #currentRequest: JupyterMessage | undefined
+  readonly #inputWaiting = new Map<string, number>()
   #lastParent: MessageHeader | undefined
   #processing = false
   #stopping = false
@@ -263,9 +265,33 @@ export class Kernel {
       case 'clear':
         void this.#publish('clear_output', { wait: message.wait }, parent)
         break
+      case 'input_request':
+        void this.#requestInput(message.id, message.prompt, message.password)
+        break
       case 'ready':
         break
     }
+  }
+
+  /** Sends input_request on stdin to the client that sent the running execute_request. */
+  async #requestInput(id: number, prompt: string, password: boolean): Promise<void> {
+    const request = this.#currentRequest
+    if (!request) {
+      this.#toWorker({ type: 'input_reply', id, value: undefined, error: 'no request is running' })
+      return
+    }
+    const header = makeHeader('input_request', this.#session)
+    this.#inputWaiting.set(header.msg_id, id)
+    await this.#out.stdin.send(
+      encodeMessage({ identities: request.identities, header, parent_header: request.header, metadata: {}, content: { prompt, password } }, this.#signer),
+    )
+  }
+
+  #onStdin(message: JupyterMessage): void {
+    const id = this.#inputWaiting.get(message.parent_header.msg_id ?? '')
+    if (id === undefined || message.header.msg_type !== 'input_reply') return
+    this.#inputWaiting.delete(message.parent_header.msg_id!)
+    this.#toWorker({ type: 'input_reply', id, value: String(message.content.value ?? '') })
   }
 
   async #heartbeat(): Promise<void> {
@@ -287,7 +313,10 @@ export class Kernel {
           this.#log(`dropped a message on ${channel}: ${error instanceof KernelError ? error.message : String(error)}`)
           continue
         }
-        if (channel === 'stdin') continue
+        if (channel === 'stdin') {
+          this.#onStdin(message)
+          continue
+        }
         if (channel === 'control') void this.#handleControl(message)
         else {
           this.#shellQueue.push(message)
@@ -380,7 +409,7 @@ export class Kernel {
   }
 
   async #execute(message: JupyterMessage): Promise<void> {
-    const content = message.content as { code?: string; silent?: boolean; store_history?: boolean; stop_on_error?: boolean }
+    const content = message.content as { code?: string; silent?: boolean; store_history?: boolean; stop_on_error?: boolean; user_expressions?: Record<string, string>; allow_stdin?: boolean }
     const code = String(content.code ?? '')
     const silent = content.silent === true
     const storeHistory = content.store_history ?? !silent
@@ -388,15 +417,19 @@ export class Kernel {
     const count = this.#executionCount
     if (!silent) await this.#publish('execute_input', { code, execution_count: count }, message.header)
     this.#lastParent = message.header
-    const outcome = (await this.#rpc({ type: 'execute', code, count }, (id) => {
+    this.#currentRequest = message
+    const outcome = (await this.#rpc({ type: 'execute', code, count, userExpressions: content.user_expressions ?? {}, allowStdin: content.allow_stdin === true }, (id) => {
       this.#current = { id, parent: message.header }
     })) as ExecuteOutcome
     this.#current = undefined
+    this.#currentRequest = undefined
+    // An input box left open by an interrupted cell is answered by nobody.
+    this.#inputWaiting.clear()
     if (outcome.status === 'ok') {
       if (outcome.data && !silent) {
         await this.#publish('execute_result', { execution_count: count, data: outcome.data, metadata: outcome.metadata ?? {} }, message.header)
       }
-      await this.#reply(this.#out.shell, message, 'execute_reply', { status: 'ok', execution_count: count, user_expressions: {}, payload: [] })
+      await this.#reply(this.#out.shell, message, 'execute_reply', { status: 'ok', execution_count: count, user_expressions: outcome.userExpressions ?? {}, payload: [] })
       return
     }
     const { ename, evalue, traceback } = outcome

@@ -12,7 +12,12 @@ evaluator.install()
 port.on('message', (message: ToEvaluator) => {
   switch (message.type) {
     case 'execute':
-      void evaluator.execute(message.id, message.code, message.count).then((content) => post({ type: 'reply', id: message.id, content }))
+      void evaluator
+        .execute(message.id, message.code, message.count, { userExpressions: message.userExpressions ?? {}, allowStdin: message.allowStdin === true })
+        .then((content) => post({ type: 'reply', id: message.id, content }))
+      break
+    case 'input_reply':
+      evaluator.inputReply(message.id, message.value, message.error)
       break
     case 'interrupt':
       void evaluator.interrupt(message.id).then((content) => {

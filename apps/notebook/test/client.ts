@@ -63,6 +63,9 @@ export class TestClient {
     writeFileSync(file, JSON.stringify(info))
     const client = new TestClient(info, file, options.cwd ?? dir)
     client.iopub.subscribe()
+    // Jupyter clients give shell and stdin one routing id, so input_request finds its way back.
+    client.shell.routingId = client.session
+    client.stdin.routingId = client.session
     for (const [socket, port] of [
       [client.shell, info.shell_port],
       [client.control, info.control_port],
@@ -76,6 +79,7 @@ export class TestClient {
     void client.#pump(client.shell)
     void client.#pump(client.control)
     void client.#pumpIopub()
+    void client.#pumpStdin()
     await client.waitForReady()
     return client
   }
@@ -156,6 +160,23 @@ export class TestClient {
           this.#replies.delete(id)
           waiter(message)
         } else this.#early.set(id, message)
+      }
+    } catch {
+      // closed
+    }
+  }
+
+  /** Answers input_request; the prompts seen are kept in `prompts`. */
+  onInput: (prompt: string) => string = () => ''
+  readonly prompts: string[] = []
+  async #pumpStdin(): Promise<void> {
+    try {
+      for await (const frames of this.stdin) {
+        const message = decodeMessage(frames, this.signer)
+        if (message.header.msg_type !== 'input_request') continue
+        this.prompts.push(String(message.content.prompt))
+        const header = makeHeader('input_reply', this.session, 'test')
+        await this.stdin.send(encodeMessage({ identities: [], header, parent_header: message.header, metadata: {}, content: { value: this.onInput(String(message.content.prompt)) } }, this.signer))
       }
     } catch {
       // closed
