@@ -94,6 +94,8 @@ export class Kernel {
   #inspector: inspector.Session | undefined
   #inspectorSession: string | undefined
   #nextId = 1
+  /** Set when a termination was requested and the evaluator has not yet shown it is past it. */
+  #terminated = false
   #executionCount = 0
   #current: Evaluation | undefined
   #currentRequest: JupyterMessage | undefined
@@ -183,6 +185,7 @@ export class Kernel {
 
   #terminateEvaluation(): void {
     if (!this.#inspector || !this.#inspectorSession) return
+    this.#terminated = true
     this.#inspector.post('NodeWorker.sendMessageToWorker', {
       sessionId: this.#inspectorSession,
       message: JSON.stringify({ id: this.#nextId++, method: 'Runtime.terminateExecution' }),
@@ -191,6 +194,7 @@ export class Kernel {
 
   #startWorker(): void {
     Atomics.store(this.#flags, FLAG_INTERRUPT, 0)
+    this.#terminated = false
     const worker = new Worker(this.#workerUrl, { workerData: { flags: this.#flags.buffer, cwd: this.#cwd }, stdout: false, stderr: false })
     this.#worker = worker
     this.#workerReady = new Promise((resolve) => {
@@ -234,8 +238,24 @@ export class Kernel {
     this.#worker?.postMessage(message)
   }
 
+  /**
+   * A termination that found no JavaScript running ends the next thing the evaluator runs; make
+   * that a ping (resent until one is answered) rather than the next cell.
+   */
+  async #barrier(): Promise<void> {
+    while (this.#terminated && this.#worker) {
+      const id = this.#nextId++
+      const pong = new Promise<boolean>((resolve) => this.#pending.set(id, { resolve: () => resolve(true) }))
+      this.#toWorker({ type: 'ping', id })
+      const answered = await Promise.race([pong, new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 250))])
+      this.#pending.delete(id)
+      if (answered) this.#terminated = false
+    }
+  }
+
   async #rpc(message: DistributiveOmit<ToEvaluator, 'id'>, onStart?: (id: number) => void): Promise<unknown> {
     await this.#workerReady
+    await this.#barrier()
     const id = this.#nextId++
     const reply = new Promise<unknown>((resolve) => this.#pending.set(id, { resolve }))
     onStart?.(id)

@@ -8,6 +8,7 @@ export type ToEvaluator =
   | { type: 'complete'; id: number; code: string; cursorPos: number }
   | { type: 'inspect'; id: number; code: string; cursorPos: number; detailLevel: number }
   | { type: 'interrupt'; id: number }
+  | { type: 'ping'; id: number }
 
 /** The outcome of running a cell. */
 export type ExecuteOutcome =

@@ -16,6 +16,9 @@ port.on('message', (message: ToEvaluator) => {
         .execute(message.id, message.code, message.count, { userExpressions: message.userExpressions ?? {}, allowStdin: message.allowStdin === true })
         .then((content) => post({ type: 'reply', id: message.id, content }))
       break
+    case 'ping':
+      post({ type: 'reply', id: message.id, content: 'pong' })
+      break
     case 'input_reply':
       evaluator.inputReply(message.id, message.value, message.error)
       break
