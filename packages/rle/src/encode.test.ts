@@ -143,6 +143,16 @@ describe('encode', () => {
     }
   })
 
+  it('encodes masks bigger than the scratch space it keeps between calls', () => {
+    const shape = { height: 3, width: 1_500_000 } // 4.5 M pixels, 6 M column events
+    const mask = new Uint8Array(shape.height * shape.width)
+    mask.fill(1, 0, 2) // row 0, columns 0–1
+    mask.fill(1, shape.width, shape.width + 1) // row 1, column 0
+    mask[mask.length - 1] = 1 // last pixel
+    expect(encode(mask, shape)).toBe(`1 2 4 1 ${mask.length} 1`)
+    expect(encode(new Uint8Array(12).fill(1), { height: 3, width: 4 })).toBe('1 12') // and small ones after
+  })
+
   it('refuses a mask whose length is not height × width', () => {
     const error = (() => {
       try {

@@ -4,7 +4,8 @@ import { type MaskShape, type RleOptions, pixelCount, pixelOrder } from './shape
 // Scratch space reused across calls, so encoding thousands of masks allocates only the output strings.
 // Runs are stored as pairs [start, end) of 0-based positions in RLE pixel order.
 let runs = new Int32Array(64)
-let events = new Int32Array(0)
+let eventBuffer = new Int32Array(0)
+const MAX_KEPT_EVENTS = 1 << 22
 let eventCounts = new Int32Array(0)
 let stateWords = new Uint32Array(0)
 let normalised = new Uint8Array(0)
@@ -148,7 +149,10 @@ function columnRunsOfBytes(bytes: Uint8Array | Uint8ClampedArray, height: number
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const words = width >>> 2
   const stride = height + 1 // a column switches at most height + 1 times (closing at the bottom included)
-  if (events.length < width * stride) events = new Int32Array(width * stride)
+  // Kept between calls up to 4 Mi entries (16 MB, e.g. 2048 × 2048 masks); bigger masks get a buffer of their own
+  // so one huge mask does not pin its scratch space for the life of the process.
+  const events = eventBuffer.length >= width * stride ? eventBuffer : new Int32Array(width * stride)
+  if (events.length <= MAX_KEPT_EVENTS) eventBuffer = events
   if (eventCounts.length < width) eventCounts = new Int32Array(width)
   if (stateWords.length < words + 1) stateWords = new Uint32Array(words + 1)
   eventCounts.fill(0, 0, width)
