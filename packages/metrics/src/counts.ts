@@ -21,7 +21,16 @@ export interface MaskOptions {
   readonly threshold?: number
 }
 
-/** The IoU thresholds of the Kaggle TGS Salt score: 0.50, 0.55, …, 0.95. */
+/**
+ * The IoU thresholds of the Kaggle TGS Salt score: 0.50, 0.55, …, 0.95.
+ *
+ * @example
+ * ```ts
+ * import { iou, TGS_IOU_THRESHOLDS } from '@unet/metrics'
+ * const value = iou([1, 1, 1, 0], [1, 1, 0, 0])
+ * const hits = TGS_IOU_THRESHOLDS.filter((t) => value > t).length // 4 (use tgsImageScore for exact boundaries)
+ * ```
+ */
 export const TGS_IOU_THRESHOLDS: readonly number[] = Object.freeze([0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95])
 
 /** @internal Checks a threshold option. */

@@ -27,7 +27,15 @@ export interface SweepResult {
   readonly best: { readonly threshold: number; readonly score: number }
 }
 
-/** The thresholds a sweep tries when none are given: 0.00, 0.01, …, 0.99 (100 values). */
+/**
+ * The thresholds a sweep tries when none are given: 0.00, 0.01, …, 0.99 (100 values).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_SWEEP_THRESHOLDS, ThresholdSweep } from '@unet/metrics'
+ * const sweep = new ThresholdSweep(DEFAULT_SWEEP_THRESHOLDS.filter((t) => t >= 0.3 && t <= 0.7))
+ * ```
+ */
 export const DEFAULT_SWEEP_THRESHOLDS: readonly number[] = Object.freeze(Array.from({ length: 100 }, (_, i) => i / 100))
 
 function checkThresholds(thresholds: readonly number[]): Float64Array {

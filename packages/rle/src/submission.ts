@@ -12,7 +12,15 @@ export interface SubmissionRow {
   readonly rleMask: string
 }
 
-/** Ids of the Kaggle TGS Salt challenge: 10 lowercase hex characters. Pass it as `idPattern` to enforce it. */
+/**
+ * Ids of the Kaggle TGS Salt challenge: 10 lowercase hex characters. Pass it as `idPattern` to enforce it.
+ *
+ * @example
+ * ```ts
+ * import { parseSubmission, TGS_ID_PATTERN } from '@unet/rle'
+ * parseSubmission('id,rle_mask\n0a1742c740,1 5\n', { idPattern: TGS_ID_PATTERN })
+ * ```
+ */
 export const TGS_ID_PATTERN: RegExp = /^[0-9a-f]{10}$/
 
 /** Options for reading and writing submissions. */
