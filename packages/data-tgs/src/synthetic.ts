@@ -93,8 +93,8 @@ export function generateSyntheticImage(
   const wavelength = uniform(random, 5, 8) + 7 * zNorm
   const trace = reflectivityTrace(random, 512, wavelength)
   const dip = Math.tan(gaussian(random) * 0.25)
-  const foldA = Math.abs(gaussian(random)) * uniform(random, 2, 9)
-  const foldL = uniform(random, 60, 220)
+  const foldA = Math.min(10, Math.abs(gaussian(random)) * uniform(random, 2, 8))
+  const foldL = uniform(random, 80, 240)
   const foldP = uniform(random, 0, 2 * Math.PI)
   const fold2A = random() < 0.3 ? Math.abs(gaussian(random)) * 1.5 : 0
   const fold2L = uniform(random, 20, 50)
@@ -102,16 +102,17 @@ export function generateSyntheticImage(
   const dragAmount = saltPixels > 0 ? uniform(random, 2, 10) * (random() < 0.5 ? 1 : -1) : 0
   const lateral = smoothNoise(random, n, 3)
   const warp = smoothNoise(random, n, 4)
-  const chaos = bandLimitedNoise(random, n, 2)
+  // Salt interiors: weak, chaotic, in short sub-horizontal streaks rather than grain.
+  const chaos = bandLimitedNoise(random, n, 3, 1)
   const blotch = smoothNoise(random, n, 7)
-  const noise = bandLimitedNoise(random, n, 1)
+  const noise = bandLimitedNoise(random, n, 1, 1)
   const shiftT = uniform(random, 0, 200)
   const baseGain = 1.15 - 0.55 * zNorm + 0.15 * gaussian(random)
   const decay = uniform(random, 0.1, 0.6) // amplitude loss from top to bottom of one image
   const noiseLevel = uniform(random, 0.1, 0.35)
   const interior = uniform(random, 0.15, 0.4)
-  const edgeAmp = uniform(random, 0.8, 1.8) * (random() < 0.75 ? 1 : -1)
-  const edgeWidth = uniform(random, 0.9, 1.8) + 0.8 * zNorm
+  const edgeAmp = uniform(random, 1, 2.2) * (random() < 0.75 ? 1 : -1)
+  const edgeWidth = uniform(random, 1.6, 2.8) + 1.2 * zNorm
   const contrast = uniform(random, 0.14, 0.26)
   const brightness = 0.5 + 0.04 * gaussian(random)
   const haveSalt = saltPixels > 0 && saltPixels < N
@@ -136,9 +137,9 @@ export function generateSyntheticImage(
         // Sediments are dragged up (or down) against the salt flank, fading with distance.
         t += d > 0 ? dragAmount : dragAmount * Math.exp(d / 12)
         const sediment = sampleTrace(trace, t) * (1 + 0.35 * lateral[i]!)
-        const inside = d > 6 ? 1 : d < -6 ? 0 : 1 / (1 + Math.exp(-d / 0.8))
+        const inside = d > 8 ? 1 : d < -8 ? 0 : 1 / (1 + Math.exp(-d / 1.2))
         const e = d / edgeWidth
-        const edge = e > 4 || e < -4 ? 0 : ricker(e)
+        const edge = e > 3 || e < -3 ? 0 : ricker(e)
         const salt = interior * (1.3 * chaos[i]! + 0.8 * blotch[i]!)
         v = (1 - inside) * sediment + inside * salt + edgeAmp * edge
       } else if (saltPixels === N) {
@@ -353,29 +354,29 @@ function smoothNoise(random: Random, n: number, cells: number): Float32Array {
   return out
 }
 
-/** White noise smoothed by `passes` [1 2 1] passes each way, rescaled to unit RMS. */
-function bandLimitedNoise(random: Random, n: number, passes: number): Float32Array {
+/** White noise smoothed by [1 2 1] passes (`xPasses` across, `yPasses` down), rescaled to unit RMS. */
+function bandLimitedNoise(random: Random, n: number, xPasses: number, yPasses: number): Float32Array {
   const a = new Float32Array(n * n)
   // Uniform white noise: the smoothing passes make it near-Gaussian anyway, and it is much cheaper.
   for (let i = 0; i < a.length; i++) a[i] = random() - 0.5
   const b = new Float32Array(n * n)
-  for (let p = 0; p < passes; p++) {
-    for (let y = 0; y < n; y++) {
-      for (let x = 0; x < n; x++) {
-        const i = y * n + x
-        const l = x > 0 ? a[i - 1]! : a[i]!
-        const r = x < n - 1 ? a[i + 1]! : a[i]!
-        b[i] = 0.25 * l + 0.5 * a[i]! + 0.25 * r
+  for (let p = 0; p < Math.max(xPasses, yPasses); p++) {
+    if (p < xPasses) {
+      for (let y = 0; y < n; y++) {
+        for (let x = 0; x < n; x++) {
+          const i = y * n + x
+          b[i] = 0.25 * a[x > 0 ? i - 1 : i]! + 0.5 * a[i]! + 0.25 * a[x < n - 1 ? i + 1 : i]!
+        }
       }
-    }
-    for (let y = 0; y < n; y++) {
-      for (let x = 0; x < n; x++) {
-        const i = y * n + x
-        const u = y > 0 ? b[i - n]! : b[i]!
-        const d = y < n - 1 ? b[i + n]! : b[i]!
-        a[i] = 0.25 * u + 0.5 * b[i]! + 0.25 * d
+    } else b.set(a)
+    if (p < yPasses) {
+      for (let y = 0; y < n; y++) {
+        for (let x = 0; x < n; x++) {
+          const i = y * n + x
+          a[i] = 0.25 * b[y > 0 ? i - n : i]! + 0.5 * b[i]! + 0.25 * b[y < n - 1 ? i + n : i]!
+        }
       }
-    }
+    } else a.set(b)
   }
   let sumSq = 0
   for (let i = 0; i < a.length; i++) sumSq += a[i]! * a[i]!
