@@ -31,6 +31,11 @@ async function filesUnder(dir: string, prefix = ''): Promise<Zippable> {
   return out
 }
 
+/** Byte-equal typed arrays (much faster than a deep toEqual on 10,201 elements). */
+function same(a: Float32Array | Uint8Array, b: Float32Array | Uint8Array): boolean {
+  return a.constructor === b.constructor && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength))
+}
+
 async function expectError(promise: Promise<unknown>, code: string, pattern: RegExp): Promise<TgsDataError> {
   const error = await promise.then(
     () => undefined,
@@ -59,11 +64,11 @@ describe('readTgsDataset on the Kaggle layout', () => {
     expect(test.map((s) => s.id)).toEqual(expected.test.map((s) => s.id))
     train.forEach((s, i) => {
       const e = expected.train[i]!
-      expect(s.image).toEqual(e.image)
-      expect(s.mask).toEqual(e.mask)
+      expect(same(s.image, e.image)).toBe(true)
+      expect(same(s.mask, e.mask)).toBe(true)
       expect([s.depth, s.coverage, s.coverageClass, s.height, s.width]).toEqual([e.depth, e.coverage, e.coverageClass, 101, 101])
     })
-    test.forEach((s, i) => expect(s.image).toEqual(expected.test[i]!.image))
+    test.forEach((s, i) => expect(same(s.image, expected.test[i]!.image)).toBe(true))
     expect(report.skipped).toEqual([])
     expect(report.maskSource).toBe('files')
     expect(report.imageFormats).toEqual({ '8-bit, 1 channel': 16 })
@@ -86,8 +91,8 @@ describe('readTgsDataset on the Kaggle layout', () => {
     await writeFile(join(dir, 'train', 'images', `${s.id}.png`), await sharp(rgb16, { raw: { width: 101, height: 101, channels: 3 } }).toColourspace('rgb16').png().toBuffer())
     const again = await readTgsDataset(dir)
     const t = again.train.find((x) => x.id === s.id)!
-    expect(t.mask).toEqual(s.mask)
-    for (let i = 0; i < t.image.length; i++) expect(Math.abs(t.image[i]! - s.image[i]!)).toBeLessThan(1e-4)
+    expect(same(t.mask, s.mask)).toBe(true)
+    expect(Math.max(...t.image.map((v, i) => Math.abs(v - s.image[i]!)))).toBeLessThan(1e-4)
     expect(again.report.maskFormats['8-bit, 1 channel']).toBe(1)
     expect(again.report.imageFormats['16-bit, 3 channels']).toBe(1)
   })
@@ -97,7 +102,7 @@ describe('readTgsDataset on the Kaggle layout', () => {
     await rm(join(dir, 'train', 'masks'), { recursive: true })
     const { train, report } = await readTgsDataset(dir)
     const expected = generateSyntheticTgs(OPTIONS)
-    expect(train.map((s) => s.mask)).toEqual(expected.train.map((s) => s.mask))
+    expect(train.every((s, i) => same(s.mask, expected.train[i]!.mask))).toBe(true)
     expect(report.maskSource).toBe('train.csv')
   })
 })
@@ -108,7 +113,7 @@ describe('readTgsDataset on zips', () => {
     await writeFile(zip, zipSync({ 'tgs/': {}, ...prefixed(await filesUnder(clean), 'tgs/') }))
     const { train, test } = await readTgsDataset(zip)
     const expected = generateSyntheticTgs(OPTIONS)
-    expect(train.map((s) => s.mask)).toEqual(expected.train.map((s) => s.mask))
+    expect(train.every((s, i) => same(s.mask, expected.train[i]!.mask))).toBe(true)
     expect(test.length).toBe(4)
   })
 
@@ -133,7 +138,7 @@ describe('readTgsDataset on zips', () => {
       zipSync({ 'train.zip': trainZip, 'test.zip': testZip, 'train.csv': files['train.csv'] as Uint8Array, 'depths.csv': files['depths.csv'] as Uint8Array }),
     )
     const fromZip = await readTgsDataset(competition)
-    expect(fromZip.train.map((s) => s.image)).toEqual(fromFolder.train.map((s) => s.image))
+    expect(fromZip.train.every((s, i) => same(s.image, fromFolder.train[i]!.image))).toBe(true)
     expect(fromZip.test.map((s) => s.id)).toEqual(fromFolder.test.map((s) => s.id))
   })
 
