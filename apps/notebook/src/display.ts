@@ -5,7 +5,16 @@ import { KernelError } from './errors'
 import { renderPlotSvg, type PlotInput, type PlotOptions } from './plot'
 import type { MimeBundle } from './protocol'
 
-/** Objects with this method show themselves as the returned MIME bundle when they are a cell's result. */
+/**
+ * Objects with this method show themselves as the returned MIME bundle when they are a cell's result
+ * (or passed to `display(value)`).
+ *
+ * @example
+ * ```ts
+ * class Score { constructor(readonly v: number) {}
+ *   [MIME_BUNDLE]() { return { 'text/html': `<b>${this.v}</b>`, 'text/plain': String(this.v) } } }
+ * ```
+ */
 export const MIME_BUNDLE: unique symbol = Symbol.for('unet.notebook.mimeBundle') as never
 
 /** Pixels the display helpers accept: a typed array or number array (with `height`/`width`), or a tfjs tensor. */
@@ -103,6 +112,10 @@ export class DisplayHandle {
 /**
  * @param value - anything
  * @returns whether it is a display handle (shown as nothing when it is a cell's result)
+ * @example
+ * ```ts
+ * isDisplayHandle(await display.mask(mask)) // true
+ * ```
  */
 export function isDisplayHandle(value: unknown): value is DisplayHandle {
   return value instanceof DisplayHandle

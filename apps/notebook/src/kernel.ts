@@ -20,7 +20,14 @@ export interface KernelOptions {
   workerUrl?: URL
 }
 
-/** The kernel's name, version and language, as sent in `kernel_info_reply`. */
+/**
+ * The kernel's name, version and language, as sent in `kernel_info_reply`.
+ *
+ * @example
+ * ```ts
+ * KERNEL_INFO.language_info.name // 'typescript'
+ * ```
+ */
 export const KERNEL_INFO = {
   implementation: 'unet-kernel',
   implementation_version: '0.0.0',

@@ -165,7 +165,18 @@ function extent(values: number[], fallbackLo: number, fallbackHi: number): [numb
   return [lo, hi]
 }
 
-/** Round tick positions (1, 2 or 5 × 10^k apart) covering [lo, hi]. */
+/**
+ * Round tick positions (1, 2 or 5 × 10^k apart) inside [lo, hi].
+ *
+ * @param lo - axis start
+ * @param hi - axis end
+ * @param count - about how many ticks
+ * @returns the tick values
+ * @example
+ * ```ts
+ * ticks(0, 1, 5) // [0, 0.2, 0.4, 0.6, 0.8, 1]
+ * ```
+ */
 export function ticks(lo: number, hi: number, count: number): number[] {
   const span = hi - lo
   if (!(span > 0) || !Number.isFinite(span)) return [lo]

@@ -67,6 +67,11 @@ describe('transformCell', () => {
     const generated = lines.findIndex((l) => l.includes('throw new Error')) + 1
     expect(cell.originalLine(generated)).toBe(6)
   })
+  it('shows `{ a: 1 }` alone as an object, and still runs blocks', async () => {
+    const s = session()
+    expect((await s.run('{ a: 1, b: [2] }')).value).toEqual({ a: 1, b: [2] })
+    expect((await s.run('{ const inner = 1; globalThis.seen = inner }')).cell.hasResult).toBe(false)
+  })
   it('throws a CellSyntaxError with line and column', () => {
     expect(() => transformCell('const a = 1\nconst = 2', 'c')).toThrow(CellSyntaxError)
     try {

@@ -14,7 +14,14 @@ export interface TransformedCell {
   originalLine(line: number): number
 }
 
-/** A syntax error in a cell, with its 1-based line and column. */
+/**
+ * A syntax error in a cell, with its 1-based line and column.
+ *
+ * @example
+ * ```ts
+ * try { transformCell('const = 1') } catch (e) { if (e instanceof CellSyntaxError) console.log(e.line, e.column) }
+ * ```
+ */
 export class CellSyntaxError extends SyntaxError {
   override readonly name = 'SyntaxError'
   readonly line: number
@@ -44,7 +51,6 @@ const compilerOptions: ts.CompilerOptions = {
   verbatimModuleSyntax: true,
   useDefineForClassFields: true,
   experimentalDecorators: false,
-  jsx: ts.JsxEmit.React,
   sourceMap: true,
   removeComments: false,
 }
@@ -66,6 +72,18 @@ const compilerOptions: ts.CompilerOptions = {
  * ```
  */
 export function transformCell(source: string, cellName = 'cell'): TransformedCell {
+  // As in Node's REPL, `{ a: 1 }` alone is an object to show, not a block with a label.
+  if (/^\s*\{[\s\S]*\}\s*$/.test(source)) {
+    try {
+      return transformSource(`(${source.trim()})`, cellName)
+    } catch {
+      // A real block.
+    }
+  }
+  return transformSource(source, cellName)
+}
+
+function transformSource(source: string, cellName: string): TransformedCell {
   const out = ts.transpileModule(source, { compilerOptions, fileName: `${cellName}.ts`, reportDiagnostics: true })
   const error = out.diagnostics?.find((d) => d.category === ts.DiagnosticCategory.Error)
   if (error) {
