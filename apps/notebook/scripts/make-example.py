@@ -27,7 +27,7 @@ backend.backend
 """),
     md("## Parameters\nSized for a quick run on a laptop's CPU; raise them for a real one. (The end-to-end test shrinks them further.)"),
     {**code("""
-const params = { trainCount: 48, size: 32, depth: 2, filters: 8, batchSize: 8, epochs: 2, seed: 7 }
+const params = { trainCount: 48, size: 32, depth: 2, filters: 8, batchSize: 8, epochs: 5, seed: 7 }
 """), "metadata": {"tags": ["parameters"]}},
     md("## Data\nA synthetic dataset with the Kaggle layout's shapes: 101×101 images, masks, depths and coverage classes."),
     code("""

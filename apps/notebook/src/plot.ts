@@ -85,6 +85,12 @@ export function renderPlotSvg(input: PlotInput, options: PlotOptions = {}): stri
   }
   const [x0, x1] = extent(xs.filter(Number.isFinite), 0, 1)
   let [y0, y1] = extent(ys, 0, 1)
+  // Widen the data's y range to whole ticks, so both ends of the axis are labelled.
+  const yStep = tickStep(y0, y1, 5)
+  if (yStep > 0) {
+    y0 = Math.floor(y0 / yStep + 1e-9) * yStep
+    y1 = Math.ceil(y1 / yStep - 1e-9) * yStep
+  }
   if (options.yMin !== undefined) y0 = options.yMin
   if (options.yMax !== undefined) y1 = options.yMax
   const xTicks = ticks(x0, x1, 6)
@@ -178,14 +184,19 @@ function extent(values: number[], fallbackLo: number, fallbackHi: number): [numb
  * ```
  */
 export function ticks(lo: number, hi: number, count: number): number[] {
-  const span = hi - lo
-  if (!(span > 0) || !Number.isFinite(span)) return [lo]
-  const raw = span / count
-  const magnitude = 10 ** Math.floor(Math.log10(raw))
-  const step = ([1, 2, 5, 10].find((m) => m * magnitude >= raw) ?? 10) * magnitude
+  const step = tickStep(lo, hi, count)
+  if (step === 0) return [lo]
   const out: number[] = []
   for (let t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) out.push(Number(t.toPrecision(12)))
   return out
+}
+
+function tickStep(lo: number, hi: number, count: number): number {
+  const span = hi - lo
+  if (!(span > 0) || !Number.isFinite(span)) return 0
+  const raw = span / count
+  const magnitude = 10 ** Math.floor(Math.log10(raw))
+  return ([1, 2, 5, 10].find((m) => m * magnitude >= raw) ?? 10) * magnitude
 }
 
 function label(v: number): string {
