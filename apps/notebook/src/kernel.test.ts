@@ -208,6 +208,25 @@ describe('unet-kernel over ZeroMQ', () => {
     expect(client.process.exitCode).toBe(null)
   })
 
+  it('leaves tfjs usable after terminating a cell inside tf.tidy, releasing the tensors it held', async () => {
+    const setup = await execute(client, 'import * as tf from "@tensorflow/tfjs-core"\nimport "@tensorflow/tfjs-backend-cpu"\nawait tf.setBackend("cpu")\nconst keep = tf.ones([3])\ntf.memory().numTensors')
+    expect(setup.reply.content, JSON.stringify(setup.reply.content)).toMatchObject({ status: 'ok' })
+    const before = setup.find('execute_result')[0]!.content.data
+    const { header } = await client.send('shell', 'execute_request', {
+      code: 'tf.tidy(() => { tf.add(tf.zeros([4]), 1); new Function("while (true) {}")() })',
+      silent: false, store_history: true, user_expressions: {}, allow_stdin: false,
+    })
+    await client.waitForIopub(header.msg_id, (m) => m.header.msg_type === 'execute_input')
+    await sleep(300)
+    await client.request('control', 'interrupt_request', {})
+    const interrupted = await client.replyTo(header.msg_id)
+    expect(interrupted.content, JSON.stringify(interrupted.content)).toMatchObject({ ename: 'KeyboardInterrupt' })
+    const after = await execute(client, 'const total = tf.tidy(() => tf.sum(keep).dataSync()[0])\n;[total, tf.memory().numTensors]')
+    expect(after.reply.content, JSON.stringify(after.reply.content)).toMatchObject({ status: 'ok' })
+    // The scope the terminated tidy left open was closed: its two tensors are gone, `keep` is not.
+    expect(after.find('execute_result')[0]!.content.data).toEqual({ 'text/plain': `[ 3, ${String((before as Record<string, string>)['text/plain'])} ]` })
+  })
+
   it('interrupts a cell waiting on a promise', async () => {
     const { header } = await client.send('shell', 'execute_request', { code: 'const never = await new Promise(() => {})', silent: false, store_history: true, user_expressions: {}, allow_stdin: false })
     await client.waitForIopub(header.msg_id, (m) => m.header.msg_type === 'execute_input')
