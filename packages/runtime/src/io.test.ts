@@ -4,6 +4,7 @@ import * as tfl from '@tensorflow/tfjs-layers'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 
 import { ModelFileError } from './errors'
@@ -77,11 +78,14 @@ describe('saveModel / loadModel', () => {
     model.dispose()
   })
 
-  it('accepts the path of model.json as well as its folder', async () => {
+  it('accepts the path of model.json as well as its folder, and file:// URLs', async () => {
     const model = smallNet(2)
-    await saveModel(model, dir)
+    await saveModel(model, pathToFileURL(dir).href)
     const loaded = await loadModel(join(dir, 'model.json'))
     expect(predict(loaded)).toEqual(predict(model))
+    const viaUrl = await loadModel(pathToFileURL(join(dir, 'model.json')).href)
+    expect(predict(viaUrl)).toEqual(predict(model))
+    viaUrl.dispose()
     model.dispose()
     loaded.dispose()
   })

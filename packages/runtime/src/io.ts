@@ -3,6 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers'
 import { createHash } from 'node:crypto'
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises'
 import { basename, isAbsolute, join, normalize, resolve, sep } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
 import { syncDir, TEMP_PREFIX, writeFileAtomic } from './atomic'
 import { ModelFileError } from './errors'
@@ -21,6 +22,11 @@ export const MODEL_JSON = 'model.json'
 const DEFAULT_SHARD_BYTES = 4 * 1024 * 1024
 /** Weight files are named after their content, so a model.json never points at bytes another save wrote. */
 const SHARD_NAME = /^group1-shard(\d+)of(\d+)-([0-9a-f]{16})\.bin$/
+
+/** Accepts plain paths and `file://` URLs (the form tfjs-node's `model.save('file://…')` takes). */
+function toPath(pathOrUrl: string): string {
+  return pathOrUrl.startsWith('file://') ? fileURLToPath(pathOrUrl) : pathOrUrl
+}
 
 function digest(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex').slice(0, 16)
@@ -56,7 +62,7 @@ async function referencedFiles(jsonPath: string): Promise<string[]> {
  * files are removed. One process at a time should write to a folder.
  *
  * @param model - the model to save
- * @param dir - the folder (created if missing)
+ * @param dirOrUrl - the folder (created if missing), as a path or a `file://` URL
  * @param options - `includeOptimizer` to keep the optimizer state; `shardSizeBytes`
  * @returns once every file is on disk
  * @throws {ModelFileError} `SAVE_FAILED` naming the file that could not be written (previous files intact)
@@ -66,7 +72,8 @@ async function referencedFiles(jsonPath: string): Promise<string[]> {
  * const again = await loadModel('runs/1/model')
  * ```
  */
-export async function saveModel(model: tfl.LayersModel, dir: string, options: SaveModelOptions = {}): Promise<void> {
+export async function saveModel(model: tfl.LayersModel, dirOrUrl: string, options: SaveModelOptions = {}): Promise<void> {
+  const dir = toPath(dirOrUrl)
   const shardSize = options.shardSizeBytes ?? DEFAULT_SHARD_BYTES
   if (!Number.isInteger(shardSize) || shardSize < 1) {
     throw new ModelFileError('SAVE_FAILED', dir, `saveModel: shardSizeBytes must be a whole number ≥ 1, got ${options.shardSizeBytes}.`)
@@ -203,7 +210,7 @@ function expectedBytes(specs: tf.io.WeightsManifestEntry[]): number | undefined 
  * tfjs-converter output). Checks the files before building the model, so a truncated, missing or swapped
  * weight file is reported by name instead of yielding a wrong model.
  *
- * @param path - the model's folder, or its `model.json`
+ * @param path - the model's folder, or its `model.json`, as a path or a `file://` URL
  * @param options - `loss` (and `metrics`) to compile with when the model was saved with its optimizer and
  *   trained with a loss function, which tfjs cannot name in the file
  * @returns the model; compiled, with its optimizer state, when it was saved with `includeOptimizer`
@@ -216,7 +223,8 @@ function expectedBytes(specs: tf.io.WeightsManifestEntry[]): number | undefined 
  * ```
  */
 export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<tfl.LayersModel> {
-  const jsonPath = path.endsWith('.json') ? path : join(path, MODEL_JSON)
+  const local = toPath(path)
+  const jsonPath = local.endsWith('.json') ? local : join(local, MODEL_JSON)
   const dir = resolve(jsonPath, '..')
   let text: string
   try {
