@@ -23,9 +23,8 @@ export function isComplete(code: string): IsCompleteReply {
   const diagnostics = (file as unknown as { parseDiagnostics: ts.DiagnosticWithLocation[] }).parseDiagnostics ?? []
   if (diagnostics.length === 0) return { status: 'complete' }
   const end = code.trimEnd().length
-  const unfinished = diagnostics.every(
-    (d) => d.start >= end || /Unterminated|expected\.?$/.test(ts.flattenDiagnosticMessageText(d.messageText, '\n')) && d.start >= end - 1,
-  )
+  // More lines can only fix errors at the very end, or a string, template or comment still open.
+  const unfinished = diagnostics.every((d) => d.start >= end || /^Unterminated/.test(ts.flattenDiagnosticMessageText(d.messageText, '\n')))
   if (!unfinished) return { status: 'invalid' }
   const lastLine = code.trimEnd().split('\n').at(-1) ?? ''
   const base = /^\s*/.exec(lastLine)?.[0] ?? ''

@@ -105,6 +105,7 @@ export class Kernel {
   #terminated = false
   #executionCount = 0
   #current: Evaluation | undefined
+  readonly #history: { line: number; input: string; output: string | null }[] = []
   #currentRequest: JupyterMessage | undefined
   readonly #inputWaiting = new Map<string, number>()
   #lastParent: MessageHeader | undefined
@@ -417,7 +418,7 @@ export class Kernel {
         await this.#reply(this.#out.shell, message, 'is_complete_reply', isComplete(String(content.code ?? '')))
         break
       case 'history_request':
-        await this.#reply(this.#out.shell, message, 'history_reply', { status: 'ok', history: [] })
+        await this.#reply(this.#out.shell, message, 'history_reply', { status: 'ok', history: this.#historyFor(content) })
         break
       case 'comm_info_request':
         await this.#reply(this.#out.shell, message, 'comm_info_reply', { status: 'ok', comms: {} })
@@ -435,6 +436,30 @@ export class Kernel {
     await this.#publish('status', { execution_state: 'idle' }, message.header)
   }
 
+  /**
+   * This session's inputs (and text results) for `history_request`: `tail` (last n), `range`
+   * (lines start ≤ line < stop), `search` (glob pattern with * and ?, optionally unique, last n).
+   */
+  #historyFor(content: Record<string, unknown>): unknown[] {
+    const output = content.output === true
+    const type = String(content.hist_access_type ?? 'tail')
+    let entries = this.#history
+    if (type === 'range') {
+      const session = Number(content.session ?? 0)
+      if (session > 1) return []
+      const start = Number(content.start ?? 1)
+      const stop = content.stop === undefined || content.stop === null ? Infinity : Number(content.stop)
+      entries = entries.filter((e) => e.line >= start && e.line < stop)
+    } else if (type === 'search') {
+      const glob = String(content.pattern ?? '*')
+      const re = new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[\\s\\S]*').replace(/\?/g, '[\\s\\S]')}$`)
+      entries = entries.filter((e) => re.test(e.input))
+      if (content.unique === true) entries = entries.filter((e, i) => !entries.slice(i + 1).some((later) => later.input === e.input))
+    }
+    if (type !== 'range' && content.n !== undefined && content.n !== null) entries = entries.slice(-Number(content.n))
+    return entries.map((e) => [1, e.line, output ? [e.input, e.output] : e.input])
+  }
+
   async #execute(message: JupyterMessage): Promise<void> {
     const content = message.content as { code?: string; silent?: boolean; store_history?: boolean; stop_on_error?: boolean; user_expressions?: Record<string, string>; allow_stdin?: boolean }
     const code = String(content.code ?? '')
@@ -444,12 +469,25 @@ export class Kernel {
     const count = this.#executionCount
     if (!silent) await this.#publish('execute_input', { code, execution_count: count }, message.header)
     this.#lastParent = message.header
+    // `name?` shows the name's documentation in the pager, as IPython does.
+    const pager = /^\s*([A-Za-z_$][\w$.]*)\?{1,2}\s*$/.exec(code)
+    if (pager && !silent) {
+      const found = (await this.#rpc({ type: 'inspect', code: pager[1]!, cursorPos: pager[1]!.length, detailLevel: code.trim().endsWith('??') ? 1 : 0 })) as { found: boolean; data: Record<string, unknown> }
+      const data = found.found ? found.data : { 'text/plain': `${pager[1]} is not defined` }
+      if (storeHistory) this.#history.push({ line: count, input: code, output: null })
+      await this.#reply(this.#out.shell, message, 'execute_reply', { status: 'ok', execution_count: count, user_expressions: {}, payload: [{ source: 'page', data, start: 0 }] })
+      return
+    }
     this.#currentRequest = message
     const outcome = (await this.#rpc({ type: 'execute', code, count, userExpressions: content.user_expressions ?? {}, allowStdin: content.allow_stdin === true }, (id) => {
       this.#current = { id, parent: message.header }
     })) as ExecuteOutcome
     this.#current = undefined
     this.#currentRequest = undefined
+    if (storeHistory) {
+      const text = outcome.status === 'ok' ? outcome.data?.['text/plain'] : undefined
+      this.#history.push({ line: count, input: code, output: typeof text === 'string' ? text : null })
+    }
     // An input box left open by an interrupted cell is answered by nobody.
     this.#inputWaiting.clear()
     if (outcome.status === 'ok') {

@@ -11,22 +11,30 @@ import { KERNEL_CLI } from '../test/client'
 const root = fileURLToPath(new URL('..', import.meta.url))
 const PYTHON = '/usr/bin/python3'
 
-function jupyterAvailable(): boolean {
-  const probe = () => existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import jupyter_client, nbclient, nbformat'], { stdio: 'ignore' }).status === 0
-  if (probe()) return true
-  spawnSync('bash', [join(root, 'scripts/install-test-deps.sh')], { stdio: 'inherit' })
-  return probe()
-}
+const probe = (modules: string) => existsSync(PYTHON) && spawnSync(PYTHON, ['-c', `import ${modules}`], { stdio: 'ignore' }).status === 0
+const CLIENT = 'jupyter_client, nbclient, nbformat'
+const KERNEL_TEST = 'jupyter_kernel_test'
+if (!probe(CLIENT) || !probe(KERNEL_TEST)) spawnSync('bash', [join(root, 'scripts/install-test-deps.sh')], { stdio: 'inherit' })
+const available = probe(CLIENT)
+const kernelTestAvailable = available && probe(KERNEL_TEST)
 
-const available = jupyterAvailable()
-if (!available) {
+function warnSkipped(what: string, packages: string): void {
   console.warn(
     '\n'.repeat(2) +
       '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n' +
-      `!! SKIPPING the nbclient end-to-end test: ${PYTHON} with jupyter_client + nbclient is absent\n` +
-      '!! and scripts/install-test-deps.sh could not install python3-jupyter-client/python3-nbclient.\n' +
+      `!! SKIPPING ${what}: ${PYTHON} cannot import what it needs\n` +
+      `!! and scripts/install-test-deps.sh could not install ${packages}.\n` +
       '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n',
   )
+}
+if (!available) warnSkipped('the jupyter_client/nbclient end-to-end tests', 'python3-jupyter-client and python3-nbclient')
+else if (!kernelTestAvailable) warnSkipped('the jupyter_kernel_test suite', 'python3-jupyter-kernel-test')
+
+/** Writes a kernelspec for the freshly built kernel under a temp prefix; returns the JUPYTER_PATH env. */
+function installSpec(name: string): NodeJS.ProcessEnv {
+  const prefix = mkdtempSync(join(tmpdir(), 'unet-kernelspec-'))
+  execFileSync(process.execPath, [KERNEL_CLI, 'install', '--prefix', prefix, '--name', name])
+  return { ...process.env, JUPYTER_PATH: join(prefix, 'share/jupyter'), JUPYTER_PLATFORM_DIRS: '1' }
 }
 
 interface Summary {
@@ -34,12 +42,25 @@ interface Summary {
   cells: { execution_count: number | null; outputs: { output_type: string; name?: string; text?: string; mime?: string[]; png_bytes?: number; svg?: string; ename?: string; evalue?: string }[] }[]
 }
 
+describe.skipIf(!kernelTestAvailable)('jupyter_kernel_test', () => {
+  it('passes the jupyter_kernel_test suite (message schemas, stdout/stderr, errors, results, display, completion, is_complete, inspect, pager, history, clear_output)', () => {
+    const run = spawnSync(PYTHON, ['-m', 'unittest', '-v', 'test_kernel'], {
+      cwd: join(root, 'test'),
+      env: { ...installSpec('unet-typescript-jkt'), UNET_KERNEL_NAME: 'unet-typescript-jkt' },
+      encoding: 'utf8',
+    })
+    const report = `${run.stdout}${run.stderr}`
+    expect(run.status, report).toBe(0)
+    expect(report).toMatch(/Ran 12 tests/)
+    // Every test of the suite ran: none skipped for want of a sample.
+    expect(report).not.toMatch(/skipped/)
+  }, 120_000)
+})
+
 describe.skipIf(!available)('the kernel under jupyter_client and nbclient', () => {
   it('is interrupted, restarted and shut down by jupyter_client\'s KernelManager', () => {
-    const prefix = mkdtempSync(join(tmpdir(), 'unet-kernelspec-'))
-    execFileSync(process.execPath, [KERNEL_CLI, 'install', '--prefix', prefix, '--name', 'unet-typescript-test'])
     const out = execFileSync(PYTHON, [join(root, 'test/lifecycle.py'), 'unet-typescript-test'], {
-      env: { ...process.env, JUPYTER_PATH: join(prefix, 'share/jupyter'), JUPYTER_PLATFORM_DIRS: '1' },
+      env: installSpec('unet-typescript-test'),
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
     })
@@ -56,15 +77,14 @@ describe.skipIf(!available)('the kernel under jupyter_client and nbclient', () =
   }, 120_000)
 
   it('runs examples/tgs-salt.ipynb end to end: synthetic data, a U-Net, training steps, a mask overlay and a threshold sweep', () => {
-    const prefix = mkdtempSync(join(tmpdir(), 'unet-kernelspec-'))
-    execFileSync(process.execPath, [KERNEL_CLI, 'install', '--prefix', prefix, '--name', 'unet-typescript-test'])
-    const spec = JSON.parse(readFileSync(join(prefix, 'share/jupyter/kernels/unet-typescript-test/kernel.json'), 'utf8')) as { argv: string[] }
+    const env = installSpec('unet-typescript-test')
+    const spec = JSON.parse(readFileSync(join(env.JUPYTER_PATH!, 'kernels/unet-typescript-test/kernel.json'), 'utf8')) as { argv: string[] }
     expect(spec.argv).toEqual([process.execPath, KERNEL_CLI, 'run', '{connection_file}'])
 
     // A smaller run than the notebook's own parameters keeps the test quick.
     const params = 'const params = { trainCount: 16, size: 32, depth: 2, filters: 4, batchSize: 6, epochs: 1, seed: 3 }'
     const out = execFileSync(PYTHON, [join(root, 'test/run-notebook.py'), join(root, 'examples/tgs-salt.ipynb'), 'unet-typescript-test', '120', params], {
-      env: { ...process.env, JUPYTER_PATH: join(prefix, 'share/jupyter'), JUPYTER_PLATFORM_DIRS: '1' },
+      env,
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
       maxBuffer: 64 * 1024 * 1024,

@@ -90,5 +90,7 @@ describe('isComplete', () => {
     expect(isComplete('const s = `abc')).toMatchObject({ status: 'incomplete' })
     expect(isComplete('f(1, ')).toMatchObject({ status: 'incomplete' })
     expect(isComplete('const = = 1')).toEqual({ status: 'invalid' })
+    expect(isComplete(')')).toEqual({ status: 'invalid' })
+    expect(isComplete('/* open comment')).toMatchObject({ status: 'incomplete' })
   })
 })
