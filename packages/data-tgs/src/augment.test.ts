@@ -56,6 +56,22 @@ describe('geometric augmentations move image and mask together', () => {
     }
   })
 
+  it('fills uncovered pixels with zeros (constant) or the mirror image (reflect)', () => {
+    const s = withSalt[0]!
+    const shift = (border: 'reflect' | 'constant') =>
+      augmentSample(shiftScaleRotate({ shiftLimit: [0.2, 0.2], scaleLimit: 0, rotateLimit: 0, border, p: 1 }), { image: s.image, mask: s.mask, height: 101, width: 101 }, 0)
+    // Shifted right and down by 20.2 pixels: output (y, x) comes from source (y - 20.2, x - 20.2).
+    const constant = shift('constant')
+    expect(constant.image[5 * 101 + 50]).toBe(0)
+    expect(constant.mask![50 * 101 + 5]).toBe(0)
+    const reflect = shift('reflect')
+    // Output (5, 50) samples source (-15.2, 29.8): row -15.2 mirrors to 15.2, so rows 15 and 16 weigh 0.8 and 0.2,
+    // columns 29 and 30 weigh 0.2 and 0.8.
+    const row = (r: number): number => 0.2 * s.image[r * 101 + 29]! + 0.8 * s.image[r * 101 + 30]!
+    const expected = 0.8 * row(15) + 0.2 * row(16)
+    expect(reflect.image[5 * 101 + 50]).toBeCloseTo(expected, 4)
+  })
+
   it('an identity shiftScaleRotate returns the input', () => {
     const s = withSalt[0]!
     const out = augmentSample(shiftScaleRotate({ shiftLimit: 0, scaleLimit: 0, rotateLimit: 0, p: 1 }), maskImage(s), 0)

@@ -182,6 +182,12 @@ export function shiftScaleRotate(options: ShiftScaleRotateOptions = {}): Augment
     const image = new Float32Array(h * w)
     const mask = s.mask ? new Uint8Array(h * w) : undefined
     const reflect = border === 'reflect'
+    const src = s.image
+    const srcMask = s.mask
+    // Outside the image: mirrored index, or -1 for the constant (zero) border.
+    const clampX = (i: number): number => (i >= 0 && i < w ? i : reflect ? mirror(i, w) : -1)
+    const clampY = (i: number): number => (i >= 0 && i < h ? i : reflect ? mirror(i, h) : -1)
+    const at = (xx: number, yy: number): number => (xx < 0 || yy < 0 ? 0 : src[yy * w + xx]!)
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
         // Inverse map: where in the source does this output pixel come from?
@@ -194,25 +200,33 @@ export function shiftScaleRotate(options: ShiftScaleRotateOptions = {}): Augment
         const y0 = Math.floor(sy)
         const fx = sx - x0
         const fy = sy - y0
-        if (reflect) {
-          const xa = mirror(x0, w)
-          const xb = mirror(x0 + 1, w)
-          const ya = mirror(y0, h) * w
-          const yb = mirror(y0 + 1, h) * w
-          const top = s.image[ya + xa]! + (s.image[ya + xb]! - s.image[ya + xa]!) * fx
-          const bottom = s.image[yb + xa]! + (s.image[yb + xb]! - s.image[yb + xa]!) * fx
-          image[o] = top + (bottom - top) * fy
-          if (mask) mask[o] = s.mask![mirror(Math.round(sy), h) * w + mirror(Math.round(sx), w)]!
+        let a: number
+        let b: number
+        let c: number
+        let d: number
+        if (x0 >= 0 && y0 >= 0 && x0 + 1 < w && y0 + 1 < h) {
+          // Inside: the common case, no border handling.
+          const k = y0 * w + x0
+          a = src[k]!
+          b = src[k + 1]!
+          c = src[k + w]!
+          d = src[k + w + 1]!
         } else {
-          const at = (xx: number, yy: number): number => (xx < 0 || yy < 0 || xx >= w || yy >= h ? 0 : s.image[yy * w + xx]!)
-          const top = at(x0, y0) + (at(x0 + 1, y0) - at(x0, y0)) * fx
-          const bottom = at(x0, y0 + 1) + (at(x0 + 1, y0 + 1) - at(x0, y0 + 1)) * fx
-          image[o] = top + (bottom - top) * fy
-          if (mask) {
-            const mx = Math.round(sx)
-            const my = Math.round(sy)
-            mask[o] = mx < 0 || my < 0 || mx >= w || my >= h ? 0 : s.mask![my * w + mx]!
-          }
+          const xa = clampX(x0)
+          const xb = clampX(x0 + 1)
+          const ya = clampY(y0)
+          const yb = clampY(y0 + 1)
+          a = at(xa, ya)
+          b = at(xb, ya)
+          c = at(xa, yb)
+          d = at(xb, yb)
+        }
+        const top = a + (b - a) * fx
+        image[o] = top + (c + (d - c) * fx - top) * fy
+        if (mask) {
+          const mx = clampX(Math.round(sx))
+          const my = clampY(Math.round(sy))
+          mask[o] = mx < 0 || my < 0 ? 0 : srcMask![my * w + mx]!
         }
       }
     }

@@ -53,7 +53,9 @@ function axisMap(from: number, to: number): AxisMap {
  * @param to - target size
  * @returns `to.height × to.width` values
  */
-export function resizeBilinear(pixels: ArrayLike<number>, from: ImageShape, to: ImageShape): Float32Array {
+export function resizeBilinear(input: ArrayLike<number>, from: ImageShape, to: ImageShape): Float32Array {
+  // One element type in the hot loop keeps it monomorphic (masks arrive as Uint8Array).
+  const pixels = input instanceof Float32Array ? input : Float32Array.from(input)
   const ys = axisMap(from.height, to.height)
   const xs = axisMap(from.width, to.width)
   const out = new Float32Array(to.height * to.width)
