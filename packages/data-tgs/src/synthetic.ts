@@ -328,27 +328,46 @@ function sampleTrace(trace: Float32Array, t: number): number {
   return trace[i]! * (1 - f) + trace[i + 1]! * f
 }
 
+const smoothAxisCache = new Map<string, { i0: Int32Array; f: Float32Array }>()
+
+/** Grid cell and smoothstep weight of each pixel along one axis (cached per size). */
+function smoothAxis(n: number, cells: number): { i0: Int32Array; f: Float32Array } {
+  const key = `${n}/${cells}`
+  let axis = smoothAxisCache.get(key)
+  if (!axis) {
+    axis = { i0: new Int32Array(n), f: new Float32Array(n) }
+    for (let p = 0; p < n; p++) {
+      const g = (p / (n - 1)) * cells
+      const i0 = Math.min(Math.floor(g), cells - 1)
+      const f = g - i0
+      axis.i0[p] = i0
+      axis.f[p] = f * f * (3 - 2 * f)
+    }
+    smoothAxisCache.set(key, axis)
+  }
+  return axis
+}
+
 /** Smooth value noise in about [-1, 1] on a `cells × cells` grid, smoothstep-interpolated to n × n. */
 function smoothNoise(random: Random, n: number, cells: number): Float32Array {
   const g = cells + 1
   const grid = new Float32Array(g * g)
   for (let i = 0; i < grid.length; i++) grid[i] = random() * 2 - 1
+  const { i0, f } = smoothAxis(n, cells)
   const out = new Float32Array(n * n)
   for (let y = 0; y < n; y++) {
-    const gy = (y / (n - 1)) * cells
-    const y0 = Math.min(Math.floor(gy), cells - 1)
-    let fy = gy - y0
-    fy = fy * fy * (3 - 2 * fy)
+    const row0 = i0[y]! * g
+    const row1 = row0 + g
+    const fy = f[y]!
     for (let x = 0; x < n; x++) {
-      const gx = (x / (n - 1)) * cells
-      const x0 = Math.min(Math.floor(gx), cells - 1)
-      let fx = gx - x0
-      fx = fx * fx * (3 - 2 * fx)
-      const a = grid[y0 * g + x0]!
-      const b = grid[y0 * g + x0 + 1]!
-      const c = grid[(y0 + 1) * g + x0]!
-      const d = grid[(y0 + 1) * g + x0 + 1]!
-      out[y * n + x] = (a + (b - a) * fx) * (1 - fy) + (c + (d - c) * fx) * fy
+      const x0 = i0[x]!
+      const fx = f[x]!
+      const a = grid[row0 + x0]!
+      const b = grid[row0 + x0 + 1]!
+      const c = grid[row1 + x0]!
+      const d = grid[row1 + x0 + 1]!
+      const top = a + (b - a) * fx
+      out[y * n + x] = top + (c + (d - c) * fx - top) * fy
     }
   }
   return out
