@@ -71,7 +71,8 @@ describe('readTgsDataset on the Kaggle layout', () => {
     test.forEach((s, i) => expect(same(s.image, expected.test[i]!.image)).toBe(true))
     expect(report.skipped).toEqual([])
     expect(report.maskSource).toBe('files')
-    expect(report.imageFormats).toEqual({ '8-bit, 1 channel': 16 })
+    expect(report.imageFormats).toEqual({ '8-bit, 3 channels': 16 })
+    expect(report.imageFormats).toEqual(expected.report.imageFormats)
     expect(report.maskFormats).toEqual({ '16-bit, 1 channel': 12 })
     expect(report.emptyMasks).toBe(expected.report.emptyMasks)
     const masks = await readdir(join(clean, 'train', 'masks'))
@@ -95,6 +96,15 @@ describe('readTgsDataset on the Kaggle layout', () => {
     expect(Math.max(...t.image.map((v, i) => Math.abs(v - s.image[i]!)))).toBeLessThan(1e-4)
     expect(again.report.maskFormats['8-bit, 1 channel']).toBe(1)
     expect(again.report.imageFormats['16-bit, 3 channels']).toBe(1)
+  })
+
+  it('writes and reads one-channel grey images too', async () => {
+    const dir = join(base, 'grey')
+    await writeSyntheticTgs(dir, { trainCount: 3, testCount: 1, seed: 5, imageChannels: 1 })
+    const { train, report } = await readTgsDataset(dir)
+    const expected = generateSyntheticTgs({ trainCount: 3, testCount: 1, seed: 5, imageChannels: 1 })
+    expect(train.every((s, i) => same(s.image, expected.train[i]!.image))).toBe(true)
+    expect(report.imageFormats).toEqual({ '8-bit, 1 channel': 4 })
   })
 
   it('takes masks from train.csv when there are no mask files', async () => {

@@ -90,13 +90,14 @@ export async function decodePng(bytes: Uint8Array, file = 'PNG'): Promise<Decode
 }
 
 /**
- * Encodes grey values in [0, 1] as a one-channel PNG, 8-bit (the TGS image
- * format) or 16-bit (the TGS mask format).
+ * Encodes grey values in [0, 1] as a PNG: 8-bit (TGS images) or 16-bit (TGS
+ * masks), one channel or three equal ones.
  *
  * @param pixels - row-major values in [0, 1] (a 0/1 mask is fine)
  * @param width - image width
  * @param height - image height
  * @param bitDepth - 8 or 16
+ * @param channels - 1 (grey) or 3 (three equal channels)
  * @returns the PNG file bytes
  * @example
  * ```ts
@@ -108,8 +109,18 @@ export async function encodePng(
   width: number,
   height: number,
   bitDepth: 8 | 16 = 8,
+  channels: 1 | 3 = 1,
 ): Promise<Buffer> {
   const n = width * height
+  if (channels === 3) {
+    // Three equal channels, as in the Kaggle TGS image files.
+    const rgb = new Uint8Array(3 * n)
+    for (let i = 0; i < n; i++) rgb.fill(Math.round(clamp01(pixels[i]!) * 255), 3 * i, 3 * i + 3)
+    if (bitDepth === 8) return sharp(rgb, { raw: { width, height, channels: 3 } }).png().toBuffer()
+    const rgb16 = new Uint16Array(3 * n)
+    for (let i = 0; i < n; i++) rgb16.fill(Math.round(clamp01(pixels[i]!) * 65535), 3 * i, 3 * i + 3)
+    return sharp(rgb16, { raw: { width, height, channels: 3 } }).toColourspace('rgb16').png().toBuffer()
+  }
   if (bitDepth === 16) {
     const u16 = new Uint16Array(n)
     for (let i = 0; i < n; i++) u16[i] = Math.round(clamp01(pixels[i]!) * 65535)

@@ -15,6 +15,8 @@ export interface SyntheticTgsOptions {
   emptyFraction?: number
   /** Image side in pixels. Default 101. */
   size?: number
+  /** Channels of the image PNGs {@link writeSyntheticTgs} writes: 3 equal ones like Kaggle's (default) or 1. */
+  imageChannels?: 1 | 3
 }
 
 /** The in-memory synthetic dataset: the same shape {@link readTgsDataset} returns. */
@@ -466,7 +468,8 @@ export function generateSyntheticTgs(options: SyntheticTgsOptions = {}): Synthet
       testCount,
       emptyMasks: train.filter((s) => s.coverage === 0).length,
       maskSource: 'synthetic',
-      imageFormats: { '8-bit, 1 channel': trainCount + testCount },
+      // The formats writeSyntheticTgs writes these as, keyed like readTgsDataset's report.
+      imageFormats: { [options.imageChannels === 1 ? '8-bit, 1 channel' : '8-bit, 3 channels']: trainCount + testCount },
       maskFormats: { '16-bit, 1 channel': trainCount },
       skipped: [],
       notes: [],

@@ -2,6 +2,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { encode as encodeRle } from '@unet/rle'
 import { mapLimit } from './concurrency'
+import { checkOption } from './errors'
 import { encodePng } from './png'
 import { type SyntheticTgsOptions, generateSyntheticTgs } from './synthetic'
 
@@ -23,7 +24,7 @@ async function writeAtomic(path: string, text: string): Promise<void> {
 /**
  * Writes a synthetic TGS-like dataset in the exact Kaggle layout, so every tool
  * that reads the real download runs on it unchanged: `train/images/<id>.png`
- * (8-bit grey), `train/masks/<id>.png` (16-bit grey, 0 / 65535), `test/images/`,
+ * (8-bit, three equal channels), `train/masks/<id>.png` (16-bit grey, 0 / 65535), `test/images/`,
  * `train.csv` (column-major RLE via `@unet/rle`), `depths.csv`, and
  * `sample_submission.csv`. Reading the folder back with {@link readTgsDataset}
  * gives exactly {@link generateSyntheticTgs}'s data for the same options.
@@ -39,15 +40,17 @@ async function writeAtomic(path: string, text: string): Promise<void> {
  */
 export async function writeSyntheticTgs(dir: string, options: SyntheticTgsOptions = {}): Promise<WrittenTgs> {
   const { train, test, report } = generateSyntheticTgs(options)
+  const channels = options.imageChannels ?? 3
+  checkOption(channels === 1 || channels === 3, `imageChannels must be 1 or 3, got ${String(channels)}`)
   await mkdir(join(dir, 'train', 'images'), { recursive: true })
   await mkdir(join(dir, 'train', 'masks'), { recursive: true })
   await mkdir(join(dir, 'test', 'images'), { recursive: true })
   await mapLimit(train, 8, async (s) => {
-    await writeFile(join(dir, 'train', 'images', `${s.id}.png`), await encodePng(s.image, s.width, s.height, 8))
+    await writeFile(join(dir, 'train', 'images', `${s.id}.png`), await encodePng(s.image, s.width, s.height, 8, channels))
     await writeFile(join(dir, 'train', 'masks', `${s.id}.png`), await encodePng(s.mask, s.width, s.height, 16))
   })
   await mapLimit(test, 8, async (s) => {
-    await writeFile(join(dir, 'test', 'images', `${s.id}.png`), await encodePng(s.image, s.width, s.height, 8))
+    await writeFile(join(dir, 'test', 'images', `${s.id}.png`), await encodePng(s.image, s.width, s.height, 8, channels))
   })
   const trainCsv = ['id,rle_mask', ...train.map((s) => `${s.id},${encodeRle(s.mask, { height: s.height, width: s.width })}`)]
   // Kaggle's depths.csv mixes train and test ids in no particular order; sorted is as good.
