@@ -1,5 +1,6 @@
 import { Console } from 'node:console'
 import { Writable } from 'node:stream'
+import { fileURLToPath } from 'node:url'
 import { inspect } from 'node:util'
 import vm from 'node:vm'
 import { KeyboardInterrupt } from './errors'
@@ -8,6 +9,7 @@ import { declarationDoc, importForNotebook, unetPackages } from './resolve'
 import { CellSyntaxError, RUNTIME, transformCell, type TransformedCell } from './transform'
 import { FLAG_ALIVE, FLAG_INTERRUPT, type ExecuteOutcome, type FromEvaluator, type MimeBundle } from './protocol'
 
+const OWN_FILE = fileURLToPath(import.meta.url)
 const RED = '\u001b[0;31m'
 const CYAN = '\u001b[0;36m'
 const RESET = '\u001b[0m'
@@ -292,7 +294,8 @@ export class Evaluator {
     let shownSource = false
     for (const line of (err?.stack ?? '').split('\n').slice(1)) {
       if (!/^\s+at /.test(line)) continue
-      if (/node:internal|\(node:|executor\.|worker\.js|\/dist\/worker/.test(line)) continue
+      // The kernel's own frames (this module, Node internals) say nothing about the user's code.
+      if (line.includes(OWN_FILE) || /\(node:|at node:/.test(line)) continue
       const mapped = line.replace(/(cell\[\d+\]):(\d+):(\d+)/, (_m, file: string, l: string, c: string) => {
         const entry = this.#cells.get(file)
         const original = entry ? entry.cell.originalLine(Number(l)) : Number(l)

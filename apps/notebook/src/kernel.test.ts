@@ -285,7 +285,8 @@ describe('unet-kernel over ZeroMQ', () => {
   })
 
   it('aborts execute requests queued behind a failing one', async () => {
-    const fail = await client.send('shell', 'execute_request', { code: 'throw new Error("first")', silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true })
+    // The failing cell takes a moment, so the second request is surely queued behind it.
+    const fail = await client.send('shell', 'execute_request', { code: 'await new Promise((r) => setTimeout(r, 300))\nthrow new Error("first")', silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true })
     const queued = await client.send('shell', 'execute_request', { code: 'globalThis.ranAfterError = true', silent: false, store_history: true, user_expressions: {}, allow_stdin: false })
     expect((await client.replyTo(fail.header.msg_id)).content.status).toBe('error')
     expect((await client.replyTo(queued.header.msg_id)).content.status).toBe('aborted')

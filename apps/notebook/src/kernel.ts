@@ -145,7 +145,7 @@ export class Kernel {
    * @returns once every socket is bound
    */
   async start(): Promise<void> {
-    const { info } = { info: this.#info }
+    const info = this.#info
     for (const socket of [this.#shell, this.#control, this.#stdin, this.#iopub, this.#hb]) socket.linger = 0
     await Promise.all([
       this.#shell.bind(endpoint(info, info.shell_port)),
@@ -227,10 +227,11 @@ export class Kernel {
       }
       this.#startWorker()
     })
-    this.#attachInspector(worker)
+    this.#attachInspector()
   }
 
-  #attachInspector(worker: Worker): void {
+  /** One inspector session on this thread reaches every evaluator thread (NodeWorker domain). */
+  #attachInspector(): void {
     if (!this.#inspector) {
       this.#inspector = new inspector.Session()
       this.#inspector.connect()
@@ -239,7 +240,6 @@ export class Kernel {
       })
       this.#inspector.post('NodeWorker.enable', { waitForDebuggerOnStart: false })
     }
-    void worker
   }
 
   #toWorker(message: ToEvaluator): void {
