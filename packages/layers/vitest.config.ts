@@ -1,5 +1,6 @@
 import { defineProject } from 'vitest/config'
 
 export default defineProject({
-  test: { name: '@unet/layers' },
+  // tests that build or train small networks take a few seconds on a loaded 2-core machine
+  test: { name: '@unet/layers', testTimeout: 60_000, hookTimeout: 60_000 },
 })
