@@ -1,5 +1,6 @@
 import '@tensorflow/tfjs-backend-cpu'
 import * as tf from '@tensorflow/tfjs-core'
+import * as tfl from '@tensorflow/tfjs-layers'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { type Augmentation, horizontalFlip } from './augment'
 import { createBatches, toInputTensor } from './batches'
@@ -128,6 +129,23 @@ describe('createBatches', () => {
       tf.dispose([r.value.xs, r.value.ys])
     }
     expect(n).toBe(37)
+  })
+})
+
+describe('with tfjs-layers', () => {
+  it('model.fitDataset trains on toDataset() for several epochs without leaking', async () => {
+    const model = tfl.sequential({
+      layers: [tfl.layers.conv2d({ inputShape: [16, 16, 2], filters: 1, kernelSize: 3, padding: 'same', activation: 'sigmoid' })],
+    })
+    model.compile({ optimizer: tf.train.sgd(0.1), loss: 'binaryCrossentropy' })
+    const before = tf.memory().numTensors
+    const batches = createBatches(train, { batchSize: 8, size: 16, depthChannel: true })
+    const history = await model.fitDataset(batches.toDataset(), { epochs: 2, verbose: 0 })
+    expect(history.history.loss).toHaveLength(2)
+    expect(Number.isFinite(history.history.loss[1] as number)).toBe(true)
+    // Optimizer state may stay; no batch tensor may.
+    expect(tf.memory().numTensors - before).toBeLessThanOrEqual(2)
+    model.dispose()
   })
 })
 
