@@ -170,9 +170,11 @@ export class Kernel {
   interrupt(): void {
     const current = this.#current
     if (!current || !this.#worker) return
-    current.interruptedAt ??= Date.now()
     Atomics.store(this.#flags, FLAG_INTERRUPT, current.id)
     this.#toWorker({ type: 'interrupt', id: current.id })
+    // Pressing stop again while the first interrupt is at work just asks again.
+    if (current.interruptedAt !== undefined) return
+    current.interruptedAt = Date.now()
     let alive = Atomics.load(this.#flags, FLAG_ALIVE)
     const check = (round: number): void => {
       if (this.#current !== current) return

@@ -9,12 +9,19 @@ const post = (message: FromEvaluator): void => port.postMessage(message)
 const evaluator = new Evaluator(post, new Int32Array(flags), cwd)
 evaluator.install()
 
+// The last cell's outcome, sent again if an interrupt asks about it: a termination aimed at the
+// cell can, when the cell ends just then, hit the code that was sending its reply instead.
+let last: { id: number; content: unknown } | undefined
+
 port.on('message', (message: ToEvaluator) => {
   switch (message.type) {
     case 'execute':
       void evaluator
         .execute(message.id, message.code, message.count, { userExpressions: message.userExpressions ?? {}, allowStdin: message.allowStdin === true })
-        .then((content) => post({ type: 'reply', id: message.id, content }))
+        .then((content) => {
+          last = { id: message.id, content }
+          post({ type: 'reply', id: message.id, content })
+        })
       break
     case 'ping':
       post({ type: 'reply', id: message.id, content: 'pong' })
@@ -25,6 +32,7 @@ port.on('message', (message: ToEvaluator) => {
     case 'interrupt':
       void evaluator.interrupt(message.id).then((content) => {
         if (content) post({ type: 'reply', id: message.id, content })
+        else if (last?.id === message.id) post({ type: 'reply', id: message.id, content: last.content })
       })
       break
     case 'complete':
