@@ -2,8 +2,12 @@ import * as tf from '@tensorflow/tfjs-core'
 import '@tensorflow/tfjs-backend-cpu'
 import * as tfl from '@tensorflow/tfjs-layers'
 import { createUnet } from '@unet/layers'
+import { loadModel, saveModel } from '@unet/runtime'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { LOSS_METADATA_KEY, compileFromTrainingConfig, compileWithLoss, savedLossSpec } from './compile'
+import { LOSS_METADATA_KEY, compileFromTrainingConfig, compileWithLoss, lossFromMetadata, savedLossSpec } from './compile'
 import { LossError } from './errors'
 import { getLoss } from './registry'
 import { weightedLoss } from './weighted'
@@ -132,6 +136,37 @@ describe('saving and loading a model compiled with these losses', () => {
       expect(() => compileFromTrainingConfig(plain)).toThrow(/carries no @unet\/losses loss.*compileWithLoss/)
     } finally {
       disposeModel(plain)
+    }
+  })
+
+  it("goes through @unet/runtime's files: lossFromMetadata of model.json gives loadModel the loss to restore the optimizer with", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'unet-losses-'))
+    const model = createUnet({ depth: 1, filters: 2, inputShape: [8, 8, 1], batchNormMomentum: null })
+    const { xs, ys } = batch()
+    let loaded: tfl.LayersModel | undefined
+    try {
+      compileWithLoss(model, { optimizer: 'adam', loss: { name: 'jaccard', options: { perImage: true } } })
+      await model.trainOnBatch(xs, ys)
+      tf.engine().startScope() // reclaims the iteration-count scalar tfjs leaks on save
+      await saveModel(model, dir, { includeOptimizer: true })
+      tf.engine().endScope()
+      const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as { userDefinedMetadata?: unknown }
+      const loss = lossFromMetadata(json.userDefinedMetadata)
+      expect(loss?.spec).toEqual({ name: 'jaccard', options: { smooth: 1, perImage: true } })
+      loaded = await loadModel(dir, { loss })
+      expect(savedLossSpec(loaded)).toEqual(loss!.spec)
+      await model.trainOnBatch(xs, ys)
+      await loaded.trainOnBatch(xs, ys)
+      const a = model.getLayer('output').getWeights()[0]!.dataSync()
+      const b = loaded.getLayer('output').getWeights()[0]!.dataSync()
+      for (let i = 0; i < a.length; i++) expect(b[i]).toBeCloseTo(a[i]!, 5)
+      expect(lossFromMetadata({ epoch: 1 })).toBeUndefined()
+      expect(lossFromMetadata(null)).toBeUndefined()
+    } finally {
+      tf.dispose([xs, ys])
+      model.dispose()
+      if (loaded) disposeModel(loaded)
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 })

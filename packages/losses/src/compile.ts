@@ -57,8 +57,27 @@ export function compileWithLoss(model: LayersModel, args: CompileWithLossArgs): 
  * ```
  */
 export function savedLossSpec(model: LayersModel): LossSpec | undefined {
-  const spec = metadataOf(model)[LOSS_METADATA_KEY]
-  return spec !== null && typeof spec === 'object' && typeof (spec as LossSpec).name === 'string' ? (spec as LossSpec) : undefined
+  return lossFromMetadata(metadataOf(model))?.spec
+}
+
+/**
+ * The loss recorded by {@link compileWithLoss} in a model's user-defined metadata — from a model
+ * (`model.getUserDefinedMetadata()`) or straight from a model.json's `userDefinedMetadata`, e.g. to pass
+ * as the `loss` of `@unet/runtime`'s `loadModel`, which then restores the optimizer state too.
+ *
+ * @param metadata - user-defined metadata, or anything else (then the result is `undefined`)
+ * @returns the rebuilt loss, or `undefined` when the metadata records none
+ * @example
+ * ```ts
+ * const json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8'))
+ * const model = await loadModel(dir, { loss: lossFromMetadata(json.userDefinedMetadata) })
+ * ```
+ */
+export function lossFromMetadata(metadata: unknown): LossFunction | undefined {
+  if (metadata === null || typeof metadata !== 'object') return undefined
+  const spec = (metadata as Record<string, unknown>)[LOSS_METADATA_KEY]
+  if (spec === null || typeof spec !== 'object' || typeof (spec as LossSpec).name !== 'string') return undefined
+  return lossFromSpec(spec as LossSpec)
 }
 
 /** Options of {@link compileFromTrainingConfig}. */
