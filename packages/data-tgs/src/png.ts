@@ -22,6 +22,10 @@ const CHANNELS_OF_COLOUR_TYPE: Record<number, number> = { 0: 1, 2: 3, 3: 3, 4: 2
  * @param bytes - the file's bytes
  * @param file - the file name, for messages
  * @returns size, bit depth and channels
+ * @example
+ * ```ts
+ * readPngHeader(await readFile('train/masks/0a1b2c3d4e.png')) // { width: 101, height: 101, bitDepth: 16, channels: 1 }
+ * ```
  */
 export function readPngHeader(bytes: Uint8Array, file = 'PNG'): PngHeader {
   const ok =

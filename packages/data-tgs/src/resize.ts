@@ -52,6 +52,10 @@ function axisMap(from: number, to: number): AxisMap {
  * @param from - source size
  * @param to - target size
  * @returns `to.height × to.width` values
+ * @example
+ * ```ts
+ * resizeBilinear([0, 1], { height: 1, width: 2 }, { height: 1, width: 4 }) // [0, 0.25, 0.75, 1]
+ * ```
  */
 export function resizeBilinear(input: ArrayLike<number>, from: ImageShape, to: ImageShape): Float32Array {
   // One element type in the hot loop keeps it monomorphic (masks arrive as Uint8Array).

@@ -212,9 +212,10 @@ function quickSelect(a: Float32Array, k: number): number {
 
 /** Fills `phi` with a smooth field, larger inside salt: a flank/top surface, a blob, or two blobs. */
 function saltField(phi: Float32Array, n: number, random: Random): void {
-  const irregular = smoothNoise(random, n, 4)
-  const rough = smoothNoise(random, n, 8)
-  const wobble = uniform(random, 3, 9)
+  // Plane waves, not grid value noise: grid noise flattens at its nodes and turns boundaries into staircases.
+  const irregular = waveNoise(random, n, 4, 40, 120)
+  const rough = waveNoise(random, n, 5, 12, 30)
+  const wobble = uniform(random, 2, 7)
   const kind = random()
   if (kind < 0.5) {
     // A salt top, base or flank: distance from a wavy line, salt on one side.
@@ -370,6 +371,41 @@ function smoothNoise(random: Random, n: number, cells: number): Float32Array {
       const d = grid[row1 + x0 + 1]!
       const top = a + (b - a) * fx
       out[y * n + x] = top + (c + (d - c) * fx - top) * fy
+    }
+  }
+  return out
+}
+
+/**
+ * A sum of `waves` plane waves with random directions, wavelengths in [minLen, maxLen] and phases, scaled
+ * to about [-1, 1]. Each wave is sin(kx·x + ky·y + φ) = sin(kx·x + φ)·cos(ky·y) + cos(kx·x + φ)·sin(ky·y),
+ * so only per-row and per-column sines are computed.
+ */
+function waveNoise(random: Random, n: number, waves: number, minLen: number, maxLen: number): Float32Array {
+  const out = new Float32Array(n * n)
+  const sx = new Float32Array(n)
+  const cx = new Float32Array(n)
+  const sy = new Float32Array(n)
+  const cy = new Float32Array(n)
+  const amp = 1 / Math.sqrt(waves / 2)
+  for (let w = 0; w < waves; w++) {
+    const theta = random() * Math.PI
+    const k = (2 * Math.PI) / uniform(random, minLen, maxLen)
+    const kx = k * Math.cos(theta)
+    const ky = k * Math.sin(theta)
+    const phase = random() * 2 * Math.PI
+    const a = amp * uniform(random, 0.5, 1)
+    for (let i = 0; i < n; i++) {
+      sx[i] = Math.sin(kx * i + phase)
+      cx[i] = Math.cos(kx * i + phase)
+      sy[i] = Math.sin(ky * i)
+      cy[i] = Math.cos(ky * i)
+    }
+    for (let y = 0; y < n; y++) {
+      const c = a * cy[y]!
+      const s = a * sy[y]!
+      const row = y * n
+      for (let x = 0; x < n; x++) out[row + x] = out[row + x]! + sx[x]! * c + cx[x]! * s
     }
   }
   return out
