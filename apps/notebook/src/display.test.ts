@@ -49,6 +49,15 @@ describe('display helpers', () => {
     expect(png.at(0, 3)).toEqual([0, 0, 0])
     expect(shown[0]!.data['text/plain']).toBe('<grid 2×2: #0, #1, #2>')
   })
+  it('shows a batch tensor as a grid of its images', async () => {
+    const { display, shown } = recorder()
+    // Two 1×2 masks: [[1, 0]] and [[0, 1]].
+    await display.mask({ shape: [2, 1, 2, 1], dataSync: () => new Float32Array([1, 0, 0, 1]) }, { columns: 2, gap: 1, scale: 1 })
+    expect(shown[0]!.data['text/plain']).toBe('<grid 1×2: #0, #1>')
+    const png = await pixels(shown[0]!.data)
+    expect([png.info.width, png.info.height]).toEqual([5, 1])
+    expect([png.at(0, 0), png.at(1, 0), png.at(3, 0), png.at(4, 0)]).toEqual([[255, 255, 255], [0, 0, 0], [0, 0, 0], [255, 255, 255]])
+  })
   it('updates an output in place by display id', async () => {
     const { display, shown } = recorder()
     const handle = await display.plot([1, 2], { id: 'curve' })

@@ -133,10 +133,10 @@ export interface DisplaySink {
 export interface Display {
   /** Shows any value (its rich form when it has one, else text). */
   (value: unknown, options?: DisplayOptions): Promise<DisplayHandle>
-  /** A mask (0/1 or probabilities) as a grayscale PNG. */
-  mask(mask: Pixels, options?: PixelShape & DisplayOptions): Promise<DisplayHandle>
-  /** An image (floats in [0, 1] or bytes) as a PNG. */
-  image(image: Pixels, options?: PixelShape & DisplayOptions): Promise<DisplayHandle>
+  /** A mask (0/1 or probabilities) as a grayscale PNG; a batch tensor `[n, h, w, 1]` as a grid. */
+  mask(mask: Pixels, options?: GridOptions): Promise<DisplayHandle>
+  /** An image (floats in [0, 1] or bytes) as a PNG; a batch tensor `[n, h, w, c]` as a grid. */
+  image(image: Pixels, options?: GridOptions): Promise<DisplayHandle>
   /** An image with a mask (and optionally a prediction) blended over it. */
   overlay(image: Pixels, mask: Pixels, options?: OverlayOptions): Promise<DisplayHandle>
   /** Several images, masks or overlays in one PNG. */
@@ -182,8 +182,11 @@ export function createDisplay(sink: DisplaySink): Display {
     return pending
   }
   const display = ((value: unknown, options?: DisplayOptions) => show(toBundle(value), options)) as Display
-  display.mask = (mask, options = {}) => show(pngBundle(toGray(raster(mask, options, 'mask')), options, 'mask'), options)
-  display.image = (image, options = {}) => show(pngBundle(toRgb(raster(image, options, 'image')), options, 'image'), options)
+  // A batch tensor ([n, h, w, c], n > 1, as createBatches yields) is shown as a grid of its images.
+  display.mask = (mask, options = {}) =>
+    isBatch(mask) ? display.grid(unbatch(mask), options) : show(pngBundle(toGray(raster(mask, options, 'mask')), options, 'mask'), options)
+  display.image = (image, options = {}) =>
+    isBatch(image) ? display.grid(unbatch(image), options) : show(pngBundle(toRgb(raster(image, options, 'image')), options, 'image'), options)
   display.overlay = (image, mask, options = {}) =>
     show(pngBundle(overlayRgb(raster(image, options, 'image'), raster(mask, options, 'mask'), options), options, 'overlay'), options)
   display.grid = (items, options = {}) => show(gridBundle(items, options), options)
@@ -204,6 +207,21 @@ function toBundle(value: unknown): MimeBundle {
     return value as MimeBundle
   }
   return { 'text/plain': typeof value === 'string' ? value : inspect(value, { depth: 4 }) }
+}
+
+function isBatch(value: unknown): value is TensorLike {
+  return isTensor(value) && value.shape.length === 4 && value.shape[0]! > 1
+}
+
+/** The images of a [n, h, w, c] tensor, each as its own tensor-like view. */
+function unbatch(batch: TensorLike): TensorLike[] {
+  const [n, h, w, c] = batch.shape as [number, number, number, number]
+  const data = batch.dataSync()
+  const size = h * w * c
+  return Array.from({ length: n }, (_, i) => {
+    const slice = ArrayBuffer.isView(data) ? (data as unknown as Float32Array).subarray(i * size, (i + 1) * size) : Array.prototype.slice.call(data, i * size, (i + 1) * size)
+    return { shape: [h, w, c], dataSync: () => slice }
+  })
 }
 
 function isTensor(value: unknown): value is TensorLike {

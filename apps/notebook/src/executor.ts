@@ -360,12 +360,16 @@ export class Evaluator {
     }
     const user = new Set(this.#userNames())
     matches = [...new Set(matches)].sort((a, b) => Number(user.has(b)) - Number(user.has(a)) || a.localeCompare(b))
+    const cursorStart = toCodePoints(code, start)
+    // JupyterLab shows a kind icon per match from this (experimental) field.
+    const owner = member ? lookup(member[1]!.replace(/\s+/g, '')).value : globalThis
+    const kinds = matches.map((text) => ({ start: cursorStart, end: cursorPos, text, type: completionKind(text, owner, Boolean(moduleName)) }))
     return {
       status: 'ok',
       matches,
-      cursor_start: toCodePoints(code, start),
+      cursor_start: cursorStart,
       cursor_end: cursorPos,
-      metadata: {},
+      metadata: { _jupyter_types_experimental: kinds },
     }
   }
 
@@ -414,6 +418,19 @@ export class Evaluator {
     if (!target.found && !origin) return { status: 'ok', found: false, data: {}, metadata: {} }
     return { status: 'ok', found: true, data: { 'text/plain': parts.join('\n\n') }, metadata: {} }
   }
+}
+
+function completionKind(name: string, owner: unknown, isModule: boolean): string {
+  if (isModule) return 'module'
+  let value: unknown
+  try {
+    value = owner === null || owner === undefined ? undefined : (owner as Record<string, unknown>)[name]
+  } catch {
+    return 'instance'
+  }
+  if (value === undefined && KEYWORDS.includes(name)) return 'keyword'
+  if (typeof value === 'function') return /^class\b/.test(Function.prototype.toString.call(value)) ? 'class' : 'function'
+  return 'instance'
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

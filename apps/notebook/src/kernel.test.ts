@@ -247,6 +247,8 @@ describe('unet-kernel over ZeroMQ', () => {
     }
     expect(await complete('trainingL')).toMatchObject({ matches: ['trainingLosses'], cursor_start: 0, cursor_end: 9 })
     expect((await complete('config.lea')).matches).toEqual(['learningRate'])
+    const kinds = (await client.request('shell', 'complete_request', { code: 'Math.ma', cursor_pos: 7 })).reply.content.metadata as { _jupyter_types_experimental: { text: string; type: string }[] }
+    expect(kinds._jupyter_types_experimental).toEqual([{ start: 5, end: 7, text: 'max', type: 'function' }])
     expect((await complete('trainingLosses.pu')).matches).toContain('push')
     const unet = await complete('import { tgsS } from "@unet/metrics"', 'import { tgsS'.length)
     expect(unet.matches).toContain('tgsScore')
