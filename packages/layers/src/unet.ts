@@ -60,7 +60,7 @@ export function createUnet(options: UnetOptions = {}): LayersModel {
     })
   }
   const output = tfl.layers
-    .conv2d({ filters: classes, kernelSize: 1, activation: outputActivation, kernelInitializer: 'glorotUniform', name: 'output' })
+    .conv2d({ filters: classes, kernelSize: 1, activation: outputActivation, kernelInitializer: 'heNormal', name: 'output' })
     .apply(x) as SymbolicTensor
   return tfl.model({ inputs: input, outputs: output, name })
 }
