@@ -42,6 +42,8 @@ describe('createVggUnet', () => {
       expect(bias?.shape, name).toEqual([vggKernelShape(name)[3]])
     }
     expect(inputsOf(model, 'block1_conv1')).toEqual(['vgg_preprocess'])
+    expect(inputsOf(model, 'vgg_preprocess')).toEqual(['vgg_preprocess_b', 'vgg_preprocess_g', 'vgg_preprocess_r'])
+    expect(model.getLayer('vgg_preprocess').countParams()).toBe(0)
     expect(inputsOf(model, 'center_conv1')).toEqual(['block5_pool'])
     const lastConv = ['block1_conv2', 'block2_conv2', 'block3_conv3', 'block4_conv3', 'block5_conv3']
     for (let level = 1; level <= 5; level++) {
@@ -117,13 +119,37 @@ describe('createVggUnet', () => {
     expect(model.getLayer('dec3_up').getConfig().interpolation).toBe('bilinear')
     expect(model.getLayer('dec3_conv1').getConfig().use_bias ?? model.getLayer('dec3_conv1').getConfig().useBias).toBe(true)
     expect(model.getLayer('dec2_drop').getConfig().rate).toBe(0.25)
+    expect(model.getLayer('dec5_drop').getConfig().rate).toBe(0.25)
     expect(model.outputs[0]?.shape).toEqual([null, 32, 32, 3])
     expect(model.getLayer('output').getConfig().activation).toBe('linear')
     model.dispose()
-    const momentum = createVggUnet({ inputShape: [32, 32, 1], decoderFilters: tiny, batchNormMomentum: 0.9 })
+    const momentum = createVggUnet({ inputShape: [32, 32, 1], decoderFilters: tiny, batchNormMomentum: 0.9, dropout: [0, 0, 0.1, 0, 0.3] })
+    expect(momentum.getLayer('dec3_drop').getConfig().rate).toBe(0.1)
+    expect(momentum.getLayer('dec5_drop').getConfig().rate).toBe(0.3)
+    expect(momentum.layers.map((layer) => layer.name)).not.toContain('dec1_drop')
     expect(momentum.getLayer('dec4_bn2').getConfig().momentum).toBe(0.9)
     expect(momentum.getLayer('dec4_up').getClassName()).toBe('Conv2DTranspose')
     momentum.dispose()
+  })
+
+  it('round-trips through the tfjs layers format with its preprocessing and freeze point', async () => {
+    const model = createVggUnet({ inputShape: [32, 32, 1], decoderFilters: tiny, freezeUpTo: 'block2_conv1' })
+    let saved: tf.io.ModelArtifacts | undefined
+    await model.save(
+      tf.io.withSaveHandler(async (artifacts) => {
+        saved = artifacts
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }
+      }),
+    )
+    const loaded = await tfl.loadLayersModel(tf.io.fromMemory(saved as tf.io.ModelArtifacts))
+    expect(loaded.layers.map((layer) => [layer.name, layer.trainable])).toEqual(model.layers.map((layer) => [layer.name, layer.trainable]))
+    tf.tidy(() => {
+      const x = tf.randomUniform([1, 32, 32, 1], 0, 1, 'float32', 5)
+      const diff = tf.max(tf.abs(tf.sub(model.predict(x) as tf.Tensor, loaded.predict(x) as tf.Tensor)))
+      expect(diff.dataSync()[0]).toBe(0)
+    })
+    model.dispose()
+    loaded.dispose()
   })
 
   it('rejects options that do not fit VGG-16, saying what to do', () => {
@@ -136,6 +162,7 @@ describe('createVggUnet', () => {
     expect(thrown({ decoderFilters: [1, 2, 3] as unknown as VggUnetOptions['decoderFilters'] }).message).toContain('decoderFilters')
     expect(thrown({ batchNormMomentum: 1 }).message).toContain('batchNormMomentum')
     expect(thrown({ dropout: 1 }).message).toContain('dropout')
+    expect(thrown({ dropout: [0.1, 0.2] }).message).toContain('five of them')
     expect(thrown({ upsampling: 'nearest' as 'bilinear' }).message).toContain('upsampling')
     const freeze = thrown({ freezeUpTo: 'block6_conv1' })
     expect(freeze.code).toBe('UNKNOWN_LAYER')

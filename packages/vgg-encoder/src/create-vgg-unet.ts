@@ -4,7 +4,7 @@ import { convBlock, decoderStage } from '@unet/layers'
 import { VGG16_BLOCK_FILTERS } from './architecture'
 import { VggError } from './errors'
 import { freezeVggEncoder, frozenLayerNames, type FreezeUpTo } from './freeze'
-import { preprocessWeights } from './preprocess'
+import { IMAGENET_BGR_MEANS, preprocessWeights } from './preprocess'
 
 /** Filters of the five decoder stages `dec1` … `dec5` (dec1 is the full-resolution one). */
 export type DecoderFilters = readonly [number, number, number, number, number]
@@ -21,16 +21,17 @@ export interface VggUnetOptions {
   upsampling?: 'transpose' | 'bilinear'
   /** Momentum of the decoder's batch norm layers; `null` for none (the convolutions then get a bias). Default 0.99. */
   batchNormMomentum?: number | null
-  /** Dropout rate after each decoder concatenation; 0 (default) for none. */
-  dropout?: number
+  /** Dropout rate after each decoder concatenation, one for all or one per stage (dec1…dec5); 0 (default) for none. */
+  dropout?: number | readonly number[]
   /** Filters of the decoder stages dec1…dec5; the centre block uses dec5's. Default `[32, 64, 128, 256, 256]`. */
   decoderFilters?: DecoderFilters
   /** Encoder layers up to and including this one do not train; see {@link FreezeUpTo}. Default: nothing frozen. */
   freezeUpTo?: FreezeUpTo | string | number
   /**
-   * 'caffe' (default): the model starts with a frozen 1×1 convolution named `vgg_preprocess` that applies Keras'
-   * caffe preprocessing (see `vggPreprocess`), so it takes images as they come. 'none': the model takes
-   * preprocessed 3-channel BGR input (a 1-channel input is still repeated to three).
+   * 'caffe' (default): the model starts with Keras' caffe preprocessing (see `vggPreprocess`), ending in a layer
+   * named `vgg_preprocess`, so it takes images as they come: for 1 channel, weightless rescalings
+   * `vgg_preprocess_b/g/r` concatenated; for 3 (RGB) channels, a frozen 1×1 convolution. 'none': the model takes
+   * preprocessed BGR input (a 1-channel input is still repeated to three).
    */
   preprocess?: 'caffe' | 'none'
   /** With `preprocess: 'caffe'`: 255 (default) for images in [0, 1], 1 for images in 0–255. */
@@ -61,7 +62,10 @@ function checkOptions(options: VggUnetOptions): void {
   }
   const { classes = 1, dropout = 0, batchNormMomentum = 0.99, decoderFilters = DEFAULT_DECODER_FILTERS } = options
   if (!Number.isInteger(classes) || classes < 1) throw invalid(`classes must be a positive integer, got ${String(classes)}`)
-  if (!(dropout >= 0 && dropout < 1)) throw invalid(`dropout must be in [0, 1), got ${String(dropout)}`)
+  const rates = typeof dropout === 'number' ? [dropout] : dropout
+  if ((typeof dropout !== 'number' && rates.length !== 5) || rates.some((rate) => !(rate >= 0 && rate < 1))) {
+    throw invalid(`dropout must be a rate in [0, 1) or five of them (dec1…dec5), got ${JSON.stringify(dropout)}`)
+  }
   if (batchNormMomentum !== null && !(batchNormMomentum > 0 && batchNormMomentum < 1)) {
     throw invalid(`batchNormMomentum must be in (0, 1) or null, got ${String(batchNormMomentum)}`)
   }
@@ -115,8 +119,21 @@ export function createVggUnet(options: VggUnetOptions = {}): tfl.LayersModel {
 
   const input = tfl.input({ shape: inputShape, name: 'input' })
   let x = input
+  const inputScale = options.inputScale ?? 255
   let preprocess: tfl.layers.Layer | undefined
-  if (caffe || channels === 1) {
+  if (channels === 1) {
+    // Grayscale: three weightless rescalings (×255, minus each BGR mean), so nothing that re-initialises or
+    // re-loads kernels can disturb the preprocessing
+    const scale = caffe ? inputScale : 1
+    const planes = IMAGENET_BGR_MEANS.map((mean, i) =>
+      apply(
+        tfl.layers.rescaling({ name: `vgg_preprocess_${'bgr'[i] as string}`, scale, offset: caffe ? -mean : 0, trainable: false }),
+        x,
+      ),
+    )
+    x = apply(tfl.layers.concatenate({ name: 'vgg_preprocess', axis: -1, trainable: false }), planes)
+  } else if (caffe) {
+    // RGB → BGR needs a channel permutation, which tfjs-layers only offers as a (frozen) 1×1 convolution
     preprocess = tfl.layers.conv2d({ name: 'vgg_preprocess', filters: 3, kernelSize: 1, trainable: false })
     x = apply(preprocess, x)
   }
@@ -148,7 +165,7 @@ export function createVggUnet(options: VggUnetOptions = {}): tfl.LayersModel {
       filters: decoderFilters[level - 1] as number,
       upsampling: options.upsampling ?? 'transpose',
       batchNormMomentum,
-      dropout,
+      dropout: typeof dropout === 'number' ? dropout : (dropout[level - 1] as number),
     })
   }
   const output = apply(
@@ -163,7 +180,7 @@ export function createVggUnet(options: VggUnetOptions = {}): tfl.LayersModel {
   const model = tfl.model({ inputs: input, outputs: output, name: options.name ?? 'vgg16_unet' })
 
   if (preprocess) {
-    const { kernel, bias } = preprocessWeights(channels, { caffe, inputScale: options.inputScale ?? 255 })
+    const { kernel, bias } = preprocessWeights(channels, { caffe, inputScale })
     const layer = preprocess
     tf.tidy(() => layer.setWeights([tf.tensor4d(kernel, [1, 1, channels, 3]), tf.tensor1d(bias)]))
   }
