@@ -65,7 +65,7 @@ function latestResumable(cwd: string): string | null {
 
 /** Keys of the train command's options that map one-to-one onto {@link TrainConfig}. */
 const TRAIN_KEYS: (keyof TrainConfig)[] = [
-  'data', 'out', 'model', 'depth', 'filters', 'imageSize', 'resize', 'epochs', 'batchSize', 'lr', 'loss', 'valSplit', 'folds', 'fold', 'augment', 'dropout', 'seed',
+  'data', 'out', 'model', 'depth', 'filters', 'imageSize', 'resize', 'epochs', 'batchSize', 'lr', 'loss', 'valSplit', 'folds', 'fold', 'augment', 'dropout', 'batchNormMomentum', 'seed',
   'synthTrain', 'synthTest', 'patience', 'lrPatience', 'lrFactor', 'minLr', 'timeLimit', 'backend', 'threads', 'reportImages',
 ]
 
@@ -103,6 +103,10 @@ export function createProgram(): Command {
     .option('--fold <i>', 'with --folds: which fold (0-based) is validation (default: 0)', int(0))
     .option('--augment <list>', `comma list of ${AUGMENTATIONS.join(', ')}, or none (default: ${D.augment.join(',')})`, augmentList)
     .option('--dropout <x>', `dropout rate in the U-Net; non-zero dropout makes runs not bit-reproducible (default: ${D.dropout})`, num((n) => n >= 0 && n < 1, 'in [0, 1)'))
+    .option('--bn-momentum <x|none>', `batch-norm momentum, or none for no batch norm (default: ${D.batchNormMomentum})`, (v: string) => {
+      if (v === 'none') return null
+      return num((n) => n > 0 && n < 1, 'between 0 and 1, or none')(v)
+    })
     .option('--seed <n>', `seed of weights, split, data order and augmentation (default: ${D.seed})`, int(0))
     .option('--synth-train <n>', `synthetic data: train images to generate (default: ${D.synthTrain})`, int(2))
     .option('--synth-test <n>', `synthetic data: test images to generate (default: ${D.synthTest})`, int(0))
@@ -121,6 +125,7 @@ export function createProgram(): Command {
     .action(async (opts: Record<string, unknown>) => {
       const fromFile = typeof opts.config === 'string' ? await readConfigFile(opts.config) : {}
       const fromFlags: Partial<TrainConfig> = {}
+      if (opts.bnMomentum !== undefined) opts.batchNormMomentum = opts.bnMomentum
       for (const key of TRAIN_KEYS) if (opts[key] !== undefined) (fromFlags as Record<string, unknown>)[key] = opts[key]
       if (opts.fold !== undefined && opts.folds === undefined && fromFile.folds === undefined) {
         throw new TrainerError('BAD_FLAG', '--fold needs --folds K (the number of folds)')
@@ -210,6 +215,10 @@ export function createProgram(): Command {
     .requiredOption('--out <dir>', 'folder to write')
     .option('--count <n>', 'train images (default: 400)', int(1), 400)
     .option('--test-count <n>', 'test images (default: 100)', int(0), 100)
+    .option('--bn-momentum <x|none>', `batch-norm momentum, or none for no batch norm (default: ${D.batchNormMomentum})`, (v: string) => {
+      if (v === 'none') return null
+      return num((n) => n > 0 && n < 1, 'between 0 and 1, or none')(v)
+    })
     .option('--seed <n>', `seed (default: ${D.seed})`, int(0), D.seed)
     .action(async (opts: { out: string; count: number; testCount: number; seed: number }) => {
       await synth({ out: opts.out, count: opts.count, testCount: opts.testCount, seed: opts.seed })
@@ -252,7 +261,8 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
-  main(process.argv).then((code) => {
-    process.exitCode = code
+  // exit explicitly: the wasm backend's worker threads would otherwise keep the process alive
+  void main(process.argv).then((code) => {
+    process.stdout.write('', () => process.exit(code))
   })
 }

@@ -38,6 +38,11 @@ export interface TrainConfig {
   augment: string[]
   /** Dropout rate in the U-Net. */
   dropout: number
+  /**
+   * Batch-norm momentum of the U-Net, or `null` for no batch norm. 0.9 rather than Keras' 0.99: a short run
+   * takes only a few hundred steps, and the moving statistics used at validation must catch up in that time.
+   */
+  batchNormMomentum: number | null
   /** Seed of weights, split, data order and augmentation. */
   seed: number
   /** Synthetic data only: number of train images generated. */
@@ -80,6 +85,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   fold: 0,
   augment: ['flip'],
   dropout: 0,
+  batchNormMomentum: 0.9,
   seed: 42,
   synthTrain: 600,
   synthTest: 100,
@@ -205,6 +211,9 @@ export function validateTrainConfig(config: TrainConfig): void {
     if (!(AUGMENTATIONS as readonly string[]).includes(a)) fail('augment', `a comma list of ${AUGMENTATIONS.join(', ')} (or none)`, a)
   }
   if (typeof config.dropout !== 'number' || config.dropout < 0 || config.dropout >= 1) fail('dropout', 'a number in [0, 1)', config.dropout)
+  if (config.batchNormMomentum !== null && (typeof config.batchNormMomentum !== 'number' || !(config.batchNormMomentum > 0 && config.batchNormMomentum < 1))) {
+    fail('batchNormMomentum', 'a number between 0 and 1, or null for no batch norm', config.batchNormMomentum)
+  }
   positiveInt(c, 'seed', 0)
   positiveInt(c, 'synthTrain', 2)
   positiveInt(c, 'synthTest', 0)

@@ -79,6 +79,7 @@ export function buildModel(config: TrainConfig): LayersModel {
           filters: config.filters,
           inputShape,
           dropout: config.dropout,
+          batchNormMomentum: config.batchNormMomentum,
           outputActivation: activation,
         }) as unknown as LayersModel)
   seedKernels(model, config.seed)

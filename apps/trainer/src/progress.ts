@@ -13,6 +13,8 @@ export interface TrainReporter {
   step(info: { epoch: number; step: number; steps: number; loss: number; imagesPerSecond: number; lr: number }): void
   /** After an epoch's validation. */
   epochEnd(logs: EpochLogs, info: { improved: boolean; epochs: number }): void
+  /** A checkpoint was written (logged, not printed). */
+  checkpoint(info: { which: 'last' | 'best'; dir: string; epoch: number; step: number; globalStep: number }): void
   /** A free-form note (checkpoint saved, stopping…). */
   note(text: string): void
   /** Once, at the end. */
@@ -90,6 +92,9 @@ export function consoleReporter(options: { quiet: boolean; json: boolean; logFil
           (info.improved ? '  * best' : ''),
       )
     },
+    checkpoint(info) {
+      log('checkpoint', info)
+    },
     note(text) {
       bar?.stop()
       bar = null
@@ -119,7 +124,7 @@ function fmt(v: number): string {
  * ```
  */
 export function silentReporter(): TrainReporter {
-  return { start() {}, epochStart() {}, step() {}, epochEnd() {}, note() {}, end() {} }
+  return { start() {}, epochStart() {}, step() {}, epochEnd() {}, checkpoint() {}, note() {}, end() {} }
 }
 
 /**

@@ -170,6 +170,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     },
     async saveBest() {
       await saveCheckpoint(bestDir, model, null, snapshot(false))
+      reporter.checkpoint({ which: 'best', dir: bestDir, epoch, step, globalStep })
     },
   }
 
@@ -265,7 +266,10 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     for (const cb of callbacks) await cb.onEpochEnd?.(logs, control)
     reporter.epochEnd(logs, { improved: (best.best?.score ?? -Infinity) > before, epochs: config.epochs })
     if (stopReason !== null) break
-    if (epoch < config.epochs) await saveCheckpoint(lastDir, model, optimizer, snapshot(false))
+    if (epoch < config.epochs) {
+      await saveCheckpoint(lastDir, model, optimizer, snapshot(false))
+      reporter.checkpoint({ which: 'last', dir: lastDir, epoch, step, globalStep })
+    }
   }
 
   const completed = epoch >= config.epochs && !broken
@@ -274,6 +278,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   const finished = !broken && (completed || (stopReason !== 'interrupted' && !timeLimited))
   if (!broken) {
     await saveCheckpoint(lastDir, model, optimizer, snapshot(finished))
+    reporter.checkpoint({ which: 'last', dir: lastDir, epoch, step, globalStep })
     reporter.note(`checkpoint saved: ${lastDir}${finished ? '' : ` (continue with: unet train --out ${config.out} --resume)`}`)
   } else {
     reporter.note(`stopped: ${stopReason}; ${best.best ? `best checkpoint (epoch ${best.best.epoch + 1}) kept in ${bestDir}` : 'no checkpoint was saved'}`)
