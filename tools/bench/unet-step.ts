@@ -3,7 +3,11 @@
  * present, the same for PyTorch (tools/bench/unet_step.py) when python3-torch is installed, the step's FLOPs
  * and the share of the machine's peak. Prints figures, asserts nothing.
  *
- *   cd tools/bench && pnpm exec tsx unet-step.ts [--steps 5] [--threads 1] [--cpu-timeout 60] [--no-torch] [--profile]
+ *   cd tools/bench && pnpm exec tsx unet-step.ts [--steps 5] [--threads 1,2] [--cpu-timeout 60] [--no-torch] [--profile]
+ *
+ * Each backend and thread count runs in a child process (the wasm thread pool is fixed once started).
+ * Times are wall-clock minimum and median over the runs after a warm-up, plus the minimum CPU time of the
+ * process (all its threads), which is the steadier figure on a machine shared with other work.
  *
  * The model is the one the seeds train: depth 4, 16 base filters ×2 per level, two 3×3 conv + batch norm +
  * ReLU per level, 2×2 max-pool, 2×2 stride-2 transposed-conv up-sampling, 1×1 sigmoid head; 128×128×1 input,
@@ -20,7 +24,8 @@ import * as tfl from '@tensorflow/tfjs-layers'
 import '@tensorflow/tfjs-backend-cpu'
 import '@tensorflow/tfjs-backend-wasm'
 
-import { registerWasmTrainingKernels } from '../../packages/runtime/src/kernels/index'
+// Sources, not the built package: the benchmark measures the working tree without a build step.
+import { initBackend } from '../../packages/runtime/src/index'
 
 const { values: opts } = parseArgs({
   options: {
@@ -138,29 +143,70 @@ function timePredict(model: tfl.LayersModel, xs: tf.Tensor, n: number): Timing {
   return summarise(times, cpu)
 }
 
-async function setBackend(name: string): Promise<void> {
-  if (name === 'wasm') registerWasmTrainingKernels()
-  if (!(await tf.setBackend(name))) throw new Error(`backend ${name} failed to start`)
+interface ChildResult {
+  reason: string
+  step?: Timing
+  predict: Timing
+  kernels?: Array<[string, number, number]>
 }
 
-/** Runs one measurement in this process and prints it as JSON (used for the cpu backend, under a timeout). */
-async function child(what: string): Promise<void> {
-  const [backend, kind] = what.split(':') as [string, 'step' | 'predict']
-  await setBackend(backend)
+/** Per-kernel exclusive CPU time of one training step: every wasm kernel is wrapped and timed. */
+async function profileStep(model: tfl.LayersModel, xs: tf.Tensor, ys: tf.Tensor): Promise<Array<[string, number, number]>> {
+  const byKernel = new Map<string, { s: number; n: number }>()
+  const stack: number[] = []
+  for (const config of tf.getKernelsForBackend('wasm')) {
+    const inner = config.kernelFunc
+    tf.unregisterKernel(config.kernelName, 'wasm')
+    tf.registerKernel({
+      ...config,
+      setupFunc: undefined,
+      kernelFunc: (args) => {
+        const c0 = process.cpuUsage()
+        stack.push(0)
+        try {
+          return inner(args)
+        } finally {
+          const total = cpuSeconds(c0)
+          const nested = stack.pop()!
+          // A kernel that calls others is charged only for its own share.
+          if (stack.length > 0) stack[stack.length - 1]! += total
+          const e = byKernel.get(config.kernelName) ?? { s: 0, n: 0 }
+          e.s += total - nested
+          e.n++
+          byKernel.set(config.kernelName, e)
+        }
+      },
+    })
+  }
+  await model.trainOnBatch(xs, ys)
+  return [...byKernel].sort((a, b) => b[1].s - a[1].s).map(([name, e]) => [name, e.s, e.n])
+}
+
+/** Runs one backend's measurements in this process and prints them as JSON on the last line. */
+async function child(spec: string): Promise<void> {
+  const [backend, threads, what] = spec.split(':') as ['wasm' | 'cpu', string, 'all' | 'step' | 'predict']
+  const info = await initBackend({ backend, threads: Number(threads) })
   const model = buildUnet()
   const { xs, ys } = batch()
-  const t = kind === 'step' ? await timeStep(model, xs, ys, 1) : timePredict(model, xs, 1)
-  console.log(JSON.stringify(t))
+  const runs = backend === 'cpu' ? 1 : steps
+  const result: ChildResult = { reason: info.reason, predict: { min: NaN, median: NaN, cpuMin: NaN, runs: 0 } }
+  if (what !== 'predict') result.step = await timeStep(model, xs, ys, runs)
+  if (what !== 'step') result.predict = timePredict(model, xs, runs)
+  if (opts.profile && backend === 'wasm' && Number(threads) === 1) result.kernels = await profileStep(model, xs, ys)
+  console.log(JSON.stringify(result))
+  // The threaded wasm build's workers would keep the process alive.
+  process.exit(0)
 }
 
-function runChild(what: string, timeoutS: number): Timing | string {
+function runChild(spec: string, timeoutS: number): ChildResult | string {
   const self = fileURLToPath(import.meta.url)
-  const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--child', what], { encoding: 'utf8', timeout: timeoutS * 1000 })
+  const args = ['--import', 'tsx', self, '--child', spec, '--steps', String(steps), ...(opts.profile ? ['--profile'] : [])]
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: timeoutS * 1000, maxBuffer: 1 << 26 })
   if (r.error !== undefined || r.status !== 0) {
-    if (r.signal === 'SIGTERM') return `skipped: too slow (did not finish 2 runs within ${timeoutS} s)`
+    if (r.signal === 'SIGTERM') return `skipped: too slow (did not finish within ${timeoutS} s)`
     return `failed: ${(r.stderr || String(r.error)).trim().split('\n').slice(-1)[0]}`
   }
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Timing
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as ChildResult
 }
 
 interface TorchResult {
@@ -170,6 +216,8 @@ interface TorchResult {
   step_median_s: number
   predict_min_s: number
   predict_median_s: number
+  step_cpu_min_s: number
+  predict_cpu_min_s: number
 }
 
 function runTorch(threads: number): TorchResult | string {
@@ -199,66 +247,43 @@ function machinePeak(): { flops: number; how: string } {
 
 const fmt = (s: number) => `${s.toFixed(3)} s`
 
+const fmtTiming = (t: Timing) => `min ${fmt(t.min)}  median ${fmt(t.median)}  CPU ${fmt(t.cpuMin)}`
+
 async function main(): Promise<void> {
   if (opts.child !== undefined) return child(opts.child)
-  console.log('U-Net step benchmark: depth 4, 16 filters, BN, 128×128×1, batch 8, Adam, BCE')
-  console.log(`machine shared with other work: figures are the minimum (and median) of ${steps} runs after a warm-up\n`)
+  const cores = cpus().length
+  const threadCounts = opts.threads !== undefined ? opts.threads.split(',').map(Number) : [...new Set([1, cores])]
+  console.log('U-Net step benchmark: depth 4, 16 filters ×2 per level, BN, 2×2 transposed-conv up-sampling, 128×128×1, batch 8, Adam, BCE')
+  console.log(`${cores} logical cores; the machine may be shared with other work: wall-clock min/median of ${steps} runs after a warm-up,`)
+  console.log('and the minimum CPU seconds of the process (all threads), the steadier figure under load.\n')
 
-  await setBackend('wasm')
-  const { xs, ys } = batch()
-  const model = buildUnet()
-  const fwd = forwardFlops(model)
-  const stepFlops = 3 * fwd
-  const wasmStep = await timeStep(model, xs, ys, steps)
-  const wasmPredict = timePredict(model, xs, steps)
-  console.log(`wasm (SIMD, 1 thread; Node has no wasm threads in tfjs 4.22):`)
-  console.log(`  training step   min ${fmt(wasmStep.min)}  median ${fmt(wasmStep.median)}  (CPU time min ${fmt(wasmStep.cpuMin)})`)
-  console.log(`  prediction      min ${fmt(wasmPredict.min)}  median ${fmt(wasmPredict.median)}  (CPU time min ${fmt(wasmPredict.cpuMin)})`)
-
-  if (opts.profile) {
-    // Exclusive CPU time per kernel: every wasm kernel is wrapped; a kernel that calls others is charged
-    // only for its own share.
-    const byKernel = new Map<string, { s: number; n: number }>()
-    const stack: number[] = []
-    for (const config of tf.getKernelsForBackend('wasm')) {
-      const inner = config.kernelFunc
-      tf.unregisterKernel(config.kernelName, 'wasm')
-      tf.registerKernel({
-        ...config,
-        setupFunc: undefined,
-        kernelFunc: (args) => {
-          const c0 = process.cpuUsage()
-          stack.push(0)
-          try {
-            return inner(args)
-          } finally {
-            const total = cpuSeconds(c0)
-            const nested = stack.pop()!
-            if (stack.length > 0) stack[stack.length - 1]! += total
-            const e = byKernel.get(config.kernelName) ?? { s: 0, n: 0 }
-            e.s += total - nested
-            e.n++
-            byKernel.set(config.kernelName, e)
-          }
-        },
-      })
+  const wasm = new Map<number, ChildResult>()
+  for (const threads of threadCounts) {
+    const r = runChild(`wasm:${threads}:all`, 900)
+    console.log(`wasm, ${threads} thread${threads > 1 ? 's' : ''}:`)
+    if (typeof r === 'string') {
+      console.log(`  ${r}`)
+      continue
     }
-    await model.trainOnBatch(xs, ys)
-    const total = [...byKernel.values()].reduce((a, e) => a + e.s, 0)
-    console.log(`  kernels of one training step, exclusive CPU ms (all kernels: ${(total * 1000).toFixed(0)} ms):`)
-    for (const [name, e] of [...byKernel].sort((a, b) => b[1].s - a[1].s).slice(0, 16)) {
-      console.log(`    ${name.padEnd(24)} ${(e.s * 1000).toFixed(1).padStart(8)}  ${String(e.n).padStart(4)} calls`)
+    wasm.set(threads, r)
+    console.log(`  (${r.reason.split(';')[0]})`)
+    console.log(`  training step   ${fmtTiming(r.step!)}`)
+    console.log(`  prediction      ${fmtTiming(r.predict)}`)
+    if (r.kernels !== undefined) {
+      const total = r.kernels.reduce((a, k) => a + k[1], 0)
+      console.log(`  kernels of one training step, exclusive CPU ms (all kernels ${(total * 1000).toFixed(0)} ms):`)
+      for (const [name, sec, n] of r.kernels.slice(0, 14)) console.log(`    ${name.padEnd(24)} ${(sec * 1000).toFixed(1).padStart(8)}  ${String(n).padStart(4)} calls`)
     }
   }
 
-  const cpuPredict = runChild('cpu:predict', Number(opts['cpu-timeout']))
-  const cpuStep = runChild('cpu:step', Number(opts['cpu-timeout']))
-  console.log('cpu (pure JS):')
-  console.log(`  training step   ${typeof cpuStep === 'string' ? cpuStep : `min ${fmt(cpuStep.min)}`}`)
-  console.log(`  prediction      ${typeof cpuPredict === 'string' ? cpuPredict : `min ${fmt(cpuPredict.min)}`}`)
+  const cpuTimeout = Number(opts['cpu-timeout'])
+  const cpuPredict = runChild('cpu:1:predict', cpuTimeout)
+  const cpuStep = runChild('cpu:1:step', cpuTimeout)
+  console.log('cpu (pure JS), one run each:')
+  console.log(`  training step   ${typeof cpuStep === 'string' ? cpuStep + ' (the issue reports > 10 min)' : fmtTiming(cpuStep.step!)}`)
+  console.log(`  prediction      ${typeof cpuPredict === 'string' ? cpuPredict : fmtTiming(cpuPredict.predict)}`)
 
-  const peak = machinePeak()
-  const threadCounts = opts.threads !== undefined ? [Number(opts.threads)] : [...new Set([1, cpus().length])]
+  const torch = new Map<number, TorchResult>()
   if (!opts['no-torch']) {
     for (const threads of threadCounts) {
       const t = runTorch(threads)
@@ -266,17 +291,42 @@ async function main(): Promise<void> {
         console.log(`PyTorch: ${t}`)
         break
       }
+      torch.set(threads, t)
       console.log(`PyTorch ${t.torch} (CPU, ${t.threads} thread${t.threads > 1 ? 's' : ''}):`)
-      console.log(`  training step   min ${fmt(t.step_min_s)}  median ${fmt(t.step_median_s)}   wasm/PyTorch ${(wasmStep.min / t.step_min_s).toFixed(2)}×`)
-      console.log(`  prediction      min ${fmt(t.predict_min_s)}  median ${fmt(t.predict_median_s)}   wasm/PyTorch ${(wasmPredict.min / t.predict_min_s).toFixed(2)}×`)
+      console.log(`  training step   min ${fmt(t.step_min_s)}  median ${fmt(t.step_median_s)}  CPU ${fmt(t.step_cpu_min_s)}`)
+      console.log(`  prediction      min ${fmt(t.predict_min_s)}  median ${fmt(t.predict_median_s)}  CPU ${fmt(t.predict_cpu_min_s)}`)
     }
   }
 
+  if (torch.size > 0 && wasm.size > 0) {
+    console.log('\nwasm / PyTorch at the same thread count (wall min; CPU min):')
+    for (const [threads, w] of wasm) {
+      const t = torch.get(threads)
+      if (t === undefined) continue
+      const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`
+      console.log(
+        `  ${threads} thread${threads > 1 ? 's' : ''}: training step ${ratio(w.step!.min, t.step_min_s)}; ${ratio(w.step!.cpuMin, t.step_cpu_min_s)}` +
+          `   prediction ${ratio(w.predict.min, t.predict_min_s)}; ${ratio(w.predict.cpuMin, t.predict_cpu_min_s)}`,
+      )
+    }
+  }
+
+  await tf.setBackend('cpu')
+  const fwd = forwardFlops(buildUnet())
+  const stepFlops = 3 * fwd
+  const peak = machinePeak()
   console.log('\nwork:')
   console.log(`  forward convolutions ${(fwd / 1e9).toFixed(2)} GFLOP per batch; training step ≈ 3× = ${(stepFlops / 1e9).toFixed(2)} GFLOP (BN, ReLU, pooling, Adam not counted)`)
   console.log(`  machine peak ${(peak.flops / 1e9).toFixed(0)} GFLOP/s: ${peak.how}`)
-  console.log(`  wasm step reaches ${(stepFlops / wasmStep.min / 1e9).toFixed(1)} GFLOP/s = ${((100 * stepFlops) / wasmStep.min / peak.flops).toFixed(1)}% of peak; prediction ${(fwd / wasmPredict.min / 1e9).toFixed(1)} GFLOP/s`)
-  tf.dispose([xs, ys])
+  const share = (flops: number, s: number, threads: number) =>
+    `${(flops / s / 1e9).toFixed(1)} GFLOP/s = ${((100 * flops) / s / peak.flops).toFixed(1)}% of the machine, ${((100 * flops * cores) / s / peak.flops / threads).toFixed(1)}% of ${threads} core${threads > 1 ? 's' : ''}`
+  for (const [threads, w] of wasm) {
+    console.log(`  wasm ${threads}T step (wall min): ${share(stepFlops, w.step!.min, threads)}; prediction: ${share(fwd, w.predict.min, threads)}`)
+  }
+  for (const [threads, t] of torch) {
+    console.log(`  PyTorch ${threads}T step (wall min): ${share(stepFlops, t.step_min_s, threads)}; prediction: ${share(fwd, t.predict_min_s, threads)}`)
+  }
+  console.log('  (wasm SIMD is 128-bit without FMA: at most a quarter of this AVX-512 FMA peak per core)')
 }
 
 await main()

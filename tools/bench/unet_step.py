@@ -67,8 +67,9 @@ def main() -> None:
     xs = torch.rand(args.batch, 1, args.size, args.size)
     ys = (torch.rand(args.batch, 1, args.size, args.size) > 0.5).float()
 
-    steps = []
+    steps, steps_cpu = [], []
     for i in range(args.steps + 1):
+        c0 = time.process_time()
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss = loss_fn(model(xs), ys)
@@ -77,15 +78,18 @@ def main() -> None:
         loss.item()
         if i > 0:  # the first step pays for allocation and kernel selection
             steps.append(time.perf_counter() - t0)
+            steps_cpu.append(time.process_time() - c0)
 
     model.eval()
-    predicts = []
+    predicts, predicts_cpu = [], []
     with torch.no_grad():
         for i in range(args.steps + 1):
+            c0 = time.process_time()
             t0 = time.perf_counter()
             model(xs).sum().item()
             if i > 0:
                 predicts.append(time.perf_counter() - t0)
+                predicts_cpu.append(time.process_time() - c0)
 
     result = {
         "torch": torch.__version__,
@@ -94,6 +98,9 @@ def main() -> None:
         "step_median_s": statistics.median(steps),
         "predict_min_s": min(predicts),
         "predict_median_s": statistics.median(predicts),
+        # CPU seconds of the process (all threads): with one thread, a figure less disturbed by other load.
+        "step_cpu_min_s": min(steps_cpu),
+        "predict_cpu_min_s": min(predicts_cpu),
         "parameters": sum(p.numel() for p in model.parameters()),
     }
     print(json.dumps(result) if args.json else result)

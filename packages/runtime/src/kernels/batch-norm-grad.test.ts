@@ -39,7 +39,7 @@ function trainingGrads(): Float32Array[] {
     const w = tf.tensor4d(values(size, 4), shape)
     const f = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
       const { mean, variance } = tf.moments(a, [0, 1, 2])
-      const y = tf.batchNorm4d(a as tf.Tensor4D, mean, variance, b as tf.Tensor1D, g as tf.Tensor1D, 1e-3)
+      const y = tf.batchNorm4d(a as tf.Tensor4D, mean as tf.Tensor1D, variance as tf.Tensor1D, b as tf.Tensor1D, g as tf.Tensor1D, 1e-3)
       return tf.sum(tf.mul(tf.sigmoid(y), w))
     }
     return tf.grads(f)([x, gamma, beta]).map((g) => g.dataSync() as Float32Array)

@@ -67,7 +67,7 @@ const cases: Record<string, () => { values: number[]; shapes: number[][] }> = {
     const grads = ([[2, 2, 'valid'], [3, 2, 'same'], [2, 1, 'same']] as const).map(([size, stride, pad]) => {
       const shape = tf.maxPool(x, size, stride, pad).shape
       const weights = tf.reshape(tf.range(1, 1 + shape.reduce((a, b) => a * b)), shape)
-      return tf.grad((v: tf.Tensor4D) => tf.sum(tf.mul(tf.maxPool(v, size, stride, pad), weights)))(x)
+      return tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(v as tf.Tensor4D, size, stride, pad), weights)))(x)
     })
     return { values: grads.flatMap((g) => [...g.dataSync()]), shapes: grads.map((g) => g.shape) }
   },
