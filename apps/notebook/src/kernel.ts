@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto'
 import inspector from 'node:inspector'
 import { Worker } from 'node:worker_threads'
 import * as zmq from 'zeromq'
-import ts from 'typescript'
-import { isComplete } from './complete'
+import { createRequire } from 'node:module'
 import { KernelError } from './errors'
 import { FLAG_ALIVE, FLAG_INTERRUPT, type ExecuteOutcome, type FromEvaluator, type ToEvaluator } from './protocol'
 import { decodeMessage, encodeMessage, endpoint, makeHeader, PROTOCOL_VERSION, Signer, type ConnectionInfo, type JupyterMessage, type MessageHeader } from './wire'
@@ -20,6 +19,9 @@ export interface KernelOptions {
   workerUrl?: URL
 }
 
+// The version only: loading TypeScript itself is the evaluator thread's job, so this one starts fast.
+const TS_VERSION = (createRequire(import.meta.url)('typescript/package.json') as { version: string }).version
+
 /**
  * The kernel's name, version and language, as sent in `kernel_info_reply`.
  *
@@ -33,13 +35,13 @@ export const KERNEL_INFO = {
   implementation_version: '0.0.0',
   language_info: {
     name: 'typescript',
-    version: ts.version,
+    version: TS_VERSION,
     mimetype: 'text/typescript',
     file_extension: '.ts',
     pygments_lexer: 'typescript',
     codemirror_mode: { name: 'javascript', typescript: true },
   },
-  banner: `unet-kernel: TypeScript ${ts.version} on Node.js ${process.versions.node}, with the @unet toolkit`,
+  banner: `unet-kernel: TypeScript ${TS_VERSION} on Node.js ${process.versions.node}, with the @unet toolkit`,
   help_links: [{ text: 'U-Net toolkit', url: 'https://github.com/unet-toolkit/unet' }],
 }
 
@@ -416,9 +418,11 @@ export class Kernel {
         await this.#reply(this.#out.shell, message, 'inspect_reply', reply)
         break
       }
-      case 'is_complete_request':
-        await this.#reply(this.#out.shell, message, 'is_complete_reply', isComplete(String(content.code ?? '')))
+      case 'is_complete_request': {
+        const reply = await this.#rpc({ type: 'is_complete', code: String(content.code ?? '') })
+        await this.#reply(this.#out.shell, message, 'is_complete_reply', reply)
         break
+      }
       case 'history_request':
         await this.#reply(this.#out.shell, message, 'history_reply', { status: 'ok', history: this.#historyFor(content) })
         break

@@ -9,6 +9,7 @@ export type ToEvaluator =
   | { type: 'inspect'; id: number; code: string; cursorPos: number; detailLevel: number }
   | { type: 'interrupt'; id: number }
   | { type: 'ping'; id: number }
+  | { type: 'is_complete'; id: number; code: string }
 
 /** The outcome of running a cell. */
 export type ExecuteOutcome =

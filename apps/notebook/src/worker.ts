@@ -1,5 +1,6 @@
 // The evaluator thread: owns the notebook's global scope and runs cells in it.
 import { parentPort, workerData } from 'node:worker_threads'
+import { isComplete } from './complete'
 import { Evaluator } from './executor'
 import type { FromEvaluator, ToEvaluator } from './protocol'
 
@@ -22,6 +23,9 @@ port.on('message', (message: ToEvaluator) => {
           last = { id: message.id, content }
           post({ type: 'reply', id: message.id, content })
         })
+      break
+    case 'is_complete':
+      post({ type: 'reply', id: message.id, content: isComplete(message.code) })
       break
     case 'ping':
       post({ type: 'reply', id: message.id, content: 'pong' })
