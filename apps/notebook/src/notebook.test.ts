@@ -46,7 +46,7 @@ describe.skipIf(!kernelTestAvailable)('jupyter_kernel_test', () => {
   it('passes the jupyter_kernel_test suite (message schemas, stdout/stderr, errors, results, display, completion, is_complete, inspect, pager, history, clear_output)', () => {
     const run = spawnSync(PYTHON, ['-m', 'unittest', '-v', 'test_kernel'], {
       cwd: join(root, 'test'),
-      env: { ...installSpec('unet-typescript-jkt'), UNET_KERNEL_NAME: 'unet-typescript-jkt' },
+      env: { ...installSpec('unet-typescript-jkt'), UNET_KERNEL_NAME: 'unet-typescript-jkt', PYTHONDONTWRITEBYTECODE: '1' },
       encoding: 'utf8',
     })
     const report = `${run.stdout}${run.stderr}`
