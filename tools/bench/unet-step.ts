@@ -44,7 +44,8 @@ const DEPTH = 4
 const FILTERS = 16
 const steps = Number(opts.steps)
 
-function buildUnet(): tfl.LayersModel {
+/** The same U-Net built here, used only if @unet/layers cannot be loaded. */
+function buildOwnUnet(): tfl.LayersModel {
   const input = tfl.input({ shape: [SIZE, SIZE, 1] })
   const convBlock = (x: tfl.SymbolicTensor, filters: number): tfl.SymbolicTensor => {
     for (let i = 0; i < 2; i++) {
@@ -68,7 +69,32 @@ function buildUnet(): tfl.LayersModel {
     x = convBlock(x, FILTERS << level)
   }
   const output = tfl.layers.conv2d({ filters: 1, kernelSize: 1, activation: 'sigmoid' }).apply(x) as tfl.SymbolicTensor
-  const model = tfl.model({ inputs: input, outputs: output })
+  return tfl.model({ inputs: input, outputs: output })
+}
+
+let modelSource = 'tools/bench (fallback builder)'
+
+/** @unet/layers' createUnet with the seeds' settings (from source, so no build is needed), compiled with Adam and BCE. */
+async function buildUnet(): Promise<tfl.LayersModel> {
+  let model: tfl.LayersModel
+  try {
+    const layers = (await import('../../packages/layers/src/index')) as {
+      createUnet(options: Record<string, unknown>): tfl.LayersModel
+    }
+    model = layers.createUnet({
+      depth: DEPTH,
+      filters: FILTERS,
+      filterScaling: 2,
+      batchNormMomentum: 0.99,
+      upsampling: 'transpose',
+      inputShape: [SIZE, SIZE, 1],
+      classes: 1,
+      outputActivation: 'sigmoid',
+    })
+    modelSource = '@unet/layers createUnet'
+  } catch {
+    model = buildOwnUnet()
+  }
   model.compile({ optimizer: tf.train.adam(1e-3), loss: 'binaryCrossentropy' })
   return model
 }
@@ -145,6 +171,7 @@ function timePredict(model: tfl.LayersModel, xs: tf.Tensor, n: number): Timing {
 
 interface ChildResult {
   reason: string
+  model: string
   step?: Timing
   predict: Timing
   kernels?: Array<[string, number, number]>
@@ -186,10 +213,10 @@ async function profileStep(model: tfl.LayersModel, xs: tf.Tensor, ys: tf.Tensor)
 async function child(spec: string): Promise<void> {
   const [backend, threads, what] = spec.split(':') as ['wasm' | 'cpu', string, 'all' | 'step' | 'predict']
   const info = await initBackend({ backend, threads: Number(threads) })
-  const model = buildUnet()
+  const model = await buildUnet()
   const { xs, ys } = batch()
   const runs = backend === 'cpu' ? 1 : steps
-  const result: ChildResult = { reason: info.reason, predict: { min: NaN, median: NaN, cpuMin: NaN, runs: 0 } }
+  const result: ChildResult = { reason: info.reason, model: modelSource, predict: { min: NaN, median: NaN, cpuMin: NaN, runs: 0 } }
   if (what !== 'predict') result.step = await timeStep(model, xs, ys, runs)
   if (what !== 'step') result.predict = timePredict(model, xs, runs)
   if (opts.profile && backend === 'wasm' && Number(threads) === 1) result.kernels = await profileStep(model, xs, ys)
@@ -266,7 +293,7 @@ async function main(): Promise<void> {
       continue
     }
     wasm.set(threads, r)
-    console.log(`  (${r.reason.split(';')[0]})`)
+    console.log(`  (${r.reason.split(';').slice(1, 2).join('').trim() || r.reason}; model from ${r.model})`)
     console.log(`  training step   ${fmtTiming(r.step!)}`)
     console.log(`  prediction      ${fmtTiming(r.predict)}`)
     if (r.kernels !== undefined) {
@@ -312,7 +339,7 @@ async function main(): Promise<void> {
   }
 
   await tf.setBackend('cpu')
-  const fwd = forwardFlops(buildUnet())
+  const fwd = forwardFlops(await buildUnet())
   const stepFlops = 3 * fwd
   const peak = machinePeak()
   console.log('\nwork:')
@@ -321,10 +348,12 @@ async function main(): Promise<void> {
   const share = (flops: number, s: number, threads: number) =>
     `${(flops / s / 1e9).toFixed(1)} GFLOP/s = ${((100 * flops) / s / peak.flops).toFixed(1)}% of the machine, ${((100 * flops * cores) / s / peak.flops / threads).toFixed(1)}% of ${threads} core${threads > 1 ? 's' : ''}`
   for (const [threads, w] of wasm) {
-    console.log(`  wasm ${threads}T step (wall min): ${share(stepFlops, w.step!.min, threads)}; prediction: ${share(fwd, w.predict.min, threads)}`)
+    console.log(`  wasm ${threads}T step, wall min: ${share(stepFlops, w.step!.min, threads)}; prediction: ${share(fwd, w.predict.min, threads)}`)
+    console.log(`  wasm ${threads}T step, CPU min:  ${share(stepFlops, w.step!.cpuMin, 1)}; prediction: ${share(fwd, w.predict.cpuMin, 1)}`)
   }
   for (const [threads, t] of torch) {
-    console.log(`  PyTorch ${threads}T step (wall min): ${share(stepFlops, t.step_min_s, threads)}; prediction: ${share(fwd, t.predict_min_s, threads)}`)
+    console.log(`  PyTorch ${threads}T step, wall min: ${share(stepFlops, t.step_min_s, threads)}; prediction: ${share(fwd, t.predict_min_s, threads)}`)
+    console.log(`  PyTorch ${threads}T step, CPU min:  ${share(stepFlops, t.step_cpu_min_s, 1)}; prediction: ${share(fwd, t.predict_cpu_min_s, 1)}`)
   }
   console.log('  (wasm SIMD is 128-bit without FMA: at most a quarter of this AVX-512 FMA peak per core)')
 }
