@@ -61,6 +61,23 @@ describe('initBackend', () => {
     expect(info.reason).toContain(`${info.threads} thread`)
   })
 
+  it('runs wasm pthreads that do not keep a finished script alive', async () => {
+    await startBackend({ backend: 'wasm' }, environment())
+    const pthread = (tf.backend() as unknown as { wasm: { PThread: { runningWorkers: { ref(): void }[] } } }).wasm.PThread
+    expect(pthread.runningWorkers.length).toBeGreaterThan(0)
+    // The Emscripten glue ref()s each running pthread's worker, and the pool's threads never end, so a
+    // ref'd one would keep the process alive for ever. Node says whether a worker is ref'd only through
+    // its internal handle.
+    const hasRef = (worker: object): boolean => {
+      const handle = Object.getOwnPropertySymbols(worker).find((s) => String(s) === 'Symbol(kHandle)')
+      return (worker as Record<symbol, { hasRef(): boolean }>)[handle as symbol].hasRef()
+    }
+    for (const worker of pthread.runningWorkers) {
+      worker.ref()
+      expect(hasRef(worker)).toBe(false)
+    }
+  })
+
   it('prefers tfjs-node-gpu, then tfjs-node, when present', async () => {
     const gpu = await startBackend({}, environment({}, { '@tensorflow/tfjs-node-gpu': fakeTfjsNode }))
     expect(gpu.backend).toBe('tensorflow')

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { join } from 'node:path'
+import { Worker as NodeWorker, type WorkerOptions } from 'node:worker_threads'
 
 /**
  * Node support for the threaded (pthreads + SIMD) build of tfjs-backend-wasm.
@@ -12,7 +13,8 @@ import { join } from 'node:path'
  * - the worker script is written to a real file and `URL.createObjectURL` hands out that path;
  * - the worker file first rewrites the main-script Blob the main thread posts it into a file path too;
  * - `os.cpus()` reports twice the wanted thread count, because the backend caps its thread pool at half
- *   the logical cores it sees (it assumes hyper-threads) and offers no other way to raise the cap.
+ *   the logical cores it sees (it assumes hyper-threads) and offers no other way to raise the cap;
+ * - the workers are made by {@link PthreadWorker}, which lets the process exit while they idle.
  * Everything is put back as soon as `start` settles.
  */
 
@@ -79,10 +81,31 @@ async function scriptFiles(): Promise<ScriptFiles> {
  * @param start - starts the backend, e.g. `() => tf.setBackend('wasm')`
  * @returns what `start` returns
  */
+/**
+ * The Worker class the Emscripten glue gets. Its workers run plain scripts, so they need no loader flags; and
+ * they never keep the process alive: the glue `ref()`s a worker while its pthread runs, and XNNPACK's pool
+ * threads run for ever, so a script that finished would otherwise never exit. The main thread waits for
+ * pool work synchronously, so nothing is lost when the process exits with them idle.
+ */
+class PthreadWorker extends NodeWorker {
+  constructor(filename: string | URL, options: WorkerOptions = {}) {
+    super(filename, { ...options, execArgv: [] })
+    this.unref()
+  }
+
+  override ref(): void {
+    // see the class comment
+  }
+}
+
 export async function withNodeWasmThreads<T>(threads: number, start: () => Promise<T>): Promise<T> {
   const files = await scriptFiles()
   const originalCreateObjectURL = URL.createObjectURL
   const originalCpus = os.cpus
+  const globals = globalThis as { Worker?: unknown }
+  const originalWorker = Object.getOwnPropertyDescriptor(globalThis, 'Worker')
+  // The glue assigns `global.Worker = require('worker_threads').Worker` as it starts; keep ours in its place.
+  Object.defineProperty(globalThis, 'Worker', { configurable: true, enumerable: false, get: () => PthreadWorker, set: () => undefined })
   URL.createObjectURL = (object: Blob | MediaSource): string =>
     object instanceof Blob && object.type === 'application/javascript' ? files.worker : originalCreateObjectURL(object)
   os.cpus = () => {
@@ -94,5 +117,9 @@ export async function withNodeWasmThreads<T>(threads: number, start: () => Promi
   } finally {
     URL.createObjectURL = originalCreateObjectURL
     os.cpus = originalCpus
+    if (originalWorker) Object.defineProperty(globalThis, 'Worker', originalWorker)
+    else delete globals.Worker
+    // Threads the backend starts later (beyond its pool of 8) look the class up again.
+    if (globals.Worker === undefined) globals.Worker = PthreadWorker
   }
 }
