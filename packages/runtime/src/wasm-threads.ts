@@ -75,13 +75,6 @@ async function scriptFiles(): Promise<ScriptFiles> {
 }
 
 /**
- * Runs `start` (which starts the wasm backend) with the Node shims for the threaded build in place.
- *
- * @param threads - the thread count wanted (≥ 2)
- * @param start - starts the backend, e.g. `() => tf.setBackend('wasm')`
- * @returns what `start` returns
- */
-/**
  * The Worker class the Emscripten glue gets. Its workers run plain scripts, so they need no loader flags; and
  * they never keep the process alive: the glue `ref()`s a worker while its pthread runs, and XNNPACK's pool
  * threads run for ever, so a script that finished would otherwise never exit. The main thread waits for
@@ -98,6 +91,13 @@ class PthreadWorker extends NodeWorker {
   }
 }
 
+/**
+ * Runs `start` (which starts the wasm backend) with the Node shims for the threaded build in place.
+ *
+ * @param threads - the thread count wanted (≥ 2)
+ * @param start - starts the backend, e.g. `() => tf.setBackend('wasm')`
+ * @returns what `start` returns
+ */
 export async function withNodeWasmThreads<T>(threads: number, start: () => Promise<T>): Promise<T> {
   const files = await scriptFiles()
   const originalCreateObjectURL = URL.createObjectURL
