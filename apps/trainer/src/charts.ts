@@ -93,7 +93,7 @@ export function lineChart(o: LineChartOptions): string {
     parts.push(`<line x1="${x}" x2="${x}" y1="${m.top}" y2="${m.top + ph}" stroke="${mk.color}" stroke-width="1.5" stroke-dasharray="5 3"/>`)
     parts.push(`<text x="${Number(x) + 4}" y="${m.top + 14}" fill="${mk.color}">${esc(mk.label)}</text>`)
   }
-  o.series.forEach((s, i) => {
+  o.series.forEach((s) => {
     const segs: string[] = []
     let cur: string[] = []
     for (const [x, y] of s.points) {
@@ -112,6 +112,14 @@ export function lineChart(o: LineChartOptions): string {
         parts.push(`<circle cx="${cx}" cy="${cy}" r="2.5" fill="${s.color}"/>`)
       }
     }
+  })
+  if (o.series.length > 0) {
+    // a backing box keeps the legend readable where it sits over a line
+    const boxH = o.series.length * 16 + 8
+    const boxY = o.legend === 'bottom-right' ? m.top + ph - 10 - o.series.length * 16 - 4 : m.top + 4
+    parts.push(`<rect x="${m.left + pw - 156}" y="${boxY}" width="150" height="${boxH}" fill="#ffffff" fill-opacity="0.85" stroke="#dddddd"/>`)
+  }
+  o.series.forEach((s, i) => {
     const ly = o.legend === 'bottom-right' ? m.top + ph - 10 - (o.series.length - i) * 16 : m.top + 8 + i * 16
     const lx = m.left + pw - 150
     parts.push(`<line x1="${lx}" x2="${lx + 18}" y1="${ly + 8}" y2="${ly + 8}" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`)

@@ -12,6 +12,8 @@ export interface TrainConfig {
   out: string
   /** Architecture: plain U-Net or a VGG-16 encoder U-Net. */
   model: 'unet' | 'vgg16'
+  /** `--model vgg16`: Keras VGG-16 weights (`.h5`, or a tfjs `model.json` folder) for the encoder; `null` = random. */
+  vggWeights: string | null
   /** Number of down-sampling stages. */
   depth: number
   /** Filters of the first stage (doubled at each stage). */
@@ -72,6 +74,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   data: null,
   out: 'runs/latest',
   model: 'unet',
+  vggWeights: null,
   depth: 3,
   filters: 8,
   imageSize: 128,
@@ -188,6 +191,8 @@ export function validateTrainConfig(config: TrainConfig): void {
   if (config.data !== null && typeof config.data !== 'string') fail('data', 'a folder or .zip path', config.data)
   if (typeof config.out !== 'string' || config.out === '') fail('out', 'a folder path', config.out)
   oneOf(c, 'model', ['unet', 'vgg16'])
+  if (config.vggWeights !== null && typeof config.vggWeights !== 'string') fail('vggWeights', 'a file path', config.vggWeights)
+  if (config.model === 'vgg16' && config.imageSize % 32 !== 0) fail('imageSize', 'a multiple of 32 with --model vgg16', config.imageSize)
   positiveInt(c, 'depth')
   positiveInt(c, 'filters')
   positiveInt(c, 'imageSize', 8)

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import type { LayersModel } from '@tensorflow/tfjs-layers'
 import { createUnet } from '@unet/layers'
-import { createVggUnet } from '@unet/vgg-encoder'
+import { createVggUnet, loadVggWeights } from '@unet/vgg-encoder'
 import { getLoss, lossNames } from '@unet/losses'
 import { TrainerError } from './errors'
 import { createRng } from './rng'
@@ -25,17 +25,18 @@ export function outputsLogits(config: Pick<TrainConfig, 'loss'>): boolean {
 }
 
 /**
- * Channels the model of a run takes: 1 for the plain U-Net, 3 for VGG-16.
+ * Channels the model of a run takes (1: the gray TGS images).
  *
  * @param config - the run's model
  * @returns channels
  * @example
  * ```ts
- * modelChannels({ model: 'vgg16' }) // 3
+ * modelChannels({ model: 'vgg16' }) // 1
  * ```
  */
-export function modelChannels(config: Pick<TrainConfig, 'model'>): number {
-  return config.model === 'vgg16' ? 3 : 1
+export function modelChannels(_config: Pick<TrainConfig, 'model'>): number {
+  // the VGG-16 U-Net takes grayscale too: its first layers repeat the channel and apply Keras' caffe preprocessing
+  return 1
 }
 
 /**
@@ -57,7 +58,7 @@ export function resolveLoss(name: string): (yTrue: tf.Tensor, yPred: tf.Tensor) 
 }
 
 /**
- * Builds the run's model with weights drawn from the run seed (tfjs draws its
+ * Builds the run's model (VGG-16 encoder weights loaded from `vggWeights` when given) with the other weights drawn from the run seed (tfjs draws its
  * initial weights from an unseeded generator; two runs with one seed must
  * start from the same weights for a resumed run to match an uninterrupted one).
  *
@@ -65,15 +66,15 @@ export function resolveLoss(name: string): (yTrue: tf.Tensor, yPred: tf.Tensor) 
  * @returns an uncompiled model
  * @example
  * ```ts
- * const model = buildModel(resolveTrainConfig({ depth: 2, filters: 4, imageSize: 32 }))
+ * const model = await buildModel(resolveTrainConfig({ depth: 2, filters: 4, imageSize: 32 }))
  * ```
  */
-export function buildModel(config: TrainConfig): LayersModel {
+export async function buildModel(config: TrainConfig): Promise<LayersModel> {
   const activation = outputsLogits(config) ? 'linear' : 'sigmoid'
   const inputShape: [number, number, number] = [config.imageSize, config.imageSize, modelChannels(config)]
   const model =
     config.model === 'vgg16'
-      ? (createVggUnet({ inputShape, outputActivation: activation, dropout: config.dropout } as Parameters<typeof createVggUnet>[0]) as LayersModel)
+      ? (createVggUnet({ inputShape, outputActivation: activation, dropout: config.dropout, batchNormMomentum: config.batchNormMomentum }) as unknown as LayersModel)
       : (createUnet({
           depth: config.depth,
           filters: config.filters,
@@ -83,6 +84,14 @@ export function buildModel(config: TrainConfig): LayersModel {
           outputActivation: activation,
         }) as unknown as LayersModel)
   seedKernels(model, config.seed)
+  if (config.model === 'vgg16' && config.vggWeights !== null) {
+    try {
+      await loadVggWeights(model as never, config.vggWeights)
+    } catch (cause) {
+      model.dispose()
+      throw new TrainerError('BAD_CONFIG', `cannot load VGG-16 weights from ${config.vggWeights}: ${(cause as Error).message}`, { cause })
+    }
+  }
   return model
 }
 

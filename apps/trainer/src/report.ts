@@ -49,7 +49,9 @@ export function renderStrip(t: ReportTile): { data: Uint8Array; width: number; h
   const gap = 3
   const W = t.width * 4 + gap * 3
   const H = t.height
-  const out = new Uint8Array(W * H * 4).fill(255)
+  // mid-grey separators, so white masks stand out from the page
+  const out = new Uint8Array(W * H * 4).fill(160)
+  for (let k = 3; k < out.length; k += 4) out[k] = 255
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < t.width; x++) {
       const p = y * t.width + x
@@ -155,6 +157,7 @@ export async function writeReport(input: ReportInput): Promise<string> {
       { name: 'mean IoU', color: '#9467bd', points: history.map((h, i) => [epochs[i] as number, h.valIou]) },
       { name: 'empty-mask baseline', color: '#7f7f7f', dashed: true, points: history.map((_h, i) => [epochs[i] as number, v.scores.emptyBaseline]) },
     ],
+    markers: summary.best ? [{ x: summary.best.epoch + 1, label: 'best', color: '#d62728' }] : [],
   })
   const thresholdSvg = lineChart({
     title: 'Score vs threshold (best checkpoint, validation)',

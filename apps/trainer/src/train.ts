@@ -122,7 +122,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       }
     }
   } else {
-    model = buildModel(config)
+    model = await buildModel(config)
   }
   await mkdir(runDir, { recursive: true })
   await writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n')
