@@ -1,4 +1,14 @@
 import {
+  augmentSample,
+  blur,
+  brightness,
+  compose,
+  contrast,
+  gamma,
+  horizontalFlip,
+  noise,
+  shiftScaleRotate,
+  type Augmentation,
   generateSyntheticTgs,
   readTgsDataset,
   stratifiedKFold,
@@ -8,7 +18,7 @@ import {
   type TgsSample,
 } from '@unet/data-tgs'
 import { TrainerError } from './errors'
-import { createRng, deriveSeed, seededShuffle, type Rng } from './rng'
+import { deriveSeed, seededShuffle } from './rng'
 import type { TrainConfig } from './config'
 
 /** Images at model size, ready to batch. */
@@ -223,7 +233,7 @@ export function epochOrder(count: number, seed: number, epoch: number): number[]
 
 /**
  * Builds the batch at (epoch, step): images and masks in NHWC order, with the
- * augmentations drawn from a generator seeded by (seed, epoch, position), so
+ * @unet/data-tgs augmentations seeded by (seed, epoch, position), so
  * any batch can be rebuilt alone — which is how `--resume` continues mid-epoch.
  *
  * @param set - the train set
@@ -255,118 +265,47 @@ export function buildBatch(
     outImg.set(img)
     outMask.set(mask)
     if (config.augment.length > 0) {
-      const rng = createRng(deriveSeed(config.seed, 2, pos.epoch, start + b))
-      augmentInPlace(outImg, outMask, set.size, set.channels, config.augment, rng)
+      if (set.channels !== 1) throw new TrainerError('BAD_CONFIG', 'augmentation needs single-channel images')
+      // seeded by where the image sits in the run, so any batch can be rebuilt alone on resume
+      const seed = deriveSeed(config.seed, 2, pos.epoch, start + b)
+      const maskBytes = Uint8Array.from(mask)
+      const out = augmentSample(augmentationFor(config.augment), { image: img, mask: maskBytes, height: set.size, width: set.size }, seed)
+      outImg.set(out.image)
+      outMask.set(out.mask ?? maskBytes)
     }
   })
   return { xs, ys, length: idx.length }
 }
 
-/**
- * Applies the named augmentations to one square image and its mask, in place.
- * Geometric ones (flip, shift) move image and mask together; photometric ones
- * touch the image only.
- *
- * @param img - `size × size × channels` image in [0, 1]
- * @param mask - `size × size` mask
- * @param size - side
- * @param channels - channels of `img`
- * @param names - augmentations to apply
- * @param rng - seeded generator that decides each one
- * @returns nothing; `img` and `mask` are changed
- * @example
- * ```ts
- * augmentInPlace(img, mask, 128, 1, ['flip'], createRng(1))
- * ```
- */
-export function augmentInPlace(img: Float32Array, mask: Float32Array, size: number, channels: number, names: readonly string[], rng: Rng): void {
-  const plane = size * size
-  for (const name of names) {
-    switch (name) {
-      case 'flip':
-        if (rng.next() < 0.5) {
-          for (let y = 0; y < size; y++) {
-            for (let x = 0; x < size >> 1; x++) {
-              const a = y * size + x
-              const b = y * size + (size - 1 - x)
-              const tm = mask[a] as number
-              mask[a] = mask[b] as number
-              mask[b] = tm
-              for (let c = 0; c < channels; c++) {
-                const ti = img[a * channels + c] as number
-                img[a * channels + c] = img[b * channels + c] as number
-                img[b * channels + c] = ti
-              }
-            }
-          }
-        }
-        break
-      case 'shift': {
-        const max = Math.max(1, Math.round(size * 0.1))
-        const dx = rng.int(2 * max + 1) - max
-        const dy = rng.int(2 * max + 1) - max
-        const srcImg = img.slice()
-        const srcMask = mask.slice()
-        const reflect = (v: number): number => (v < 0 ? -v - 1 : v >= size ? 2 * size - v - 1 : v)
-        for (let y = 0; y < size; y++) {
-          const sy = reflect(y - dy)
-          for (let x = 0; x < size; x++) {
-            const sx = reflect(x - dx)
-            const d = y * size + x
-            const s = sy * size + sx
-            mask[d] = srcMask[s] as number
-            for (let c = 0; c < channels; c++) img[d * channels + c] = srcImg[s * channels + c] as number
-          }
-        }
-        break
-      }
-      case 'brightness': {
-        const delta = (rng.next() - 0.5) * 0.2
-        for (let i = 0; i < img.length; i++) img[i] = clamp01((img[i] as number) + delta)
-        break
-      }
-      case 'contrast': {
-        const f = 0.8 + rng.next() * 0.4
-        for (let i = 0; i < img.length; i++) img[i] = clamp01(((img[i] as number) - 0.5) * f + 0.5)
-        break
-      }
-      case 'gamma': {
-        const g = 0.8 + rng.next() * 0.4
-        for (let i = 0; i < img.length; i++) img[i] = Math.pow(img[i] as number, g)
-        break
-      }
-      case 'blur':
-        if (rng.next() < 0.3) {
-          const src = img.slice()
-          for (let y = 0; y < size; y++) {
-            for (let x = 0; x < size; x++) {
-              for (let c = 0; c < channels; c++) {
-                let sum = 0
-                let n = 0
-                for (let yy = Math.max(0, y - 1); yy <= Math.min(size - 1, y + 1); yy++) {
-                  for (let xx = Math.max(0, x - 1); xx <= Math.min(size - 1, x + 1); xx++) {
-                    sum += src[(yy * size + xx) * channels + c] as number
-                    n++
-                  }
-                }
-                img[(y * size + x) * channels + c] = sum / n
-              }
-            }
-          }
-        }
-        break
-      case 'noise': {
-        const sigma = rng.next() * 0.03
-        for (let i = 0; i < img.length; i++) img[i] = clamp01((img[i] as number) + (rng.next() - 0.5) * 2 * sigma)
-        break
-      }
-      default:
-        break
-    }
-  }
-  void plane
+const AUGMENTATION_FACTORIES: Record<string, () => Augmentation> = {
+  flip: () => horizontalFlip(),
+  shift: () => shiftScaleRotate(),
+  brightness: () => brightness(),
+  contrast: () => contrast(),
+  gamma: () => gamma(),
+  blur: () => blur(),
+  noise: () => noise(),
 }
 
-function clamp01(v: number): number {
-  return v < 0 ? 0 : v > 1 ? 1 : v
+const pipelines = new Map<string, Augmentation>()
+
+/**
+ * The @unet/data-tgs augmentation pipeline for a list of `--augment` names
+ * (each with data-tgs' default probability), built once per list.
+ *
+ * @param names - augmentation names
+ * @returns the composed augmentation
+ * @example
+ * ```ts
+ * const aug = augmentationFor(['flip', 'brightness'])
+ * ```
+ */
+export function augmentationFor(names: readonly string[]): Augmentation {
+  const key = names.join(',')
+  let pipeline = pipelines.get(key)
+  if (!pipeline) {
+    pipeline = compose(names.map((n) => (AUGMENTATION_FACTORIES[n] ?? (() => horizontalFlip({ p: 0 })))()))
+    pipelines.set(key, pipeline)
+  }
+  return pipeline
 }
