@@ -208,5 +208,8 @@ async function learn(): Promise<void> {
 }
 
 // One backend per process: the data path measures on cpu, learning runs on the fastest one present.
-if (args.includes('--learn')) await learn()
-else await dataPath()
+if (args.includes('--learn')) {
+  await learn()
+  // The wasm backend's worker threads would keep the process alive.
+  process.exit(0)
+} else await dataPath()
