@@ -6,6 +6,8 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core'
 
+import { WasmKernelError } from './errors'
+
 import { convGeometry } from './conv-geometry'
 import { aliasInfo, disposeAlias, disposeInfo, heapF32, runWasmKernel, type WasmBackendLike } from './wasm-backend'
 
@@ -100,7 +102,10 @@ export function makeConv2DBackpropFilter(): KernelConfig {
     const dy = args.inputs.dy as TensorInfo
     const attrs = args.attrs as unknown as Conv2DBackpropFilterAttrs
     if (attrs.dataFormat === 'NCHW') {
-      throw new Error("Conv2DBackpropFilter on wasm supports dataFormat 'NHWC' only; transpose the input to NHWC.")
+      throw new WasmKernelError(
+        'KERNEL_UNSUPPORTED',
+        "Conv2DBackpropFilter on wasm supports dataFormat 'NHWC' (channels last) only; build the model channels-last or transpose the input to NHWC.",
+      )
     }
     const g = convGeometry(x.shape, attrs.filterShape, attrs.strides, attrs.pad, attrs.dimRoundingMode)
     if (g.strideHeight === 1 && g.strideWidth === 1) {

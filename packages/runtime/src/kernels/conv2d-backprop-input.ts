@@ -6,6 +6,8 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core'
 
+import { WasmKernelError } from './errors'
+
 import { convGeometry } from './conv-geometry'
 import { disposeInfo, heapF32, runWasmKernel, type WasmBackendLike } from './wasm-backend'
 
@@ -50,7 +52,10 @@ function planAxis(inLength: number, outLength: number, filter: number, stride: n
 export function makeConv2DBackpropInput(stock: KernelConfig | undefined): KernelConfig {
   let stockReady = false
   const fallback = (args: unknown): TensorInfo => {
-    if (stock === undefined) throw new Error('Conv2DBackpropInput on wasm: unsupported layout (NCHW or unequal strides) and no stock kernel to fall back to.')
+    if (stock === undefined) throw new WasmKernelError(
+        'KERNEL_UNSUPPORTED',
+        'Conv2DBackpropInput on wasm: NCHW data or unequal strides need the stock tfjs-backend-wasm kernel, which is not registered; import @tensorflow/tfjs-backend-wasm before registering the training kernels.',
+      )
     // Our kernel replaced the stock one before the backend started, so its setup has not run yet.
     if (!stockReady) stock.setupFunc?.((args as { backend: never }).backend)
     stockReady = true

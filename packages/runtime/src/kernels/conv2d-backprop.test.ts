@@ -4,7 +4,7 @@ import '@tensorflow/tfjs-backend-cpu'
 import '@tensorflow/tfjs-backend-wasm'
 import { beforeAll, describe, expect, it } from 'vitest'
 
-import { registerWasmTrainingKernels } from './index'
+import { registerWasmTrainingKernels, WasmKernelError } from './index'
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]]
 
@@ -95,6 +95,15 @@ describe('wasm training kernels', () => {
     expect(got.dyShape, label(c)).toEqual(want.dyShape)
     expectClose(got.dw, want.dw, `filter gradient ${label(c)}`)
     expectClose(got.dx, want.dx, `input gradient ${label(c)}`)
+  })
+
+  it('refuse NCHW data for the filter gradient with a typed error that says what to do', () => {
+    const x = tf.zeros([1, 2, 5, 5])
+    const dy = tf.zeros([1, 3, 5, 5])
+    const run = () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad: 'same', dataFormat: 'NCHW', filterShape: [3, 3, 2, 3] })
+    expect(run).toThrow(WasmKernelError)
+    expect(run).toThrow(/NHWC/)
+    tf.dispose([x, dy])
   })
 
   it('leak neither tensors nor wasm buffers', () => {

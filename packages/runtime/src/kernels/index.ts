@@ -11,12 +11,27 @@ import { makeIdentity } from './identity'
 import { makeBroadcastChannels, overrideReductionGradients } from './reduction-grads'
 import { makeConcat, makeFusedBatchNorm, makeMaxPoolGrad, makeMean, makeSplitV, makeSum } from './layout-kernels'
 
+export { WasmKernelError } from './errors'
+export type { WasmKernelErrorCode } from './errors'
+
 let registered: string[] | null = null
 
 /**
- * Registers the kernels the tfjs wasm backend needs to train a convolutional network: `Conv2DBackpropFilter`
- * (missing from tfjs-backend-wasm) and a faster `Conv2DBackpropInput` (which is also the forward pass of
- * `conv2dTranspose`). Safe to call more than once; later calls change nothing.
+ * Registers the kernels the tfjs wasm backend needs to train a convolutional network, and fast versions of
+ * the ones a U-Net training step spends its time in:
+ * - `Conv2DBackpropFilter` (missing from tfjs-backend-wasm): one XNNPACK GEMM per filter tap over views of
+ *   the padded input, no im2col; strides > 1 through a space-to-depth fold;
+ * - `Conv2DBackpropInput` (also the forward pass of `conv2dTranspose`): one XNNPACK convolution of dy with a
+ *   rearranged filter, its phases interleaved for strides > 1 (no multiply spent on inserted zeros);
+ * - `FusedBatchNorm`, `Mean`, `Sum`, `Concat`, `SplitV`, `MaxPoolGrad`, `Identity`: one pass over the data
+ *   for the channels-last cases a U-Net hits, the stock kernel otherwise;
+ * - the gradients of `FusedBatchNorm`, `Mean` and `Sum` (registered globally, but they defer to tfjs-core's
+ *   own on every backend other than wasm), through the kernels `UnetBatchNormGrad` and
+ *   `UnetBroadcastChannels`.
+ *
+ * Gradients agree with the cpu backend. Safe to call more than once, before or after the wasm backend has
+ * started; later calls change nothing. Call it after `@tensorflow/tfjs-layers` (or tfjs-core's
+ * `register_all_gradients`) is loaded, so that the gradients it refines are there to refine.
  *
  * @returns the names of the kernels registered for the `'wasm'` backend.
  * @example
@@ -25,7 +40,7 @@ let registered: string[] | null = null
  * import '@tensorflow/tfjs-backend-wasm'
  * import { registerWasmTrainingKernels } from '@unet/runtime'
  *
- * registerWasmTrainingKernels() // ['Conv2DBackpropFilter', 'Conv2DBackpropInput']
+ * registerWasmTrainingKernels() // ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Identity', …]
  * await tf.setBackend('wasm')
  * ```
  */

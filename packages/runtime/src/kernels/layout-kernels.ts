@@ -12,6 +12,8 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core'
 
+import { WasmKernelError } from './errors'
+
 import { heapF32, stockKernel, type KernelArgs, type WasmBackendLike } from './wasm-backend'
 
 // Kernels whose stock wasm versions are slow at the shapes of a channels-last CNN: reductions over every
@@ -23,7 +25,10 @@ import { heapF32, stockKernel, type KernelArgs, type WasmBackendLike } from './w
 function config(name: string, kernel: (args: KernelArgs, stock: (args: unknown) => unknown) => TensorInfo | TensorInfo[] | null): KernelConfig {
   const stock = stockKernel(name)
   const fallback = (args: unknown) => {
-    if (stock === undefined) throw new Error(`Kernel ${name} on wasm: no stock kernel for this case.`)
+    if (stock === undefined) throw new WasmKernelError(
+        'KERNEL_UNSUPPORTED',
+        `${name} on wasm: this case needs the stock tfjs-backend-wasm kernel, which is not registered; import @tensorflow/tfjs-backend-wasm before registering the training kernels.`,
+      )
     return stock(args)
   }
   const kernelFunc = (args: KernelArgs) => kernel(args, fallback) ?? (fallback(args) as TensorInfo)

@@ -1,5 +1,7 @@
 import { getKernel, type DataType, type NamedAttrMap, type NamedTensorInfoMap, type TensorInfo } from '@tensorflow/tfjs-core'
 
+import { WasmKernelError } from './errors'
+
 /**
  * The parts of tfjs-backend-wasm's `BackendWasm` our kernels reach into. The wasm package does not export
  * these types, so they are restated here; they have been stable since tfjs 3.
@@ -39,7 +41,7 @@ export function runWasmKernel(
 ): TensorInfo {
   const config = getKernel(name, 'wasm')
   if (config === undefined) {
-    throw new Error(`Kernel '${name}' is not registered for the wasm backend; import '@tensorflow/tfjs-backend-wasm' first.`)
+    throw new WasmKernelError('KERNEL_UNSUPPORTED', `Kernel '${name}' is not registered for the wasm backend; import '@tensorflow/tfjs-backend-wasm' first.`)
   }
   return config.kernelFunc({ inputs, backend: backend as never, attrs }) as TensorInfo
 }
@@ -55,7 +57,7 @@ export function disposeInfo(backend: WasmBackendLike, info: TensorInfo): void {
  */
 export function heapF32(backend: WasmBackendLike, info: TensorInfo): Float32Array {
   const data = backend.dataIdMap.get(info.dataId)
-  if (data === undefined) throw new Error('Tensor is not on the wasm backend.')
+  if (data === undefined) throw new WasmKernelError('KERNEL_UNSUPPORTED', 'A wasm training kernel got a tensor that is not on the wasm backend; run it with tf.setBackend(\'wasm\').')
   const size = info.shape.reduce((a, b) => a * b, 1)
   return new Float32Array(backend.wasm.HEAPU8.buffer, data.memoryOffset, size)
 }
