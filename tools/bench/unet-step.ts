@@ -263,12 +263,13 @@ function machinePeak(): { flops: number; how: string } {
   const mhz = Number(/cpu MHz\s*:\s*([\d.]+)/.exec(info)?.[1] ?? 2000)
   const flags = /flags\s*:(.*)/.exec(info)?.[1] ?? ''
   const cores = cpus().length
-  // Two FMA pipes per core (Zen, Skylake-SP and later); AVX-512 on Zen 4 runs as two 256-bit halves.
-  const lanes = flags.includes(' avx2') || flags.includes(' avx512f') ? 8 : 4
+  // Two FMA pipes per core (Zen, Skylake and later), 256 bits each (Zen 4 runs AVX-512 as two halves, so
+  // AVX2 and AVX-512 peak the same there; PyTorch from Debian uses AVX2 kernels).
+  const lanes = flags.includes(' avx2') ? 8 : 4
   const perCycle = 2 * 2 * lanes
   return {
     flops: cores * mhz * 1e6 * perCycle,
-    how: `${cores} logical cores × ${(mhz / 1000).toFixed(2)} GHz × ${perCycle} FLOP/cycle (2 FMA pipes × ${lanes} fp32 lanes; assumed, not measured)`,
+    how: `${cores} logical cores × ${(mhz / 1000).toFixed(2)} GHz × ${perCycle} FLOP/cycle (2 FMA pipes × ${lanes} fp32 lanes × 2; assumed from /proc/cpuinfo, not measured)`,
   }
 }
 
@@ -347,15 +348,16 @@ async function main(): Promise<void> {
   console.log(`  machine peak ${(peak.flops / 1e9).toFixed(0)} GFLOP/s: ${peak.how}`)
   const share = (flops: number, s: number, threads: number) =>
     `${(flops / s / 1e9).toFixed(1)} GFLOP/s = ${((100 * flops) / s / peak.flops).toFixed(1)}% of the machine, ${((100 * flops * cores) / s / peak.flops / threads).toFixed(1)}% of ${threads} core${threads > 1 ? 's' : ''}`
+  const perCore = (flops: number, s: number) => `${(flops / s / 1e9).toFixed(1)} GFLOP/s = ${((100 * flops * cores) / s / peak.flops).toFixed(1)}% of one core's peak`
   for (const [threads, w] of wasm) {
     console.log(`  wasm ${threads}T step, wall min: ${share(stepFlops, w.step!.min, threads)}; prediction: ${share(fwd, w.predict.min, threads)}`)
-    console.log(`  wasm ${threads}T step, CPU min:  ${share(stepFlops, w.step!.cpuMin, 1)}; prediction: ${share(fwd, w.predict.cpuMin, 1)}`)
+    console.log(`  wasm ${threads}T per CPU-second: step ${perCore(stepFlops, w.step!.cpuMin)}; prediction ${perCore(fwd, w.predict.cpuMin)}`)
   }
   for (const [threads, t] of torch) {
     console.log(`  PyTorch ${threads}T step, wall min: ${share(stepFlops, t.step_min_s, threads)}; prediction: ${share(fwd, t.predict_min_s, threads)}`)
-    console.log(`  PyTorch ${threads}T step, CPU min:  ${share(stepFlops, t.step_cpu_min_s, 1)}; prediction: ${share(fwd, t.predict_cpu_min_s, 1)}`)
+    console.log(`  PyTorch ${threads}T per CPU-second: step ${perCore(stepFlops, t.step_cpu_min_s)}; prediction ${perCore(fwd, t.predict_cpu_min_s)}`)
   }
-  console.log('  (wasm SIMD is 128-bit without FMA: at most a quarter of this AVX-512 FMA peak per core)')
+  console.log('  (wasm SIMD is 128-bit with separate multiply and add: at most half of this 256-bit FMA peak per core)')
 }
 
 await main()
