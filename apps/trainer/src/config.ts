@@ -69,7 +69,11 @@ export interface TrainConfig {
   reportImages: number
 }
 
-/** The defaults: small enough that `unet train` finishes in a few minutes on 2 CPU cores. */
+/**
+ * The defaults: small enough that `unet train` finishes in a few minutes on 2 CPU cores (wasm) and still
+ * learns visibly on the synthetic data — 400 images at 64×64, a depth-3 U-Net with 8 first-stage filters,
+ * 8 epochs. For real data raise `imageSize` (128), `filters` (16) and `depth` (4).
+ */
 export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   data: null,
   out: 'runs/latest',
@@ -77,7 +81,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   vggWeights: null,
   depth: 3,
   filters: 8,
-  imageSize: 128,
+  imageSize: 64,
   resize: 'resize',
   epochs: 8,
   batchSize: 16,
@@ -90,7 +94,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   dropout: 0,
   batchNormMomentum: 0.9,
   seed: 42,
-  synthTrain: 600,
+  synthTrain: 400,
   synthTest: 100,
   patience: 5,
   lrPatience: 2,
