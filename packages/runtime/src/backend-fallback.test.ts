@@ -14,7 +14,7 @@ it('falls back to one wasm thread, and says so, when the threaded build cannot b
     expect(info.reason).toMatch(/threaded build did not start .*so 1 thread/)
     expect(info.kernels).toContain('Conv2DBackpropFilter')
     // And it computes.
-    const y = tf.tidy(() => tf.conv2d(tf.ones([1, 4, 4, 1]), tf.ones([3, 3, 1, 1]), 1, 'same').dataSync())
+    const y = tf.tidy(() => tf.conv2d(tf.ones([1, 4, 4, 1]) as tf.Tensor4D, tf.ones([3, 3, 1, 1]) as tf.Tensor4D, 1, 'same').dataSync())
     expect(Array.from(y.slice(0, 2))).toEqual([4, 6])
   } finally {
     if (tmp === undefined) delete process.env.TMPDIR

@@ -70,7 +70,9 @@ describe('initBackend', () => {
     // its internal handle.
     const hasRef = (worker: object): boolean => {
       const handle = Object.getOwnPropertySymbols(worker).find((s) => String(s) === 'Symbol(kHandle)')
-      return (worker as Record<symbol, { hasRef(): boolean }>)[handle as symbol].hasRef()
+      const internal = (worker as Record<symbol, { hasRef(): boolean } | undefined>)[handle as symbol]
+      if (!internal) throw new Error('this Node has no worker handle to ask; update the test')
+      return internal.hasRef()
     }
     for (const worker of pthread.runningWorkers) {
       worker.ref()
