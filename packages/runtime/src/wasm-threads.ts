@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { join } from 'node:path'
 import { Worker as NodeWorker, type WorkerOptions } from 'node:worker_threads'
@@ -10,7 +9,8 @@ import { Worker as NodeWorker, type WorkerOptions } from 'node:worker_threads'
  * tfjs-backend-wasm switches threads off under Node (tensorflow/tfjs#3830) because its Emscripten glue
  * starts pthread workers from `blob:` URLs, which Node's `worker_threads` refuses. The glue itself handles
  * Node; only the script locations are wrong. So, for the duration of the backend's start-up only:
- * - the worker script is written to a real file and `URL.createObjectURL` hands out that path;
+ * - the worker script is written to a real file (in a private temp folder, removed once the backend has
+ *   started) and `URL.createObjectURL` hands out that path;
  * - the worker file first rewrites the main-script Blob the main thread posts it into a file path too;
  * - `os.cpus()` reports twice the wanted thread count, because the backend caps its thread pool at half
  *   the logical cores it sees (it assumes hyper-threads) and offers no other way to raise the cap;
@@ -27,21 +27,9 @@ export function isNode(): boolean {
 }
 
 interface ScriptFiles {
+  dir: string
   worker: string
   main: string
-}
-
-/** Writes `content` to `path` unless an identical file (same content hash in its name) is already there. */
-function writeOnce(path: string, content: string): void {
-  if (existsSync(path)) return
-  const temp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
-  writeFileSync(temp, content)
-  // Several processes (parallel test workers) may race here; rename is atomic, and all write the same bytes.
-  renameSync(temp, path)
-}
-
-function hash(text: string): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, 16)
 }
 
 async function scriptFiles(): Promise<ScriptFiles> {
@@ -58,10 +46,10 @@ async function scriptFiles(): Promise<ScriptFiles> {
 
   // The same text tfjs-backend-wasm puts in the Blob it posts to each worker.
   const main = `var WasmBackendModuleThreadedSimd = ${factory.toString()};\n`
-  const dir = join(os.tmpdir(), `unet-runtime-wasm-${hash(main + workerSource)}`)
-  mkdirSync(dir, { recursive: true })
+  // A private folder (mode 0700): other users must not be able to swap the scripts our workers run.
+  const dir = mkdtempSync(join(os.tmpdir(), 'unet-runtime-wasm-'))
   const mainPath = join(dir, 'tfjs-backend-wasm-threaded-simd.cjs')
-  writeOnce(mainPath, main)
+  writeFileSync(mainPath, main)
   const prelude =
     `;(function(){var port=require('worker_threads').parentPort;var on=port.on.bind(port);` +
     `port.on=function(event,listener){return on(event,event!=='message'?listener:function(data){` +
@@ -70,8 +58,8 @@ async function scriptFiles(): Promise<ScriptFiles> {
   // tfjs escapes newlines the same way before it makes its Blob; the script has string literals with '\n'.
   const worker = prelude + workerSource.replace(/\n/g, '\\n')
   const workerPath = join(dir, 'tfjs-backend-wasm-threaded-simd.worker.cjs')
-  writeOnce(workerPath, worker)
-  return { worker: workerPath, main: mainPath }
+  writeFileSync(workerPath, worker)
+  return { dir, worker: workerPath, main: mainPath }
 }
 
 /**
@@ -115,6 +103,8 @@ export async function withNodeWasmThreads<T>(threads: number, start: () => Promi
   try {
     return await start()
   } finally {
+    // Every pool worker has read both scripts by the time the backend is ready (or has failed).
+    rmSync(files.dir, { recursive: true, force: true })
     URL.createObjectURL = originalCreateObjectURL
     os.cpus = originalCpus
     if (originalWorker) Object.defineProperty(globalThis, 'Worker', originalWorker)
