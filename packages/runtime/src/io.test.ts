@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import '@tensorflow/tfjs-backend-cpu'
 import * as tfl from '@tensorflow/tfjs-layers'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -105,6 +105,27 @@ describe('saveModel / loadModel', () => {
     expect(predict(viaHttp)).toEqual(predict(model))
     viaHttp.dispose()
     model.dispose()
+  })
+
+  it("reads a model in tfjs-node's layout (model.json + weights.bin), and writes one its loader reads", async () => {
+    const model = smallNet(9)
+    await saveModel(model, dir, { shardSizeBytes: 200 })
+    // tfjs-node's file:// loader: each manifest path joined to model.json's folder, the files concatenated.
+    const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'))
+    const paths: string[] = json.weightsManifest.flatMap((g: { paths: string[] }) => g.paths)
+    const weights = Buffer.concat(paths.map((p) => readFileSync(join(dir, p))))
+    const asNodeLoads = await tfl.loadLayersModel(
+      tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: new Uint8Array(weights).buffer }),
+    )
+    expect(predict(asNodeLoads)).toEqual(predict(model))
+    // What tfjs-node's model.save('file://…') writes: one weights.bin, listed without './'.
+    const nodeDir = `${dir}-node`
+    mkdirSync(nodeDir)
+    writeFileSync(join(nodeDir, 'weights.bin'), weights)
+    writeFileSync(join(nodeDir, 'model.json'), JSON.stringify({ ...json, weightsManifest: [{ paths: ['weights.bin'], weights: json.weightsManifest[0].weights }] }))
+    const loaded = await loadModel(nodeDir)
+    expect(predict(loaded)).toEqual(predict(model))
+    for (const m of [model, asNodeLoads, loaded]) m.dispose()
   })
 
   it('replaces a previous save and removes its weight files', async () => {
