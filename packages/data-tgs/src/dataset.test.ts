@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { zipSync, type Zippable } from 'fflate'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { readTgsDataset } from './dataset'
+import { readTgsDataset, readTgsTestImages } from './dataset'
 import { TgsDataError } from './errors'
 import { encodePng } from './png'
 import { generateSyntheticTgs } from './synthetic'
@@ -156,6 +156,31 @@ describe('readTgsDataset on zips', () => {
     const zip = join(base, 'broken.zip')
     await writeFile(zip, Buffer.from('PK\u0003\u0004 this is not a zip at all'))
     await expectError(readTgsDataset(zip), 'ZIP_ERROR', /broken\.zip/)
+  })
+})
+
+describe('readTgsTestImages', () => {
+  it('streams the test images in chunks, equal to what readTgsDataset reads', async () => {
+    const { test } = await readTgsDataset(clean)
+    const chunks: number[] = []
+    const streamed = []
+    for await (const chunk of readTgsTestImages(clean, { chunkSize: 3 })) {
+      chunks.push(chunk.length)
+      streamed.push(...chunk)
+    }
+    expect(chunks).toEqual([3, 1])
+    expect(streamed.map((s) => [s.id, s.depth])).toEqual(test.map((s) => [s.id, s.depth]))
+    expect(streamed.every((s, i) => same(s.image, test[i]!.image))).toBe(true)
+  })
+
+  it('stops on a test image it cannot use', async () => {
+    const dir = await copyDataset('test-corrupt')
+    const [first] = (await readdir(join(dir, 'test', 'images'))).sort()
+    await writeFile(join(dir, 'test', 'images', first!), 'not a png')
+    const consume = async (): Promise<void> => {
+      for await (const chunk of readTgsTestImages(dir)) void chunk
+    }
+    await expectError(consume(), 'CORRUPT_PNG', new RegExp(first!))
   })
 })
 

@@ -393,3 +393,70 @@ function checkCsvAgrees(
     )
   }
 }
+
+/** Options of {@link readTgsTestImages}. */
+export interface ReadTgsTestOptions {
+  /** Images per chunk handed out. Default 256. */
+  chunkSize?: number
+  /** Ids missing from `depths.csv`: stop (default) or go on with `depth: NaN`. */
+  missingDepths?: 'error' | 'nan'
+  /** Expected image size. Default 101 × 101. */
+  size?: { height: number; width: number }
+  /** PNG decodes in flight at once (default 8). */
+  concurrency?: number
+}
+
+/**
+ * Streams the test images of a TGS folder or zip in chunks, sorted by id, so
+ * that predicting Kaggle's 18,000 test images never holds them all in memory.
+ * A corrupt or mis-sized test image stops the stream (a submission needs every id).
+ *
+ * @param source - the dataset folder, or a `.zip`
+ * @param options - `chunkSize` (256), `missingDepths`, `size`, `concurrency`
+ * @returns an async iterable of arrays of test images
+ * @example
+ * ```ts
+ * for await (const chunk of readTgsTestImages('./tgs.zip', { chunkSize: 128 })) {
+ *   const xs = toInputTensor(chunk, { size: 128, mode: 'pad' })
+ *   // predict, fromModelSize, encode, write rows …
+ *   xs.dispose()
+ * }
+ * ```
+ */
+export async function* readTgsTestImages(source: string, options: ReadTgsTestOptions = {}): AsyncGenerator<TgsTestImage[]> {
+  const chunkSize = options.chunkSize ?? 256
+  const concurrency = options.concurrency ?? 8
+  const { height, width } = options.size ?? { height: 101, width: 101 }
+  checkOption(Number.isInteger(chunkSize) && chunkSize > 0, `chunkSize must be a positive integer, got ${chunkSize}`)
+  checkOption(Number.isInteger(concurrency) && concurrency > 0, `concurrency must be a positive integer, got ${concurrency}`)
+  const src = await openDatasetSource(source)
+  try {
+    const images = listPngs(src, 'test/images/')
+    const depths = await readDepths(src)
+    const ids = [...images.keys()].sort()
+    if ((options.missingDepths ?? 'error') === 'error') {
+      const missing = ids.filter((id) => !depths?.values.has(id))
+      if (missing.length > 0) {
+        throw new TgsDataError(
+          'MISSING_DEPTH',
+          `${depths ? 'depths.csv' : `${src.path} has no depths.csv and`} has no depth for ${missing.length} test id(s): ${missing.slice(0, 5).join(', ')}; add them, or pass { missingDepths: 'nan' }.`,
+          { file: depths?.where ?? src.path },
+        )
+      }
+    }
+    for (let start = 0; start < ids.length; start += chunkSize) {
+      yield await mapLimit(ids.slice(start, start + chunkSize), concurrency, async (id) => {
+        const file = images.get(id)!
+        const decoded = await decodePng(await file.read(), file.where)
+        if (decoded.width !== width || decoded.height !== height) {
+          throw new TgsDataError('WRONG_SIZE', `${file.where} is ${decoded.width}×${decoded.height}, expected ${width}×${height}; fix or pass { size }.`, {
+            file: file.where,
+          })
+        }
+        return { id, image: decoded.pixels, depth: depths?.values.get(id) ?? Number.NaN, height, width }
+      })
+    }
+  } finally {
+    await src.close()
+  }
+}

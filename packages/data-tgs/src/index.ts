@@ -1,6 +1,14 @@
 export { TgsDataError, type TgsDataErrorCode } from './errors'
 export type { TgsSample, TgsTestImage, ImageShape } from './types'
-export { readTgsDataset, type ReadTgsOptions, type TgsDataset, type TgsReadReport, type TgsProblem } from './dataset'
+export {
+  readTgsDataset,
+  readTgsTestImages,
+  type ReadTgsOptions,
+  type ReadTgsTestOptions,
+  type TgsDataset,
+  type TgsReadReport,
+  type TgsProblem,
+} from './dataset'
 export { decodePng, encodePng, readPngHeader, type DecodedPng, type PngHeader } from './png'
 export { maskCoverage, coverageClass } from './coverage'
 export { stratifiedSplit, stratifiedKFold, type SplitOptions, type KFoldOptions, type Stratifiable } from './split'
