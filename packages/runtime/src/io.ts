@@ -272,7 +272,7 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
         throw new ModelFileError('MODEL_JSON_INVALID', jsonPath, `loadModel: weight path '${relative}' in ${jsonPath} points outside ${dir}.`)
       }
       try {
-        files.push({ file, bytes: new Uint8Array(await readFile(file)) })
+        files.push({ file, bytes: await readFile(file) })
       } catch (error) {
         throw new ModelFileError(
           'WEIGHTS_MISSING',
