@@ -80,7 +80,8 @@ export async function openDatasetSource(path: string): Promise<DatasetSource> {
 function findRoot(files: Map<string, SourceFile>): string | undefined {
   let best: string | undefined
   for (const key of files.keys()) {
-    const m = /^(.*?)(?:train\/images\/[^/]+|train\.csv|test\/images\/[^/]+)$/.exec(key)
+    // The root is a folder (or nothing): `old_train.csv` does not make `old_` a root.
+    const m = /^((?:.*\/)?)(?:train\/images\/[^/]+|train\.csv|test\/images\/[^/]+)$/.exec(key)
     if (m && (best === undefined || m[1]!.length < best.length)) best = m[1]!
   }
   return best

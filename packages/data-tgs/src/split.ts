@@ -28,8 +28,8 @@ function groupByClass<T extends Stratifiable>(samples: readonly T[], seed: numbe
 /**
  * Splits samples into train and validation so that every coverage class is
  * represented in the same proportion in both (like scikit-learn's
- * `train_test_split(..., stratify=coverage_class)`). Seeded and reproducible;
- * the input order does not change the split as long as the input is the same list.
+ * `train_test_split(..., stratify=coverage_class)`). Seeded and reproducible:
+ * the same samples in the same order with the same seed give the same split.
  *
  * @param samples - samples with a `coverageClass`
  * @param options - `validationFraction` (default 0.2) and `seed` (default 0)
