@@ -92,6 +92,11 @@ describe('initBackend', () => {
     expect(cpuBuild.backend).toBe('tensorflow')
     expect(cpuBuild.reason).toContain('@tensorflow/tfjs-node-gpu is not installed')
     expect(cpuBuild.reason).toMatch(/via @tensorflow\/tfjs-node$/)
+    tf.removeBackend('tensorflow')
+
+    const asked = await startBackend({ backend: 'tensorflow' }, environment({}, { '@tensorflow/tfjs-node': fakeTfjsNode }))
+    expect(asked.backend).toBe('tensorflow')
+    expect(asked.reason).toMatch(/^tensorflow: requested by option backend: 'tensorflow' \(@tensorflow\/tfjs-node-gpu is not installed\)/)
   })
 
   it('skips a native package that is installed but cannot load, and says what went wrong', async () => {

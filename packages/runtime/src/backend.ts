@@ -205,7 +205,8 @@ export async function startBackend(options: InitBackendOptions, environment: Bac
   const errors: unknown[] = []
   const finish = (attempt: Attempt): BackendInfo | undefined => {
     if (attempt.info) {
-      const why = source !== 'auto' ? source : failures.length > 0 ? `fastest present (${failures.join(', ')})` : 'fastest present'
+      const skipped = failures.length > 0 ? ` (${failures.join(', ')})` : ''
+      const why = `${source === 'auto' ? 'fastest present' : source}${skipped}`
       return { ...attempt.info, reason: `${attempt.info.backend}: ${why}; ${attempt.info.reason}` }
     }
     if (attempt.failure) failures.push(attempt.failure)
