@@ -154,5 +154,8 @@ describe('initBackend', () => {
     for (const threads of [0, -2, 1.5]) {
       expect((await rejection(startBackend({ threads }, environment()))).code).toBe('BACKEND_OPTIONS_INVALID')
     }
+    const fromEnv = await rejection(startBackend({}, environment({ UNET_WASM_THREADS: 'many' })))
+    expect(fromEnv.code).toBe('BACKEND_OPTIONS_INVALID')
+    expect(fromEnv.message).toContain('UNET_WASM_THREADS=many')
   })
 })

@@ -21,7 +21,8 @@ export interface InitBackendOptions {
    */
   backend?: BackendRequest
   /**
-   * Threads for the wasm backend (default: the cores available). Fixed once wasm has started in a process.
+   * Threads for the wasm backend (default: `UNET_WASM_THREADS`, else the cores available). Fixed once wasm has
+   * started in a process.
    */
   threads?: number
 }
@@ -196,9 +197,11 @@ export async function startBackend(options: InitBackendOptions, environment: Bac
     request = parseRequest(fromEnv, `the environment variable UNET_BACKEND`)
     source = request === 'auto' ? 'auto' : `requested by UNET_BACKEND=${fromEnv}`
   }
-  const threads = options.threads ?? Math.max(1, environment.cores)
+  const threadsFromEnv = environment.env.UNET_WASM_THREADS?.trim()
+  const threads = options.threads ?? (threadsFromEnv ? Number(threadsFromEnv) : Math.max(1, environment.cores))
   if (!Number.isInteger(threads) || threads < 1) {
-    throw new BackendError('BACKEND_OPTIONS_INVALID', `initBackend: threads must be a whole number ≥ 1, got ${options.threads}.`)
+    const given = options.threads !== undefined ? `option threads: ${options.threads}` : `UNET_WASM_THREADS=${threadsFromEnv}`
+    throw new BackendError('BACKEND_OPTIONS_INVALID', `initBackend: threads must be a whole number ≥ 1, got ${given}.`)
   }
 
   const failures: string[] = []
