@@ -118,7 +118,8 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       } else {
         tf.dispose(optimizerWeights?.map((w) => w.tensor) ?? [])
         model.dispose()
-        throw new TrainerError('BAD_FLAG', `the run in ${runDir} has finished (${state.stopReason}); raise --epochs above ${state.epoch} to train further`)
+        const what = state.stopReason === 'completed' ? `raise --epochs above ${state.epoch} to train further` : 'start a new run (other --out) to train again'
+        throw new TrainerError('BAD_FLAG', `the run in ${runDir} has finished (${state.stopReason}); ${what}`)
       }
     }
   } else {
