@@ -5,6 +5,7 @@ import '@tensorflow/tfjs-backend-wasm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 import { registerWasmTrainingKernels } from './index'
+import { simdLoops, simdTuning } from './simd'
 
 function values(n: number, seed: number, offset = 0): Float32Array {
   const out = new Float32Array(n)
@@ -27,15 +28,17 @@ function expectClose(actual: Float32Array, expected: Float32Array, what: string)
   expect(worst / scale, what).toBeLessThan(1e-4)
 }
 
-const shape: [number, number, number, number] = [3, 5, 7, 6]
-const size = shape.reduce((a, b) => a * b)
+// 8 channels take the SIMD loops, 6 the plain-JS ones.
+let shape: [number, number, number, number] = [3, 5, 7, 6]
+let size = shape.reduce((a, b) => a * b)
+const channels = () => shape[3]
 
 /** Training-mode batch norm as tfjs-layers computes it (moments, then batchNorm), weighted so no gradient is trivial. */
 function trainingGrads(): Float32Array[] {
   return tf.tidy(() => {
     const x = tf.tensor4d(values(size, 1, 0.3), shape)
-    const gamma = tf.tensor1d(values(6, 2, 1))
-    const beta = tf.tensor1d(values(6, 3))
+    const gamma = tf.tensor1d(values(channels(), 2, 1))
+    const beta = tf.tensor1d(values(channels(), 3))
     const w = tf.tensor4d(values(size, 4), shape)
     const f = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
       const { mean, variance } = tf.moments(a, [0, 1, 2])
@@ -50,10 +53,10 @@ function trainingGrads(): Float32Array[] {
 function allInputGrads(): Float32Array[] {
   return tf.tidy(() => {
     const x = tf.tensor4d(values(size, 5), shape)
-    const mean = tf.tensor1d(values(6, 6))
-    const variance = tf.tensor1d(values(6, 7, 1.5))
-    const gamma = tf.tensor1d(values(6, 8, 1))
-    const beta = tf.tensor1d(values(6, 9))
+    const mean = tf.tensor1d(values(channels(), 6))
+    const variance = tf.tensor1d(values(channels(), 7, 1.5))
+    const gamma = tf.tensor1d(values(channels(), 8, 1))
+    const beta = tf.tensor1d(values(channels(), 9))
     const w = tf.tensor4d(values(size, 10), shape)
     const f = (a: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
       tf.sum(tf.mul(tf.tanh(tf.batchNorm4d(a as tf.Tensor4D, m as tf.Tensor1D, v as tf.Tensor1D, b as tf.Tensor1D, g as tf.Tensor1D, 1e-3)), w))
@@ -61,17 +64,27 @@ function allInputGrads(): Float32Array[] {
   })
 }
 
-describe('batch norm gradient on wasm', () => {
+describe.each([
+  ['plain JS', [3, 5, 7, 6], false],
+  ['SIMD', [2, 5, 7, 8], true],
+] as const)('batch norm gradient on wasm (%s loops)', (_, testShape, simd) => {
   let cpu: { train: Float32Array[]; all: Float32Array[] }
 
   beforeAll(async () => {
+    shape = [...testShape]
+    size = shape.reduce((a, b) => a * b)
+    simdTuning.enabled = simd
     await tf.setBackend('cpu')
     cpu = { train: trainingGrads(), all: allInputGrads() }
     registerWasmTrainingKernels()
     await tf.setBackend('wasm')
   })
   afterAll(async () => {
+    simdTuning.enabled = true
     await tf.setBackend('cpu')
+  })
+  it(`runs the ${simd ? 'SIMD' : 'plain-JS'} loops`, () => {
+    expect(simdLoops(tf.backend() as never) !== null).toBe(simd)
   })
 
   it('matches cpu for x, gamma and beta in training mode', () => {

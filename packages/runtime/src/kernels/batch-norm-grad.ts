@@ -10,8 +10,10 @@ import {
   type NamedAttrMap,
   type Tensor,
   type TensorInfo,
+  util,
 } from '@tensorflow/tfjs-core'
 
+import { blockedChannelSums, simdLoops, withScratch } from './simd'
 import { heapF32, type WasmBackendLike } from './wasm-backend'
 
 /** Name of the kernel that computes every gradient of a batch norm in two passes over the data. */
@@ -30,26 +32,37 @@ export function makeBatchNormGrad(): KernelConfig {
     const channels = (mean as TensorInfo).shape.reduce((a, b) => a * b, 1)
     const dx = backend.makeOutput((x as TensorInfo).shape, 'float32')
     const outs = [0, 1, 2, 3].map(() => backend.makeOutput([channels], 'float32'))
-    // Views only after the last allocation: malloc may grow (and detach) the heap.
-    const dyV = heapF32(backend, dy as TensorInfo)
-    const xV = heapF32(backend, x as TensorInfo)
-    const meanV = heapF32(backend, mean as TensorInfo)
+    const rows = util.sizeFromShape((x as TensorInfo).shape) / channels
+    const loops = channels % 4 === 0 ? simdLoops(backend) : null
+    const offset = (info: TensorInfo) => (backend.dataIdMap.get(info.dataId) as { memoryOffset: number }).memoryOffset
+
+    // Pass 1: Σ dy and Σ dy · (x − mean) per channel.
+    let sumDy: Float64Array
+    let sumDyXc: Float64Array
+    if (loops !== null) {
+      ;[sumDy, sumDyXc] = blockedChannelSums(loops, backend, rows, channels, offset(x as TensorInfo), {
+        dy: offset(dy as TensorInfo),
+        mean: offset(mean as TensorInfo),
+      })
+    } else {
+      sumDy = new Float64Array(channels)
+      sumDyXc = new Float64Array(channels)
+      const dyV = heapF32(backend, dy as TensorInfo)
+      const xV = heapF32(backend, x as TensorInfo)
+      const m = Float32Array.from(heapF32(backend, mean as TensorInfo))
+      for (let i = 0; i < dyV.length; i += channels) {
+        for (let c = 0; c < channels; c++) {
+          const d = dyV[i + c] as number
+          sumDy[c] = (sumDy[c] as number) + d
+          sumDyXc[c] = (sumDyXc[c] as number) + d * ((xV[i + c] as number) - (m[c] as number))
+        }
+      }
+    }
+
+    // Views only now: the SIMD path allocates scratch, and malloc may grow (and detach) the heap.
     const varV = heapF32(backend, variance as TensorInfo)
     const scaleV = scale === undefined ? null : heapF32(backend, scale)
     const [dMean, dVar, dScale, dOffset] = outs.map((o) => heapF32(backend, o)) as [Float32Array, Float32Array, Float32Array, Float32Array]
-    const dxV = heapF32(backend, dx)
-
-    const sumDy = new Float64Array(channels)
-    const sumDyXc = new Float64Array(channels)
-    const m = Float32Array.from(meanV)
-    const n = dyV.length
-    for (let i = 0; i < n; i += channels) {
-      for (let c = 0; c < channels; c++) {
-        const d = dyV[i + c] as number
-        sumDy[c] = (sumDy[c] as number) + d
-        sumDyXc[c] = (sumDyXc[c] as number) + d * ((xV[i + c] as number) - (m[c] as number))
-      }
-    }
     const k = new Float32Array(channels)
     for (let c = 0; c < channels; c++) {
       const rstd = 1 / Math.sqrt((varV[c] as number) + epsilon)
@@ -60,8 +73,19 @@ export function makeBatchNormGrad(): KernelConfig {
       dScale[c] = rstd * (sumDyXc[c] as number)
       dOffset[c] = sumDy[c] as number
     }
-    for (let i = 0; i < n; i += channels) {
-      for (let c = 0; c < channels; c++) dxV[i + c] = (dyV[i + c] as number) * (k[c] as number)
+
+    // Pass 2: dx = dy · scale / σ.
+    if (loops !== null) {
+      withScratch(backend, 2 * channels, (scratch) => {
+        new Float32Array(backend.wasm.HEAPU8.buffer, scratch, channels).set(k)
+        loops.scaleShift(offset(dy as TensorInfo), offset(dx), scratch, scratch + channels * 4, rows, channels / 4)
+      })
+    } else {
+      const dyV = heapF32(backend, dy as TensorInfo)
+      const dxV = heapF32(backend, dx)
+      for (let i = 0; i < dyV.length; i += channels) {
+        for (let c = 0; c < channels; c++) dxV[i + c] = (dyV[i + c] as number) * (k[c] as number)
+      }
     }
     return [dx, ...outs]
   }

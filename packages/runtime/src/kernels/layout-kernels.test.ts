@@ -41,6 +41,17 @@ const cases: Record<string, () => { values: number[]; shapes: number[][] }> = {
     const g = tf.grad(f)(x)
     return { values: [...g.dataSync()], shapes: [g.shape] }
   },
+  'SIMD loops (channels divisible by 4): mean, sum, batch norm and the reduction gradients': () => {
+    const x = t4([3, 9, 5, 8], 16)
+    const mean = tf.tensor1d(values(8, 17))
+    const variance = tf.abs(tf.tensor1d(values(8, 18)))
+    const y = tf.batchNorm4d(x, mean, variance, tf.tensor1d(values(8, 19)), tf.tensor1d(values(8, 20)), 1e-3)
+    const w = t4([3, 9, 5, 8], 21)
+    const g = tf.grad((v: tf.Tensor) => tf.add(tf.sum(tf.mul(tf.mean(tf.mul(v, w), [0, 1, 2]), tf.range(1, 9))), tf.sum(tf.square(tf.sum(v, [0, 1, 2])))))(x)
+    const a = tf.mean(x, [0, 1, 2])
+    const b = tf.sum(x, [0, 1, 2], true)
+    return { values: [...y.dataSync(), ...g.dataSync(), ...a.dataSync(), ...b.dataSync()], shapes: [y.shape, g.shape, a.shape, b.shape] }
+  },
   'concat along channels, and along rows (stock kernel)': () => {
     const a = t4([2, 3, 4, 5], 3)
     const b = t4([2, 3, 4, 2], 4)

@@ -14,6 +14,7 @@ import {
 
 import { WasmKernelError } from './errors'
 
+import { blockedChannelSums, simdLoops, withScratch } from './simd'
 import { heapF32, stockKernel, type KernelArgs, type WasmBackendLike } from './wasm-backend'
 
 // Kernels whose stock wasm versions are slow at the shapes of a channels-last CNN: reductions over every
@@ -58,7 +59,9 @@ function leadingReduction(name: string, divide: boolean): KernelConfig {
     const wasm = backend as WasmBackendLike
     const shape = attrs.keepDims === true ? [...x.shape.slice(0, -1).map(() => 1), channels] : [channels]
     const out = wasm.makeOutput(shape, 'float32')
-    const sums = channelSums(heapF32(wasm, x), channels)
+    const loops = channels % 4 === 0 ? simdLoops(wasm) : null
+    const sums =
+      loops === null ? channelSums(heapF32(wasm, x), channels) : blockedChannelSums(loops, wasm, rows, channels, offsetOf(wasm, x))[0]
     const outV = heapF32(wasm, out)
     for (let c = 0; c < channels; c++) outV[c] = divide ? (sums[c] as number) / rows : (sums[c] as number)
     return out
@@ -211,9 +214,23 @@ export function makeFusedBatchNorm(): KernelConfig {
       k[c] = (s === null ? 1 : (s[c] as number)) / Math.sqrt((v[c] as number) + epsilon)
       b[c] = (o === null ? 0 : (o[c] as number)) - (m[c] as number) * (k[c] as number)
     }
-    scaleShift(heapF32(wasm, x), heapF32(wasm, out), k, b)
+    const loops = channels % 4 === 0 ? simdLoops(wasm) : null
+    if (loops === null) {
+      scaleShift(heapF32(wasm, x), heapF32(wasm, out), k, b)
+      return out
+    }
+    withScratch(wasm, 2 * channels, (scratch) => {
+      new Float32Array(wasm.wasm.HEAPU8.buffer, scratch, channels).set(k)
+      new Float32Array(wasm.wasm.HEAPU8.buffer, scratch + channels * 4, channels).set(b)
+      const rows = util.sizeFromShape(x.shape) / channels
+      loops.scaleShift(offsetOf(wasm, x), offsetOf(wasm, out), scratch, scratch + channels * 4, rows, channels / 4)
+    })
     return out
   })
+}
+
+function offsetOf(backend: WasmBackendLike, info: TensorInfo): number {
+  return (backend.dataIdMap.get(info.dataId) as { memoryOffset: number }).memoryOffset
 }
 
 function scaleShift(x: Float32Array, out: Float32Array, k: Float32Array, b: Float32Array): void {

@@ -13,6 +13,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core'
 
+import { simdLoops, withScratch } from './simd'
 import { heapF32, type WasmBackendLike } from './wasm-backend'
 
 /** Name of the kernel that spreads one value per channel over a whole channels-last tensor. */
@@ -30,12 +31,20 @@ export function makeBroadcastChannels(): KernelConfig {
     const shape = args.attrs.shape as number[]
     const scale = args.attrs.scale as number
     const out = backend.makeOutput(shape, 'float32')
-    const src = heapF32(backend, dy)
-    const channels = src.length
-    const k = Float32Array.from(src, (v) => v * scale)
+    const k = Float32Array.from(heapF32(backend, dy), (v) => v * scale)
+    const channels = k.length
+    const rows = shape.reduce((a, b) => a * b, 1) / channels
+    const loops = channels % 4 === 0 ? simdLoops(backend) : null
+    if (loops !== null) {
+      withScratch(backend, channels, (scratch) => {
+        new Float32Array(backend.wasm.HEAPU8.buffer, scratch, channels).set(k)
+        const outOffset = (backend.dataIdMap.get(out.dataId) as { memoryOffset: number }).memoryOffset
+        loops.fillRows(outOffset, scratch, rows, channels / 4)
+      })
+      return out
+    }
     const dst = heapF32(backend, out)
-    const n = dst.length
-    for (let i = 0; i < n; i += channels) dst.set(k, i)
+    for (let i = 0; i < dst.length; i += channels) dst.set(k, i)
     return out
   }
   return { kernelName: BROADCAST_CHANNELS, backendName: 'wasm', kernelFunc: kernelFunc as never }

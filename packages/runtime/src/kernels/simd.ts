@@ -1,0 +1,284 @@
+import type { WasmBackendLike } from './wasm-backend'
+
+/**
+ * Four per-channel loops in WebAssembly SIMD, run in place on the wasm backend's own memory. The batch-norm,
+ * reduction and broadcast kernels spend their time in these loops; plain JS runs them one float at a time.
+ * The module is assembled here from its opcodes (about 300 bytes) and imports the backend's memory, so it
+ * reads and writes tensors where they lie. Every loop works on rows of `c4` groups of 4 floats (channels
+ * divisible by 4); callers fall back to JS otherwise, and when the memory is shared (threaded build) or
+ * SIMD is unavailable.
+ */
+export interface SimdLoops {
+  /** acc[j] += x[r, j] for every row r: per-channel sums (float32, so callers keep blocks short). */
+  channelSums(x: number, rows: number, c4: number, acc: number): void
+  /** acc1[j] += dy[r, j]; acc2[j] += dy[r, j] · (x[r, j] − mean[j]). */
+  channelDots(dy: number, x: number, mean: number, rows: number, c4: number, acc1: number, acc2: number): void
+  /** out[r, j] = x[r, j] · k[j] + b[j]. */
+  scaleShift(x: number, out: number, k: number, b: number, rows: number, c4: number): void
+  /** out[r, j] = k[j]. */
+  fillRows(out: number, k: number, rows: number, c4: number): void
+}
+
+const I32 = 0x7f
+const V128 = 0x7b
+
+/** Unsigned LEB128. */
+function uleb(n: number): number[] {
+  const out: number[] = []
+  do {
+    let byte = n & 0x7f
+    n >>>= 7
+    if (n !== 0) byte |= 0x80
+    out.push(byte)
+  } while (n !== 0)
+  return out
+}
+
+/** Signed LEB128 for small constants. */
+function sleb(n: number): number[] {
+  const out: number[] = []
+  for (;;) {
+    const byte = n & 0x7f
+    n >>= 7
+    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
+      out.push(byte)
+      return out
+    }
+    out.push(byte | 0x80)
+  }
+}
+
+const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body]
+const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()]
+const name = (s: string) => [...uleb(s.length), ...[...s].map((c) => c.charCodeAt(0))]
+
+// Instructions.
+const get = (i: number) => [0x20, ...uleb(i)]
+const set = (i: number) => [0x21, ...uleb(i)]
+const tee = (i: number) => [0x22, ...uleb(i)]
+const i32 = (n: number) => [0x41, ...sleb(n)]
+const add = [0x6a]
+const sub = [0x6b]
+const eqz = [0x45]
+const ltU = [0x49]
+const brIf = (depth: number) => [0x0d, ...uleb(depth)]
+const block = [0x02, 0x40]
+const loop = [0x03, 0x40]
+const end = [0x0b]
+const load = [0xfd, 0x00, 0x00, 0x00] // v128.load align=1 offset=0
+const store = [0xfd, 0x0b, 0x00, 0x00] // v128.store align=1 offset=0
+const fadd = [0xfd, ...uleb(228)] // f32x4.add
+const fsub = [0xfd, ...uleb(229)] // f32x4.sub
+const fmul = [0xfd, ...uleb(230)] // f32x4.mul
+/** local += 16 */
+const step16 = (i: number) => [...get(i), ...i32(16), ...add, ...set(i)]
+
+/**
+ * The loop nest shared by all four functions: for rows (param `rowsParam`, counted down), reset the
+ * per-channel pointers, then run `inner` c4 times with channel counter `j`.
+ */
+function rowsLoop(rowsParam: number, c4Param: number, j: number, reset: number[], inner: number[]): number[] {
+  return [
+    ...block,
+    ...get(rowsParam),
+    ...eqz,
+    ...brIf(0),
+    ...loop,
+    ...reset,
+    ...i32(0),
+    ...set(j),
+    ...loop,
+    ...inner,
+    ...get(j),
+    ...i32(1),
+    ...add,
+    ...tee(j),
+    ...get(c4Param),
+    ...ltU,
+    ...brIf(0),
+    ...end,
+    ...get(rowsParam),
+    ...i32(1),
+    ...sub,
+    ...tee(rowsParam),
+    ...brIf(0),
+    ...end,
+    ...end,
+  ]
+}
+
+function body(locals: Array<[number, number]>, code: number[]): number[] {
+  const content = [...vec(locals.map(([count, type]) => [...uleb(count), type])), ...code, ...end]
+  return [...uleb(content.length), ...content]
+}
+
+function moduleBytes(): Uint8Array<ArrayBuffer> {
+  // channelSums(x 0, rows 1, c4 2, acc 3); locals j 4, a 5
+  const sums = body(
+    [[2, I32]],
+    rowsLoop(1, 2, 4, [...get(3), ...set(5)], [
+      ...get(5),
+      ...get(5),
+      ...load,
+      ...get(0),
+      ...load,
+      ...fadd,
+      ...store,
+      ...step16(5),
+      ...step16(0),
+    ]),
+  )
+  // channelDots(dy 0, x 1, mean 2, rows 3, c4 4, acc1 5, acc2 6); locals j 7, a1 8, a2 9, m 10; d 11 (v128)
+  const dots = body(
+    [
+      [4, I32],
+      [1, V128],
+    ],
+    rowsLoop(3, 4, 7, [...get(5), ...set(8), ...get(6), ...set(9), ...get(2), ...set(10)], [
+      ...get(0),
+      ...load,
+      ...set(11),
+      ...get(8),
+      ...get(8),
+      ...load,
+      ...get(11),
+      ...fadd,
+      ...store,
+      ...get(9),
+      ...get(9),
+      ...load,
+      ...get(11),
+      ...get(1),
+      ...load,
+      ...get(10),
+      ...load,
+      ...fsub,
+      ...fmul,
+      ...fadd,
+      ...store,
+      ...step16(0),
+      ...step16(1),
+      ...step16(8),
+      ...step16(9),
+      ...step16(10),
+    ]),
+  )
+  // scaleShift(x 0, out 1, k 2, b 3, rows 4, c4 5); locals j 6, kp 7, bp 8
+  const scale = body(
+    [[3, I32]],
+    rowsLoop(4, 5, 6, [...get(2), ...set(7), ...get(3), ...set(8)], [
+      ...get(1),
+      ...get(0),
+      ...load,
+      ...get(7),
+      ...load,
+      ...fmul,
+      ...get(8),
+      ...load,
+      ...fadd,
+      ...store,
+      ...step16(0),
+      ...step16(1),
+      ...step16(7),
+      ...step16(8),
+    ]),
+  )
+  // fillRows(out 0, k 1, rows 2, c4 3); locals j 4, kp 5
+  const fill = body(
+    [[2, I32]],
+    rowsLoop(2, 3, 4, [...get(1), ...set(5)], [...get(0), ...get(5), ...load, ...store, ...step16(0), ...step16(5)]),
+  )
+  const fn = (params: number) => [0x60, ...uleb(params), ...Array<number>(params).fill(I32), 0x00]
+  const bytes = [
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    ...section(1, vec([fn(4), fn(7), fn(6)])),
+    ...section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, 0x00]])),
+    ...section(3, vec([[0], [1], [2], [0]])),
+    ...section(
+      7,
+      vec([
+        [...name('channelSums'), 0x00, 0],
+        [...name('channelDots'), 0x00, 1],
+        [...name('scaleShift'), 0x00, 2],
+        [...name('fillRows'), 0x00, 3],
+      ]),
+    ),
+    ...section(10, vec([sums, dots, scale, fill])),
+  ]
+  return new Uint8Array(bytes)
+}
+
+const instances = new WeakMap<object, SimdLoops | null>()
+
+/** Internal switch; the tests turn the SIMD loops off to check the JS paths give the same results. */
+export const simdTuning = { enabled: true }
+
+/** The SIMD loops bound to this backend's memory, or null where they cannot run. */
+export function simdLoops(backend: WasmBackendLike): SimdLoops | null {
+  if (!simdTuning.enabled) return null
+  const memory = (backend.wasm as unknown as { asm?: { memory?: unknown } }).asm?.memory
+  if (!(memory instanceof WebAssembly.Memory) || !(memory.buffer instanceof ArrayBuffer)) return null
+  const known = instances.get(memory)
+  if (known !== undefined) return known
+  let loops: SimdLoops | null = null
+  try {
+    const bytes = moduleBytes()
+    if (WebAssembly.validate(bytes)) {
+      const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } })
+      loops = instance.exports as unknown as SimdLoops
+    }
+  } catch {
+    loops = null
+  }
+  instances.set(memory, loops)
+  return loops
+}
+
+/** Rows per float32 partial sum; the partials are added in float64, so long reductions stay accurate. */
+const BLOCK_ROWS = 512
+
+/**
+ * Runs `use` with `floats` zeroed floats of scratch on the wasm heap (byte offset), freed afterwards.
+ * Allocate before taking any heap view: malloc may grow the memory.
+ */
+export function withScratch<T>(backend: WasmBackendLike, floats: number, use: (offset: number) => T): T {
+  const offset = backend.wasm._malloc(floats * 4) >>> 0
+  try {
+    new Float32Array(backend.wasm.HEAPU8.buffer, offset, floats).fill(0)
+    return use(offset)
+  } finally {
+    backend.wasm._free(offset)
+  }
+}
+
+/**
+ * Per-channel sums of `rows` rows of `channels` floats at byte offset `x` (and, with `dy`/`mean`, of
+ * dy and of dy · (x − mean)), in float64 from float32 partials over short blocks.
+ */
+export function blockedChannelSums(
+  loops: SimdLoops,
+  backend: WasmBackendLike,
+  rows: number,
+  channels: number,
+  x: number,
+  dot?: { dy: number; mean: number },
+): [Float64Array, Float64Array] {
+  const sums = new Float64Array(channels)
+  const dots = new Float64Array(channels)
+  withScratch(backend, 2 * channels, (acc) => {
+    const acc2 = acc + channels * 4
+    for (let r0 = 0; r0 < rows; r0 += BLOCK_ROWS) {
+      const n = Math.min(BLOCK_ROWS, rows - r0)
+      const view = new Float32Array(backend.wasm.HEAPU8.buffer, acc, 2 * channels)
+      view.fill(0)
+      const skip = r0 * channels * 4
+      if (dot === undefined) loops.channelSums(x + skip, n, channels / 4, acc)
+      else loops.channelDots(dot.dy + skip, x + skip, dot.mean, n, channels / 4, acc, acc2)
+      for (let c = 0; c < channels; c++) {
+        sums[c] = (sums[c] as number) + (view[c] as number)
+        dots[c] = (dots[c] as number) + (view[channels + c] as number)
+      }
+    }
+  })
+  return [sums, dots]
+}
