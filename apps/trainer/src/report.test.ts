@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest'
+import { pickShowcase, renderStrip } from './report'
+
+describe('pickShowcase', () => {
+  it('spreads the picks over coverage classes, sorted by class', () => {
+    expect(pickShowcase([0, 0, 0, 0, 5, 10, 10], 4)).toEqual([0, 1, 4, 5])
+    expect(pickShowcase([3, 1], 12)).toEqual([1, 0])
+  })
+})
+
+describe('renderStrip', () => {
+  it('draws image, truth, prediction and an overlay coloured by agreement', () => {
+    // 1×4 image: pixel 0 both salt, 1 truth only, 2 prediction only, 3 neither
+    const strip = renderStrip({
+      id: 'a',
+      image: new Float32Array([0.5, 0.5, 0.5, 0.5]),
+      truth: new Uint8Array([1, 1, 0, 0]),
+      probabilities: new Float32Array([0.9, 0.1, 0.9, 0.1]),
+      height: 1,
+      width: 4,
+      threshold: 0.5,
+    })
+    expect([strip.width, strip.height]).toEqual([4 * 4 + 3 * 3, 1])
+    const px = (tile: number, x: number): number[] => Array.from(strip.data.subarray((tile * 7 + x) * 4, (tile * 7 + x) * 4 + 3))
+    expect(px(0, 0)).toEqual([128, 128, 128])
+    expect([px(1, 0), px(1, 2)]).toEqual([[255, 255, 255], [0, 0, 0]])
+    expect([px(2, 0), px(2, 1)]).toEqual([[255, 255, 255], [0, 0, 0]])
+    const [both, missed, wrong, none] = [0, 1, 2, 3].map((x) => px(3, x)) as number[][]
+    expect(both![0]).toBe(both![1]) // yellow: red = green > blue
+    expect(both![0]).toBeGreaterThan(both![2]!)
+    expect(missed![1]).toBeGreaterThan(missed![0]!) // green
+    expect(wrong![0]).toBeGreaterThan(wrong![1]!) // red
+    expect(none).toEqual([128, 128, 128])
+  })
+})
