@@ -180,9 +180,9 @@ export function createVggUnet(options: VggUnetOptions = {}): tfl.LayersModel {
   const model = tfl.model({ inputs: input, outputs: output, name: options.name ?? 'vgg16_unet' })
 
   if (preprocess) {
-    const { kernel, bias } = preprocessWeights(channels, { caffe, inputScale })
+    const { kernel, bias } = preprocessWeights(3, inputScale)
     const layer = preprocess
-    tf.tidy(() => layer.setWeights([tf.tensor4d(kernel, [1, 1, channels, 3]), tf.tensor1d(bias)]))
+    tf.tidy(() => layer.setWeights([tf.tensor4d(kernel, [1, 1, 3, 3]), tf.tensor1d(bias)]))
   }
   freezeVggEncoder(model, options.freezeUpTo)
   return model

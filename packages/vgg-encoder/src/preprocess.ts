@@ -14,23 +14,17 @@ export interface VggPreprocessOptions {
 }
 
 /**
- * The 1×1 convolution that performs the caffe preprocessing inside the model: scale to 0–255, repeat a grayscale
- * channel to three or swap RGB to BGR, subtract the ImageNet means. With `caffe: false` it only repeats
- * grayscale to three channels, so pretrained kernels still see three inputs.
+ * The 1×1 convolution that performs the caffe preprocessing of RGB (or grayscale) images: scale to 0–255,
+ * swap RGB to BGR (or repeat grayscale to three channels), subtract the ImageNet means.
  */
-export function preprocessWeights(
-  channels: 1 | 3,
-  options: { caffe: boolean; inputScale: number },
-): { kernel: Float32Array; bias: Float32Array } {
-  const scale = options.caffe ? options.inputScale : 1
+export function preprocessWeights(channels: 1 | 3, inputScale: number): { kernel: Float32Array; bias: Float32Array } {
   const kernel = new Float32Array(channels * 3)
   for (let out = 0; out < 3; out++) {
     // grayscale feeds all three outputs; RGB input channel 2 - out becomes BGR output out
     const input = channels === 1 ? 0 : 2 - out
-    kernel[input * 3 + out] = scale
+    kernel[input * 3 + out] = inputScale
   }
-  const bias = options.caffe ? Float32Array.from(IMAGENET_BGR_MEANS, (m) => -m) : new Float32Array(3)
-  return { kernel, bias }
+  return { kernel, bias: Float32Array.from(IMAGENET_BGR_MEANS, (m) => -m) }
 }
 
 /**
@@ -59,7 +53,7 @@ export function vggPreprocess(images: tf.Tensor4D, options: VggPreprocessOptions
     )
   }
   const inputScale = options.inputScale ?? 255
-  const { kernel, bias } = preprocessWeights(channels, { caffe: true, inputScale })
+  const { kernel, bias } = preprocessWeights(channels, inputScale)
   return tf.tidy(() => {
     const weights = tf.tensor4d(kernel, [1, 1, channels, 3])
     return tf.add(tf.conv2d(images, weights, 1, 'valid'), tf.tensor1d(bias)) as tf.Tensor4D
