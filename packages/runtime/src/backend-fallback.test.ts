@@ -8,7 +8,9 @@ it('falls back to one wasm thread, and says so, when the threaded build cannot b
   // The threaded build needs its worker scripts on disk; make the temp folder unusable.
   process.env.TMPDIR = '/dev/null/unusable'
   try {
-    const info = await startBackend({}, { env: {}, cores: 4, importModule: async (name) => Promise.reject(new Error(`Cannot find module '${name}'`)) })
+    const info = await startBackend({}, { env: {}, cores: 4,
+    load: 0,
+    importModule: async (name) => Promise.reject(new Error(`Cannot find module '${name}'`)) })
     expect(info.backend).toBe('wasm')
     expect(info.threads).toBe(1)
     expect(info.reason).toMatch(/threaded build did not start .*so 1 thread/)

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu'
 import { afterEach, describe, expect, it } from 'vitest'
 
-import { startBackend, type BackendEnvironment } from './backend'
+import { idleCores, startBackend, type BackendEnvironment } from './backend'
 import { BackendError } from './errors'
 
 function notInstalled(name: string): Error {
@@ -16,6 +16,7 @@ function environment(env: Record<string, string> = {}, installed: Record<string,
     imported,
     env,
     cores: 2,
+    load: 0,
     importModule: async (name: string) => {
       imported.push(name)
       const load = installed[name]
@@ -44,6 +45,15 @@ afterEach(() => {
   if (tf.findBackendFactory('tensorflow') != null) tf.removeBackend('tensorflow')
 })
 
+describe('idleCores', () => {
+  it('gives the cores other work leaves idle, at least one', () => {
+    expect(idleCores(8, 0.2)).toBe(8)
+    expect(idleCores(8, 3)).toBe(5)
+    expect(idleCores(2, 5.2)).toBe(1)
+    expect(idleCores(4, 0)).toBe(4)
+  })
+})
+
 describe('initBackend', () => {
   it('on a machine without tfjs-node picks wasm, with threads and the training kernels, and says why', async () => {
     const env = environment()
@@ -58,7 +68,7 @@ describe('initBackend', () => {
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined()
     // Threads default to the cores available (2 here); tfjs-backend-wasm alone runs 1 thread under Node.
     expect(info.threads).toBe(2)
-    expect(info.reason).toContain(`${info.threads} thread`)
+    expect(info.reason).toContain('on 2 threads (2 cores, load 0.0)')
   })
 
   it('runs wasm pthreads that do not keep a finished script alive', async () => {

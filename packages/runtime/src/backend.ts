@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import '@tensorflow/tfjs-backend-cpu'
 import * as wasm from '@tensorflow/tfjs-backend-wasm'
-import { availableParallelism } from 'node:os'
+import { availableParallelism, loadavg } from 'node:os'
 
 import { BackendError } from './errors'
 import { registerWasmTrainingKernels } from './kernels/index'
@@ -21,8 +21,8 @@ export interface InitBackendOptions {
    */
   backend?: BackendRequest
   /**
-   * Threads for the wasm backend (default: `UNET_WASM_THREADS`, else the cores available). Fixed once wasm has
-   * started in a process.
+   * Threads for the wasm backend (default: `UNET_WASM_THREADS`, else the idle cores — see {@link idleCores}).
+   * Fixed once wasm has started in a process.
    */
   threads?: number
 }
@@ -47,6 +47,8 @@ export interface BackendEnvironment {
   env: Record<string, string | undefined>
   /** Cores available to this process. */
   cores: number
+  /** The machine's load average over the last minute (0 where the OS has none, as on Windows). */
+  load: number
 }
 
 const NODE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const
@@ -56,6 +58,9 @@ const defaultEnvironment: BackendEnvironment = {
   importModule: (name: string) => import(/* @vite-ignore */ name),
   env: typeof process === 'object' ? process.env : {},
   cores: availableParallelism(),
+  get load() {
+    return loadavg()[0] ?? 0
+  },
 }
 
 /**
@@ -77,6 +82,24 @@ const defaultEnvironment: BackendEnvironment = {
  */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
   return startBackend(options, defaultEnvironment)
+}
+
+/**
+ * The cores not already kept busy by other work: `cores − load` rounded, at least 1. XNNPACK's threads meet
+ * at a barrier after every op, so one that the OS has descheduled stalls the others: on a machine whose cores
+ * are all busy, two threads ran a U-Net step slower than one.
+ *
+ * @param cores - cores available to the process
+ * @param load - the one-minute load average
+ * @returns the default wasm thread count
+ * @example
+ * ```ts
+ * idleCores(8, 0.3) // 8
+ * idleCores(2, 5.2) // 1
+ * ```
+ */
+export function idleCores(cores: number, load: number): number {
+  return Math.max(1, Math.min(cores, Math.round(cores - Math.max(0, load))))
 }
 
 function describeFailure(error: unknown): string {
@@ -122,7 +145,7 @@ function isStarted(name: string): boolean {
   return registry[name] != null
 }
 
-async function tryWasm(threads: number): Promise<Attempt> {
+async function tryWasm(threads: number, threadSource: string): Promise<Attempt> {
   let note = ''
   try {
     if (isStarted('wasm')) {
@@ -158,7 +181,7 @@ async function tryWasm(threads: number): Promise<Attempt> {
   const kernels = registerWasmTrainingKernels()
   const actual = wasm.getThreadsCount()
   const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) as boolean
-  const detail = `WebAssembly${simd ? ' + SIMD' : ''} on ${actual} thread${actual === 1 ? '' : 's'}${note}; training kernels ${
+  const detail = `WebAssembly${simd ? ' + SIMD' : ''} on ${actual} thread${actual === 1 ? '' : 's'} (${threadSource})${note}; training kernels ${
     kernels.length > 0 ? kernels.join(', ') : '(none)'
   }`
   return { info: { backend: 'wasm', reason: detail, threads: actual, kernels } }
@@ -198,7 +221,13 @@ export async function startBackend(options: InitBackendOptions, environment: Bac
     source = request === 'auto' ? 'auto' : `requested by UNET_BACKEND=${fromEnv}`
   }
   const threadsFromEnv = environment.env.UNET_WASM_THREADS?.trim()
-  const threads = options.threads ?? (threadsFromEnv ? Number(threadsFromEnv) : Math.max(1, environment.cores))
+  const threads = options.threads ?? (threadsFromEnv ? Number(threadsFromEnv) : idleCores(environment.cores, environment.load))
+  const threadSource =
+    options.threads !== undefined
+      ? 'as asked'
+      : threadsFromEnv
+        ? `UNET_WASM_THREADS=${threadsFromEnv}`
+        : `${environment.cores} core${environment.cores === 1 ? '' : 's'}, load ${environment.load.toFixed(1)}`
   if (!Number.isInteger(threads) || threads < 1) {
     const given = options.threads !== undefined ? `option threads: ${options.threads}` : `UNET_WASM_THREADS=${threadsFromEnv}`
     throw new BackendError('BACKEND_OPTIONS_INVALID', `initBackend: threads must be a whole number ≥ 1, got ${given}.`)
@@ -232,7 +261,7 @@ export async function startBackend(options: InitBackendOptions, environment: Bac
     }
   }
   if (request === 'auto' || request === 'wasm') {
-    const info = finish(await tryWasm(threads))
+    const info = finish(await tryWasm(threads, threadSource))
     if (info) return info
     if (request === 'wasm') {
       throw new BackendError('BACKEND_INIT_FAILED', `Backend 'wasm' (${source}) did not start: ${failures.join('; ')}. Try 'cpu'.`, {
