@@ -9,6 +9,7 @@ import {
 import { WasmKernelError } from './errors'
 
 import { convGeometry } from './conv-geometry'
+import { simdLoops } from './simd'
 import { disposeInfo, heapF32, runWasmKernel, type WasmBackendLike } from './wasm-backend'
 
 /**
@@ -134,9 +135,38 @@ export function makeConv2DBackpropInput(stock: KernelConfig | undefined): Kernel
     }
     // Interleave the phases (a DepthToSpace) and crop in one pass; the stock DepthToSpace kernel is slow.
     const dx = backend.makeOutput([g.batch, g.inHeight, g.inWidth, ci], 'float32')
+    const [, zH, zW, zC] = z.shape as [number, number, number, number]
+    const loops = ci % 4 === 0 ? simdLoops(backend) : null
+    if (loops !== null) {
+      // Per output row and column phase, one strided copy of whole pixels.
+      const zBase = offsetOf(backend, z)
+      const dxBase = offsetOf(backend, dx)
+      for (let img = 0; img < g.batch; img++) {
+        for (let i = 0; i < g.inHeight; i++) {
+          const ii = i + rows.cropOffset
+          const rowBase = (img * zH + Math.floor(ii / s)) * zW
+          const rh = ii % s
+          for (let rw = 0; rw < s; rw++) {
+            const j0 = (((rw - cols.cropOffset) % s) + s) % s
+            if (j0 >= g.inWidth) continue
+            const count = Math.ceil((g.inWidth - j0) / s)
+            const b0 = (j0 + cols.cropOffset - rw) / s
+            loops.copyRows(
+              zBase + ((rowBase + b0) * zC + (rh * s + rw) * ci) * 4,
+              zC * 4,
+              dxBase + ((img * g.inHeight + i) * g.inWidth + j0) * ci * 4,
+              s * ci * 4,
+              count,
+              ci / 4,
+            )
+          }
+        }
+      }
+      disposeInfo(backend, z)
+      return dx
+    }
     const zV = heapF32(backend, z)
     const dxV = heapF32(backend, dx)
-    const [, zH, zW, zC] = z.shape as [number, number, number, number]
     let d = 0
     for (let img = 0; img < g.batch; img++) {
       for (let i = 0; i < g.inHeight; i++) {
@@ -154,4 +184,8 @@ export function makeConv2DBackpropInput(stock: KernelConfig | undefined): Kernel
     return dx
   }
   return { kernelName: Conv2DBackpropInput, backendName: 'wasm', kernelFunc: kernelFunc as unknown as KernelFunc }
+}
+
+function offsetOf(backend: WasmBackendLike, info: TensorInfo): number {
+  return (backend.dataIdMap.get(info.dataId) as { memoryOffset: number }).memoryOffset
 }

@@ -37,6 +37,10 @@ for (const k of [1, 3, 5]) {
   }
 }
 cases.push({ x: [1, 8, 8, 5], k: 3, outChannels: 6, stride: 2, pad: 'same' })
+// Input channels divisible by 4 take the SIMD interleave of the input gradient.
+cases.push({ x: [2, 9, 11, 8], k: 3, outChannels: 4, stride: 2, pad: 'same' })
+cases.push({ x: [2, 10, 7, 4], k: 2, outChannels: 3, stride: 2, pad: [[0, 0], [1, 0], [1, 2], [0, 0]] })
+cases.push({ x: [1, 12, 12, 4], k: 3, outChannels: 2, stride: 3, pad: 'same' })
 cases.push({ x: [3, 16, 11, 2], k: 2, outChannels: 3, stride: 2, pad: 'valid' })
 cases.push({ x: [1, 6, 10, 4], k: 4, outChannels: 2, stride: 1, pad: 'same' })
 // Stride 3 leaves rows of x that no output reads.

@@ -60,6 +60,11 @@ const cases: Record<string, () => { values: number[]; shapes: number[][] }> = {
     const e = tf.concat([a, t4([2, 1, 4, 5], 6)], 1)
     return { values: [...d.dataSync(), ...e.dataSync()], shapes: [d.shape, e.shape] }
   },
+  'concat and split along channels in groups of 4 (SIMD loops)': () => {
+    const d = tf.concat([t4([2, 3, 4, 8], 22), t4([2, 3, 4, 4], 23), t4([2, 3, 4, 12], 24)], 3)
+    const parts = tf.split(d, [4, 16, 4], 3)
+    return { values: [...d.dataSync(), ...parts.flatMap((p) => [...p.dataSync()])], shapes: [d.shape, ...parts.map((p) => p.shape)] }
+  },
   'split along channels': () => {
     const parts = tf.split(t4([2, 3, 4, 8], 7), [5, 1, 2], 3)
     return { values: parts.flatMap((p) => [...p.dataSync()]), shapes: parts.map((p) => p.shape) }

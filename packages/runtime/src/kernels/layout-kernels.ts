@@ -88,6 +88,16 @@ export function makeConcat(): KernelConfig {
     const total = widths.reduce((a, b) => a + b, 0)
     const wasm = backend as WasmBackendLike
     const out = wasm.makeOutput([...first.shape.slice(0, -1), total], 'float32')
+    const loops = widths.every((w) => w % 4 === 0) ? simdLoops(wasm) : null
+    if (loops !== null) {
+      let at = 0
+      parts.forEach((t, k) => {
+        const width = widths[k] as number
+        loops.copyRows(offsetOf(wasm, t), width * 4, offsetOf(wasm, out) + at * 4, total * 4, rows, width / 4)
+        at += width
+      })
+      return out
+    }
     const outV = heapF32(wasm, out)
     let offset = 0
     parts.forEach((t, k) => {
@@ -115,6 +125,16 @@ export function makeSplitV(): KernelConfig {
     const rows = util.sizeFromShape(x.shape) / total
     const wasm = backend as WasmBackendLike
     const outs = widths.map((w) => wasm.makeOutput([...x.shape.slice(0, -1), w], 'float32'))
+    const loops = widths.every((w) => w % 4 === 0) ? simdLoops(wasm) : null
+    if (loops !== null) {
+      let at = 0
+      outs.forEach((out, k) => {
+        const width = widths[k] as number
+        loops.copyRows(offsetOf(wasm, x) + at * 4, total * 4, offsetOf(wasm, out), width * 4, rows, width / 4)
+        at += width
+      })
+      return outs
+    }
     const src = heapF32(wasm, x)
     let offset = 0
     outs.forEach((out, k) => {

@@ -17,6 +17,8 @@ export interface SimdLoops {
   scaleShift(x: number, out: number, k: number, b: number, rows: number, c4: number): void
   /** out[r, j] = k[j]. */
   fillRows(out: number, k: number, rows: number, c4: number): void
+  /** Copies `rows` rows of `w4` groups of 4 floats between strided layouts (strides in bytes). */
+  copyRows(src: number, srcStride: number, dst: number, dstStride: number, rows: number, w4: number): void
 }
 
 const I32 = 0x7f
@@ -188,12 +190,23 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
     [[2, I32]],
     rowsLoop(2, 3, 4, [...get(1), ...set(5)], [...get(0), ...get(5), ...load, ...store, ...step16(0), ...step16(5)]),
   )
+  // copyRows(src 0, srcStride 1, dst 2, dstStride 3, rows 4, w4 5); locals j 6, sp 7, dp 8
+  const copy = body(
+    [[3, I32]],
+    rowsLoop(
+      4,
+      5,
+      6,
+      [...get(0), ...set(7), ...get(2), ...set(8), ...get(0), ...get(1), ...add, ...set(0), ...get(2), ...get(3), ...add, ...set(2)],
+      [...get(8), ...get(7), ...load, ...store, ...step16(7), ...step16(8)],
+    ),
+  )
   const fn = (params: number) => [0x60, ...uleb(params), ...Array<number>(params).fill(I32), 0x00]
   const bytes = [
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
     ...section(1, vec([fn(4), fn(7), fn(6)])),
     ...section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, 0x00]])),
-    ...section(3, vec([[0], [1], [2], [0]])),
+    ...section(3, vec([[0], [1], [2], [0], [2]])),
     ...section(
       7,
       vec([
@@ -201,9 +214,10 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
         [...name('channelDots'), 0x00, 1],
         [...name('scaleShift'), 0x00, 2],
         [...name('fillRows'), 0x00, 3],
+        [...name('copyRows'), 0x00, 4],
       ]),
     ),
-    ...section(10, vec([sums, dots, scale, fill])),
+    ...section(10, vec([sums, dots, scale, fill, copy])),
   ]
   return new Uint8Array(bytes)
 }
