@@ -84,6 +84,17 @@ describe('loadVggWeights from a Keras HDF5 file', () => {
     expect(same(values(model, 'block2_conv1'), before)).toBe(true)
   })
 
+  it('reads a whole-model Keras file (model.save), whose weights sit under /model_weights', async () => {
+    for (const layer of ['block1_conv1', 'block1_conv2']) {
+      tf.tidy(() => model.getLayer(layer).setWeights(model.getLayer(layer).getWeights().map((w) => tf.ones(w.shape))))
+    }
+    const result = await loadVggWeights(model, fixture('vgg16-whole-model-block1.h5'), { allowMissing: true })
+    expect(result.loaded).toEqual(['block1_conv1', 'block1_conv2'])
+    const [kernel, bias] = values(model, 'block1_conv2')
+    expect(firstPatternMismatch(kernel as Float32Array, 'block1_conv2', 'kernel')).toBe(-1)
+    expect(firstPatternMismatch(bias as Float32Array, 'block1_conv2', 'bias')).toBe(-1)
+  })
+
   it('refuses a file without all 13 convolutions, naming the missing ones, and loads nothing', async () => {
     const before = values(model, 'block1_conv1')
     const error = await rejection(loadVggWeights(model, fixture('vgg16-keras1-block1.h5')))

@@ -1,7 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core'
 import { VggError } from './errors'
 
-/** ImageNet channel means in BGR order, as Keras' 'caffe' preprocessing subtracts them (0–255 scale). */
+/**
+ * ImageNet channel means in BGR order, as Keras' 'caffe' preprocessing subtracts them (0–255 scale).
+ *
+ * @example
+ * ```ts
+ * const [blue, green, red] = IMAGENET_BGR_MEANS // 103.939, 116.779, 123.68
+ * ```
+ */
 export const IMAGENET_BGR_MEANS = [103.939, 116.779, 123.68] as const
 
 /** Options of {@link vggPreprocess}. */
