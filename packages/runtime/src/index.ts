@@ -1,4 +1,4 @@
-export { initBackend, backendRequests } from './backend'
+export { initBackend, backendRequests, idleCores } from './backend'
 export type { BackendInfo, BackendRequest, InitBackendOptions } from './backend'
 export { saveModel, loadModel, MODEL_JSON } from './io'
 export type { LoadModelOptions, SaveModelOptions } from './io'
