@@ -43,7 +43,8 @@ function lookup(group: hdf5.Group, path: string, source: string, where: string):
  * `layer_names`) or a whole `model.save()` file (the same under `/model_weights`). Each layer's arrays are taken
  * in the order of its `weight_names` attribute, which Keras itself follows, so both the Keras 2 layout
  * (`block1_conv1/block1_conv1/kernel:0`) and the Keras 1 layout of the original notop file
- * (`block1_conv1/block1_conv1_W_1:0`) read the same. Arrays of other layers are not decoded.
+ * (`block1_conv1/block1_conv1_W_1:0`) read the same, as does a VGG16 nested as one layer of a bigger Keras model
+ * (`vgg16/block1_conv1/kernel:0`). Arrays of other layers are not decoded.
  */
 export function readKerasH5(buffer: ArrayBuffer, source: string): StoredWeights {
   if (!isHdf5(new Uint8Array(buffer))) {
@@ -72,15 +73,16 @@ export function readKerasH5(buffer: ArrayBuffer, source: string): StoredWeights 
   const layers: StoredWeights['layers'] = new Map()
   const ignored: string[] = []
   for (const layerName of layerNames) {
-    if (!isVggConv(layerName)) {
-      ignored.push(layerName)
-      continue
-    }
     const group = lookup(root, layerName, source, "'layer_names'")
     if (group instanceof hdf5.Dataset) throw fail(source, `'${layerName}' is a dataset, not a layer group`)
     const weightNames = strings(group.attrs.weight_names) ?? []
-    const arrays: StoredArray[] = []
+    let found = false
     for (const weightName of weightNames) {
+      // a weight belongs to the VGG layer its path names (a nested VGG16 model: 'vgg16' holding
+      // 'block1_conv1/kernel:0'), else to its own layer (Keras 1: 'block1_conv1' holding 'block1_conv1_W_1:0')
+      const owner = weightName.split('/').find(isVggConv) ?? (isVggConv(layerName) ? layerName : undefined)
+      if (!owner) continue
+      found = true
       const dataset = lookup(group, weightName, source, `'${layerName}/weight_names'`)
       if (!(dataset instanceof hdf5.Dataset)) throw fail(source, `'${layerName}/${weightName}' is a group, not an array`)
       let values: Float32Array
@@ -89,9 +91,11 @@ export function readKerasH5(buffer: ArrayBuffer, source: string): StoredWeights 
       } catch (cause) {
         throw fail(source, `'${layerName}/${weightName}' could not be decoded (${text(cause)})`, cause)
       }
+      const arrays = layers.get(owner) ?? []
       arrays.push({ name: weightName, shape: [...dataset.shape], values })
+      layers.set(owner, arrays)
     }
-    layers.set(layerName, arrays)
+    if (!found) ignored.push(layerName)
   }
   return { format: 'keras-h5', layers, ignored }
 }

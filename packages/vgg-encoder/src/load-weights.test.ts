@@ -95,6 +95,20 @@ describe('loadVggWeights from a Keras HDF5 file', () => {
     expect(firstPatternMismatch(bias as Float32Array, 'block1_conv2', 'bias')).toBe(-1)
   })
 
+  it('finds the VGG layers of a VGG16 nested in a bigger Keras model', async () => {
+    for (const layer of ['block1_conv1', 'block2_conv2']) {
+      tf.tidy(() => model.getLayer(layer).setWeights(model.getLayer(layer).getWeights().map((w) => tf.ones(w.shape))))
+    }
+    const result = await loadVggWeights(model, fixture('vgg16-nested-blocks12.h5'), { allowMissing: true })
+    expect(result.loaded).toEqual(['block1_conv1', 'block1_conv2', 'block2_conv1', 'block2_conv2'])
+    expect(result.ignored).toEqual(['input_2', 'head'])
+    for (const layer of ['block1_conv1', 'block2_conv2'] as VggConvLayerName[]) {
+      const [kernel, bias] = values(model, layer)
+      expect(firstPatternMismatch(kernel as Float32Array, layer, 'kernel')).toBe(-1)
+      expect(firstPatternMismatch(bias as Float32Array, layer, 'bias')).toBe(-1)
+    }
+  })
+
   it('refuses a file without all 13 convolutions, naming the missing ones, and loads nothing', async () => {
     const before = values(model, 'block1_conv1')
     const error = await rejection(loadVggWeights(model, fixture('vgg16-keras1-block1.h5')))
