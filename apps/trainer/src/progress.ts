@@ -49,6 +49,7 @@ export function consoleReporter(options: { quiet: boolean; json: boolean; logFil
     if (!options.quiet && !options.json) process.stdout.write(text + '\n')
   }
   let lastStepLog = 0
+  let lastVal = '-'
   return {
     start(info) {
       log('start', info)
@@ -63,7 +64,7 @@ export function consoleReporter(options: { quiet: boolean; json: boolean; logFil
       if (tty) {
         bar = new cliProgress.SingleBar(
           {
-            format: `epoch ${epoch + 1}/${epochs} {bar} {value}/{total} | loss {loss} | {ips} img/s | lr {lr} | ETA {eta_formatted}`,
+            format: `epoch ${epoch + 1}/${epochs} {bar} {value}/{total} | loss {loss} | val_tgs ${lastVal} | {ips} img/s | lr {lr} | ETA {eta_formatted}`,
             stream: process.stderr,
             hideCursor: true,
             clearOnComplete: true,
@@ -86,6 +87,7 @@ export function consoleReporter(options: { quiet: boolean; json: boolean; logFil
       bar?.stop()
       bar = null
       log('epoch_end', { ...logs, improved: info.improved })
+      lastVal = Number.isFinite(logs.valScore) ? logs.valScore.toFixed(4) : '-'
       say(
         `epoch ${logs.epoch + 1}/${info.epochs}  loss ${fmt(logs.loss)}  val_loss ${fmt(logs.valLoss)}  val_iou ${fmt(logs.valIou)}  ` +
           `val_tgs ${fmt(logs.valScore)} @${logs.threshold.toFixed(2)}  lr ${logs.lr.toPrecision(2)}  ${logs.imagesPerSecond.toFixed(1)} img/s  ${logs.seconds.toFixed(1)} s` +
