@@ -164,6 +164,8 @@ describe('createVggUnet', () => {
     expect(thrown({ dropout: 1 }).message).toContain('dropout')
     expect(thrown({ dropout: [0.1, 0.2] }).message).toContain('five of them')
     expect(thrown({ upsampling: 'nearest' as 'bilinear' }).message).toContain('upsampling')
+    expect(thrown({ inputScale: 0 }).message).toContain('inputScale')
+    expect(thrown({ preprocess: 'torch' as 'none' }).message).toContain('preprocess')
     const freeze = thrown({ freezeUpTo: 'block6_conv1' })
     expect(freeze.code).toBe('UNKNOWN_LAYER')
     expect(freeze.message).toContain("'block6_conv1' is not a VGG-16 encoder layer")

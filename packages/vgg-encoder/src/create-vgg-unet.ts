@@ -78,6 +78,9 @@ function checkOptions(options: VggUnetOptions): void {
   if (options.outputActivation !== undefined && options.outputActivation !== 'sigmoid' && options.outputActivation !== 'linear') {
     throw invalid(`outputActivation must be 'sigmoid' or 'linear', got '${String(options.outputActivation)}'`)
   }
+  if (options.inputScale !== undefined && !(Number.isFinite(options.inputScale) && options.inputScale > 0)) {
+    throw invalid(`inputScale must be a positive number (255 for images in [0, 1], 1 for 0–255), got ${String(options.inputScale)}`)
+  }
   if (options.preprocess !== undefined && options.preprocess !== 'caffe' && options.preprocess !== 'none') {
     throw invalid(`preprocess must be 'caffe' or 'none', got '${String(options.preprocess)}'`)
   }
