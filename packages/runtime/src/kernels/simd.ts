@@ -5,8 +5,8 @@ import type { WasmBackendLike } from './wasm-backend'
  * reduction and broadcast kernels spend their time in these loops; plain JS runs them one float at a time.
  * The module is assembled here from its opcodes (about 300 bytes) and imports the backend's memory, so it
  * reads and writes tensors where they lie. Every loop works on rows of `c4` groups of 4 floats (channels
- * divisible by 4); callers fall back to JS otherwise, and when the memory is shared (threaded build) or
- * SIMD is unavailable.
+ * divisible by 4); callers fall back to JS otherwise, and where SIMD is unavailable. They run on the
+ * calling thread, also with the threaded build (whose memory they import as shared).
  */
 export interface SimdLoops {
   /** acc[j] += x[r, j] for every row r: per-channel sums (float32, so callers keep blocks short). */
@@ -114,7 +114,7 @@ function body(locals: Array<[number, number]>, code: number[]): number[] {
   return [...uleb(content.length), ...content]
 }
 
-function moduleBytes(): Uint8Array<ArrayBuffer> {
+function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
   // channelSums(x 0, rows 1, c4 2, acc 3); locals j 4, a 5
   const sums = body(
     [[2, I32]],
@@ -205,7 +205,8 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
   const bytes = [
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
     ...section(1, vec([fn(4), fn(7), fn(6)])),
-    ...section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, 0x00]])),
+    // A shared memory (the threaded build) must be imported as shared, with a maximum: 4 GiB covers any.
+    ...section(2, vec([[...name('env'), ...name('memory'), 0x02, ...(shared ? [0x03, 0x00, ...uleb(65536)] : [0x00, 0x00])]])),
     ...section(3, vec([[0], [1], [2], [0], [2]])),
     ...section(
       7,
@@ -230,13 +231,15 @@ export const simdTuning = { enabled: true }
 /** The SIMD loops bound to this backend's memory, or null where they cannot run. */
 export function simdLoops(backend: WasmBackendLike): SimdLoops | null {
   if (!simdTuning.enabled) return null
-  const memory = (backend.wasm as unknown as { asm?: { memory?: unknown } }).asm?.memory
-  if (!(memory instanceof WebAssembly.Memory) || !(memory.buffer instanceof ArrayBuffer)) return null
+  // The single-threaded build exports its memory; the threaded one creates it in JS and keeps it here.
+  const module = backend.wasm as unknown as { asm?: { memory?: unknown }; wasmMemory?: unknown }
+  const memory = module.asm?.memory ?? module.wasmMemory
+  if (!(memory instanceof WebAssembly.Memory)) return null
   const known = instances.get(memory)
   if (known !== undefined) return known
   let loops: SimdLoops | null = null
   try {
-    const bytes = moduleBytes()
+    const bytes = moduleBytes(typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer)
     if (WebAssembly.validate(bytes)) {
       const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } })
       loops = instance.exports as unknown as SimdLoops
