@@ -304,7 +304,12 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   optimizer.dispose()
 
   if (options.report !== false && best.best && findCheckpoint(bestDir)) {
-    await writeReport({ runDir, config, data, history, summary, resolveLoss: () => lossFn })
+    try {
+      await writeReport({ runDir, config, data, history, summary, resolveLoss: () => lossFn })
+    } catch (cause) {
+      // the checkpoints and history are safe on disk; a report that fails to render should not fail the run
+      reporter.note(`could not write the report in ${join(runDir, 'report')}: ${(cause as Error).message}`)
+    }
   }
   reporter.end(summary as unknown as Record<string, unknown>, summaryTable(summary))
   return summary
