@@ -86,6 +86,17 @@ describe('train', () => {
     expect(weights(join(dir, 'last')).equals(weights(join(dir, 'best')))).toBe(true)
   }, 240_000)
 
+  it('stops at the time limit, and --resume with a larger limit finishes the same run', async () => {
+    const dir = join(root, 'timed')
+    const cut = await train(tiny(dir, { timeLimit: 1e-6 }), { report: false })
+    expect(cut.stopReason).toMatch(/time limit/)
+    expect(cut.finished).toBe(false)
+    expect(cut.steps).toBe(1)
+    const done = await train(tiny(dir, { timeLimit: 0 }), { resume: true, report: false, explicitKeys: ['timeLimit'] })
+    expect(done.stopReason).toBe('completed')
+    expect(weights(join(dir, 'last')).equals(weights(join(root, 'a', 'last')))).toBe(true)
+  }, 240_000)
+
   it('refuses to overwrite a run and refuses config changes on resume', async () => {
     await expect(train(tiny(join(root, 'a')))).rejects.toMatchObject({ code: 'BAD_FLAG' })
     await expect(train(tiny(join(root, 'a'), { filters: 3 }), { resume: true, explicitKeys: ['filters'] })).rejects.toMatchObject({
