@@ -70,7 +70,8 @@ describe('unet command, end to end', () => {
     expect(evaluation.images).toBe(8)
 
     const out = join(work, 'submission.csv.gz')
-    const p = await unet('predict', '--model', run, '--data', data, '--out', out, '--tta', 'flip')
+    const probs = join(work, 'probabilities')
+    const p = await unet('predict', '--model', run, '--data', data, '--out', out, '--tta', 'flip', '--probabilities', probs)
     expect(problems(p.stderr)).toBe('')
     expect(p.code).toBe(0)
     expect(p.stdout).toMatch(/wrote .*submission\.csv\.gz: 6 rows/)
@@ -78,6 +79,7 @@ describe('unet command, end to end', () => {
     const testIds = readdirSync(join(data, 'test', 'images')).map((f) => f.replace(/\.png$/, '')).sort()
     expect(rows.map((r) => r.id).sort()).toEqual(testIds)
     for (const r of rows) expect(decode(r.rleMask, { height: 101, width: 101 })).toHaveLength(101 * 101)
+    expect(readdirSync(probs).sort()).toEqual(testIds.map((id) => `${id}.png`))
     expect(readdirSync(work).filter((f) => f.includes('.tmp'))).toEqual([])
   })
 
