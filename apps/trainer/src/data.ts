@@ -35,6 +35,8 @@ export interface PreparedSet {
   images: Float32Array
   /** All masks at model size, `count × size × size`, 0/1 (empty for test sets). */
   masks: Float32Array
+  /** Original images at their own size (the report shows these). */
+  originalImages: Float32Array[]
   /** Original masks (0/1) at their own size, for scoring (empty for test sets). */
   originalMasks: Uint8Array[]
   /** Original height and width of each image. */
@@ -171,6 +173,7 @@ export function prepareSet(
     channels,
     images,
     masks,
+    originalImages: samples.map((s) => s.image),
     originalMasks: hasMasks ? samples.map((s) => s.mask as Uint8Array) : [],
     shapes: samples.map((s) => ({ height: s.height, width: s.width })),
     coverageClasses: hasMasks ? samples.map((s) => s.coverageClass ?? 0) : [],

@@ -177,11 +177,7 @@ export async function writeReport(input: ReportInput): Promise<string> {
     indices.map(async (i) => {
       const shape = data.validation.shapes[i] as { height: number; width: number }
       const truth = data.validation.originalMasks[i] as Uint8Array
-      const { fromModelSize } = await import('@unet/data-tgs')
-      const plane = data.validation.size * data.validation.size
-      const modelImage = data.validation.images.subarray(i * plane * data.validation.channels, (i + 1) * plane * data.validation.channels)
-      const gray = data.validation.channels === 1 ? modelImage : Float32Array.from({ length: plane }, (_, p) => modelImage[p * data.validation.channels] as number)
-      const image = Float32Array.from(fromModelSize(gray, shape, { size: data.validation.size, mode: config.resize, kind: 'image' }))
+      const image = data.validation.originalImages[i] as Float32Array
       const tile: ReportTile = { id: data.validation.ids[i] as string, image, truth, probabilities: v.probabilities[i] as Float32Array, ...shape, threshold }
       const strip = renderStrip(tile)
       return { i, tile, strip, png: await rawToPng(strip) }
