@@ -9,6 +9,7 @@ import {
 import { WasmKernelError } from './errors'
 
 import { convGeometry } from './conv-geometry'
+import { simdLoops } from './simd'
 import { aliasInfo, disposeAlias, disposeInfo, heapF32, runWasmKernel, type WasmBackendLike } from './wasm-backend'
 
 /**
@@ -43,11 +44,24 @@ function stride1FilterGrad(
   // Plain loops: the wasm Transpose and PadV2 kernels are several times slower at these shapes.
   const xT = backend.makeOutput([ci * rowLength + maxShift], 'float32')
   const dyPad = backend.makeOutput([rowLength, co], 'float32')
+  const loops = ci % 4 === 0 && w % 4 === 0 ? simdLoops(backend) : null
+  if (loops !== null) {
+    heapF32(backend, xT).fill(0)
+    const xBase = offsetOf(backend, x)
+    const xTBase = offsetOf(backend, xT)
+    for (let img = 0; img < n; img++) {
+      for (let i = 0; i < h; i++) {
+        const src0 = (img * h + i) * w * ci
+        const dst0 = (img * frameH + i + padTop) * frameW + padLeft
+        loops.transpose4(xBase + src0 * 4, ci * 4, xTBase + dst0 * 4, rowLength * 4, w / 4, ci / 4)
+      }
+    }
+  }
   {
     const xV = heapF32(backend, x)
     const xTV = heapF32(backend, xT)
-    xTV.fill(0)
-    for (let img = 0; img < n; img++) {
+    if (loops === null) xTV.fill(0)
+    for (let img = 0; img < (loops === null ? n : 0); img++) {
       for (let i = 0; i < h; i++) {
         const src0 = (img * h + i) * w * ci
         const dst0 = (img * frameH + i + padTop) * frameW + padLeft

@@ -37,6 +37,9 @@ for (const k of [1, 3, 5]) {
   }
 }
 cases.push({ x: [1, 8, 8, 5], k: 3, outChannels: 6, stride: 2, pad: 'same' })
+// Widths and channels divisible by 4 take the SIMD transpose of the filter gradient.
+cases.push({ x: [2, 6, 8, 8], k: 3, outChannels: 5, stride: 1, pad: 'same' })
+cases.push({ x: [1, 7, 12, 4], k: 3, outChannels: 4, stride: 1, pad: 'valid' })
 // Input channels divisible by 4 take the SIMD interleave of the input gradient.
 cases.push({ x: [2, 9, 11, 8], k: 3, outChannels: 4, stride: 2, pad: 'same' })
 cases.push({ x: [2, 10, 7, 4], k: 2, outChannels: 3, stride: 2, pad: [[0, 0], [1, 0], [1, 2], [0, 0]] })

@@ -19,6 +19,11 @@ export interface SimdLoops {
   fillRows(out: number, k: number, rows: number, c4: number): void
   /** Copies `rows` rows of `w4` groups of 4 floats between strided layouts (strides in bytes). */
   copyRows(src: number, srcStride: number, dst: number, dstStride: number, rows: number, w4: number): void
+  /**
+   * Transposes 4·p4 pixels of 4·c4 channels (pixel stride `pixelStride` bytes) into 4·c4 channel rows
+   * (row stride `rowStride` bytes), in 4 × 4 blocks.
+   */
+  transpose4(src: number, pixelStride: number, dst: number, rowStride: number, p4: number, c4: number): void
 }
 
 const I32 = 0x7f
@@ -72,6 +77,10 @@ const store = [0xfd, 0x0b, 0x00, 0x00] // v128.store align=1 offset=0
 const fadd = [0xfd, ...uleb(228)] // f32x4.add
 const fsub = [0xfd, ...uleb(229)] // f32x4.sub
 const fmul = [0xfd, ...uleb(230)] // f32x4.mul
+const shl = [0x74]
+const mul = [0x6c]
+/** i8x16.shuffle picking four f32 lanes (0–3 from the first operand, 4–7 from the second). */
+const shuffle = (lanes: number[]) => [0xfd, 0x0d, ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3])]
 /** local += 16 */
 const step16 = (i: number) => [...get(i), ...i32(16), ...add, ...set(i)]
 
@@ -201,13 +210,41 @@ function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
       [...get(8), ...get(7), ...load, ...store, ...step16(7), ...step16(8)],
     ),
   )
+  // transpose4(src 0, S 1, dst 2, D 3, p4 4, c4 5); locals j 6, sp 7, dp 8; v128 r0..r3 9–12, t0..t3 13–16
+  const at = (base: number, stride: number, k: number) =>
+    k === 0 ? get(base) : [...get(base), ...get(stride), ...(k === 1 ? [] : k === 2 ? [...i32(1), ...shl] : [...i32(3), ...mul]), ...add]
+  const tr = body(
+    [
+      [3, I32],
+      [8, V128],
+    ],
+    rowsLoop(
+      4,
+      5,
+      6,
+      [...get(0), ...set(7), ...get(2), ...set(8), ...get(0), ...get(1), ...i32(2), ...shl, ...add, ...set(0), ...step16(2)],
+      [
+        ...[0, 1, 2, 3].flatMap((k) => [...at(7, 1, k), ...load, ...set(9 + k)]),
+        ...get(9), ...get(10), ...shuffle([0, 4, 1, 5]), ...set(13),
+        ...get(9), ...get(10), ...shuffle([2, 6, 3, 7]), ...set(14),
+        ...get(11), ...get(12), ...shuffle([0, 4, 1, 5]), ...set(15),
+        ...get(11), ...get(12), ...shuffle([2, 6, 3, 7]), ...set(16),
+        ...at(8, 3, 0), ...get(13), ...get(15), ...shuffle([0, 1, 4, 5]), ...store,
+        ...at(8, 3, 1), ...get(13), ...get(15), ...shuffle([2, 3, 6, 7]), ...store,
+        ...at(8, 3, 2), ...get(14), ...get(16), ...shuffle([0, 1, 4, 5]), ...store,
+        ...at(8, 3, 3), ...get(14), ...get(16), ...shuffle([2, 3, 6, 7]), ...store,
+        ...step16(7),
+        ...get(8), ...get(3), ...i32(2), ...shl, ...add, ...set(8),
+      ],
+    ),
+  )
   const fn = (params: number) => [0x60, ...uleb(params), ...Array<number>(params).fill(I32), 0x00]
   const bytes = [
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
     ...section(1, vec([fn(4), fn(7), fn(6)])),
     // A shared memory (the threaded build) must be imported as shared, with a maximum: 4 GiB covers any.
     ...section(2, vec([[...name('env'), ...name('memory'), 0x02, ...(shared ? [0x03, 0x00, ...uleb(65536)] : [0x00, 0x00])]])),
-    ...section(3, vec([[0], [1], [2], [0], [2]])),
+    ...section(3, vec([[0], [1], [2], [0], [2], [2]])),
     ...section(
       7,
       vec([
@@ -216,9 +253,10 @@ function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
         [...name('scaleShift'), 0x00, 2],
         [...name('fillRows'), 0x00, 3],
         [...name('copyRows'), 0x00, 4],
+        [...name('transpose4'), 0x00, 5],
       ]),
     ),
-    ...section(10, vec([sums, dots, scale, fill, copy])),
+    ...section(10, vec([sums, dots, scale, fill, copy, tr])),
   ]
   return new Uint8Array(bytes)
 }
