@@ -195,8 +195,13 @@ export function createProgram(): Command {
     .addOption(new Option('--tta <mode>', 'test-time augmentation: flip averages with the mirrored image (default: none)').choices(['none', 'flip']))
     .option('--probabilities <dir>', 'also write each probability map as an 8-bit PNG <id>.png here')
     .option('--batch-size <n>', 'images per forward pass (default: the run\'s batch size)', int(1))
+    .option('--chunk-size <n>', 'test images read and predicted at a time; memory grows with it (default: 256)', int(1))
+    .option('--quiet', 'print only the final line')
     .addOption(backendOption())
-    .action(async (opts: { model?: string; data?: string; out?: string; threshold?: 'auto' | number; tta?: 'none' | 'flip'; probabilities?: string; batchSize?: number; backend?: TrainConfig['backend'] }) => {
+    .action(async (opts: { model?: string; data?: string; out?: string; threshold?: 'auto' | number; tta?: 'none' | 'flip'; probabilities?: string; batchSize?: number; chunkSize?: number; quiet?: boolean; backend?: TrainConfig['backend'] }) => {
+      // progress on a terminal only: a redrawn line would clutter a log file or a pipe
+      const progress = opts.quiet !== true && process.stderr.isTTY === true
+      const started = performance.now()
       const r = await predict({
         ...(opts.model ? { model: opts.model } : {}),
         ...(opts.data ? { data: opts.data } : {}),
@@ -205,8 +210,18 @@ export function createProgram(): Command {
         tta: opts.tta ?? 'none',
         ...(opts.probabilities ? { probabilities: opts.probabilities } : {}),
         ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
+        ...(opts.chunkSize ? { chunkSize: opts.chunkSize } : {}),
         ...(opts.backend ? { backend: opts.backend } : {}),
+        ...(progress
+          ? {
+              onProgress: (done: number, total: number | null) => {
+                const rate = done / Math.max(1e-3, (performance.now() - started) / 1000)
+                process.stderr.write(`\rpredicted ${done}${total === null ? '' : `/${total}`} test images (${rate.toFixed(1)} images/s)`)
+              },
+            }
+          : {}),
       })
+      if (progress) process.stderr.write('\n')
       process.stdout.write(`wrote ${r.out}: ${r.rows} rows (${r.nonEmpty} with salt), threshold ${r.threshold.toFixed(2)}\n`)
     })
 
@@ -216,10 +231,6 @@ export function createProgram(): Command {
     .requiredOption('--out <dir>', 'folder to write')
     .option('--count <n>', 'train images (default: 400)', int(1), 400)
     .option('--test-count <n>', 'test images (default: 100)', int(0), 100)
-    .option('--bn-momentum <x|none>', `batch-norm momentum, or none for no batch norm (default: ${D.batchNormMomentum})`, (v: string) => {
-      if (v === 'none') return null
-      return num((n) => n > 0 && n < 1, 'between 0 and 1, or none')(v)
-    })
     .option('--seed <n>', `seed (default: ${D.seed})`, int(0), D.seed)
     .action(async (opts: { out: string; count: number; testCount: number; seed: number }) => {
       await synth({ out: opts.out, count: opts.count, testCount: opts.testCount, seed: opts.seed })

@@ -1,16 +1,20 @@
 import sharp from 'sharp'
-import { mkdir } from 'node:fs/promises'
-import { join } from 'node:path'
-import { encode, formatSubmission, type SubmissionRow } from '@unet/rle'
-import { writeFileAtomic } from './atomic'
+import { createWriteStream } from 'node:fs'
+import { mkdir, rename, rm } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import { createGzip } from 'node:zlib'
+import { generateSyntheticTgs, readTgsTestImages } from '@unet/data-tgs'
+import { encode, writeSubmission, type SubmissionRow } from '@unet/rle'
+import { tempPathFor } from './atomic'
 import { loadCheckpoint } from './checkpoint'
-import { loadRawData, prepareSet, toOriginalSize } from './data'
+import { prepareSet, toOriginalSize } from './data'
 import { TrainerError } from './errors'
 import { predictSet } from './inference'
 import { modelChannels, outputsLogits } from './model'
 import { openRun } from './run-dir'
 import { startBackend } from './backend'
-import type { BackendChoice } from './config'
+import type { BackendChoice, TrainConfig } from './config'
 
 /** Options of {@link predict}. */
 export interface PredictOptions {
@@ -29,6 +33,10 @@ export interface PredictOptions {
   backend?: BackendChoice
   /** Images per forward pass. */
   batchSize?: number
+  /** Test images read, predicted and written per chunk (default 256): memory stays flat whatever the test set's size. */
+  chunkSize?: number
+  /** Called after each chunk with the number of images predicted so far and the total when it is known. */
+  onProgress?: (done: number, total: number | null) => void
 }
 
 /** What {@link predict} returns. */
@@ -40,14 +48,52 @@ export interface PredictResult {
   nonEmpty: number
 }
 
-const CHUNK = 256
+type TestImage = { id: string; image: Float32Array; height: number; width: number }
+
+/** The test images of a run's data in chunks: streamed from a folder or zip, or the (small) synthetic test set. */
+async function* testChunks(config: Pick<TrainConfig, 'data' | 'seed' | 'synthTest'>, chunkSize: number): AsyncGenerator<TestImage[]> {
+  if (config.data === null) {
+    const { test } = generateSyntheticTgs({ trainCount: 0, testCount: config.synthTest, seed: config.seed })
+    for (let start = 0; start < test.length; start += chunkSize) yield test.slice(start, start + chunkSize)
+    return
+  }
+  try {
+    // predict does not use depths, so a test id missing from depths.csv is no reason to stop
+    yield* readTgsTestImages(config.data, { chunkSize, missingDepths: 'nan' })
+  } catch (cause) {
+    const msg = cause instanceof Error ? cause.message : String(cause)
+    throw new TrainerError('NO_DATA', `cannot read the test images of ${config.data}: ${msg}`, { cause })
+  }
+}
+
+/** Writes the rows to `out` atomically (temp file in the same folder, then renamed); gzipped when `out` ends in `.gz`. */
+async function writeRows(out: string, rows: AsyncIterable<SubmissionRow>): Promise<number> {
+  await mkdir(dirname(out), { recursive: true })
+  if (!out.endsWith('.gz')) return (await writeSubmission(out, rows)).rows
+  const tmp = tempPathFor(out)
+  const gzip = createGzip()
+  const written = pipeline(gzip, createWriteStream(tmp, { flags: 'wx' }))
+  try {
+    const { rows: count } = await writeSubmission(gzip, rows, { end: true })
+    await written
+    await rename(tmp, out)
+    return count
+  } catch (error) {
+    gzip.destroy()
+    await written.catch(() => undefined)
+    await rm(tmp, { force: true }).catch(() => undefined)
+    throw error
+  }
+}
 
 /**
- * Predicts a test set with a run's best checkpoint, maps each probability map
- * back to the original size, thresholds it, run-length encodes it
- * (column-major, via @unet/rle) and writes the Kaggle submission atomically.
+ * Predicts a test set with a run's best checkpoint, chunk by chunk, maps each
+ * probability map back to the original size, thresholds it, run-length encodes
+ * it (column-major, via @unet/rle) and streams the rows into the Kaggle
+ * submission, written atomically. Only one chunk of test images is in memory
+ * at a time, so Kaggle's 18,000 test images need no more than a few hundred.
  *
- * @param options - run folder, data, output path, threshold, TTA
+ * @param options - run folder, data, output path, threshold, TTA, chunk size
  * @returns where it wrote and how many rows
  * @example
  * ```ts
@@ -57,46 +103,65 @@ const CHUNK = 256
 export async function predict(options: PredictOptions): Promise<PredictResult> {
   const run = await openRun(options.model)
   const config = { ...run.config, backend: options.backend ?? run.config.backend }
-  const dataPath = options.data ?? run.config.data
+  const data = options.data ?? run.config.data
+  const chunkSize = options.chunkSize ?? 256
   await startBackend(config)
-  const raw = await loadRawData({ ...config, data: dataPath }, { train: false })
-  if (raw.test.length === 0) {
-    throw new TrainerError('NO_DATA', `${raw.source} has no test images (test/images/*.png); pass --data with a Kaggle-layout folder`)
-  }
   const threshold = options.threshold === undefined || options.threshold === 'auto' ? (run.state.best?.threshold ?? 0.5) : options.threshold
   const out = options.out ?? 'submission.csv'
+  const chunks = testChunks({ ...config, data }, chunkSize)
+  // read the first chunk before anything is written, so an empty test set leaves no empty submission behind
+  const first = await chunks.next()
+  const source = data ?? 'the synthetic data'
+  if (first.done === true || first.value.length === 0) {
+    throw new TrainerError('NO_DATA', `${source} has no test images (test/images/*.png); pass --data with a Kaggle-layout folder`)
+  }
+  const total = data === null ? config.synthTest : null
   if (options.probabilities) await mkdir(options.probabilities, { recursive: true })
   const { model } = await loadCheckpoint(run.bestDir)
-  const rows: SubmissionRow[] = []
   let nonEmpty = 0
-  try {
-    for (let start = 0; start < raw.test.length; start += CHUNK) {
-      const chunk = raw.test.slice(start, start + CHUNK)
-      const set = prepareSet(chunk, config, modelChannels(config))
-      const { probabilities } = predictSet(model, set, { batchSize: options.batchSize ?? config.batchSize, logits: outputsLogits(config), tta: options.tta === 'flip' })
-      for (let i = 0; i < chunk.length; i++) {
-        const t = chunk[i]!
-        const p = toOriginalSize(probabilities[i]!, t, config)
-        const mask = new Uint8Array(p.length)
-        let any = false
-        for (let k = 0; k < p.length; k++) {
-          if ((p[k] as number) > threshold) {
-            mask[k] = 1
-            any = true
+  let done = 0
+  // an error of our own (reading, predicting) is rethrown as it is, not as the writer's "could not write"
+  let failure: unknown = null
+  async function* rows(): AsyncGenerator<SubmissionRow> {
+    try {
+      for (let chunk: TestImage[] | undefined = first.value; chunk !== undefined; chunk = (await chunks.next()).value ?? undefined) {
+        const set = prepareSet(chunk, config, modelChannels(config))
+        const { probabilities } = predictSet(model, set, { batchSize: options.batchSize ?? config.batchSize, logits: outputsLogits(config), tta: options.tta === 'flip' })
+        for (let i = 0; i < chunk.length; i++) {
+          const t = chunk[i]!
+          const p = toOriginalSize(probabilities[i]!, t, config)
+          const mask = new Uint8Array(p.length)
+          let any = false
+          for (let k = 0; k < p.length; k++) {
+            if ((p[k] as number) > threshold) {
+              mask[k] = 1
+              any = true
+            }
+          }
+          if (any) nonEmpty++
+          yield { id: t.id, rleMask: encode(mask, { height: t.height, width: t.width }) }
+          if (options.probabilities) {
+            const bytes = new Uint8Array(p.length)
+            for (let k = 0; k < p.length; k++) bytes[k] = Math.round(Math.min(1, Math.max(0, p[k] as number)) * 255)
+            await sharp(Buffer.from(bytes), { raw: { width: t.width, height: t.height, channels: 1 } }).png().toFile(join(options.probabilities, `${t.id}.png`))
           }
         }
-        if (any) nonEmpty++
-        rows.push({ id: t.id, rleMask: encode(mask, { height: t.height, width: t.width }) })
-        if (options.probabilities) {
-          const bytes = new Uint8Array(p.length)
-          for (let k = 0; k < p.length; k++) bytes[k] = Math.round(Math.min(1, Math.max(0, p[k] as number)) * 255)
-          await sharp(Buffer.from(bytes), { raw: { width: t.width, height: t.height, channels: 1 } }).png().toFile(join(options.probabilities, `${t.id}.png`))
-        }
+        done += chunk.length
+        options.onProgress?.(done, total)
       }
+    } catch (error) {
+      failure = error
+      throw error
     }
+  }
+  let written: number
+  try {
+    written = await writeRows(out, rows())
+  } catch (error) {
+    throw failure ?? error
   } finally {
     model.dispose()
+    await chunks.return(undefined)
   }
-  await writeFileAtomic(out, formatSubmission(rows))
-  return { out, rows: rows.length, threshold, nonEmpty }
+  return { out, rows: written, threshold, nonEmpty }
 }

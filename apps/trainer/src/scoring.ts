@@ -56,17 +56,15 @@ export function scoreProbabilities(
     const zero = { threshold: 0.5, score: 0, iou: 0, dice: 0 }
     return { sweep: [], best: zero, atHalf: zero, emptyBaseline: 0, byCoverageClass: [], imageScores: [] }
   }
-  // one pass per metric over all images, whatever the number of thresholds (@unet/metrics' sweep)
-  const tgs = sweepThresholds(probabilities, truths, thresholds, { metric: 'tgs' })
-  const ious = sweepThresholds(probabilities, truths, thresholds, { metric: 'iou' })
-  const dices = sweepThresholds(probabilities, truths, thresholds, { metric: 'dice' })
-  const sweep: ThresholdScores[] = tgs.thresholds.map((threshold, k) => ({
+  // one pass over all images gives the TGS score, IoU and Dice at every threshold (@unet/metrics' sweep)
+  const swept = sweepThresholds(probabilities, truths, thresholds, { metric: 'tgs' })
+  const sweep: ThresholdScores[] = swept.thresholds.map((threshold, k) => ({
     threshold,
-    score: tgs.scores[k] as number,
-    iou: ious.scores[k] as number,
-    dice: dices.scores[k] as number,
+    score: swept.tgs[k] as number,
+    iou: swept.iou[k] as number,
+    dice: swept.dice[k] as number,
   }))
-  const best = sweep.find((s) => s.threshold === tgs.best.threshold) as ThresholdScores
+  const best = sweep.find((s) => s.threshold === swept.best.threshold) as ThresholdScores
   const half = sweep.find((s) => Math.abs(s.threshold - 0.5) < 1e-9) ?? scoreProbabilities(truths, probabilities, [], [0.5]).best
   const imageScores = probabilities.map((p, k) => tgsImageScore(p, truths[k] as Uint8Array, { threshold: best.threshold }))
   const imageIous = probabilities.map((p, k) => iou(p, truths[k] as Uint8Array, { threshold: best.threshold }))

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { gunzipSync } from 'node:zlib'
@@ -80,6 +80,13 @@ describe('unet command, end to end', () => {
     expect(rows.map((r) => r.id).sort()).toEqual(testIds)
     for (const r of rows) expect(decode(r.rleMask, { height: 101, width: 101 })).toHaveLength(101 * 101)
     expect(readdirSync(probs).sort()).toEqual(testIds.map((id) => `${id}.png`))
+
+    // streamed in chunks of 4 (4 + 2 images), plain CSV: the very rows of the one-chunk gzipped run
+    const chunked = join(work, 'chunked.csv')
+    const c = await unet('predict', '--model', run, '--data', data, '--out', chunked, '--tta', 'flip', '--chunk-size', '4')
+    expect(problems(c.stderr)).toBe('')
+    expect(c.code).toBe(0)
+    expect(parseSubmission(readFileSync(chunked, 'utf8'))).toEqual(rows)
     expect(readdirSync(work).filter((f) => f.includes('.tmp'))).toEqual([])
   })
 
@@ -115,11 +122,14 @@ describe('unet command, end to end', () => {
   })
 
   it('reports errors as one line and a non-zero exit code', async () => {
+    const noTest = join(work, 'no-test')
+    mkdirSync(noTest)
     for (const args of [
       ['train', '--epochs', '0'],
       ['train', '--loss', 'nope', '--out', join(work, 'bad')],
       ['predict', '--model', join(work, 'missing')],
       ['train', '--config', join(work, 'missing.json')],
+      ['predict', '--model', join(work, 'run'), '--data', noTest, '--out', join(work, 'empty.csv')],
     ]) {
       const r = await unet(...args)
       expect(r.code, args.join(' ')).not.toBe(0)
@@ -127,5 +137,7 @@ describe('unet command, end to end', () => {
       expect(lines.filter((l) => !l.startsWith('(run with --help')), args.join(' ')).toHaveLength(1)
       expect(r.stderr).not.toMatch(/\n\s+at /)
     }
+    // a failed predict leaves no submission, not even an empty one
+    expect(readdirSync(work).filter((f) => f.startsWith('empty.csv') || f.includes('.tmp'))).toEqual([])
   })
 })
