@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { pickShowcase, renderStrip } from './report'
+import { gridFrameSvg, pickShowcase, renderStrip } from './report'
 
 describe('pickShowcase', () => {
   it('spreads the picks over coverage classes, sorted by class', () => {
@@ -31,5 +31,17 @@ describe('renderStrip', () => {
     expect(missed![1]).toBeGreaterThan(missed![0]!) // green
     expect(wrong![0]).toBeGreaterThan(wrong![1]!) // red
     expect(none).toEqual([128, 128, 128])
+  })
+})
+
+describe('gridFrameSvg', () => {
+  it('titles every tile column of every strip and keys the overlay colours', () => {
+    const { svg, top, height } = gridFrameSvg({ width: 1668, gridHeight: 1292, tileWidth: 202, tileGap: 6, stripGap: 16, columns: 2, threshold: 0.45 })
+    for (const title of ['image', 'true mask', 'predicted mask', 'overlay']) expect(svg.split(`>${title}</text>`)).toHaveLength(3)
+    for (const word of ['yellow', 'green', 'red', 'threshold 0.45']) expect(svg).toContain(word)
+    expect(top).toBeGreaterThan(0)
+    expect(height).toBeGreaterThan(top + 1292)
+    // a narrow grid (one strip) wraps the key onto more lines instead of cutting it off
+    expect(gridFrameSvg({ width: 400, gridHeight: 100, tileWidth: 94, tileGap: 6, stripGap: 16, columns: 1, threshold: 0.5 }).height).toBeGreaterThan(top + 100 + 8 + 22)
   })
 })

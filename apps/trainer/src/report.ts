@@ -85,6 +85,77 @@ async function rawToPng(r: { data: Uint8Array; width: number; height: number }, 
     .toBuffer()
 }
 
+/** The overlay tile's colours over a mid-grey image, for the legend's swatches; the words say what each means. */
+export const OVERLAY_KEY: readonly { color: string; label: string }[] = [
+  { color: 'rgb(217,217,77)', label: 'yellow: salt, found (truth and prediction)' },
+  { color: 'rgb(77,217,77)', label: 'green: salt missed (truth only)' },
+  { color: 'rgb(237,77,77)', label: 'red: false salt (prediction only)' },
+]
+
+/** Column titles of a strip, in {@link renderStrip}'s order. */
+export const STRIP_COLUMNS: readonly string[] = ['image', 'true mask', 'predicted mask', 'overlay']
+
+/**
+ * The validation grid's frame as SVG: column titles above every strip and a
+ * colour key below, with room left in between for the grid picture itself, so
+ * the PNG explains itself outside the HTML report too.
+ *
+ * @param layout - scaled sizes: the grid picture, the tile width and the gaps, the strips per row, the threshold
+ * @returns the SVG and where the grid goes (`top`)
+ * @example
+ * ```ts
+ * const { svg, top, height } = gridFrameSvg({ width: 1668, gridHeight: 1292, tileWidth: 202, tileGap: 6, stripGap: 16, columns: 2, threshold: 0.5 })
+ * ```
+ */
+export function gridFrameSvg(layout: {
+  width: number
+  gridHeight: number
+  tileWidth: number
+  tileGap: number
+  stripGap: number
+  columns: number
+  threshold: number
+}): { svg: string; top: number; height: number } {
+  const { width, gridHeight, tileWidth, tileGap, stripGap, columns } = layout
+  const top = 26
+  const lineH = 22
+  const items = [...OVERLAY_KEY.map((k) => ({ ...k, w: 26 + k.label.length * 7.2 })), { color: '', label: `threshold ${layout.threshold.toFixed(2)}`, w: 120 }]
+  // lay the key out in as many lines as the width needs
+  const placed: { x: number; line: number; color: string; label: string }[] = []
+  let x = 8
+  let line = 0
+  for (const it of items) {
+    if (x > 8 && x + it.w > width) {
+      line += 1
+      x = 8
+    }
+    placed.push({ x, line, color: it.color, label: it.label })
+    x += it.w + 18
+  }
+  const height = top + gridHeight + 8 + (line + 1) * lineH
+  const stripWidth = 4 * tileWidth + 3 * tileGap
+  const text: string[] = []
+  for (let c = 0; c < columns; c++) {
+    STRIP_COLUMNS.forEach((name, k) => {
+      const cx = c * (stripWidth + stripGap) + k * (tileWidth + tileGap) + tileWidth / 2
+      text.push(`<text x="${cx}" y="${top - 8}" text-anchor="middle">${name}</text>`)
+    })
+  }
+  for (const p of placed) {
+    const y = top + gridHeight + 8 + p.line * lineH
+    if (p.color) {
+      text.push(`<rect x="${p.x}" y="${y + 3}" width="14" height="14" fill="${p.color}" stroke="#555" stroke-width="0.5"/>`)
+      text.push(`<text x="${p.x + 20}" y="${y + 15}">${p.label}</text>`)
+    } else {
+      text.push(`<text x="${p.x}" y="${y + 15}" fill="#555">${p.label}</text>`)
+    }
+  }
+  const svg =
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="13" fill="#222">` +
+    `<rect width="100%" height="100%" fill="#fff"/>${text.join('')}</svg>`
+  return { svg, top, height }
+}
+
 /**
  * Picks up to `count` validation images spread over coverage classes (empty,
  * small and large masks all show up), in a fixed order.
@@ -208,7 +279,19 @@ export async function writeReport(input: ReportInput): Promise<string> {
         grid.set(s.strip.data.subarray(y * s.strip.width * 4, (y + 1) * s.strip.width * 4), ((oy + y) * gridW + ox) * 4)
       }
     })
-    await writeFile(join(tmp, 'validation-grid.png'), await rawToPng({ data: grid, width: gridW, height: gridH }))
+    const tileWidth = strips[0]!.tile.width
+    const frame = gridFrameSvg({
+      width: gridW * SCALE,
+      gridHeight: gridH * SCALE,
+      tileWidth: tileWidth * SCALE,
+      tileGap: ((first.width - 4 * tileWidth) / 3) * SCALE,
+      stripGap: gap * SCALE,
+      columns,
+      threshold,
+    })
+    const picture = await rawToPng({ data: grid, width: gridW, height: gridH })
+    const framed = await sharp(Buffer.from(frame.svg)).composite([{ input: picture, top: frame.top, left: 0 }]).png().toBuffer()
+    await writeFile(join(tmp, 'validation-grid.png'), framed)
   }
   const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;')
   const best = summary.best
