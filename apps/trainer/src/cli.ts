@@ -105,7 +105,8 @@ export function createProgram(): Command {
     .option('--augment <list>', `comma list of ${AUGMENTATIONS.join(', ')}, or none (default: ${D.augment.join(',')})`, augmentList)
     .option('--dropout <x>', `dropout rate in the U-Net; non-zero dropout makes runs not bit-reproducible (default: ${D.dropout})`, num((n) => n >= 0 && n < 1, 'in [0, 1)'))
     .option('--bn-momentum <x|none>', `batch-norm momentum, or none for no batch norm (default: ${D.batchNormMomentum})`, (v: string) => {
-      if (v === 'none') return null
+      // commander turns a parsed null into '', so "none" travels as a string and becomes null below
+      if (v === 'none') return 'none'
       return num((n) => n > 0 && n < 1, 'between 0 and 1, or none')(v)
     })
     .option('--seed <n>', `seed of weights, split, data order and augmentation (default: ${D.seed})`, int(0))
@@ -126,7 +127,7 @@ export function createProgram(): Command {
     .action(async (opts: Record<string, unknown>) => {
       const fromFile = typeof opts.config === 'string' ? await readConfigFile(opts.config) : {}
       const fromFlags: Partial<TrainConfig> = {}
-      if (opts.bnMomentum !== undefined) opts.batchNormMomentum = opts.bnMomentum
+      if (opts.bnMomentum !== undefined) opts.batchNormMomentum = opts.bnMomentum === 'none' ? null : opts.bnMomentum
       for (const key of TRAIN_KEYS) if (opts[key] !== undefined) (fromFlags as Record<string, unknown>)[key] = opts[key]
       if (opts.fold !== undefined && opts.folds === undefined && fromFile.folds === undefined) {
         throw new TrainerError('BAD_FLAG', '--fold needs --folds K (the number of folds)')
