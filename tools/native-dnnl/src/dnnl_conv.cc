@@ -1,0 +1,223 @@
+// N-API addon: oneDNN 2.x convolution forward / backward-data / backward-weights on caller-owned
+// float32 buffers (NHWC activations, HWIO filters as tfjs lays them out). Every buffer is a typed array
+// the caller owns; views of the tfjs wasm heap work, so no tensor is copied on the way in or out.
+// Prototype for measurement only (tools/native-dnnl/README.md).
+#include <node_api.h>
+#include <omp.h>
+
+#include <array>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dnnl.hpp"
+
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+enum Op { kForward = 0, kBackwardData = 1, kBackwardWeights = 2 };
+
+// N, H, W, IC, OH, OW, OC, KH, KW, strideH, strideW, padTop, padLeft, padBottom, padRight
+using Geometry = std::array<int, 15>;
+
+dnnl::engine& Engine() {
+  static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  return eng;
+}
+dnnl::stream& Stream() {
+  static dnnl::stream s(Engine());
+  return s;
+}
+
+struct Plan {
+  dnnl::primitive conv;
+  std::string impl;
+  memory::desc act_in, act_out, user_weights, weights;  // act_in: x or dy; act_out: y, dx (op 0/1)
+  bool reorder_weights = false;
+  dnnl::reorder weights_reorder;  // user -> primitive (op 0/1) or primitive -> user (op 2)
+  std::vector<float> weights_scratch;
+};
+
+std::map<std::pair<int, Geometry>, std::unique_ptr<Plan>> plans;
+
+std::unique_ptr<Plan> MakePlan(int op, const Geometry& g) {
+  auto& eng = Engine();
+  const memory::dim N = g[0], H = g[1], W = g[2], IC = g[3], OH = g[4], OW = g[5], OC = g[6], KH = g[7], KW = g[8];
+  memory::dims strides{g[9], g[10]}, pad_l{g[11], g[12]}, pad_r{g[13], g[14]};
+  memory::desc src({N, IC, H, W}, dt::f32, tag::nhwc);
+  memory::desc dst({N, OC, OH, OW}, dt::f32, tag::nhwc);
+  memory::desc user_w({OC, IC, KH, KW}, dt::f32, tag::hwio);
+  memory::desc any_w({OC, IC, KH, KW}, dt::f32, tag::any);
+  dnnl::convolution_forward::desc fwd_d(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+                                        src, any_w, dst, strides, pad_l, pad_r);
+  dnnl::convolution_forward::primitive_desc fwd_pd(fwd_d, eng);
+  auto plan = std::make_unique<Plan>();
+  plan->user_weights = user_w;
+  if (op == kForward) {
+    plan->conv = dnnl::convolution_forward(fwd_pd);
+    plan->impl = fwd_pd.impl_info_str();
+    plan->weights = fwd_pd.weights_desc();
+  } else if (op == kBackwardData) {
+    dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, src, any_w, dst, strides, pad_l, pad_r);
+    dnnl::convolution_backward_data::primitive_desc pd(d, eng, fwd_pd);
+    plan->conv = dnnl::convolution_backward_data(pd);
+    plan->impl = pd.impl_info_str();
+    plan->weights = pd.weights_desc();
+  } else {
+    dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, src, any_w, dst, strides, pad_l, pad_r);
+    dnnl::convolution_backward_weights::primitive_desc pd(d, eng, fwd_pd);
+    plan->conv = dnnl::convolution_backward_weights(pd);
+    plan->impl = pd.impl_info_str();
+    plan->weights = pd.diff_weights_desc();
+  }
+  plan->act_in = op == kBackwardData ? dst : src;
+  plan->act_out = op == kBackwardData ? src : dst;
+  plan->reorder_weights = plan->weights != user_w;
+  if (plan->reorder_weights) {
+    plan->weights_scratch.resize(plan->weights.get_size() / sizeof(float));
+    plan->weights_reorder = op == kBackwardWeights ? dnnl::reorder(dnnl::reorder::primitive_desc(eng, plan->weights, eng, user_w))
+                                                   : dnnl::reorder(dnnl::reorder::primitive_desc(eng, user_w, eng, plan->weights));
+  }
+  return plan;
+}
+
+Plan& GetPlan(int op, const Geometry& g) {
+  auto key = std::make_pair(op, g);
+  auto it = plans.find(key);
+  if (it == plans.end()) it = plans.emplace(key, MakePlan(op, g)).first;
+  return *it->second;
+}
+
+void Run(int op, const Geometry& g, float* a, float* b, float* out) {
+  Plan& p = GetPlan(op, g);
+  auto& eng = Engine();
+  auto& s = Stream();
+  if (op == kForward || op == kBackwardData) {
+    // a: x (fwd) or dy (bwd data); b: HWIO filter; out: y or dx
+    memory user_w(p.user_weights, eng, b);
+    memory w = user_w;
+    if (p.reorder_weights) {
+      w = memory(p.weights, eng, p.weights_scratch.data());
+      p.weights_reorder.execute(s, user_w, w);
+    }
+    memory in(p.act_in, eng, a), res(p.act_out, eng, out);
+    if (op == kForward) {
+      p.conv.execute(s, {{DNNL_ARG_SRC, in}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, res}});
+    } else {
+      p.conv.execute(s, {{DNNL_ARG_DIFF_DST, in}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DIFF_SRC, res}});
+    }
+  } else {
+    // a: x; b: dy; out: HWIO filter gradient
+    memory x(p.act_in, eng, a), dy(p.act_out, eng, b);
+    memory user_dw(p.user_weights, eng, out);
+    memory dw = p.reorder_weights ? memory(p.weights, eng, p.weights_scratch.data()) : user_dw;
+    p.conv.execute(s, {{DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_WEIGHTS, dw}});
+    if (p.reorder_weights) p.weights_reorder.execute(s, dw, user_dw);
+  }
+  s.wait();
+}
+
+napi_value Throw(napi_env env, const std::string& message) {
+  napi_throw_error(env, nullptr, message.c_str());
+  return nullptr;
+}
+
+bool Float32Data(napi_env env, napi_value v, float** data, size_t* length) {
+  bool is_ta = false;
+  napi_is_typedarray(env, v, &is_ta);
+  if (!is_ta) return false;
+  napi_typedarray_type type;
+  void* ptr = nullptr;
+  napi_get_typedarray_info(env, v, &type, length, &ptr, nullptr, nullptr);
+  if (type != napi_float32_array) return false;
+  *data = static_cast<float*>(ptr);
+  return true;
+}
+
+bool ReadGeometry(napi_env env, napi_value v, Geometry* g) {
+  uint32_t n = 0;
+  if (napi_get_array_length(env, v, &n) != napi_ok || n != g->size()) return false;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e;
+    napi_get_element(env, v, i, &e);
+    if (napi_get_value_int32(env, e, &(*g)[i]) != napi_ok) return false;
+  }
+  return true;
+}
+
+// conv(op, a, b, out, geometry[15]) -> undefined
+napi_value Conv(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (argc != 5) return Throw(env, "conv(op, a, b, out, geometry): 5 arguments expected");
+  int op = -1;
+  napi_get_value_int32(env, argv[0], &op);
+  if (op < 0 || op > 2) return Throw(env, "conv: op must be 0 (forward), 1 (backward data) or 2 (backward weights)");
+  Geometry g{};
+  if (!ReadGeometry(env, argv[4], &g)) return Throw(env, "conv: geometry must be an array of 15 integers");
+  float *a, *b, *out;
+  size_t na, nb, nout;
+  if (!Float32Data(env, argv[1], &a, &na) || !Float32Data(env, argv[2], &b, &nb) || !Float32Data(env, argv[3], &out, &nout)) {
+    return Throw(env, "conv: a, b and out must be Float32Arrays");
+  }
+  const size_t x = size_t(g[0]) * g[1] * g[2] * g[3], y = size_t(g[0]) * g[4] * g[5] * g[6], w = size_t(g[7]) * g[8] * g[3] * g[6];
+  const std::array<size_t, 3> want = op == kForward ? std::array<size_t, 3>{x, w, y}
+                                   : op == kBackwardData ? std::array<size_t, 3>{y, w, x}
+                                                         : std::array<size_t, 3>{x, y, w};
+  if (na < want[0] || nb < want[1] || nout < want[2]) return Throw(env, "conv: a buffer is smaller than the geometry needs");
+  try {
+    Run(op, g, a, b, out);
+  } catch (const dnnl::error& e) {
+    return Throw(env, std::string("oneDNN: ") + e.what());
+  }
+  return nullptr;
+}
+
+// implementation(op, geometry) -> oneDNN's name for the kernel it picked
+napi_value Implementation(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  int op = 0;
+  napi_get_value_int32(env, argv[0], &op);
+  Geometry g{};
+  if (!ReadGeometry(env, argv[1], &g)) return Throw(env, "implementation: geometry must be an array of 15 integers");
+  napi_value result;
+  try {
+    const std::string& s = GetPlan(op, g).impl;
+    napi_create_string_utf8(env, s.c_str(), s.size(), &result);
+  } catch (const dnnl::error& e) {
+    return Throw(env, std::string("oneDNN: ") + e.what());
+  }
+  return result;
+}
+
+napi_value SetThreads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  int n = 1;
+  napi_get_value_int32(env, argv[0], &n);
+  omp_set_num_threads(n);
+  return nullptr;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"conv", nullptr, Conv, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"implementation", nullptr, Implementation, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, 3, props);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
