@@ -2,6 +2,7 @@
 // Run: pnpm --filter @unet/metrics build && cd tools/bench && pnpm exec tsx metrics.ts [--count 4000] [--repeats 5]
 import { cpus } from 'node:os'
 import { confusionCounts, sweepThresholds, tgsScore } from '@unet/metrics'
+import { seededRandom as random } from '@unet/testing'
 
 const args = process.argv.slice(2)
 function option(name: string, fallback: number): number {
@@ -14,17 +15,6 @@ const naiveCount = option('naive-count', 400)
 const size = 101
 const n = size * size
 
-/** mulberry32: the same data on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /**
  * TGS-like validation data: ~39% empty truths, the rest an elliptical salt body; probabilities are a soft

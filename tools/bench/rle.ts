@@ -3,6 +3,7 @@
 // Masks are Uint8Array (the fast path); 'encode, Float32Array mask' shows the path other array types take.
 import { cpus } from 'node:os'
 import { decode, encode, formatSubmission, parseSubmission } from '@unet/rle'
+import { seededRandom as random } from '@unet/testing'
 
 const args = process.argv.slice(2)
 function option(name: string, fallback: number): number {
@@ -14,17 +15,6 @@ const repeats = option('repeats', 7)
 const size = 101
 const shape = { height: size, width: size }
 
-/** mulberry32: the same masks on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** TGS-like masks: ~39% empty, the rest one or two blobs with ragged edges, some touching the image border. */
 function masks(n: number): Uint8Array[] {

@@ -26,16 +26,7 @@ export function lossValue(
 }
 
 /** A deterministic pseudo-random stream (mulberry32), so test inputs are the same on every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export { seededRandom } from '@unet/testing'
 
 /** Shuffles a copy of `values` with `random`. */
 export function shuffled<T>(values: readonly T[], random: () => number): T[] {

@@ -1,16 +1,7 @@
 /** Test helpers (not exported from the package). */
 
 /** Deterministic PRNG (mulberry32) so failures reproduce. */
-export function random(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export { seededRandom as random } from '@unet/testing'
 
 /** A prediction and truth of `n` pixels with exactly the given counts (tn fills the rest), shuffled. */
 export function masksWithCounts(tp: number, fp: number, fn: number, tn: number, next: () => number): [Uint8Array, Uint8Array] {

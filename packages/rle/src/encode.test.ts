@@ -3,18 +3,8 @@ import { decode } from './decode'
 import { encode } from './encode'
 import { RleError } from './errors'
 import type { MaskShape, PixelOrder } from './shape'
+import { seededRandom as random } from '@unet/testing'
 
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function random(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** A slow, obviously-correct reference: list the on pixels by their 1-based number, then group consecutive ones. */
 function referenceEncode(mask: ArrayLike<number>, { height, width }: MaskShape, order: PixelOrder): string {

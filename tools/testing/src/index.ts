@@ -34,3 +34,24 @@ export async function runReadmeExample(packageDir: string): Promise<Record<strin
     rmSync(file, { force: true })
   }
 }
+
+/**
+ * A deterministic pseudo-random stream in [0, 1) (mulberry32), so test inputs and benchmark data are the same
+ * on every run and a failure reproduces from its seed.
+ *
+ * @param seed - any 32-bit integer
+ * @returns a function returning the next number of the stream
+ * @example
+ * const next = seededRandom(7)
+ * const mask = Uint8Array.from({ length: 101 * 101 }, () => (next() < 0.3 ? 1 : 0))
+ */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
