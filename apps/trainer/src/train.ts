@@ -19,6 +19,7 @@ import { RESUMABLE_KEYS, validateTrainConfig, type TrainConfig } from './config'
 import { buildBatch, epochOrder, loadRunData, stepsPerEpoch, type RunData } from './data'
 import { TrainerError } from './errors'
 import { validate } from './validation'
+import { recalibrateBatchNorm } from './batch-norm'
 import { buildModel, modelChannels, resolveLoss } from './model'
 import { formatTable, silentReporter, type TrainReporter } from './progress'
 import { writeReport } from './report'
@@ -243,6 +244,8 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       // cut mid-epoch (Ctrl-C or time limit): save where we are so --resume replays the rest of this epoch
       break
     }
+    // the moving batch-norm statistics lag the weights in a short, fast run: average them afresh before validating
+    recalibrateBatchNorm(model, data.train, order, config.batchSize)
     const scores = validate(model, data, config, lossFn)
     lastScores = scores.scores
     const epochSeconds = (performance.now() - epochStart) / 1000
