@@ -9,9 +9,17 @@
  * 128×128×1, each of the three ops: minimum wall and CPU ms over the repetitions, native vs wasm (1 thread);
  * and the per-step sums (forward of every conv, input gradient of all but the first, filter gradient of all).
  */
-import { addon, geometry, requireFromBench } from './native'
+import { createRequire } from 'node:module'
+
+import { nativeGeometry as geometry } from '../../packages/runtime/src/native/index'
+import { loadNativeConv, nativeConvReason } from '../../packages/runtime-native/src/index'
 import { registerWasmTrainingKernels } from '../../packages/runtime/src/index'
 
+// tfjs resolves from tools/bench (this folder is no workspace package and has no node_modules).
+const requireFromBench = createRequire(new URL('../bench/unet-step.ts', import.meta.url))
+const loaded = loadNativeConv()
+if (loaded === null) throw new Error(`@unet/runtime-native: ${nativeConvReason()}`)
+const addon = loaded
 type Tf = typeof import('@tensorflow/tfjs-core')
 type Tensor = import('@tensorflow/tfjs-core').Tensor
 const tf = requireFromBench('@tensorflow/tfjs-core') as Tf

@@ -5,6 +5,8 @@ import { availableParallelism, loadavg } from 'node:os'
 
 import { BackendError } from './errors'
 import { registerWasmTrainingKernels } from './kernels/index'
+import { unregisterNativeConvKernels } from './native/native-conv-kernels'
+import { startNativeConv } from './native/start'
 import { isNode, MAX_WASM_THREADS, withNodeWasmThreads } from './wasm-threads'
 
 /** Backends {@link initBackend} can be asked for; `'tensorflow'` means tfjs-node-gpu or tfjs-node. */
@@ -25,6 +27,12 @@ export interface InitBackendOptions {
    * Fixed once wasm has started in a process.
    */
   threads?: number
+  /**
+   * On wasm, replace the convolution kernels with oneDNN's from the optional package `@unet/runtime-native`
+   * when it is installed and its addon built (default `true`; `false`, or the environment variable
+   * `UNET_NATIVE=0`, keeps wasm's own). Absent or broken, it is skipped and `reason` says why.
+   */
+  native?: boolean
 }
 
 /** What {@link initBackend} started, and why. */
@@ -35,15 +43,17 @@ export interface BackendInfo {
   reason: string
   /** Threads the backend computes on (wasm: its thread pool; cpu: 1; tensorflow: its own pool, reported as 0). */
   threads: number
-  /** Training kernels @unet/runtime registered for this backend (wasm only). */
+  /** Training kernels @unet/runtime registered for this backend (wasm only), native ones included. */
   kernels: string[]
+  /** Whether oneDNN's conv kernels from `@unet/runtime-native` run the convolutions (wasm only). */
+  native: boolean
 }
 
 /** What initBackend needs from the outside world; tests substitute it. */
 export interface BackendEnvironment {
   /** Imports an optional package by name (rejects when it is not installed). */
   importModule(name: string): Promise<unknown>
-  /** Environment variables (reads `UNET_BACKEND`). */
+  /** Environment variables (reads `UNET_BACKEND`, `UNET_WASM_THREADS`, `UNET_NATIVE`, `OMP_NUM_THREADS`). */
   env: Record<string, string | undefined>
   /** Cores available to this process. */
   cores: number
@@ -65,11 +75,12 @@ const defaultEnvironment: BackendEnvironment = {
 
 /**
  * Starts the fastest TensorFlow.js backend present and makes it the active one: tfjs-node-gpu, then
- * tfjs-node, then wasm (threaded SIMD build, with @unet/runtime's training kernels registered), then the
+ * tfjs-node, then wasm (threaded SIMD build, with @unet/runtime's training kernels registered, and oneDNN's
+ * conv kernels from the optional package `@unet/runtime-native` when it is installed and built), then the
  * pure-JS cpu backend. An optional backend that is absent is skipped, never an error, unless asked for by
  * name. `UNET_BACKEND=tensorflow|wasm|cpu|auto` overrides `'auto'`.
  *
- * @param options - `backend` to force one, `threads` for wasm
+ * @param options - `backend` to force one, `threads` for wasm, `native: false` to keep wasm's conv kernels
  * @returns the backend started, why, its thread count and the kernels registered
  * @throws {BackendError} when a backend asked for by name (or by `UNET_BACKEND`) is unknown, absent or fails
  * @example
@@ -136,7 +147,7 @@ async function tryNode(pkg: string, environment: BackendEnvironment): Promise<At
   } catch (error) {
     return { failure: `${pkg} failed to start (${(error as Error).message})`, error }
   }
-  return { info: { backend: 'tensorflow', reason: `tensorflow via ${pkg}`, threads: 0, kernels: [] } }
+  return { info: { backend: 'tensorflow', reason: `tensorflow via ${pkg}`, threads: 0, kernels: [], native: false } }
 }
 
 /** tfjs-core's engine keeps started backends here; `tf.findBackend` would start one as a side effect. */
@@ -145,7 +156,13 @@ function isStarted(name: string): boolean {
   return registry[name] != null
 }
 
-async function tryWasm(threads: number, threadSource: string): Promise<Attempt> {
+interface NativeRequest {
+  /** true to try @unet/runtime-native; else why not (option native: false or UNET_NATIVE=0). */
+  wanted: true | string
+  environment: BackendEnvironment
+}
+
+async function tryWasm(threads: number, threadSource: string, native: NativeRequest): Promise<Attempt> {
   let note = ''
   try {
     if (isStarted('wasm')) {
@@ -180,11 +197,17 @@ async function tryWasm(threads: number, threadSource: string): Promise<Attempt> 
   }
   const kernels = registerWasmTrainingKernels()
   const actual = wasm.getThreadsCount()
+  // After the training kernels, so that oneDNN's replace theirs for the conv ops (and fall back to them).
+  const nativeStart =
+    native.wanted === true
+      ? await startNativeConv(native.environment.importModule, native.environment.env, actual)
+      : (unregisterNativeConvKernels(), { kernels: [], threads: 0, note: `no native conv kernels (${native.wanted})` })
+  const all = [...kernels, ...nativeStart.kernels.filter((k) => !kernels.includes(k))]
   const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) as boolean
   const detail = `WebAssembly${simd ? ' + SIMD' : ''} on ${actual} thread${actual === 1 ? '' : 's'} (${threadSource})${note}; training kernels ${
     kernels.length > 0 ? kernels.join(', ') : '(none)'
-  }`
-  return { info: { backend: 'wasm', reason: detail, threads: actual, kernels } }
+  } ${nativeStart.note}`
+  return { info: { backend: 'wasm', reason: detail, threads: actual, kernels: all, native: nativeStart.kernels.length > 0 } }
 }
 
 async function tryCpu(): Promise<Attempt> {
@@ -193,7 +216,7 @@ async function tryCpu(): Promise<Attempt> {
   } catch (error) {
     return { failure: `cpu failed to start (${(error as Error).message})`, error }
   }
-  return { info: { backend: 'cpu', reason: 'pure-JavaScript cpu backend (slow for training)', threads: 1, kernels: [] } }
+  return { info: { backend: 'cpu', reason: 'pure-JavaScript cpu backend (slow for training)', threads: 1, kernels: [], native: false } }
 }
 
 function parseRequest(value: string, source: string): BackendRequest {
@@ -261,7 +284,8 @@ export async function startBackend(options: InitBackendOptions, environment: Bac
     }
   }
   if (request === 'auto' || request === 'wasm') {
-    const info = finish(await tryWasm(threads, threadSource))
+    const nativeOff = options.native === false ? 'off: option native: false' : environment.env.UNET_NATIVE?.trim() === '0' ? 'off: UNET_NATIVE=0' : undefined
+    const info = finish(await tryWasm(threads, threadSource, { wanted: nativeOff ?? true, environment }))
     if (info) return info
     if (request === 'wasm') {
       throw new BackendError('BACKEND_INIT_FAILED', `Backend 'wasm' (${source}) did not start: ${failures.join('; ')}. Try 'cpu'.`, {

@@ -1,7 +1,8 @@
 // N-API addon: oneDNN 2.x convolution forward / backward-data / backward-weights on caller-owned
 // float32 buffers (NHWC activations, HWIO filters as tfjs lays them out). Every buffer is a typed array
-// the caller owns; views of the tfjs wasm heap work, so no tensor is copied on the way in or out.
-// Prototype for measurement only (tools/native-dnnl/README.md).
+// the caller owns; views of the tfjs wasm heap work (also when the heap is a SharedArrayBuffer, as in the
+// threaded wasm build), so no tensor is copied on the way in or out. Loaded by src/index.ts; the kernels
+// that call it live in @unet/runtime (src/native/).
 #include <node_api.h>
 #include <omp.h>
 
@@ -184,8 +185,9 @@ napi_value Implementation(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  int op = 0;
-  napi_get_value_int32(env, argv[0], &op);
+  int op = -1;
+  if (argc == 2) napi_get_value_int32(env, argv[0], &op);
+  if (op < 0 || op > 2) return Throw(env, "implementation(op, geometry): op must be 0, 1 or 2");
   Geometry g{};
   if (!ReadGeometry(env, argv[1], &g)) return Throw(env, "implementation: geometry must be an array of 15 integers");
   napi_value result;
@@ -203,9 +205,15 @@ napi_value SetThreads(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
   int n = 1;
-  napi_get_value_int32(env, argv[0], &n);
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &n) != napi_ok || n < 1) return Throw(env, "setThreads(n): n must be an integer >= 1");
   omp_set_num_threads(n);
   return nullptr;
+}
+
+napi_value Threads(napi_env env, napi_callback_info) {
+  napi_value result;
+  napi_create_int32(env, omp_get_max_threads(), &result);
+  return result;
 }
 
 napi_value Init(napi_env env, napi_value exports) {
@@ -213,8 +221,9 @@ napi_value Init(napi_env env, napi_value exports) {
       {"conv", nullptr, Conv, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"implementation", nullptr, Implementation, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
-  napi_define_properties(env, exports, 3, props);
+  napi_define_properties(env, exports, 4, props);
   return exports;
 }
 

@@ -1,0 +1,119 @@
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it, vi } from 'vitest'
+
+import { loadNativeConv, nativeConvReason } from './index'
+
+const addon = loadNativeConv()
+if (addon === null) console.warn(`[@unet/runtime-native tests] addon tests skipped: ${nativeConvReason()}`)
+
+/** Plain NHWC / HWIO convolution, the reference for the three ops. */
+function reference(x: Float32Array, w: Float32Array, g: number[]): Float32Array {
+  const [n, h, wd, ci, oh, ow, co, kh, kw, sh, sw, pt, pl] = g as [number, number, number, number, number, number, number, number, number, number, number, number, number]
+  const y = new Float32Array(n * oh * ow * co)
+  for (let b = 0; b < n; b++)
+    for (let i = 0; i < oh; i++)
+      for (let j = 0; j < ow; j++)
+        for (let o = 0; o < co; o++) {
+          let sum = 0
+          for (let p = 0; p < kh; p++)
+            for (let q = 0; q < kw; q++) {
+              const r = i * sh + p - pt
+              const c = j * sw + q - pl
+              if (r < 0 || r >= h || c < 0 || c >= wd) continue
+              for (let k = 0; k < ci; k++) sum += x[((b * h + r) * wd + c) * ci + k]! * w[((p * kw + q) * ci + k) * co + o]!
+            }
+          y[((b * oh + i) * ow + j) * co + o] = sum
+        }
+  return y
+}
+
+function random(length: number, seed: number): Float32Array {
+  const a = new Float32Array(length)
+  let s = seed
+  for (let i = 0; i < length; i++) {
+    s = (s * 1103515245 + 12345) % 2147483648
+    a[i] = s / 2147483648 - 0.5
+  }
+  return a
+}
+
+// 2 × 7 × 9 × 3 → 2 × 4 × 5 × 4, 3 × 3, stride 2, 'same' (tfjs pads 1 top, 1 bottom; 1 left, 1 right).
+const geometry = [2, 7, 9, 3, 4, 5, 4, 3, 3, 2, 2, 1, 1, 1, 1]
+
+describe.skipIf(addon === null)('the oneDNN addon', () => {
+  it('computes a strided, padded convolution on ordinary and SharedArrayBuffer-backed arrays', () => {
+    const x = random(2 * 7 * 9 * 3, 1)
+    const w = random(3 * 3 * 3 * 4, 2)
+    const want = reference(x, w, geometry)
+    const y = new Float32Array(want.length)
+    addon!.conv(0, x, w, y, geometry)
+    for (let i = 0; i < y.length; i++) expect(y[i]).toBeCloseTo(want[i]!, 5)
+
+    // The threaded wasm build keeps tensors in a SharedArrayBuffer: views into one, at an offset.
+    const heap = new SharedArrayBuffer(4 * (16 + x.length + w.length + y.length))
+    const xs = new Float32Array(heap, 64, x.length)
+    const ws = new Float32Array(heap, 64 + 4 * x.length, w.length)
+    const ys = new Float32Array(heap, 64 + 4 * (x.length + w.length), y.length)
+    xs.set(x)
+    ws.set(w)
+    addon!.conv(0, xs, ws, ys, geometry)
+    expect(Array.from(ys)).toEqual(Array.from(y))
+  })
+
+  it('gives gradients that match the forward convolution (⟨dy, conv(x, w)⟩ = ⟨dx, x⟩ = ⟨dw, w⟩)', () => {
+    const x = random(2 * 7 * 9 * 3, 3)
+    const w = random(3 * 3 * 3 * 4, 4)
+    const dy = random(2 * 4 * 5 * 4, 5)
+    const dx = new Float32Array(x.length)
+    const dw = new Float32Array(w.length)
+    addon!.conv(1, dy, w, dx, geometry)
+    addon!.conv(2, x, dy, dw, geometry)
+    const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, v, i) => s + v * b[i]!, 0)
+    const forward = dot(dy, reference(x, w, geometry))
+    expect(dot(dx, x)).toBeCloseTo(forward, 3)
+    expect(dot(dw, w)).toBeCloseTo(forward, 3)
+  })
+
+  it('names its kernel, sets its threads, and rejects bad arguments', () => {
+    expect(addon!.implementation(0, geometry)).toMatch(/\w/)
+    const before = addon!.threads()
+    addon!.setThreads(1)
+    expect(addon!.threads()).toBe(1)
+    addon!.setThreads(before)
+    expect(() => addon!.conv(0, new Float32Array(4), new Float32Array(4), new Float32Array(4), geometry)).toThrow(/smaller than the geometry/)
+    expect(() => addon!.conv(0, new Float64Array(4) as never, new Float32Array(4), new Float32Array(4), geometry)).toThrow(/Float32Arrays/)
+    expect(() => addon!.conv(3 as never, new Float32Array(4), new Float32Array(4), new Float32Array(4), geometry)).toThrow(/op must be/)
+  })
+})
+
+describe('without the addon', () => {
+  it('loadNativeConv returns null and says how to build it', async () => {
+    vi.resetModules()
+    vi.doMock('node:fs', async (original) => ({ ...(await original<typeof import('node:fs')>()), existsSync: () => false }))
+    try {
+      const fresh = await import('./index')
+      expect(fresh.loadNativeConv()).toBeNull()
+      expect(fresh.nativeConvReason()).toMatch(/not built .*libdnnl-dev.*pnpm rebuild @unet\/runtime-native/)
+    } finally {
+      vi.doUnmock('node:fs')
+      vi.resetModules()
+    }
+  })
+
+  it('the install script exits 0 with one line when oneDNN is missing or the build is turned off', () => {
+    const script = fileURLToPath(new URL('../scripts/install.mjs', import.meta.url))
+    for (const env of [{ UNET_DNNL_INCLUDE: '/nonexistent' }, { UNET_NATIVE_SKIP_BUILD: '1' }, { UNET_NATIVE: '0' }]) {
+      const r = spawnSync(process.execPath, [script, '--force'], { encoding: 'utf8', env: { ...process.env, ...env } })
+      expect(r.status, r.stderr).toBe(0)
+      expect(r.stdout.trim().split('\n')).toHaveLength(1)
+      expect(r.stdout).toMatch(/^@unet\/runtime-native: native accelerator off — /)
+    }
+    const strict = spawnSync(process.execPath, [script, '--force', '--strict'], {
+      encoding: 'utf8',
+      env: { ...process.env, UNET_DNNL_INCLUDE: '/nonexistent' },
+    })
+    expect(strict.status).toBe(1)
+    expect(strict.stdout).toContain('no dnnl.hpp in UNET_DNNL_INCLUDE=/nonexistent')
+  })
+})

@@ -1,0 +1,85 @@
+import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
+
+/**
+ * The oneDNN convolution addon. Activations are NHWC and filters HWIO float32 (tfjs's layouts), in typed
+ * arrays the caller owns — views of the tfjs wasm heap included, also when that heap is a SharedArrayBuffer —
+ * so nothing is copied on the way in or out.
+ */
+export interface NativeConv {
+  /**
+   * One convolution. `op` 0: `out = y` from `a = x`, `b = filter`; 1: `out = dx` from `a = dy`, `b = filter`;
+   * 2: `out = dfilter` from `a = x`, `b = dy`. `geometry` is that of the forward convolution:
+   * `[N, H, W, inC, outH, outW, outC, kH, kW, strideH, strideW, padTop, padLeft, padBottom, padRight]`.
+   * Throws when a buffer is smaller than the geometry needs or oneDNN rejects the geometry.
+   */
+  conv(op: 0 | 1 | 2, a: Float32Array, b: Float32Array, out: Float32Array, geometry: readonly number[]): void
+  /** oneDNN's name for the kernel it picks for `op` on `geometry` (e.g. `brgconv:avx512_core`). */
+  implementation(op: 0 | 1 | 2, geometry: readonly number[]): string
+  /** Sets the number of threads oneDNN's convolutions use (OpenMP; process-wide). */
+  setThreads(n: number): void
+  /** The number of threads oneDNN's convolutions use now. */
+  threads(): number
+}
+
+/** Where the install script puts the addon, relative to this file (src/ or dist/). */
+const ADDON = '../build/Release/dnnl_conv.node'
+
+let cached: { addon: NativeConv | null; reason: string } | undefined
+
+function load(): { addon: NativeConv | null; reason: string } {
+  let path: string
+  try {
+    path = fileURLToPath(new URL(ADDON, import.meta.url))
+  } catch (error) {
+    return { addon: null, reason: `cannot locate the addon (${(error as Error).message})` }
+  }
+  if (!existsSync(path)) {
+    return {
+      addon: null,
+      reason:
+        'the oneDNN addon is not built (install libdnnl-dev and a C++ compiler, then `pnpm rebuild @unet/runtime-native`)',
+    }
+  }
+  try {
+    const addon = createRequire(import.meta.url)(path) as NativeConv
+    if (typeof addon.conv !== 'function') return { addon: null, reason: `${path} is not the oneDNN conv addon` }
+    return { addon, reason: `oneDNN conv addon loaded from ${path}` }
+  } catch (error) {
+    return { addon: null, reason: `the oneDNN addon failed to load (${String((error as Error).message).split('\n')[0]})` }
+  }
+}
+
+/**
+ * Loads the oneDNN convolution addon that this package's install script built, once per process.
+ *
+ * @returns the addon, or `null` when it was not built or does not load ({@link nativeConvReason} says why)
+ * @example
+ * ```ts
+ * import { loadNativeConv, nativeConvReason } from '@unet/runtime-native'
+ *
+ * const conv = loadNativeConv()
+ * console.log(conv ? `oneDNN on ${conv.threads()} threads` : `no native convolutions: ${nativeConvReason()}`)
+ * ```
+ */
+export function loadNativeConv(): NativeConv | null {
+  cached ??= load()
+  return cached.addon
+}
+
+/**
+ * Why {@link loadNativeConv} returned what it did: where the addon was loaded from, or why it was not.
+ *
+ * @returns one line
+ * @example
+ * ```ts
+ * import { nativeConvReason } from '@unet/runtime-native'
+ *
+ * console.log(nativeConvReason()) // 'the oneDNN addon is not built (install libdnnl-dev …)'
+ * ```
+ */
+export function nativeConvReason(): string {
+  cached ??= load()
+  return cached.reason
+}

@@ -1,0 +1,186 @@
+import {
+  backend_util,
+  getKernel,
+  registerKernel,
+  unregisterKernel,
+  type KernelConfig,
+  type KernelFunc,
+  type NamedAttrMap,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core'
+
+import { disposeInfo, heapF32, type WasmBackendLike } from '../kernels/wasm-backend'
+
+/**
+ * What @unet/runtime needs from `@unet/runtime-native`'s addon (restated here so that this package's types
+ * never name the optional package).
+ */
+export interface NativeConvAddon {
+  conv(op: 0 | 1 | 2, a: Float32Array, b: Float32Array, out: Float32Array, geometry: readonly number[]): void
+  setThreads?(n: number): void
+  threads?(): number
+}
+
+/** The wasm kernels {@link registerNativeConvKernels} replaces. */
+export const NATIVE_CONV_KERNELS = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'] as const
+
+const FORWARD = 0
+const BACKWARD_DATA = 1
+const BACKWARD_WEIGHTS = 2
+
+type Pad = 'valid' | 'same' | number | backend_util.ExplicitPadding
+
+/** `[N, H, W, inC, outH, outW, outC, kH, kW, sH, sW, padTop, padLeft, padBottom, padRight]` as tfjs computes it. */
+export function nativeGeometry(
+  inputShape: readonly number[],
+  filterShape: readonly number[],
+  strides: number | [number, number],
+  pad: Pad,
+  dimRoundingMode?: 'floor' | 'round' | 'ceil',
+): number[] {
+  const c = backend_util.computeConv2DInfo(
+    inputShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
+    'channelsLast',
+  )
+  const p = c.padInfo
+  return [c.batchSize, c.inHeight, c.inWidth, c.inChannels, c.outHeight, c.outWidth, c.outChannels, c.filterHeight, c.filterWidth,
+    c.strideHeight, c.strideWidth, p.top, p.left, p.bottom, p.right]
+}
+
+function isDilated(dilations: unknown): boolean {
+  if (dilations === undefined || dilations === null) return false
+  return Array.isArray(dilations) ? dilations.some((d) => d !== 1) : dilations !== 1
+}
+
+function nativeCase(attrs: NamedAttrMap, inputs: TensorInfo[]): boolean {
+  if (attrs.dataFormat === 'NCHW' || isDilated(attrs.dilations)) return false
+  return inputs.every((t) => t.dtype === 'float32' && t.shape.length === 4 && t.shape.every((d) => d > 0))
+}
+
+/**
+ * Registered kernels, by the addon they call: registering the same addon again is a no-op, so that
+ * `initBackend` may run more than once in a process.
+ */
+let registeredWith: NativeConvAddon | null = null
+
+/**
+ * Replaces the wasm backend's `Conv2D`, `FusedConv2D` (without bias and activation), `Conv2DBackpropInput`
+ * and `Conv2DBackpropFilter` with oneDNN's convolutions from `@unet/runtime-native`, reading and writing the
+ * wasm heap in place. Every other case (NCHW, dilation, a fused bias or activation, non-float32) and any
+ * geometry oneDNN rejects goes to the kernel registered before, so call this after
+ * {@link registerWasmTrainingKernels} — `initBackend` does both when it picks wasm.
+ *
+ * @param addon - the addon, as `loadNativeConv()` of `@unet/runtime-native` returns it
+ * @returns the names of the kernels replaced
+ * @example
+ * ```ts
+ * import { loadNativeConv } from '@unet/runtime-native'
+ * import { registerNativeConvKernels, registerWasmTrainingKernels } from '@unet/runtime'
+ *
+ * registerWasmTrainingKernels()
+ * const addon = loadNativeConv()
+ * if (addon) registerNativeConvKernels(addon) // ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter']
+ * ```
+ */
+export function registerNativeConvKernels(addon: NativeConvAddon): string[] {
+  if (registeredWith === addon) return [...NATIVE_CONV_KERNELS]
+  if (registeredWith !== null) unregisterNativeConvKernels()
+  const replaced: KernelConfig[] = []
+  for (const name of NATIVE_CONV_KERNELS) {
+    const previous = getKernel(name, 'wasm')
+    if (previous === undefined) {
+      for (const config of replaced) {
+        unregisterKernel(config.kernelName, 'wasm')
+        registerKernel(config)
+      }
+      throw new Error(`registerNativeConvKernels: '${name}' is not registered on wasm; import '@tensorflow/tfjs-backend-wasm' first.`)
+    }
+    replaced.push(previous)
+    let previousReady = false
+    // Ours may be registered after the backend started, so the stock kernel's setup has not run for it.
+    const fallback: KernelFunc = (args) => {
+      if (!previousReady) previous.setupFunc?.(args.backend)
+      previousReady = true
+      return previous.kernelFunc(args)
+    }
+    const kernelFunc: KernelFunc = (args) => {
+      const backend = args.backend as unknown as WasmBackendLike
+      const attrs = args.attrs ?? {}
+      const inputs = args.inputs as Record<string, TensorInfo | undefined>
+      let op: 0 | 1 | 2
+      let a: TensorInfo, b: TensorInfo, outShape: number[], geometry: number[]
+      if (name === 'Conv2D' || name === 'FusedConv2D') {
+        if (name === 'FusedConv2D' && (inputs.bias != null || inputs.preluActivationWeights != null || (attrs.activation ?? 'linear') !== 'linear')) {
+          return fallback(args)
+        }
+        a = inputs.x!
+        b = inputs.filter!
+        if (!nativeCase(attrs, [a, b])) return fallback(args)
+        geometry = nativeGeometry(a.shape, b.shape, attrs.strides as [number, number], attrs.pad as Pad, attrs.dimRoundingMode as undefined)
+        op = FORWARD
+        outShape = [geometry[0]!, geometry[4]!, geometry[5]!, geometry[6]!]
+      } else if (name === 'Conv2DBackpropInput') {
+        a = inputs.dy!
+        b = inputs.filter!
+        if (!nativeCase(attrs, [a, b])) return fallback(args)
+        const inputShape = attrs.inputShape as number[]
+        geometry = nativeGeometry(inputShape, b.shape, attrs.strides as [number, number], attrs.pad as Pad, attrs.dimRoundingMode as undefined)
+        op = BACKWARD_DATA
+        outShape = [...inputShape]
+      } else {
+        a = inputs.x!
+        b = inputs.dy!
+        if (!nativeCase(attrs, [a, b])) return fallback(args)
+        const filterShape = attrs.filterShape as number[]
+        geometry = nativeGeometry(a.shape, filterShape, attrs.strides as [number, number], attrs.pad as Pad, attrs.dimRoundingMode as undefined)
+        op = BACKWARD_WEIGHTS
+        outShape = [...filterShape]
+      }
+      const out = backend.makeOutput(outShape, 'float32')
+      try {
+        // Views after the last allocation: any allocation may grow (and so replace) the heap.
+        addon.conv(op, heapF32(backend, a), heapF32(backend, b), heapF32(backend, out), geometry)
+      } catch {
+        // A geometry oneDNN does not take (e.g. padding it finds inconsistent): the wasm kernel computes it.
+        disposeInfo(backend, out)
+        return fallback(args)
+      }
+      return out
+    }
+    unregisterKernel(name, 'wasm')
+    registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc })
+  }
+  previousKernels = replaced
+  registeredWith = addon
+  return [...NATIVE_CONV_KERNELS]
+}
+
+let previousKernels: KernelConfig[] = []
+
+/**
+ * Puts back the kernels {@link registerNativeConvKernels} replaced (for tests and benchmarks that compare).
+ *
+ * @returns the names of the kernels restored (empty when none were replaced)
+ * @example
+ * ```ts
+ * import { unregisterNativeConvKernels } from '@unet/runtime'
+ *
+ * unregisterNativeConvKernels() // back to the wasm kernels
+ * ```
+ */
+export function unregisterNativeConvKernels(): string[] {
+  if (registeredWith === null) return []
+  for (const config of previousKernels) {
+    unregisterKernel(config.kernelName, 'wasm')
+    registerKernel(config)
+  }
+  previousKernels = []
+  registeredWith = null
+  return [...NATIVE_CONV_KERNELS]
+}

@@ -1,0 +1,141 @@
+import * as tf from '@tensorflow/tfjs-core'
+import * as tfl from '@tensorflow/tfjs-layers'
+import { loadNativeConv, nativeConvReason } from '@unet/runtime-native'
+import { beforeAll, describe, expect, it } from 'vitest'
+
+import { startBackend, type BackendEnvironment } from '../backend'
+
+const addon = loadNativeConv()
+if (addon === null) {
+  console.warn(`[@unet/runtime native tests] skipped: ${nativeConvReason()}`)
+}
+
+/** Calls of the addon by op (0 forward, 1 input gradient, 2 filter gradient): proves the kernels ran natively. */
+const calls = [0, 0, 0]
+const counting = addon && {
+  ...addon,
+  conv: (op: 0 | 1 | 2, a: Float32Array, b: Float32Array, out: Float32Array, geometry: readonly number[]) => {
+    calls[op]! += 1
+    addon.conv(op, a, b, out, geometry)
+  },
+  setThreads: (n: number) => addon.setThreads(n),
+  threads: () => addon.threads(),
+}
+
+const environment: BackendEnvironment = {
+  env: {},
+  cores: 2,
+  load: 0,
+  importModule: async (name: string) => {
+    if (name === '@unet/runtime-native') return { loadNativeConv: () => counting, nativeConvReason }
+    throw Object.assign(new Error(`Cannot find package '${name}'`), { code: 'ERR_MODULE_NOT_FOUND' })
+  },
+}
+
+interface Case {
+  n: number
+  h: number
+  w: number
+  ci: number
+  co: number
+  k: number
+  s: number
+  pad: 'same' | 'valid'
+}
+
+const cases: Case[] = [
+  { n: 2, h: 7, w: 9, ci: 3, co: 5, k: 3, s: 1, pad: 'same' },
+  { n: 1, h: 8, w: 8, ci: 4, co: 8, k: 3, s: 1, pad: 'valid' },
+  { n: 2, h: 9, w: 7, ci: 3, co: 4, k: 3, s: 2, pad: 'same' },
+  { n: 1, h: 9, w: 11, ci: 2, co: 3, k: 3, s: 2, pad: 'valid' },
+  { n: 2, h: 6, w: 6, ci: 8, co: 4, k: 2, s: 2, pad: 'same' },
+  { n: 1, h: 5, w: 5, ci: 16, co: 1, k: 1, s: 1, pad: 'same' },
+]
+
+/** Forward, input gradient and filter gradient of one case on the active backend. */
+function run(c: Case): Float32Array[] {
+  return tf.tidy(() => {
+    const x = tf.randomUniform([c.n, c.h, c.w, c.ci], -1, 1, 'float32', 1) as tf.Tensor4D
+    const w = tf.randomUniform([c.k, c.k, c.ci, c.co], -1, 1, 'float32', 2) as tf.Tensor4D
+    const y = tf.conv2d(x, w, c.s, c.pad)
+    const dy = tf.randomUniform(y.shape, -1, 1, 'float32', 3) as tf.Tensor4D
+    const dx = tf.conv2dTranspose(dy, w, x.shape, c.s, c.pad) // Conv2DBackpropInput
+    const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: [c.s, c.s], pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: w.shape } as never) as tf.Tensor
+    return [y, dx, dw].map((t) => t.dataSync() as Float32Array)
+  })
+}
+
+function maxDiff(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length)
+  let m = 0
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!))
+  return m
+}
+
+describe.skipIf(addon === null)('oneDNN conv kernels on wasm (threaded build: the heap is a SharedArrayBuffer)', () => {
+  beforeAll(async () => {
+    const info = await startBackend({ backend: 'wasm', threads: 2 }, environment)
+    expect(info.native).toBe(true)
+    expect(info.reason).toContain('+ oneDNN native conv kernels (Conv2D, FusedConv2D, Conv2DBackpropInput, Conv2DBackpropFilter)')
+    expect(info.kernels).toEqual(expect.arrayContaining(['Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput']))
+  })
+
+  it('runs on a SharedArrayBuffer heap', () => {
+    const backend = tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }
+    // The 2-thread build started (it does on any Node ≥ 20 with SIMD); then the heap is shared.
+    expect(backend.wasm.HEAPU8.buffer).toBeInstanceOf(SharedArrayBuffer)
+  })
+
+  it('agrees with the cpu backend: forward, input gradient, filter gradient; strides 1 and 2, same and valid, odd sizes', async () => {
+    calls.fill(0)
+    const native: Float32Array[][] = cases.map(run)
+    expect(calls).toEqual([cases.length, cases.length, cases.length])
+    await tf.setBackend('cpu')
+    const reference = cases.map(run)
+    await tf.setBackend('wasm')
+    for (const [i, c] of cases.entries()) {
+      for (const [op, name] of ['forward', 'input gradient', 'filter gradient'].entries()) {
+        const tolerance = 1e-4 * Math.max(1, c.k * c.k * Math.max(c.ci, c.co))
+        expect(maxDiff(native[i]![op]!, reference[i]![op]!), `${name} of ${JSON.stringify(c)}`).toBeLessThan(tolerance)
+      }
+    }
+  })
+
+  it('leaves fused bias and activation to the wasm kernel, which still computes them', async () => {
+    const args = () => ({
+      x: tf.randomUniform([1, 6, 6, 3], -1, 1, 'float32', 4) as tf.Tensor4D,
+      filter: tf.randomUniform([3, 3, 3, 4], -1, 1, 'float32', 5) as tf.Tensor4D,
+      bias: tf.randomUniform([4], -1, 1, 'float32', 6) as tf.Tensor1D,
+      strides: 1,
+      pad: 'same' as const,
+      activation: 'relu' as const,
+    })
+    const onWasm = tf.tidy(() => tf.fused.conv2d(args()).dataSync() as Float32Array)
+    await tf.setBackend('cpu')
+    const onCpu = tf.tidy(() => tf.fused.conv2d(args()).dataSync() as Float32Array)
+    await tf.setBackend('wasm')
+    expect(maxDiff(onWasm, onCpu)).toBeLessThan(1e-4)
+  })
+
+  it('trains a small conv net with falling loss and no tensor leaks', async () => {
+    const model = tfl.sequential({
+      layers: [
+        tfl.layers.conv2d({ inputShape: [16, 16, 1], filters: 8, kernelSize: 3, padding: 'same', useBias: false, activation: 'relu' }),
+        tfl.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', useBias: false, activation: 'relu' }),
+        tfl.layers.conv2dTranspose({ filters: 4, kernelSize: 2, strides: 2, padding: 'same', useBias: false }),
+        tfl.layers.conv2d({ filters: 1, kernelSize: 1, activation: 'sigmoid' }),
+      ],
+    })
+    model.compile({ optimizer: tf.train.adam(0.01), loss: 'binaryCrossentropy' })
+    const xs = tf.randomUniform([8, 16, 16, 1], 0, 1, 'float32', 7)
+    const ys = tf.tidy(() => tf.cast(tf.greater(xs, 0.5), 'float32'))
+    await model.trainOnBatch(xs, ys) // optimizer state
+    const before = tf.memory().numTensors
+    const losses: number[] = []
+    for (let i = 0; i < 25; i++) losses.push(Number(await model.trainOnBatch(xs, ys)))
+    expect(tf.memory().numTensors).toBe(before)
+    expect(losses[losses.length - 1]!).toBeLessThan(0.7 * losses[0]!)
+    tf.dispose([xs, ys])
+    model.dispose()
+  })
+})
