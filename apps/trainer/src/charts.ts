@@ -91,7 +91,9 @@ export function lineChart(o: LineChartOptions): string {
   for (const mk of o.markers ?? []) {
     const x = sx(mk.x).toFixed(1)
     parts.push(`<line x1="${x}" x2="${x}" y1="${m.top}" y2="${m.top + ph}" stroke="${mk.color}" stroke-width="1.5" stroke-dasharray="5 3"/>`)
-    parts.push(`<text x="${Number(x) + 4}" y="${m.top + 14}" fill="${mk.color}">${esc(mk.label)}</text>`)
+    // a marker in the right half is labelled on its left, so the label stays inside the picture
+    const left = Number(x) > m.left + pw / 2
+    parts.push(`<text x="${Number(x) + (left ? -4 : 4)}" y="${m.top + 14}"${left ? ' text-anchor="end"' : ''} fill="${mk.color}">${esc(mk.label)}</text>`)
   }
   o.series.forEach((s) => {
     const segs: string[] = []
