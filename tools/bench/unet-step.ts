@@ -3,7 +3,11 @@
  * present, the same for PyTorch (tools/bench/unet_step.py) when python3-torch is installed, the step's FLOPs
  * and the share of the machine's peak. Prints figures, asserts nothing.
  *
- *   cd tools/bench && pnpm exec tsx unet-step.ts [--steps 5] [--threads 1,2] [--cpu-timeout 60] [--no-torch] [--profile]
+ *   cd tools/bench && pnpm exec tsx unet-step.ts [--steps 5] [--threads 1,2] [--native both|on|off] [--cpu-timeout 60] [--no-torch] [--profile]
+ *
+ * wasm runs twice per thread count: with oneDNN's conv kernels from @unet/runtime-native when its addon is built
+ * ("wasm + native"), and without them (`UNET_NATIVE=0`: wasm and @unet/runtime's own kernels only); both start
+ * through initBackend, whose reason line says which kernels ran. `--native on|off` runs only one of the two.
  *
  * Each backend and thread count runs in a child process (the wasm thread pool is fixed once started).
  * Times are wall-clock minimum and median over the runs after a warm-up, plus the minimum CPU time of the
@@ -34,6 +38,7 @@ const { values: opts } = parseArgs({
     'cpu-timeout': { type: 'string', default: '60' },
     'no-torch': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
+    native: { type: 'string', default: 'both' },
     child: { type: 'string' },
   },
 })
@@ -171,6 +176,7 @@ function timePredict(model: tfl.LayersModel, xs: tf.Tensor, n: number): Timing {
 
 interface ChildResult {
   reason: string
+  native: boolean
   model: string
   step?: Timing
   predict: Timing
@@ -216,7 +222,7 @@ async function child(spec: string): Promise<void> {
   const model = await buildUnet()
   const { xs, ys } = batch()
   const runs = backend === 'cpu' ? 1 : steps
-  const result: ChildResult = { reason: info.reason, model: modelSource, predict: { min: NaN, median: NaN, cpuMin: NaN, runs: 0 } }
+  const result: ChildResult = { reason: info.reason, native: info.native, model: modelSource, predict: { min: NaN, median: NaN, cpuMin: NaN, runs: 0 } }
   if (what !== 'predict') result.step = await timeStep(model, xs, ys, runs)
   if (what !== 'step') result.predict = timePredict(model, xs, runs)
   if (opts.profile && backend === 'wasm' && Number(threads) === 1) result.kernels = await profileStep(model, xs, ys)
@@ -225,10 +231,11 @@ async function child(spec: string): Promise<void> {
   process.exit(0)
 }
 
-function runChild(spec: string, timeoutS: number): ChildResult | string {
+function runChild(spec: string, timeoutS: number, native = false): ChildResult | string {
   const self = fileURLToPath(import.meta.url)
   const args = ['--import', 'tsx', self, '--child', spec, '--steps', String(steps), ...(opts.profile ? ['--profile'] : [])]
-  const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: timeoutS * 1000, maxBuffer: 1 << 26 })
+  const env: NodeJS.ProcessEnv = { ...process.env, UNET_NATIVE: native ? '1' : '0' }
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: timeoutS * 1000, maxBuffer: 1 << 26, env })
   if (r.error !== undefined || r.status !== 0) {
     if (r.signal === 'SIGTERM') return `skipped: too slow (did not finish within ${timeoutS} s)`
     return `failed: ${(r.stderr || String(r.error)).trim().split('\n').slice(-1)[0]}`
@@ -285,22 +292,32 @@ async function main(): Promise<void> {
   console.log(`${cores} logical cores; the machine may be shared with other work: wall-clock min/median of ${steps} runs after a warm-up,`)
   console.log('and the minimum CPU seconds of the process (all threads), the steadier figure under load.\n')
 
-  const wasm = new Map<number, ChildResult>()
+  const variants = opts.native === 'on' ? [true] : opts.native === 'off' ? [false] : [false, true]
+  /** Keyed by label: 'wasm 1T', 'wasm + native 1T', … */
+  const wasm = new Map<string, ChildResult & { threads: number }>()
   for (const threads of threadCounts) {
-    const r = runChild(`wasm:${threads}:all`, 900)
-    console.log(`wasm, ${threads} thread${threads > 1 ? 's' : ''}:`)
-    if (typeof r === 'string') {
-      console.log(`  ${r}`)
-      continue
-    }
-    wasm.set(threads, r)
-    console.log(`  (${r.reason.split(';').slice(1, 2).join('').trim() || r.reason}; model from ${r.model})`)
-    console.log(`  training step   ${fmtTiming(r.step!)}`)
-    console.log(`  prediction      ${fmtTiming(r.predict)}`)
-    if (r.kernels !== undefined) {
-      const total = r.kernels.reduce((a, k) => a + k[1], 0)
-      console.log(`  kernels of one training step, exclusive CPU ms (all kernels ${(total * 1000).toFixed(0)} ms):`)
-      for (const [name, sec, n] of r.kernels.slice(0, 14)) console.log(`    ${name.padEnd(24)} ${(sec * 1000).toFixed(1).padStart(8)}  ${String(n).padStart(4)} calls`)
+    for (const native of variants) {
+      const label = `wasm${native ? ' + native' : ''} ${threads}T`
+      const r = runChild(`wasm:${threads}:all`, 900, native)
+      console.log(`wasm${native ? ' + oneDNN native conv kernels' : ' (UNET_NATIVE=0)'}, ${threads} thread${threads > 1 ? 's' : ''}:`)
+      if (typeof r === 'string') {
+        console.log(`  ${r}`)
+        continue
+      }
+      if (native && !r.native) {
+        console.log(`  skipped: ${/no native conv kernels \(.*\)$/.exec(r.reason)?.[0] ?? r.reason}`)
+        continue
+      }
+      wasm.set(label, { ...r, threads })
+      const convs = /(\+ oneDNN native conv kernels.*|no native conv kernels.*)$/.exec(r.reason)?.[0] ?? ''
+      console.log(`  (${r.reason.split(';').slice(1, 2).join('').trim() || r.reason}; ${convs}; model from ${r.model})`)
+      console.log(`  training step   ${fmtTiming(r.step!)}`)
+      console.log(`  prediction      ${fmtTiming(r.predict)}`)
+      if (r.kernels !== undefined) {
+        const total = r.kernels.reduce((a, k) => a + k[1], 0)
+        console.log(`  kernels of one training step, exclusive CPU ms (all kernels ${(total * 1000).toFixed(0)} ms):`)
+        for (const [name, sec, n] of r.kernels.slice(0, 14)) console.log(`    ${name.padEnd(24)} ${(sec * 1000).toFixed(1).padStart(8)}  ${String(n).padStart(4)} calls`)
+      }
     }
   }
 
@@ -328,12 +345,12 @@ async function main(): Promise<void> {
 
   if (torch.size > 0 && wasm.size > 0) {
     console.log('\nwasm / PyTorch at the same thread count (wall min; CPU min):')
-    for (const [threads, w] of wasm) {
-      const t = torch.get(threads)
+    for (const [label, w] of wasm) {
+      const t = torch.get(w.threads)
       if (t === undefined) continue
       const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`
       console.log(
-        `  ${threads} thread${threads > 1 ? 's' : ''}: training step ${ratio(w.step!.min, t.step_min_s)}; ${ratio(w.step!.cpuMin, t.step_cpu_min_s)}` +
+        `  ${label}: training step ${ratio(w.step!.min, t.step_min_s)}; ${ratio(w.step!.cpuMin, t.step_cpu_min_s)}` +
           `   prediction ${ratio(w.predict.min, t.predict_min_s)}; ${ratio(w.predict.cpuMin, t.predict_cpu_min_s)}`,
       )
     }
@@ -349,9 +366,9 @@ async function main(): Promise<void> {
   const share = (flops: number, s: number, threads: number) =>
     `${(flops / s / 1e9).toFixed(1)} GFLOP/s = ${((100 * flops) / s / peak.flops).toFixed(1)}% of the machine, ${((100 * flops * cores) / s / peak.flops / threads).toFixed(1)}% of ${threads} core${threads > 1 ? 's' : ''}`
   const perCore = (flops: number, s: number) => `${(flops / s / 1e9).toFixed(1)} GFLOP/s = ${((100 * flops * cores) / s / peak.flops).toFixed(1)}% of one core's peak`
-  for (const [threads, w] of wasm) {
-    console.log(`  wasm ${threads}T step, wall min: ${share(stepFlops, w.step!.min, threads)}; prediction: ${share(fwd, w.predict.min, threads)}`)
-    console.log(`  wasm ${threads}T per CPU-second: step ${perCore(stepFlops, w.step!.cpuMin)}; prediction ${perCore(fwd, w.predict.cpuMin)}`)
+  for (const [label, w] of wasm) {
+    console.log(`  ${label} step, wall min: ${share(stepFlops, w.step!.min, w.threads)}; prediction: ${share(fwd, w.predict.min, w.threads)}`)
+    console.log(`  ${label} per CPU-second: step ${perCore(stepFlops, w.step!.cpuMin)}; prediction ${perCore(fwd, w.predict.cpuMin)}`)
   }
   for (const [threads, t] of torch) {
     console.log(`  PyTorch ${threads}T step, wall min: ${share(stepFlops, t.step_min_s, threads)}; prediction: ${share(fwd, t.predict_min_s, threads)}`)
