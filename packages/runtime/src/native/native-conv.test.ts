@@ -72,13 +72,18 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
   return m
 }
 
-describe.skipIf(addon === null)('oneDNN conv kernels on wasm (threaded build: the heap is a SharedArrayBuffer)', () => {
+// Generous timeouts: on a 2-core machine kept busy by other test runs, two thread pools (wasm's and OpenMP's)
+// that wait for each other can take 10× their quiet time.
+describe.skipIf(addon === null)('oneDNN conv kernels on wasm (threaded build: the heap is a SharedArrayBuffer)', { timeout: 60_000 }, () => {
   beforeAll(async () => {
     const info = await startBackend({ backend: 'wasm', threads: 2 }, environment)
     expect(info.native).toBe(true)
     expect(info.reason).toContain('+ oneDNN native conv kernels (Conv2D, FusedConv2D, Conv2DBackpropInput, Conv2DBackpropFilter)')
     expect(info.kernels).toEqual(expect.arrayContaining(['Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput']))
-  })
+    expect(info.reason).toContain('on 2 threads (as many as wasm)')
+    // The shared heap needs wasm's 2 threads; oneDNN's need not spin beside them on a busy test machine.
+    addon!.setThreads(1)
+  }, 60_000)
 
   it('runs on a SharedArrayBuffer heap', () => {
     const backend = tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }
@@ -134,10 +139,10 @@ describe.skipIf(addon === null)('oneDNN conv kernels on wasm (threaded build: th
     await model.trainOnBatch(xs, ys) // optimizer state
     const before = tf.memory().numTensors
     const losses: number[] = []
-    for (let i = 0; i < 25; i++) losses.push(Number(await model.trainOnBatch(xs, ys)))
+    for (let i = 0; i < 15; i++) losses.push(Number(await model.trainOnBatch(xs, ys)))
     expect(tf.memory().numTensors).toBe(before)
     // Falling: each stretch of five steps ends lower than the one before, and the last well below the first.
-    const means = [0, 5, 10, 15, 20].map((i) => losses.slice(i, i + 5).reduce((x, y) => x + y, 0) / 5)
+    const means = [0, 5, 10].map((i) => losses.slice(i, i + 5).reduce((x, y) => x + y, 0) / 5)
     for (let i = 1; i < means.length; i++) expect(means[i]!, `losses ${losses.map((l) => l.toFixed(3)).join(' ')}`).toBeLessThan(means[i - 1]!)
     expect(losses[losses.length - 1]!).toBeLessThan(0.85 * losses[0]!)
     tf.dispose([xs, ys])
