@@ -65,7 +65,7 @@ function latestResumable(cwd: string): string | null {
 
 /** Keys of the train command's options that map one-to-one onto {@link TrainConfig}. */
 const TRAIN_KEYS: (keyof TrainConfig)[] = [
-  'data', 'out', 'model', 'vggWeights', 'depth', 'filters', 'imageSize', 'resize', 'epochs', 'batchSize', 'lr', 'loss', 'valSplit', 'folds', 'fold', 'augment', 'dropout', 'batchNormMomentum', 'seed',
+  'data', 'out', 'model', 'encoderWeights', 'freezeUpTo', 'depth', 'filters', 'imageSize', 'resize', 'epochs', 'batchSize', 'lr', 'loss', 'valSplit', 'folds', 'fold', 'augment', 'dropout', 'batchNormMomentum', 'seed',
   'synthTrain', 'synthTest', 'patience', 'lrPatience', 'lrFactor', 'minLr', 'timeLimit', 'backend', 'threads', 'reportImages',
 ]
 
@@ -90,7 +90,8 @@ export function createProgram(): Command {
     .option('--data <dir>', 'Kaggle-layout folder or .zip (train/images, train/masks, depths.csv); default: synthetic data')
     .option('--out <run_dir>', 'run folder for checkpoints, config, history and report (default: runs/run-<date>-<time>)')
     .addOption(new Option('--model <name>', `architecture (default: ${D.model})`).choices(['unet', 'vgg16']))
-    .option('--vgg-weights <file>', 'with --model vgg16: Keras VGG-16 ImageNet weights (.h5 or a tfjs model.json folder) for the encoder')
+    .option('--encoder-weights <file>', 'with --model vgg16: Keras VGG-16 ImageNet weights (vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5, or a tfjs model.json folder) for the encoder')
+    .option('--freeze-up-to <name>', 'with --model vgg16: encoder layers up to this one do not train (a layer name like block3_conv3, a block number 1-5, or none)')
     .option('--depth <n>', `down-sampling stages of the U-Net (default: ${D.depth})`, int(1))
     .option('--filters <n>', `filters of the first stage, doubled at each stage (default: ${D.filters})`, int(1))
     .option('--image-size <n>', `side of the square model input; 101×101 images are resized or padded to it (default: ${D.imageSize})`, int(8))

@@ -13,7 +13,9 @@ export interface TrainConfig {
   /** Architecture: plain U-Net or a VGG-16 encoder U-Net. */
   model: 'unet' | 'vgg16'
   /** `--model vgg16`: Keras VGG-16 weights (`.h5`, or a tfjs `model.json` folder) for the encoder; `null` = random. */
-  vggWeights: string | null
+  encoderWeights: string | null
+  /** `--model vgg16`: encoder layers up to this one (a layer name such as `block3_conv3`, a block number, or `none`) do not train. */
+  freezeUpTo: string | null
   /** Number of down-sampling stages. */
   depth: number
   /** Filters of the first stage (doubled at each stage). */
@@ -71,17 +73,18 @@ export interface TrainConfig {
 
 /**
  * The defaults: small enough that `unet train` finishes in a few minutes on 2 CPU cores (wasm) and still
- * learns visibly on the synthetic data — 400 images at 64×64, a depth-3 U-Net with 8 first-stage filters,
- * 8 epochs. For real data raise `imageSize` (128), `filters` (16) and `depth` (4).
+ * learns visibly on the synthetic data — 400 images at 128×128 (the TGS convention: 101 → 128), a depth-4
+ * U-Net with 8 first-stage filters, 8 epochs. For real data raise `filters` (16, the seeds' network) and `epochs`.
  */
 export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   data: null,
   out: 'runs/latest',
   model: 'unet',
-  vggWeights: null,
-  depth: 3,
+  encoderWeights: null,
+  freezeUpTo: null,
+  depth: 4,
   filters: 8,
-  imageSize: 64,
+  imageSize: 128,
   resize: 'resize',
   epochs: 8,
   batchSize: 16,
@@ -195,7 +198,11 @@ export function validateTrainConfig(config: TrainConfig): void {
   if (config.data !== null && typeof config.data !== 'string') fail('data', 'a folder or .zip path', config.data)
   if (typeof config.out !== 'string' || config.out === '') fail('out', 'a folder path', config.out)
   oneOf(c, 'model', ['unet', 'vgg16'])
-  if (config.vggWeights !== null && typeof config.vggWeights !== 'string') fail('vggWeights', 'a file path', config.vggWeights)
+  if (config.encoderWeights !== null && typeof config.encoderWeights !== 'string') fail('encoderWeights', 'a file path', config.encoderWeights)
+  if (config.freezeUpTo !== null && typeof config.freezeUpTo !== 'string') fail('freezeUpTo', 'a VGG-16 layer name or block number', config.freezeUpTo)
+  if (config.model !== 'vgg16' && (config.encoderWeights !== null || config.freezeUpTo !== null)) {
+    fail(config.encoderWeights !== null ? 'encoderWeights' : 'freezeUpTo', 'used only with --model vgg16', config.encoderWeights ?? config.freezeUpTo)
+  }
   if (config.model === 'vgg16' && config.imageSize % 32 !== 0) fail('imageSize', 'a multiple of 32 with --model vgg16', config.imageSize)
   positiveInt(c, 'depth')
   positiveInt(c, 'filters')

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import type { LayersModel } from '@tensorflow/tfjs-layers'
 import { createUnet } from '@unet/layers'
-import { createVggUnet, loadVggWeights } from '@unet/vgg-encoder'
+import { createVggUnet, loadVggWeights, VggError } from '@unet/vgg-encoder'
 import { getLoss, lossNames } from '@unet/losses'
 import { TrainerError } from './errors'
 import { createRng } from './rng'
@@ -58,7 +58,7 @@ export function resolveLoss(name: string): (yTrue: tf.Tensor, yPred: tf.Tensor) 
 }
 
 /**
- * Builds the run's model (VGG-16 encoder weights loaded from `vggWeights` when given) with the other weights drawn from the run seed (tfjs draws its
+ * Builds the run's model (VGG-16 encoder weights loaded from `encoderWeights` when given, frozen up to `freezeUpTo`) with the other weights drawn from the run seed (tfjs draws its
  * initial weights from an unseeded generator; two runs with one seed must
  * start from the same weights for a resumed run to match an uninterrupted one).
  *
@@ -74,7 +74,7 @@ export async function buildModel(config: TrainConfig): Promise<LayersModel> {
   const inputShape: [number, number, number] = [config.imageSize, config.imageSize, modelChannels(config)]
   const model =
     config.model === 'vgg16'
-      ? (createVggUnet({ inputShape, outputActivation: activation, dropout: config.dropout, batchNormMomentum: config.batchNormMomentum }) as unknown as LayersModel)
+      ? (buildVgg(config, inputShape, activation) as unknown as LayersModel)
       : (createUnet({
           depth: config.depth,
           filters: config.filters,
@@ -84,20 +84,39 @@ export async function buildModel(config: TrainConfig): Promise<LayersModel> {
           outputActivation: activation,
         }) as unknown as LayersModel)
   seedKernels(model, config.seed)
-  if (config.model === 'vgg16' && config.vggWeights !== null) {
+  if (config.model === 'vgg16' && config.encoderWeights !== null) {
     try {
-      await loadVggWeights(model as never, config.vggWeights)
+      await loadVggWeights(model as never, config.encoderWeights)
     } catch (cause) {
       model.dispose()
-      throw new TrainerError('BAD_CONFIG', `cannot load VGG-16 weights from ${config.vggWeights}: ${(cause as Error).message}`, { cause })
+      throw new TrainerError('BAD_CONFIG', `cannot load VGG-16 weights from ${config.encoderWeights}: ${(cause as Error).message}`, { cause })
     }
   }
   return model
 }
 
+function buildVgg(config: TrainConfig, inputShape: [number, number, number], outputActivation: 'linear' | 'sigmoid') {
+  try {
+    return createVggUnet({
+      inputShape,
+      outputActivation,
+      dropout: config.dropout,
+      batchNormMomentum: config.batchNormMomentum,
+      ...(config.freezeUpTo !== null ? { freezeUpTo: config.freezeUpTo } : {}),
+    })
+  } catch (cause) {
+    if (cause instanceof VggError && cause.code === 'UNKNOWN_LAYER') {
+      throw new TrainerError('BAD_CONFIG', `--freeze-up-to ${JSON.stringify(config.freezeUpTo)}: ${cause.message}`, { cause })
+    }
+    throw cause
+  }
+}
+
 /**
- * Re-draws every kernel with Glorot-uniform values from a seeded generator;
- * biases and batch-norm statistics keep their (constant) initial values.
+ * Re-draws every trainable kernel from a seeded generator with the He-normal initialisation the builders
+ * declare (a normal of standard deviation √(2 / fan-in), truncated at two deviations, as Keras' `he_normal`);
+ * biases and batch-norm statistics keep their (constant) initial values, and frozen layers (a VGG encoder
+ * below its freeze point) keep theirs.
  *
  * @param model - the model to reinitialize
  * @param seed - run seed
@@ -109,17 +128,25 @@ export async function buildModel(config: TrainConfig): Promise<LayersModel> {
  */
 export function seedKernels(model: LayersModel, seed: number): void {
   const rng = createRng(seed ^ 0x5eed)
-  for (const w of model.weights) {
+  const normal = (): number => {
+    // Box–Muller, redrawn outside ±2 (a truncated normal, as Keras draws he_normal)
+    for (;;) {
+      const u = 1 - rng.next()
+      const z = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next())
+      if (Math.abs(z) <= 2) return z
+    }
+  }
+  for (const w of model.trainableWeights) {
     if (!/kernel/.test(w.originalName ?? w.name)) continue
     const shape = w.shape as number[]
     if (shape.length < 2) continue
     const receptive = shape.slice(0, -2).reduce((a, b) => a * b, 1)
     const fanIn = receptive * (shape[shape.length - 2] as number)
-    const fanOut = receptive * (shape[shape.length - 1] as number)
-    const limit = Math.sqrt(6 / (fanIn + fanOut))
+    // 0.8796 is the standard deviation of a unit normal truncated at ±2, so the drawn spread is √(2 / fan-in)
+    const std = Math.sqrt(2 / fanIn) / 0.8796
     const n = shape.reduce((a, b) => a * b, 1)
     const values = new Float32Array(n)
-    for (let i = 0; i < n; i++) values[i] = (rng.next() * 2 - 1) * limit
+    for (let i = 0; i < n; i++) values[i] = normal() * std
     const t = tf.tensor(values, shape)
     w.write(t)
     t.dispose()
