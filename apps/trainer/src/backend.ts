@@ -1,13 +1,13 @@
-import { initBackend, registerWasmTrainingKernels } from '@unet/runtime'
+import { initBackend } from '@unet/runtime'
 import { TrainerError } from './errors'
 import type { TrainConfig } from './config'
 
 /**
- * Starts the tfjs backend a run asked for (via @unet/runtime) and, on wasm,
- * registers the kernels training needs.
+ * Starts the tfjs backend a run asked for (via @unet/runtime, which on wasm registers the kernels training
+ * needs and, where `@unet/runtime-native` was built, oneDNN's convolutions over them).
  *
  * @param config - backend and threads
- * @returns the backend's name
+ * @returns the backend's name, with `+ oneDNN` when the native convolutions are on
  * @example
  * ```ts
  * const name = await startBackend({ backend: 'cpu', threads: 0 })
@@ -16,8 +16,7 @@ import type { TrainConfig } from './config'
 export async function startBackend(config: Pick<TrainConfig, 'backend' | 'threads'>): Promise<string> {
   try {
     const result = await initBackend({ backend: config.backend, ...(config.threads > 0 ? { threads: config.threads } : {}) })
-    if (result.backend === 'wasm') registerWasmTrainingKernels()
-    return result.backend
+    return result.native === true ? `${result.backend} + oneDNN` : result.backend
   } catch (cause) {
     throw new TrainerError('BACKEND', `cannot start the ${config.backend} backend: ${(cause as Error).message}; try --backend cpu`, { cause })
   }
