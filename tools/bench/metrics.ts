@@ -3,6 +3,7 @@
 import { cpus } from 'node:os'
 import { confusionCounts, sweepThresholds, tgsScore } from '@unet/metrics'
 import { seededRandom as random } from '@unet/testing'
+import { timeRuns, type Timing } from './timing'
 
 const args = process.argv.slice(2)
 function option(name: string, fallback: number): number {
@@ -50,32 +51,8 @@ function dataset(images: number): { probs: Float32Array[]; truths: Uint8Array[] 
   return { probs, truths }
 }
 
-interface Timing {
-  /** Wall-clock seconds per run: best and median. */
-  wallMin: number
-  wallMedian: number
-  /** CPU seconds of this process per run (user + system): best and median. Other jobs on a shared machine inflate
-   * wall-clock time far more than CPU time, so the CPU figures are the ones to compare. */
-  cpuMin: number
-  cpuMedian: number
-}
-
 function time(run: () => void, times = repeats): Timing {
-  run() // warm-up: let the JIT compile the hot loop
-  const wall: number[] = []
-  const cpu: number[] = []
-  for (let r = 0; r < times; r++) {
-    const startCpu = process.cpuUsage()
-    const start = process.hrtime.bigint()
-    run()
-    wall.push(Number(process.hrtime.bigint() - start) / 1e9)
-    const used = process.cpuUsage(startCpu)
-    cpu.push((used.user + used.system) / 1e6)
-  }
-  wall.sort((a, b) => a - b)
-  cpu.sort((a, b) => a - b)
-  const mid = Math.floor(times / 2)
-  return { wallMin: wall[0] as number, wallMedian: wall[mid] as number, cpuMin: cpu[0] as number, cpuMedian: cpu[mid] as number }
+  return timeRuns(run, times)
 }
 
 const thresholds = Array.from({ length: 100 }, (_, i) => i / 100)

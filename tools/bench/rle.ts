@@ -4,6 +4,7 @@
 import { cpus } from 'node:os'
 import { decode, encode, formatSubmission, parseSubmission } from '@unet/rle'
 import { seededRandom as random } from '@unet/testing'
+import { timeRuns, type Timing } from './timing'
 
 const args = process.argv.slice(2)
 function option(name: string, fallback: number): number {
@@ -42,32 +43,8 @@ function masks(n: number): Uint8Array[] {
   return out
 }
 
-interface Timing {
-  /** Wall-clock seconds per run: best and median. */
-  wallMin: number
-  wallMedian: number
-  /** CPU seconds of this process per run (user + system): best and median. Other jobs on a shared machine inflate
-   * wall-clock time far more than CPU time, so the CPU figures are the ones to compare. */
-  cpuMin: number
-  cpuMedian: number
-}
-
 function time(run: () => void): Timing {
-  run() // warm-up: let the JIT compile the hot loop
-  const wall: number[] = []
-  const cpu: number[] = []
-  for (let r = 0; r < repeats; r++) {
-    const startCpu = process.cpuUsage()
-    const start = process.hrtime.bigint()
-    run()
-    wall.push(Number(process.hrtime.bigint() - start) / 1e9)
-    const used = process.cpuUsage(startCpu)
-    cpu.push((used.user + used.system) / 1e6)
-  }
-  wall.sort((a, b) => a - b)
-  cpu.sort((a, b) => a - b)
-  const mid = Math.floor(repeats / 2)
-  return { wallMin: wall[0] as number, wallMedian: wall[mid] as number, cpuMin: cpu[0] as number, cpuMedian: cpu[mid] as number }
+  return timeRuns(run, repeats)
 }
 
 function ms(seconds: number): string {

@@ -17,6 +17,8 @@ export interface ConvGeometry {
   strideWidth: number
   padTop: number
   padLeft: number
+  padBottom: number
+  padRight: number
 }
 
 /** Computes the forward geometry the way tfjs-core does, so padding matches the cpu backend exactly. */
@@ -51,5 +53,7 @@ export function convGeometry(
     strideWidth: info.strideWidth,
     padTop: info.padInfo.top,
     padLeft: info.padInfo.left,
+    padBottom: info.padInfo.bottom,
+    padRight: info.padInfo.right,
   }
 }

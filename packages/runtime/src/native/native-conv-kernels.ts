@@ -9,6 +9,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core'
 
+import { convGeometry } from '../kernels/conv-geometry'
 import { disposeInfo, heapF32, type WasmBackendLike } from '../kernels/wasm-backend'
 
 /**
@@ -38,19 +39,9 @@ export function nativeGeometry(
   pad: Pad,
   dimRoundingMode?: 'floor' | 'round' | 'ceil',
 ): number[] {
-  const c = backend_util.computeConv2DInfo(
-    inputShape as [number, number, number, number],
-    filterShape as [number, number, number, number],
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-    false,
-    'channelsLast',
-  )
-  const p = c.padInfo
-  return [c.batchSize, c.inHeight, c.inWidth, c.inChannels, c.outHeight, c.outWidth, c.outChannels, c.filterHeight, c.filterWidth,
-    c.strideHeight, c.strideWidth, p.top, p.left, p.bottom, p.right]
+  const g = convGeometry(inputShape, filterShape, strides, pad, dimRoundingMode)
+  return [g.batch, g.inHeight, g.inWidth, g.inChannels, g.outHeight, g.outWidth, g.outChannels, g.filterHeight, g.filterWidth,
+    g.strideHeight, g.strideWidth, g.padTop, g.padLeft, g.padBottom, g.padRight]
 }
 
 function isDilated(dilations: unknown): boolean {
