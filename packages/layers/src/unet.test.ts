@@ -134,7 +134,13 @@ describe('createUnet', () => {
   it('outputs logits with outputActivation linear', () => {
     const model = createUnet({ depth: 1, filters: 4, inputShape: [8, 8, 1], outputActivation: 'linear' })
     try {
-      expect((model.getLayer('output').getConfig() as { activation: string }).activation).toBe('linear')
+      const output = model.getLayer('output')
+      expect((output.getConfig() as { activation: string }).activation).toBe('linear')
+      // A negative output kernel: the ReLU features are ≥ 0, so only an output without a sigmoid can go below 0.
+      // (With the random draw, all-positive output weights would make this test flaky.)
+      const negative = output.getWeights().map((w, i) => (i === 0 ? tf.fill(w.shape, -1) : tf.zeros(w.shape)))
+      output.setWeights(negative)
+      tf.dispose(negative)
       const y = tf.tidy(() => model.predict(tf.randomNormal([4, 8, 8, 1], 0, 3)) as tf.Tensor)
       const values = y.dataSync()
       y.dispose()
