@@ -67,25 +67,16 @@ export interface Callback {
  * ```
  */
 export function earlyStopping(patience: number, minDelta = 1e-4): Callback {
-  let best = -Infinity
-  let wait = 0
+  const plateau = plateauCounter(minDelta)
   return {
     name: 'earlyStopping',
     onEpochEnd(logs, control) {
-      if (logs.valScore > best + minDelta) {
-        best = logs.valScore
-        wait = 0
-        return
+      if (plateau.epochsWithoutImprovement(logs.valScore) >= patience) {
+        control.stop(`early stopping: no better validation score for ${patience} epochs`)
       }
-      wait += 1
-      if (wait >= patience) control.stop(`early stopping: no better validation score for ${patience} epochs`)
     },
-    getState: () => ({ best: Number.isFinite(best) ? best : null, wait }),
-    setState(s) {
-      const st = s as { best: number | null; wait: number }
-      best = st.best ?? -Infinity
-      wait = st.wait
-    },
+    getState: plateau.getState,
+    setState: plateau.setState,
   }
 }
 
@@ -101,27 +92,46 @@ export function earlyStopping(patience: number, minDelta = 1e-4): Callback {
  * ```
  */
 export function reduceLrOnPlateau(options: { patience: number; factor: number; minLr: number; minDelta?: number }): Callback {
-  const minDelta = options.minDelta ?? 1e-4
-  let best = -Infinity
-  let wait = 0
+  const plateau = plateauCounter(options.minDelta ?? 1e-4)
   return {
     name: 'reduceLrOnPlateau',
     onEpochEnd(logs, control) {
-      if (logs.valScore > best + minDelta) {
-        best = logs.valScore
-        wait = 0
-        return
-      }
-      wait += 1
-      if (wait >= options.patience) {
+      if (plateau.epochsWithoutImprovement(logs.valScore) >= options.patience) {
         const next = Math.max(options.minLr, control.learningRate * options.factor)
         if (next < control.learningRate) control.learningRate = next
-        wait = 0
+        plateau.restart()
       }
     },
-    getState: () => ({ best: Number.isFinite(best) ? best : null, wait }),
-    setState(s) {
-      const st = s as { best: number | null; wait: number }
+    getState: plateau.getState,
+    setState: plateau.setState,
+  }
+}
+
+/**
+ * Counts epochs since the validation score last rose by more than `minDelta`: the bookkeeping that early
+ * stopping and reduce-LR-on-plateau share, with its state in the form checkpoints store (`{ best, wait }`).
+ */
+function plateauCounter(minDelta: number) {
+  let best = -Infinity
+  let wait = 0
+  return {
+    /** Records this epoch's score; returns how many epochs in a row did not improve (0 when this one did). */
+    epochsWithoutImprovement(score: number): number {
+      if (score > best + minDelta) {
+        best = score
+        wait = 0
+      } else {
+        wait += 1
+      }
+      return wait
+    },
+    /** Starts counting again (after the learning rate was cut), keeping the best score. */
+    restart(): void {
+      wait = 0
+    },
+    getState: (): unknown => ({ best: Number.isFinite(best) ? best : null, wait }),
+    setState(state: unknown): void {
+      const st = state as { best: number | null; wait: number }
       best = st.best ?? -Infinity
       wait = st.wait
     },

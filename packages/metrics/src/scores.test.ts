@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { MetricsError } from './errors'
 import { dice, iou, tgsImageScore, tgsScore } from './scores'
-import { masksWithCounts, random } from './testing'
-
-function failure(run: () => unknown): MetricsError {
-  try {
-    run()
-  } catch (error) {
-    expect(error).toBeInstanceOf(MetricsError)
-    return error as MetricsError
-  }
-  throw new Error('expected a MetricsError, nothing was thrown')
-}
+import { failure, masksWithCounts, random } from './testing'
 
 describe('iou and dice', () => {
   it('score overlapping masks', () => {

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { MetricsError } from './errors'
 import { dice, iou, tgsScore } from './scores'
 import { DEFAULT_SWEEP_THRESHOLDS, sweepThresholds, ThresholdSweep } from './sweep'
-import { random } from './testing'
+import { failure, random } from './testing'
 
 /**
  * Probability maps quantised to 0.01 (as doubles, equal to the default thresholds i/100) so that many pixels
@@ -25,16 +24,6 @@ function dataset(count: number, n: number, seed: number): { probs: Float64Array[
     truths.push(t)
   }
   return { probs, truths }
-}
-
-function failure(run: () => unknown): MetricsError {
-  try {
-    run()
-  } catch (error) {
-    expect(error).toBeInstanceOf(MetricsError)
-    return error as MetricsError
-  }
-  throw new Error('expected a MetricsError, nothing was thrown')
 }
 
 describe('sweepThresholds', () => {

@@ -1,5 +1,19 @@
 /** Test helpers (not exported from the package). */
 
+import { expect } from 'vitest'
+import { MetricsError } from './errors'
+
+/** Runs `run`, expects it to throw a {@link MetricsError}, and returns that error for the test to inspect. */
+export function failure(run: () => unknown): MetricsError {
+  try {
+    run()
+  } catch (error) {
+    expect(error).toBeInstanceOf(MetricsError)
+    return error as MetricsError
+  }
+  throw new Error('expected a MetricsError, nothing was thrown')
+}
+
 /** Deterministic PRNG (mulberry32) so failures reproduce. */
 export { seededRandom as random } from '@unet/testing'
 
