@@ -101,3 +101,18 @@ describe('validateRle', () => {
     expect(failure(() => validateRle('3 1 1 1')).code).toBe('UNSORTED_RUNS')
   })
 })
+
+describe('a huge mask shape (issue 17)', () => {
+  it('is an RleError MASK_TOO_LARGE, not an untyped RangeError', () => {
+    const shape = { height: 1_000_000, width: 1_000_000 }
+    let error: unknown
+    try {
+      decode('1 1', shape)
+    } catch (e) {
+      error = e
+    }
+    expect(error).toBeInstanceOf(RleError)
+    expect(error).toMatchObject({ code: 'MASK_TOO_LARGE', message: expect.stringMatching(/^Cannot hold a 1000000×1000000 mask .* check the shape/) })
+    expect((error as RleError).cause).toBeInstanceOf(RangeError)
+  })
+})

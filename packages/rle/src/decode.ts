@@ -1,5 +1,5 @@
 import { RleError } from './errors'
-import { type MaskShape, type RleOptions, pixelCount, pixelOrder } from './shape'
+import { type MaskShape, type RleOptions, allocateMask, pixelCount, pixelOrder } from './shape'
 
 const MAX_SHOWN = 24
 
@@ -152,7 +152,7 @@ export function decode(rle: string, shape: MaskShape, options: RleOptions = {}):
   const n = pixelCount(shape)
   const order = pixelOrder(options.order)
   const runs = readRuns(rle, n)
-  const mask = new Uint8Array(n)
+  const mask = allocateMask(n, shape)
   if (order === 'row-major') {
     for (let k = 0; k < runs.length; k += 2) {
       const start = runs[k] as number

@@ -1,5 +1,5 @@
 import { RleError } from './errors'
-import { type MaskShape, type RleOptions, pixelCount, pixelOrder } from './shape'
+import { type MaskShape, type RleOptions, allocateMask, pixelCount, pixelOrder } from './shape'
 
 // Scratch space reused across calls, so encoding thousands of masks allocates only the output strings.
 // Runs are stored as pairs [start, end) of 0-based positions in RLE pixel order.
@@ -54,7 +54,7 @@ export function encode(mask: ArrayLike<number>, shape: MaskShape, options: RleOp
         `pass the mask row-major with exactly height × width values, or fix the shape.`,
     )
   }
-  const bytes = asBytes(mask, n)
+  const bytes = asBytes(mask, n, shape)
   const pairs = order === 'row-major' ? rowRunsOfBytes(bytes, n) : columnRunsOfBytes(bytes, shape.height, shape.width)
   return formatRuns(pairs)
 }
@@ -64,9 +64,9 @@ export function encode(mask: ArrayLike<number>, shape: MaskShape, options: RleOp
  * contiguous pass, which is cheaper than reading it with the column-major stride and lets every array type
  * share the four-pixels-at-a-time scan.
  */
-function asBytes(mask: ArrayLike<number>, n: number): Uint8Array | Uint8ClampedArray {
+function asBytes(mask: ArrayLike<number>, n: number, shape: MaskShape): Uint8Array | Uint8ClampedArray {
   if (mask instanceof Uint8Array || mask instanceof Uint8ClampedArray) return mask
-  if (normalised.length < n) normalised = new Uint8Array(n)
+  if (normalised.length < n) normalised = allocateMask(n, shape)
   const out = normalised
   for (let i = 0; i < n; i++) out[i] = mask[i] !== 0 ? 1 : 0
   return out

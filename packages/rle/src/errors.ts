@@ -4,6 +4,7 @@
  * - `INVALID_SHAPE`: height or width is not a positive integer.
  * - `INVALID_ORDER`: the pixel order is neither `'column-major'` nor `'row-major'`.
  * - `MASK_SIZE_MISMATCH`: the mask handed to `encode` does not hold height × width values.
+ * - `MASK_TOO_LARGE`: height × width pixels cannot be held in memory (a wrong or hostile shape).
  * - `NOT_AN_INTEGER`: a token of the RLE string is not a plain decimal integer.
  * - `ODD_TOKEN_COUNT`: the tokens do not pair up into `start length` pairs.
  * - `START_BELOW_ONE`: a run starts before pixel 1 (pixels are numbered from 1).
@@ -16,6 +17,7 @@ export type RleErrorCode =
   | 'INVALID_SHAPE'
   | 'INVALID_ORDER'
   | 'MASK_SIZE_MISMATCH'
+  | 'MASK_TOO_LARGE'
   | 'NOT_AN_INTEGER'
   | 'ODD_TOKEN_COUNT'
   | 'START_BELOW_ONE'

@@ -47,3 +47,18 @@ export function pixelOrder(order: PixelOrder | undefined): PixelOrder {
     `Invalid pixel order ${JSON.stringify(order)}: use 'column-major' (Kaggle TGS, the default) or 'row-major' (Carvana).`,
   )
 }
+
+/** @internal Allocates a mask buffer, turning the engine's untyped `RangeError` for a huge shape into an {@link RleError}. */
+export function allocateMask(n: number, shape: MaskShape): Uint8Array {
+  try {
+    return new Uint8Array(n)
+  } catch (cause) {
+    if (!(cause instanceof RangeError)) throw cause
+    throw new RleError(
+      'MASK_TOO_LARGE',
+      `Cannot hold a ${shape.height}×${shape.width} mask (${n} pixels) in memory (${cause.message}): check the shape; ` +
+        `a Carvana photo is { height: 1280, width: 1918 }.`,
+      { cause },
+    )
+  }
+}

@@ -5,6 +5,7 @@
  * - `WRONG_FIELD_COUNT`: a line does not hold exactly two fields.
  * - `BAD_QUOTE`: a double quote where RFC 4180 allows none.
  * - `UNTERMINATED_QUOTE`: a quoted field that never closes.
+ * - `INVALID_UTF8`: the bytes of a line are not valid UTF-8 (ids would silently become U+FFFD).
  * - `INVALID_ID`: an id that is empty, not a string, padded with spaces, holds control characters, or fails `idPattern`.
  * - `DUPLICATE_ID`: an id seen before in the same file.
  * - `INVALID_RLE`: an RLE field that {@link decode} would refuse (the `cause` is the {@link RleError}).
@@ -17,6 +18,7 @@ export type SubmissionErrorCode =
   | 'WRONG_FIELD_COUNT'
   | 'BAD_QUOTE'
   | 'UNTERMINATED_QUOTE'
+  | 'INVALID_UTF8'
   | 'INVALID_ID'
   | 'DUPLICATE_ID'
   | 'INVALID_RLE'

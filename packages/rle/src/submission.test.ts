@@ -224,3 +224,27 @@ describe('parseSubmissionChunks', () => {
     expect(error).toMatchObject({ code: 'DUPLICATE_ID', line: 3 })
   })
 })
+
+describe('ids that are not UTF-8 (issue 17)', () => {
+  // "caf\xE9" in Latin-1: a lone 0xE9 byte that UTF-8 decoders silently turn into U+FFFD
+  const latin1 = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0))
+  const bytes = latin1('id,rle_mask\nok,1 1\ncaf\xe9,2 2\n')
+
+  it('are refused with the line, whole or byte by byte', async () => {
+    for (const pieces of [[bytes], Array.from(bytes, (b) => new Uint8Array([b]))]) {
+      const error = await asyncFailure(() => collect(parseSubmissionChunks(pieces, { source: 'sub.csv' })))
+      expect(error).toMatchObject({ code: 'INVALID_UTF8', line: 3, message: 'sub.csv line 3: not valid UTF-8, so its id cannot be read as written; save the file as UTF-8.' })
+    }
+  })
+
+  it('are refused when the file ends inside a character', async () => {
+    const truncated = new Uint8Array([...new TextEncoder().encode('id,rle_mask\nx,1 1\nna'), 0xc3])
+    const error = await asyncFailure(() => collect(parseSubmissionChunks([truncated])))
+    expect(error).toMatchObject({ code: 'INVALID_UTF8', line: 3 })
+  })
+
+  it('leave valid multi-byte ids alone', async () => {
+    const good = new TextEncoder().encode('id,rle_mask\ncafé_🐋,1 1\n')
+    expect(await collect(parseSubmissionChunks([good.subarray(0, 17), good.subarray(17)]))).toEqual([{ id: 'café_🐋', rleMask: '1 1' }])
+  })
+})

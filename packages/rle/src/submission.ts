@@ -364,12 +364,65 @@ export async function* parseSubmissionChunks(
   options: ParseSubmissionOptions = {},
 ): AsyncGenerator<SubmissionRow, void, undefined> {
   const parser = new SubmissionParser(options)
-  const decoder = new TextDecoder('utf-8')
+  const source_ = options.source ?? 'submission'
+  // fatal: a non-UTF-8 byte would otherwise become U+FFFD silently, and the id with it
+  const decoder = new TextDecoder('utf-8', { fatal: true })
+  let line = 1
   for await (const piece of piecesOf(source)) {
-    const text = typeof piece === 'string' ? piece : decoder.decode(piece, { stream: true })
+    let text: string
+    if (typeof piece === 'string') text = piece
+    else {
+      try {
+        text = decoder.decode(piece, { stream: true })
+      } catch (cause) {
+        throw invalidUtf8(source_, line + newlinesBefore(piece, firstInvalidUtf8(piece)), cause)
+      }
+    }
+    line += newlinesBefore(text, text.length)
     if (text !== '') yield* parser.push(text)
   }
-  const rest = decoder.decode()
+  let rest: string
+  try {
+    rest = decoder.decode()
+  } catch (cause) {
+    throw invalidUtf8(source_, line, cause)
+  }
   if (rest !== '') yield* parser.push(rest)
   yield* parser.end()
+}
+
+function invalidUtf8(source: string, line: number, cause: unknown): SubmissionError {
+  return new SubmissionError(
+    'INVALID_UTF8',
+    `${source} line ${line}: not valid UTF-8, so its id cannot be read as written; save the file as UTF-8.`,
+    { line, cause },
+  )
+}
+
+function newlinesBefore(text: string | Uint8Array, end: number): number {
+  let count = 0
+  if (typeof text === 'string') {
+    for (let i = text.indexOf('\n'); i !== -1 && i < end; i = text.indexOf('\n', i + 1)) count++
+  } else {
+    for (let i = 0; i < end; i++) if (text[i] === 0x0a) count++
+  }
+  return count
+}
+
+/** Offset of the first byte that cannot start or continue a UTF-8 sequence (the piece's length when none is found). */
+function firstInvalidUtf8(bytes: Uint8Array): number {
+  let i = 0
+  // a piece may begin inside a character carried over from the previous one
+  while (i < bytes.length && ((bytes[i] as number) & 0xc0) === 0x80 && i < 3) i++
+  while (i < bytes.length) {
+    const b = bytes[i] as number
+    const extra = b < 0x80 ? 0 : b >= 0xc2 && b < 0xe0 ? 1 : b >= 0xe0 && b < 0xf0 ? 2 : b >= 0xf0 && b < 0xf5 ? 3 : -1
+    if (extra < 0) return i
+    for (let k = 1; k <= extra; k++) {
+      if (i + k >= bytes.length) return bytes.length
+      if (((bytes[i + k] as number) & 0xc0) !== 0x80) return i
+    }
+    i += extra + 1
+  }
+  return bytes.length
 }
