@@ -1,0 +1,168 @@
+import { randomBytes } from 'node:crypto'
+import { readdir, readFile, rename, rm, writeFile, mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { ensureFolder, outputKind, syncDir, TEMP_PREFIX, writeFileAtomic, type Chunk, type WriteFileResult } from '@unet/files'
+
+/**
+ * Files of one output folder (masks, probabilities, overlays, crops) that appear all together or not at all:
+ * each is written into a private staging folder inside `dir`, and {@link StagedFolder.commit} moves them into
+ * place once the whole run succeeded. A run that stops (unreadable image, Ctrl-C, crash) leaves the folder as it
+ * was; the next run removes the stale staging folder.
+ *
+ * Staged files are private temp files, so they skip the per-file flush of `writeFileAtomic` (100,000 masks
+ * would mean 100,000 fsyncs); the commit renames them in and flushes the folder once. An existing FIFO or
+ * device in the folder is written into through `writeFileAtomic`, never renamed over.
+ */
+export class StagedFolder {
+  private readonly names: string[] = []
+
+  private constructor(
+    /** The output folder. */
+    readonly dir: string,
+    private readonly stage: string,
+  ) {}
+
+  /**
+   * Creates (or checks) the output folder and its staging folder.
+   *
+   * @param dir - the output folder
+   * @returns the staged folder
+   * @throws FilesError `NOT_WRITABLE`, `NO_FOLDER`… when the folder cannot be written
+   */
+  static async open(dir: string): Promise<StagedFolder> {
+    await ensureFolder(dir)
+    await removeStaleStages(dir)
+    const stage = join(dir, `${TEMP_PREFIX}stage-${process.pid}-${randomBytes(4).toString('hex')}`)
+    await mkdir(stage)
+    return new StagedFolder(dir, stage)
+  }
+
+  /** Stages one file (a plain name, no folders). */
+  async write(name: string, content: Uint8Array | string): Promise<void> {
+    await writeFile(join(this.stage, name), content)
+    this.names.push(name)
+  }
+
+  /** Files staged so far. */
+  get count(): number {
+    return this.names.length
+  }
+
+  /** Moves every staged file into the folder; FIFOs and devices there are written into. */
+  async commit(): Promise<void> {
+    for (const name of this.names) {
+      const dest = join(this.dir, name)
+      const staged = join(this.stage, name)
+      const { kind } = await outputKind(dest)
+      if (kind === 'replace') await rename(staged, dest)
+      else await writeFileAtomic(dest, await readFile(staged))
+    }
+    await rm(this.stage, { recursive: true, force: true })
+    await syncDir(this.dir)
+  }
+
+  /** Drops what was staged. */
+  async abort(): Promise<void> {
+    await rm(this.stage, { recursive: true, force: true }).catch(() => undefined)
+  }
+}
+
+/** Staging folders left by a process that no longer runs. */
+async function removeStaleStages(dir: string): Promise<void> {
+  let entries: string[]
+  try {
+    entries = await readdir(dir)
+  } catch {
+    return
+  }
+  for (const name of entries) {
+    const m = new RegExp(`^${TEMP_PREFIX.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&')}stage-(\\d+)-`).exec(name)
+    if (m === null) continue
+    const pid = Number(m[1])
+    let alive = pid === process.pid
+    if (!alive) {
+      try {
+        process.kill(pid, 0)
+        alive = true
+      } catch (e) {
+        alive = (e as NodeJS.ErrnoException).code === 'EPERM'
+      }
+    }
+    if (!alive) await rm(join(dir, name), { recursive: true, force: true }).catch(() => undefined)
+  }
+}
+
+/**
+ * A file written as a stream while the run produces it (the submission, boxes.jsonl): chunks are pushed in,
+ * `writeFileAtomic` drains them (temp file + rename for regular files; straight into FIFOs, devices and `-`).
+ * At most `limit` chunks wait in memory; `push` waits when the writer is behind.
+ */
+export class StreamedFile {
+  private readonly queue: Chunk[] = []
+  private wake: (() => void) | null = null
+  private space: (() => void) | null = null
+  private closed = false
+  private failure: { error: unknown } | null = null
+  /** Settles when the file is written (or failed). */
+  readonly done: Promise<WriteFileResult>
+
+  /**
+   * @param path - where to write (`-` for standard output); `.gz` is gzipped
+   * @param limit - chunks allowed to wait (default 64)
+   */
+  constructor(
+    readonly path: string,
+    private readonly limit = 64,
+  ) {
+    this.done = writeFileAtomic(path, this.chunks(), { mkdir: true })
+    // seen when awaited; a run that fails first must not leave an unhandled rejection
+    this.done.catch(() => undefined)
+  }
+
+  private async *chunks(): AsyncGenerator<Chunk> {
+    for (;;) {
+      if (this.queue.length > 0) {
+        const chunk = this.queue.shift() as Chunk
+        this.space?.()
+        this.space = null
+        yield chunk
+        continue
+      }
+      if (this.failure) throw this.failure.error
+      if (this.closed) return
+      await new Promise<void>((resolve) => (this.wake = resolve))
+      this.wake = null
+    }
+  }
+
+  /** Adds a chunk; waits while the writer is `limit` chunks behind. Rejects when the writer failed. */
+  async push(chunk: Chunk): Promise<void> {
+    while (this.queue.length >= this.limit) {
+      const writerFailed = this.done.then(
+        () => true,
+        () => true,
+      )
+      const room = new Promise<boolean>((resolve) => (this.space = () => resolve(false)))
+      if (await Promise.race([room, writerFailed])) {
+        await this.done
+        return
+      }
+    }
+    this.queue.push(chunk)
+    this.wake?.()
+  }
+
+  /** Ends the file and waits until it is in place. */
+  async close(): Promise<WriteFileResult> {
+    this.closed = true
+    this.wake?.()
+    return this.done
+  }
+
+  /** Abandons the file: a temp file is removed, an existing file left as it was. */
+  async abort(error: unknown): Promise<void> {
+    this.failure = { error }
+    this.wake?.()
+    await this.done.catch(() => undefined)
+  }
+}
