@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { saveModel } from '@unet/runtime'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { latestRun, loadRunModel, readRun } from './node'
+import { latestRun, loadRunModel, readRun } from './run-folder'
 
 beforeAll(async () => {
   await tf.setBackend('cpu')
