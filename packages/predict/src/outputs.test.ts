@@ -49,7 +49,7 @@ describe('StagedFolder', () => {
 describe('StreamedFile', () => {
   it('streams pushed chunks into place atomically', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'streamed-'))
-    const file = new StreamedFile(join(dir, 'boxes.jsonl'), 2)
+    const file = new StreamedFile<string>(join(dir, 'boxes.jsonl'), undefined, 2)
     for (let i = 0; i < 10; i++) await file.push(`${i}\n`)
     expect(readdirSync(dir).filter((n) => n === 'boxes.jsonl')).toEqual([])
     await file.close()

@@ -93,12 +93,12 @@ async function removeStaleStages(dir: string): Promise<void> {
 }
 
 /**
- * A file written as a stream while the run produces it (the submission, boxes.jsonl): chunks are pushed in,
- * `writeFileAtomic` drains them (temp file + rename for regular files; straight into FIFOs, devices and `-`).
- * At most `limit` chunks wait in memory; `push` waits when the writer is behind.
+ * A file written as a stream while the run produces it (the submission, boxes.jsonl): items are pushed in, turned
+ * into text by `format` and drained by `writeFileAtomic` (temp file + rename for regular files; straight into
+ * FIFOs, devices and `-`). At most `limit` items wait in memory; `push` waits while the writer is behind.
  */
-export class StreamedFile {
-  private readonly queue: Chunk[] = []
+export class StreamedFile<T = Chunk> {
+  private readonly queue: T[] = []
   private wake: (() => void) | null = null
   private space: (() => void) | null = null
   private closed = false
@@ -108,24 +108,27 @@ export class StreamedFile {
 
   /**
    * @param path - where to write (`-` for standard output); `.gz` is gzipped
-   * @param limit - chunks allowed to wait (default 64)
+   * @param format - turns the pushed items into chunks of text or bytes (default: they are chunks already)
+   * @param limit - items allowed to wait (default 64)
    */
   constructor(
     readonly path: string,
+    format?: (items: AsyncIterable<T>) => AsyncIterable<Chunk>,
     private readonly limit = 64,
   ) {
-    this.done = writeFileAtomic(path, this.chunks(), { mkdir: true })
+    const items = this.items()
+    this.done = writeFileAtomic(path, format ? format(items) : (items as AsyncIterable<unknown> as AsyncIterable<Chunk>), { mkdir: true })
     // seen when awaited; a run that fails first must not leave an unhandled rejection
     this.done.catch(() => undefined)
   }
 
-  private async *chunks(): AsyncGenerator<Chunk> {
+  private async *items(): AsyncGenerator<T> {
     for (;;) {
       if (this.queue.length > 0) {
-        const chunk = this.queue.shift() as Chunk
+        const item = this.queue.shift() as T
         this.space?.()
         this.space = null
-        yield chunk
+        yield item
         continue
       }
       if (this.failure) throw this.failure.error
@@ -135,20 +138,20 @@ export class StreamedFile {
     }
   }
 
-  /** Adds a chunk; waits while the writer is `limit` chunks behind. Rejects when the writer failed. */
-  async push(chunk: Chunk): Promise<void> {
+  /** Adds an item; waits while the writer is `limit` items behind. Rejects when the writer failed. */
+  async push(item: T): Promise<void> {
     while (this.queue.length >= this.limit) {
-      const writerFailed = this.done.then(
+      const writerEnded = this.done.then(
         () => true,
         () => true,
       )
       const room = new Promise<boolean>((resolve) => (this.space = () => resolve(false)))
-      if (await Promise.race([room, writerFailed])) {
+      if (await Promise.race([room, writerEnded])) {
         await this.done
         return
       }
     }
-    this.queue.push(chunk)
+    this.queue.push(item)
     this.wake?.()
   }
 
