@@ -7,8 +7,9 @@ import { AUGMENTATIONS, DEFAULT_TRAIN_CONFIG, readConfigFile, resolveTrainConfig
 import { TrainerError } from './errors'
 import { consoleReporter } from './progress'
 import { train } from './train'
-import { evaluate, formatEvaluation } from './evaluate'
-import { predict } from './predict'
+import { addEvaluateCommand } from './commands/evaluate'
+import { addMergeSubmissionsCommand } from './commands/merge-submissions'
+import { addPredictCommand } from './commands/predict'
 import { synth } from './synth'
 import { findCheckpoint } from './checkpoint'
 
@@ -37,13 +38,6 @@ function augmentList(value: string): string[] {
     if (!(AUGMENTATIONS as readonly string[]).includes(n)) throw new InvalidArgumentError(`unknown augmentation "${n}"; use a comma list of ${AUGMENTATIONS.join(', ')}, or none`)
   }
   return names
-}
-
-function threshold(value: string): 'auto' | number {
-  if (value === 'auto') return 'auto'
-  const n = Number(value)
-  if (!Number.isFinite(n) || n <= 0 || n >= 1) throw new InvalidArgumentError('must be auto or a probability between 0 and 1')
-  return n
 }
 
 const backendOption = (): Option =>
@@ -167,65 +161,9 @@ export function createProgram(): Command {
       }
     })
 
-  program
-    .command('evaluate')
-    .description("Score a run's best checkpoint: TGS score, mean IoU, Dice, per coverage class, threshold sweep.")
-    .option('--model <run_dir>', 'run folder written by `unet train` (default: the newest under ./runs)')
-    .option('--data <dir>', "dataset to score (all its labelled images); default: the run's own validation split")
-    .option('--threshold <x>', "probability threshold to report at (default: the run's chosen one)", threshold)
-    .addOption(new Option('--tta <mode>', 'test-time augmentation (default: none)').choices(['none', 'flip']))
-    .addOption(backendOption())
-    .option('--json', 'print the result as JSON')
-    .action(async (opts: { model?: string; data?: string; threshold?: 'auto' | number; tta?: string; backend?: TrainConfig['backend']; json?: boolean }) => {
-      const result = await evaluate({
-        ...(opts.model ? { model: opts.model } : {}),
-        ...(opts.data ? { data: opts.data } : {}),
-        ...(typeof opts.threshold === 'number' ? { threshold: opts.threshold } : {}),
-        tta: opts.tta === 'flip',
-        ...(opts.backend ? { backend: opts.backend } : {}),
-      })
-      process.stdout.write((opts.json ? JSON.stringify(result, null, 2) : formatEvaluation(result)) + '\n')
-    })
-
-  program
-    .command('predict')
-    .description("Predict test/images with a run's best checkpoint and write a Kaggle submission (RLE, column-major).")
-    .option('--model <run_dir>', 'run folder written by `unet train` (default: the newest under ./runs)')
-    .option('--data <dir>', "Kaggle-layout folder or .zip holding test/images (default: the run's data; for synthetic runs its synthetic test set)")
-    .option('--out <file>', 'submission CSV, written atomically; gzipped when it ends in .gz (default: submission.csv)')
-    .option('--threshold <auto|x>', "probability threshold; auto = the run's chosen one (default: auto)", threshold)
-    .addOption(new Option('--tta <mode>', 'test-time augmentation: flip averages with the mirrored image (default: none)').choices(['none', 'flip']))
-    .option('--probabilities <dir>', 'also write each probability map as an 8-bit PNG <id>.png here')
-    .option('--batch-size <n>', 'images per forward pass (default: the run\'s batch size)', int(1))
-    .option('--chunk-size <n>', 'test images read and predicted at a time; memory grows with it (default: 256)', int(1))
-    .option('--quiet', 'print only the final line')
-    .addOption(backendOption())
-    .action(async (opts: { model?: string; data?: string; out?: string; threshold?: 'auto' | number; tta?: 'none' | 'flip'; probabilities?: string; batchSize?: number; chunkSize?: number; quiet?: boolean; backend?: TrainConfig['backend'] }) => {
-      // progress on a terminal only: a redrawn line would clutter a log file or a pipe
-      const progress = opts.quiet !== true && process.stderr.isTTY === true
-      const started = performance.now()
-      const r = await predict({
-        ...(opts.model ? { model: opts.model } : {}),
-        ...(opts.data ? { data: opts.data } : {}),
-        ...(opts.out ? { out: opts.out } : {}),
-        threshold: opts.threshold ?? 'auto',
-        tta: opts.tta ?? 'none',
-        ...(opts.probabilities ? { probabilities: opts.probabilities } : {}),
-        ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
-        ...(opts.chunkSize ? { chunkSize: opts.chunkSize } : {}),
-        ...(opts.backend ? { backend: opts.backend } : {}),
-        ...(progress
-          ? {
-              onProgress: (done: number, total: number | null) => {
-                const rate = done / Math.max(1e-3, (performance.now() - started) / 1000)
-                process.stderr.write(`\rpredicted ${done}${total === null ? '' : `/${total}`} test images (${rate.toFixed(1)} images/s)`)
-              },
-            }
-          : {}),
-      })
-      if (progress) process.stderr.write('\n')
-      process.stdout.write(`wrote ${r.out}: ${r.rows} rows (${r.nonEmpty} with salt), threshold ${r.threshold.toFixed(2)}\n`)
-    })
+  addEvaluateCommand(program)
+  addPredictCommand(program)
+  addMergeSubmissionsCommand(program)
 
   program
     .command('synth')

@@ -51,8 +51,8 @@ async function* bytesOf(path: string): AsyncGenerator<Uint8Array> {
   }
 }
 
-/** The header line's two columns. */
-async function headerOf(path: string): Promise<[string, string]> {
+/** The header line's two columns (of a CSV or gzipped CSV). */
+export async function headerOf(path: string): Promise<[string, string]> {
   let text = ''
   for await (const chunk of bytesOf(path)) {
     text += new TextDecoder().decode(chunk)

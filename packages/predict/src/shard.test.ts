@@ -12,6 +12,7 @@ describe('shards', () => {
 
   it('come from an Indexed Job environment', () => {
     expect(shardFromEnv({})).toBeNull()
+    expect(shardFromEnv({ JOB_COMPLETION_INDEX: '', JOB_COMPLETIONS: '' })).toBeNull()
     expect(shardFromEnv({ JOB_COMPLETION_INDEX: '1', JOB_COMPLETIONS: '4' })).toEqual({ index: 1, count: 4 })
     expect(() => shardFromEnv({ JOB_COMPLETION_INDEX: '1' })).toThrow(/JOB_COMPLETIONS is unset: set both/)
     expect(() => shardFromEnv({ JOB_COMPLETION_INDEX: '4', JOB_COMPLETIONS: '4' })).toThrow(/index must be 0…3/)

@@ -34,7 +34,7 @@ export function parseShard(spec: string): Shard {
  * The shard a Kubernetes Indexed Job gives this pod: `JOB_COMPLETION_INDEX` of `JOB_COMPLETIONS`.
  *
  * @param env - the environment (e.g. `process.env`)
- * @returns the shard, or null when neither variable is set
+ * @returns the shard, or null when neither variable is set (or both are empty)
  * @throws {PredictError} `BAD_OPTION` when only one is set or they do not make a shard
  * @example
  * ```ts
@@ -42,8 +42,9 @@ export function parseShard(spec: string): Shard {
  * ```
  */
 export function shardFromEnv(env: Readonly<Record<string, string | undefined>>): Shard | null {
-  const index = env.JOB_COMPLETION_INDEX
-  const count = env.JOB_COMPLETIONS
+  // an empty variable is an unset one (`JOB_COMPLETIONS= unet predict …`)
+  const index = env.JOB_COMPLETION_INDEX || undefined
+  const count = env.JOB_COMPLETIONS || undefined
   if (index === undefined && count === undefined) return null
   if (index === undefined || count === undefined) {
     throw new PredictError(
