@@ -32,3 +32,4 @@ export {
   type ImageSample,
   type SampleEntry,
 } from './read'
+export { createSampleLoader, type SampleLoader, type SampleLoaderOptions } from './loader'
