@@ -14,6 +14,8 @@ export interface DecodedImage {
   bitDepth: number
   /** What sharp found: `png`, `jpeg`, `gif`, `webp`, `tiff`, … */
   format: string
+  /** Size in the file, after EXIF orientation (differs from width × height only with `resize`). */
+  original: { width: number; height: number }
 }
 
 /** What a file's header says, read without decoding pixels. */
@@ -94,6 +96,8 @@ export async function readImageHeader(bytes: Uint8Array, file = 'image'): Promis
  */
 export async function decodeImage(bytes: Uint8Array, file = 'image', options: DecodeImageOptions = {}): Promise<DecodedImage> {
   const m = await metadata(bytes, file)
+  const turned = (m.orientation ?? 1) >= 5
+  const original = { width: turned ? m.height! : m.width!, height: turned ? m.width! : m.height! }
   const sixteen = m.depth === 'ushort'
   // Grey files (1 channel, or grey + alpha) stay one channel; sharp would otherwise hand out sRGB.
   const grey = (m.channels ?? 3) <= 2
@@ -113,7 +117,7 @@ export async function decodeImage(bytes: Uint8Array, file = 'image', options: De
     } else {
       for (let i = 0; i < n; i++) data[i] = raw[i]! / 255
     }
-    return { data, width: info.width, height: info.height, channels: info.channels, bitDepth: sixteen ? 16 : 8, format: m.format ?? 'unknown' }
+    return { data, width: info.width, height: info.height, channels: info.channels, bitDepth: sixteen ? 16 : 8, format: m.format ?? 'unknown', original }
   } catch (cause) {
     throw corrupt(file, cause)
   }

@@ -66,6 +66,8 @@ describe('createSampleLoader', () => {
     let sum = 0
     for (let k = 0; k < a.image.length; k++) sum += Math.abs(a.image[k]! - b.image[k]!)
     expect(sum / a.image.length).toBeLessThan(0.05)
+    expect(a.original).toEqual({ width: 48, height: 32 })
+    expect(Array.from(a.mask)).toEqual(Array.from(b.mask))
     expect(() => createSampleLoader(dataset, dataset.train, { prepare: { ...spec, mode: 'pad' }, resizeWith: 'sharp' })).toThrow(/needs prepare: \{ mode: 'resize'/)
   })
 

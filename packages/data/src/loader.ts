@@ -80,16 +80,8 @@ export function createSampleLoader(dataset: Pick<Dataset, 'load'>, entries: read
   const decode = async (e: SampleEntry): Promise<Sample> => {
     stats.decoded++
     if (resizeWith === 'sharp' && spec) {
-      // Mask through the full-size path (it must match the image), image resized by sharp while decoding.
-      const full = await dataset.load(e)
-      const img = await decodeImage(await e.image.read(), e.image.where, { resize: { width: spec.width, height: spec.height } })
-      return {
-        ...full,
-        image: img.data,
-        mask: prepareMask(full.mask, full, spec, options.maskInterpolation ? { interpolation: options.maskInterpolation } : {}),
-        width: spec.width,
-        height: spec.height,
-      }
+      // sharp resizes the image while decoding (JPEG shrink-on-load); the mask follows.
+      return dataset.load(e, { resize: { width: spec.width, height: spec.height } })
     }
     const s = await dataset.load(e)
     if (!spec) return s

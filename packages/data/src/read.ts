@@ -3,6 +3,7 @@ import { mapLimit } from './concurrency'
 import { parseCsv } from './csv'
 import { decodeImage, decodeMask } from './decode'
 import { DataError, type SkippedFile, checkOption, throwIfBadFiles } from './errors'
+import { prepareMask } from './prepare'
 import { type DatasetSource, type OpenSourceOptions, type SourceFile, openSource } from './source'
 
 /** The dataset layouts {@link detectLayout} recognises. */
@@ -113,8 +114,12 @@ export interface Dataset {
   train: SampleEntry[]
   test: SampleEntry[]
   report: ReadReport
-  /** Decodes one train sample (image and mask, checked). */
-  load(entry: SampleEntry): Promise<Sample>
+  /**
+   * Decodes one train sample (image and mask, checked against each other).
+   * `resize` has sharp resize the image while decoding (JPEG shrink-on-load) and
+   * the mask follow (bilinear, then ≥ 0.5); `original` keeps the size in the file.
+   */
+  load(entry: SampleEntry, options?: { resize?: { width: number; height: number } }): Promise<Sample>
   /** Decodes one image (no mask). */
   loadImage(entry: SampleEntry): Promise<ImageSample>
   /** Releases open zips. */
@@ -357,24 +362,28 @@ async function list(src: DatasetSource, options: ReadOptions, onBad: 'error' | '
   if (onBad === 'error') throwIfBadFiles(skipped, src.path, "pass { onBadFile: 'skip' } (CLI: --skip-bad) to go on without them")
   const threshold = options.maskThreshold
 
-  const load = async (entry: SampleEntry): Promise<Sample> => {
-    const img = await decodeImage(await entry.image.read(), entry.image.where)
+  const load = async (entry: SampleEntry, loadOptions: { resize?: { width: number; height: number } } = {}): Promise<Sample> => {
+    const img = await decodeImage(await entry.image.read(), entry.image.where, loadOptions.resize ? { resize: loadOptions.resize } : {})
+    const own = img.original
     let mask: Uint8Array
     if (entry.mask) {
       const m = await decodeMask(await entry.mask.read(), entry.mask.where, threshold === undefined ? {} : { threshold })
-      if (m.width !== img.width || m.height !== img.height) {
+      if (m.width !== own.width || m.height !== own.height) {
         throw new DataError(
           'SIZE_MISMATCH',
-          `${entry.mask.where} is ${m.width}×${m.height} but its image ${entry.image.where} is ${img.width}×${img.height}; a mask must match its image: fix or remove the pair.`,
+          `${entry.mask.where} is ${m.width}×${m.height} but its image ${entry.image.where} is ${own.width}×${own.height}; a mask must match its image: fix or remove the pair.`,
           { file: entry.mask.where },
         )
       }
       mask = m.data
-      if (entry.rle) checkAgainstRle(mask, entry, img)
+      if (entry.rle) checkAgainstRle(mask, entry, own)
     } else if (entry.rle) {
-      mask = rleMask(entry.rle, entry.id, img)
+      mask = rleMask(entry.rle, entry.id, own)
     } else {
       throw new DataError('IMAGE_WITHOUT_MASK', `${entry.image.where} has no mask; it cannot be a train sample.`, { file: entry.image.where })
+    }
+    if (img.width !== own.width || img.height !== own.height) {
+      mask = prepareMask(mask, own, { width: img.width, height: img.height, mode: 'resize' })
     }
     return {
       id: entry.id,
@@ -383,7 +392,7 @@ async function list(src: DatasetSource, options: ReadOptions, onBad: 'error' | '
       width: img.width,
       height: img.height,
       channels: img.channels,
-      original: { width: img.width, height: img.height },
+      original: own,
       ...(entry.group !== undefined ? { group: entry.group } : {}),
       format: img.format,
     }
@@ -396,7 +405,7 @@ async function list(src: DatasetSource, options: ReadOptions, onBad: 'error' | '
       width: img.width,
       height: img.height,
       channels: img.channels,
-      original: { width: img.width, height: img.height },
+      original: img.original,
       ...(entry.group !== undefined ? { group: entry.group } : {}),
       format: img.format,
     }
