@@ -27,6 +27,10 @@ describe('stratifiedSplit and stratifiedKFold', () => {
     const { validation } = stratifiedSplit(plain, { stratifyBy: (s) => String(s.big), validationFraction: 0.25 })
     expect(validation.filter((s) => s.big).length).toBe(Math.round(plain.filter((s) => s.big).length * 0.25))
     expect(() => stratifiedSplit(views)).toThrow(/need a key: .*stratifyBy/)
+    // Samples with masks are binned by coverage without being told.
+    const masked = Array.from({ length: 40 }, (_, i) => ({ id: i, mask: Uint8Array.from({ length: 10 }, (_, p) => (p < (i % 2 ? 9 : 0) ? 1 : 0)) }))
+    const split = stratifiedSplit(masked, { validationFraction: 0.25, seed: 1 })
+    expect(split.validation.filter((s) => s.mask[0] === 1).length).toBe(5)
     expect(() => stratifiedSplit(samples, { validationFraction: 1 })).toThrow(/validationFraction must be in \(0, 1\)/)
   })
 })

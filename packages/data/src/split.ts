@@ -12,17 +12,17 @@ export interface SplitOptions<T> {
   validationFraction?: number
   /** Seed: the same seed and samples give the same split. Default 0. */
   seed?: number
-  /** What to stratify by. Default: the sample's `coverageClass` (see {@link coverageClass}). */
+  /** What to stratify by. Default: the sample's `coverageClass`, else the coverage class of its `mask` (see {@link coverageClass}). */
   stratifyBy?: (sample: T) => number | string
 }
 
 function defaultKey(s: unknown): number | string {
-  const k = (s as Partial<Stratifiable>).coverageClass
-  checkOption(
-    typeof k === 'number',
-    "stratified splits need a key: samples without coverageClass need { stratifyBy: (s) => … } (e.g. coverageClass(maskCoverage(s.mask)))",
-  )
-  return k
+  const r = s as Partial<Stratifiable> & { mask?: ArrayLike<number> }
+  if (typeof r.coverageClass === 'number') return r.coverageClass
+  // Samples with a mask are binned by its coverage, the TGS way.
+  if (r.mask !== undefined) return coverageClass(maskCoverage(r.mask))
+  checkOption(false, 'stratified splits need a key: samples without coverageClass or mask need { stratifyBy: (s) => … }')
+  return 0
 }
 
 function groupByKey<T>(samples: readonly T[], key: (s: T) => number | string, seed: number): T[][] {
@@ -83,7 +83,7 @@ export interface KFoldOptions<T> {
   folds?: number
   /** Seed. Default 0. */
   seed?: number
-  /** What to stratify by. Default: `coverageClass`. */
+  /** What to stratify by. Default: `coverageClass`, else the coverage class of `mask`. */
   stratifyBy?: (sample: T) => number | string
 }
 
