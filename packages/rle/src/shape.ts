@@ -49,7 +49,7 @@ export function pixelOrder(order: PixelOrder | undefined): PixelOrder {
 }
 
 /** @internal Allocates a mask buffer, turning the engine's untyped `RangeError` for a huge shape into an {@link RleError}. */
-export function allocateMask(n: number, shape: MaskShape): Uint8Array {
+export function allocateMask(n: number, shape: MaskShape): Uint8Array<ArrayBuffer> {
   try {
     return new Uint8Array(n)
   } catch (cause) {

@@ -174,8 +174,10 @@ describe('bad input gives one line and a non-zero exit code', () => {
       [['predict', '--model', carvanaRun, '--data', carvana], /nothing to write: give --out/],
       [['predict', '--model', carvanaRun, '--data', carvana, '--masks-out', join(work, 'carvana.csv.gz', 'masks')], /cannot create the folder .*carvana\.csv\.gz\/masks: a file is in the way/],
     ]
-    for (const [args, message, env] of cases) {
-      const r = await unet(args, env)
+    // independent failures: run them side by side
+    const results = await Promise.all(cases.map(([args, , env]) => unet(args, env)))
+    for (const [k, [args, message]] of cases.entries()) {
+      const r = results[k]!
       expect(r.code, args.join(' ')).not.toBe(0)
       const lines = problems(r.stderr).split('\n').filter((l) => !l.startsWith('(run with --help'))
       expect(lines, args.join(' ')).toHaveLength(1)
@@ -194,5 +196,23 @@ describe('bad input gives one line and a non-zero exit code', () => {
     expect(problems(ok.stderr)).toMatch(/^1 file\(s\) skipped:\n  .*bad\.png: /)
     expect(ok.code).toBe(0)
     expect(parseSubmission(readFileSync(out, 'utf8')).map((row) => row.id)).toEqual(['ok'])
+  })
+})
+
+describe('examples/k8s/predict-job.yaml', () => {
+  it('is an Indexed Job whose shard count, arguments and merge agree with the command', async () => {
+    const { loadAll } = await import('js-yaml')
+    type Container = { command: string[]; args: string[]; env?: { name: string; value: string }[] }
+    type Job = { kind: string; metadata: { name: string }; spec: { completionMode?: string; completions?: number; template: { spec: { containers: Container[] } } } }
+    const docs = loadAll(readFileSync(resolve(import.meta.dirname, '../../../examples/k8s/predict-job.yaml'), 'utf8')) as Job[]
+    const [predict, merge] = docs as [Job, Job]
+    expect(predict.spec.completionMode).toBe('Indexed')
+    const container = predict.spec.template.spec.containers[0]!
+    expect(container.command).toEqual(['unet', 'predict'])
+    expect(container.env).toContainEqual({ name: 'JOB_COMPLETIONS', value: String(predict.spec.completions) })
+    const help = (await unet(['predict', '--help'])).stdout
+    for (const arg of container.args) expect(help, arg).toContain(arg.split('=')[0]!)
+    expect(merge.spec.template.spec.containers[0]!.args.join('\n')).toContain(`submission.part-*-of-${predict.spec.completions}.csv.gz`)
+    expect((await unet(['merge-submissions', '--help'])).stdout).toContain('--data <dir>')
   })
 })
