@@ -6,6 +6,7 @@ import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, read
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { decodeImage, encodePng } from '@unet/data'
+import { zipSync } from 'fflate'
 import { decode, parseSubmission } from '@unet/rle'
 import { saveModel } from '@unet/runtime'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -178,5 +179,19 @@ describe('predictRun on a folder of images', () => {
     const empty = mkdtempSync(join(tmpdir(), 'predict-empty-'))
     mkdirSync(join(empty, 'sub'))
     await expect(predictRun(run, { images: empty, out: join(empty, 'x.csv') })).rejects.toThrow(/holds no images to predict/)
+  })
+
+  it('predicts Kaggle TGS zips from test.zip alone: a damaged train.zip does not matter (issue 17)', async () => {
+    const run = await readRun(await brightnessRun(1))
+    const dir = mkdtempSync(join(tmpdir(), 'predict-zips-'))
+    const files: Record<string, Uint8Array> = {}
+    for (const [id, s] of Object.entries(shapes)) files[`test/images/${id}.png`] = picture(s.width, s.height, s.rect).png
+    writeFileSync(join(dir, 'test.zip'), zipSync(files))
+    writeFileSync(join(dir, 'train.zip'), new Uint8Array([0x50, 0x4b, 3, 4, 1, 2, 3]))
+    writeFileSync(join(dir, 'depths.csv'), 'id,z\nwide,10\n')
+    const out = mkdtempSync(join(tmpdir(), 'predict-out-'))
+    const r = await predictRun(run, { data: dir, out: join(out, 'sub.csv') })
+    expect(r.layout).toBe('tgs')
+    expect(parseSubmission(readFileSync(join(out, 'sub.csv'), 'utf8')).map((row) => row.id)).toEqual(['empty', 'tall', 'wide'])
   })
 })
