@@ -121,6 +121,14 @@ describe('errors', () => {
     await expect(writeFileAtomic(join(dir, 'x.csv'), 'x')).rejects.toMatchObject({ code: 'NOT_WRITABLE' })
   })
 
+  it('ensureFolder fails at once where the file system takes no new folders (/proc), instead of hanging', async () => {
+    // mkdir({ recursive: true }) loops forever there in Node 20; the test times out if it comes back
+    await expect(ensureFolder('/proc/unet-masks/a')).rejects.toMatchObject({
+      code: 'NOT_WRITABLE',
+      message: 'cannot create the folder /proc/unet-masks/a: /proc takes no new folders (ENOENT); choose a folder you can write to',
+    })
+  })
+
   it('ensureFolder creates nested folders and refuses a file in the way', async () => {
     const dir = fresh()
     await ensureFolder(join(dir, 'a', 'b'))

@@ -199,7 +199,7 @@ export async function writeFileAtomic(path: string, content: FileContent, option
  */
 export async function ensureFolder(dir: string): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true })
+    await makeFolders(resolve(dir))
     await access(dir, constants.W_OK)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
@@ -207,6 +207,38 @@ export async function ensureFolder(dir: string): Promise<void> {
       throw new FilesError('NO_FOLDER', dir, `cannot create the folder ${dir}: a file is in the way; choose another path`, { cause: error })
     }
     throw describeWriteError(dir, nearestExisting(dir), error)
+  }
+}
+
+/**
+ * Creates the missing folders of `dir` one level at a time. `mkdir(dir, { recursive: true })` never returns where a
+ * file system refuses new entries with ENOENT (Node 20 loops between ENOENT and EEXIST on /proc).
+ */
+async function makeFolders(dir: string): Promise<void> {
+  const missing: string[] = []
+  for (let current = dir; ; ) {
+    try {
+      if ((await stat(current)).isDirectory()) break
+      throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${dir}'`), { code: 'ENOTDIR' })
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+      missing.push(current)
+      const parent = dirname(current)
+      if (parent === current) break
+      current = parent
+    }
+  }
+  for (const folder of missing.reverse()) {
+    try {
+      await mkdir(folder)
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'EEXIST') continue // made meanwhile by another process (or a file: access() below finds out)
+      if (code === 'ENOENT') {
+        throw new FilesError('NOT_WRITABLE', dir, `cannot create the folder ${dir}: ${dirname(folder)} takes no new folders (ENOENT); choose a folder you can write to`, { cause: error })
+      }
+      throw error
+    }
   }
 }
 

@@ -1,7 +1,8 @@
+import { dirname, resolve } from 'node:path'
 import type { LayersModel } from '@tensorflow/tfjs-layers'
 import { loadImages, openDataset, prepareImage, restoreProbabilities, throwIfBadFiles, type Sample, type SampleEntry, type SkippedFile } from '@unet/data'
 import { confusionCounts, diceFromCounts, iouFromCounts, ThresholdSweep, tgsImageScoreFromCounts, type SweepMetric } from '@unet/metrics'
-import { writeFileAtomic } from '@unet/files'
+import { ensureFolder, writeFileAtomic } from '@unet/files'
 import { PredictError } from './errors'
 import { loadRunModel, type RunFolder } from './run-folder'
 import { postProcess } from './postprocess'
@@ -89,6 +90,7 @@ export async function evaluateRun(folder: RunFolder, options: EvaluateRunOptions
   const { run } = folder
   const threshold = options.threshold === undefined || options.threshold === 'auto' ? run.threshold : options.threshold
   if (!(threshold >= 0 && threshold < 1)) throw new PredictError('BAD_OPTION', `threshold ${threshold} is not a probability in [0, 1)`)
+  if (options.perImage !== undefined && options.perImage !== '-') await ensureFolder(dirname(resolve(options.perImage)))
   const dataset = await openDataset(options.data, { onBadFile: 'skip', test: false, ...(options.maskThreshold !== undefined ? { maskThreshold: options.maskThreshold } : {}) })
   const skipped = [...dataset.report.skipped]
   const tgs = run.layout === 'tgs' || dataset.layout === 'tgs'

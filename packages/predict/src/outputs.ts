@@ -103,6 +103,7 @@ export class StreamedFile<T = Chunk> {
   private space: (() => void) | null = null
   private closed = false
   private failure: { error: unknown } | null = null
+  private writerFailed: { error: unknown } | null = null
   /** Settles when the file is written (or failed). */
   readonly done: Promise<WriteFileResult>
 
@@ -118,8 +119,10 @@ export class StreamedFile<T = Chunk> {
   ) {
     const items = this.items()
     this.done = writeFileAtomic(path, format ? format(items) : (items as AsyncIterable<unknown> as AsyncIterable<Chunk>), { mkdir: true })
-    // seen when awaited; a run that fails first must not leave an unhandled rejection
-    this.done.catch(() => undefined)
+    // seen by the next push (the run stops at once) or when awaited
+    this.done.catch((error: unknown) => {
+      this.writerFailed = { error }
+    })
   }
 
   private async *items(): AsyncGenerator<T> {
@@ -140,6 +143,7 @@ export class StreamedFile<T = Chunk> {
 
   /** Adds an item; waits while the writer is `limit` items behind. Rejects when the writer failed. */
   async push(item: T): Promise<void> {
+    if (this.writerFailed) throw this.writerFailed.error
     while (this.queue.length >= this.limit) {
       const writerEnded = this.done.then(
         () => true,

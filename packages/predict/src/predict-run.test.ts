@@ -179,6 +179,10 @@ describe('predictRun on a folder of images', () => {
     const empty = mkdtempSync(join(tmpdir(), 'predict-empty-'))
     mkdirSync(join(empty, 'sub'))
     await expect(predictRun(run, { images: empty, out: join(empty, 'x.csv') })).rejects.toThrow(/holds no images to predict/)
+    // outputs are checked before anything is predicted
+    writeFileSync(join(empty, 'file'), '')
+    await expect(predictRun(run, { images: dir, out: join(empty, 'file', 'x.csv') })).rejects.toMatchObject({ code: 'NO_FOLDER' })
+    await expect(predictRun(run, { images: dir, boxes: join(empty, 'sub') })).rejects.toMatchObject({ code: 'IS_FOLDER' })
   })
 
   it('predicts Kaggle TGS zips from test.zip alone: a damaged train.zip does not matter (issue 17)', async () => {

@@ -1,4 +1,6 @@
+import { dirname, resolve } from 'node:path'
 import type { LayersModel } from '@tensorflow/tfjs-layers'
+import { ensureFolder, outputKind } from '@unet/files'
 import { encodePng, loadImages, prepareImage, restoreProbabilities, type ImageSample, type PrepareSpec, type SampleEntry } from '@unet/data'
 import { encode, submissionChunks, type SubmissionRow } from '@unet/rle'
 import { submissionFormat } from './convention'
@@ -173,6 +175,15 @@ export async function predictRun(folder: RunFolder, options: PredictRunOptions):
   const shard = options.shard ?? null
   const spec = prepareSpec(run)
   const post = { threshold, minArea, fillHoles: options.fillHoles === true }
+
+  // every output checked before any work: a folder that cannot be created, or a folder given as a file, fails now
+  for (const path of [options.out, options.boxes]) {
+    if (path === undefined || path === '-') continue
+    const target = shard === null ? path : partPath(path, shard)
+    await ensureFolder(dirname(resolve(target)))
+    await outputKind(target)
+  }
+  for (const dir of [options.masksOut, options.probabilities, options.overlaysOut, options.cropsOut]) if (dir !== undefined) await ensureFolder(dir)
 
   const inputs = await openInputs({ ...(options.data !== undefined ? { data: options.data } : {}), ...(options.images !== undefined ? { images: options.images } : {}) }, format)
   const skipped: { file: string; reason: string }[] = inputs.problems.map((p) => ({ file: p.file, reason: p.reason }))

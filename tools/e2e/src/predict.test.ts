@@ -11,15 +11,23 @@ import { brightnessRun, carvanaFixture, iou, whaleFixture } from './fixtures'
 const cli = resolve(import.meta.dirname, '../../../apps/trainer/dist/cli.js')
 const work = mkdtempSync(join(tmpdir(), 'unet-e2e-predict-'))
 
-function unet(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs the built CLI; a run that hangs is killed after `seconds` and fails the test (no orphan left behind). */
+function unet(args: string[], env: Record<string, string> = {}, seconds = 120): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, [cli, ...args], { cwd: work, env: { ...process.env, UNET_DEBUG: '', JOB_COMPLETION_INDEX: '', JOB_COMPLETIONS: '', ...env } })
     let stdout = ''
     let stderr = ''
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      fail(new Error(`unet ${args.join(' ')} did not finish in ${seconds} s (killed)`))
+    }, seconds * 1000)
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()))
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
     child.on('error', fail)
-    child.on('close', (code) => done({ code, stdout, stderr }))
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      done({ code, stdout, stderr })
+    })
   })
 }
 
@@ -173,6 +181,8 @@ describe('bad input gives one line and a non-zero exit code', () => {
       [['predict', '--model', carvanaRun, '--data', carvana, '--out', out, '--tta', 'hflip,flop'], /unknown TTA view "flop"/],
       [['predict', '--model', carvanaRun, '--data', carvana], /nothing to write: give --out/],
       [['predict', '--model', carvanaRun, '--data', carvana, '--masks-out', join(work, 'carvana.csv.gz', 'masks')], /cannot create the folder .*carvana\.csv\.gz\/masks: a file is in the way/],
+      // Node's recursive mkdir never returns here: the folder must be refused at once, before predicting
+      [['predict', '--model', carvanaRun, '--data', carvana, '--masks-out', '/proc/unet-masks'], /cannot create the folder \/proc\/unet-masks: \/proc takes no new folders/],
     ]
     // independent failures: run them side by side
     const results = await Promise.all(cases.map(([args, , env]) => unet(args, env)))
