@@ -1,0 +1,10 @@
+import { defineProject } from 'vitest/config'
+
+export default defineProject({
+  test: {
+    name: '@unet/web',
+    // the browser test builds the page once and drives Chromium; both take a few seconds on a loaded machine
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+  },
+})
