@@ -37,7 +37,7 @@ function makeRun(root: string): { run: string; page: string } {
     }),
   )
   const manifest = (paths: string[]) => JSON.stringify({ modelTopology: {}, weightsManifest: [{ paths, weights: [] }] })
-  writeFileSync(join(run, 'best', 'model.json'), manifest(['group1-shard1of1-aaaa.bin', 'evil.bin', '../../secret.txt']))
+  writeFileSync(join(run, 'best', 'model.json'), manifest(['./group1-shard1of1-aaaa.bin', 'evil.bin', '../../secret.txt', '../../../secret.txt', '/etc/passwd']))
   writeFileSync(join(run, 'best', 'group1-shard1of1-aaaa.bin'), 'weights')
   writeFileSync(join(run, 'inference', 'model.json'), manifest(['group1-shard1of1-bbbb.bin']))
   writeFileSync(join(run, 'inference', 'group1-shard1of1-bbbb.bin'), 'folded weights')

@@ -83,9 +83,11 @@ async function weightFiles(runDir: string, modelPath: string): Promise<string[]>
     const files: string[] = []
     for (const group of json.weightsManifest ?? []) {
       for (const p of group.paths ?? []) {
-        if (typeof p !== 'string') continue
-        const safe = safeRelativePath(p)
-        if (safe !== null) files.push(base === '.' ? safe : `${base}/${safe}`)
+        if (typeof p !== 'string' || p.startsWith('/') || p.includes('\\') || /^[a-z][a-z0-9+.-]*:/i.test(p)) continue
+        // tfjs writes './group1-shard1of1.bin'; the browser asks for it without the './'
+        const joined = posix.normalize(posix.join(base, p))
+        const safe = safeRelativePath(joined)
+        if (safe !== null) files.push(safe)
       }
     }
     return files
