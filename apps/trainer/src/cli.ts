@@ -11,6 +11,7 @@ import { evaluate, formatEvaluation } from './evaluate'
 import { predict } from './predict'
 import { synth } from './synth'
 import { findCheckpoint } from './checkpoint'
+import { addServeCommand } from './serve'
 
 const D = DEFAULT_TRAIN_CONFIG
 
@@ -238,6 +239,8 @@ export function createProgram(): Command {
       await synth({ out: opts.out, count: opts.count, testCount: opts.testCount, seed: opts.seed })
       process.stdout.write(`wrote ${opts.count} train and ${opts.testCount} test images (seed ${opts.seed}) to ${opts.out}\n`)
     })
+
+  addServeCommand(program)
 
   return program
 }
