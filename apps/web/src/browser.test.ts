@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'puppeteer-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildPage, findChromium, launch, segment } from '../test/browser'
+import { findChromium, launch, pageDir as builtPage, segment } from '../test/browser'
 import { makeRun, rgbImage, tgsLikeImage, writePng, type FixtureRunOptions } from '../test/fixture'
 import { prepareImage, restoreProbabilities, type ImagePixels, type PrepareSpec } from './prepare'
 import { parseRun, type RunSpec } from './run'
@@ -52,8 +52,7 @@ describe.skipIf(chromium.path === null)('the page in Chromium', () => {
   const fixtures: Fixture[] = []
 
   beforeAll(async () => {
-    const [built, launched] = await Promise.all([
-      buildPage(),
+    const [launched] = await Promise.all([
       launch(chromium.path!),
       (async () => {
         await tf.setBackend('cpu')
@@ -85,7 +84,7 @@ describe.skipIf(chromium.path === null)('the page in Chromium', () => {
         }
       })(),
     ])
-    pageDir = built
+    pageDir = builtPage()
     browser = launched
     for (const f of fixtures) f.server = await serve({ run: f.dir, port: 0, pageDir, log: null })
     page = await browser.newPage()

@@ -3,7 +3,7 @@ import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { safeRelativePath, serve, WebError, type RunningServer } from './server'
+import { safeRelativePath, serve, WebError, type RunningServer } from './index'
 
 const SECRET = 'top secret, outside the run'
 

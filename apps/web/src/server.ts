@@ -7,9 +7,6 @@ import { fileURLToPath } from 'node:url'
 import { WebError } from './errors'
 import { parseRun, RunFormatError, type RunSpec } from './run'
 
-export { WebError, type WebErrorCode } from './errors'
-export { parseRun, RunFormatError, RUN_VERSION, type RunSpec, type PrepareSettings } from './run'
-
 /** Options of {@link serve}. */
 export interface ServeOptions {
   /** The run folder (holding run.json). */

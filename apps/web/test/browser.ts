@@ -3,7 +3,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { Browser, Page } from 'puppeteer-core'
+import type { Browser, ElementHandle, Page } from 'puppeteer-core'
 import puppeteer from 'puppeteer-core'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
@@ -15,12 +15,20 @@ export function findChromium(): { path: string } | { path: null; reason: string 
   return path ? { path } : { path: null, reason: `no Chromium at ${candidates.join(', ')}; run apps/web/scripts/install-test-deps.sh (apt-get install chromium) or set CHROMIUM_PATH` }
 }
 
+/** Where the page is built (apps/web/dist/page). */
+export function pageDir(): string {
+  return join(here, '..', 'dist', 'page')
+}
+
+/** Sources the page does not bundle. */
+const SERVER_ONLY = ['server.ts', 'index.ts', 'errors.ts']
+
 function newestSource(dir: string): number {
   let newest = 0
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name)
     if (entry.isDirectory()) newest = Math.max(newest, newestSource(path))
-    else if (!entry.name.endsWith('.test.ts')) newest = Math.max(newest, statSync(path).mtimeMs)
+    else if (!entry.name.endsWith('.test.ts') && !SERVER_ONLY.includes(entry.name)) newest = Math.max(newest, statSync(path).mtimeMs)
   }
   return newest
 }
@@ -31,7 +39,7 @@ function newestSource(dir: string): number {
  */
 export async function buildPage(): Promise<string> {
   const appDir = join(here, '..')
-  const outDir = join(appDir, 'dist', 'page')
+  const outDir = pageDir()
   const index = join(outDir, 'index.html')
   const stale = !existsSync(index) || statSync(index).mtimeMs < Math.max(newestSource(join(appDir, 'src')), statSync(join(appDir, 'vite.config.ts')).mtimeMs)
   if (stale) {
@@ -68,7 +76,7 @@ export async function segment(page: Page, url: string, files: string[], backend:
   await page.goto(backend ? `${url}?backend=${backend}` : url, { waitUntil: 'load' })
   const state = await waitForState(page, ['ready', 'failed', 'no-model'])
   if (state !== 'ready') throw new Error(`page is ${state}: ${await page.$eval('#status', (e) => e.textContent)}`)
-  const input = await page.$('#image-files')
+  const input = await page.$('#image-files') as ElementHandle<HTMLInputElement> | null
   const started = Date.now()
   await input!.uploadFile(...files)
   await page.waitForFunction((n: number) => window.unetPage.results().filter((r) => r.status !== 'queued').length >= n && document.body.dataset.state === 'done', { timeout: 120_000, polling: 20 }, files.length)

@@ -110,37 +110,57 @@ export async function makeRun(dir: string, o: FixtureRunOptions, model?: LayersM
   return run
 }
 
-/** A TGS-like grey image: layered "sediment" bands with a smooth salt body and noise, 8-bit. */
-export function tgsLikeImage(width: number, height: number, seed: number): Uint8Array {
+/** A TGS-like grey image: layered "sediment" bands with a smooth salt body and noise, 8-bit, and its salt mask. */
+export function tgsLikeSample(width: number, height: number, seed: number): { image: Uint8Array; mask: Uint8Array } {
   const next = seededRandom(seed)
-  const out = new Uint8Array(width * height)
-  const cx = width * (0.3 + 0.4 * next())
-  const cy = height * (0.5 + 0.4 * next())
-  const r = Math.min(width, height) * (0.25 + 0.2 * next())
+  const image = new Uint8Array(width * height)
+  const mask = new Uint8Array(width * height)
+  const cx = width * (0.2 + 0.6 * next())
+  const cy = height * (0.4 + 0.6 * next())
+  const r = Math.min(width, height) * (next() < 0.2 ? 0 : 0.15 + 0.3 * next())
+  const phase = next() * 10
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
-      const band = 110 + 50 * Math.sin((y + 6 * Math.sin(x / 9)) / 4)
-      const salt = Math.hypot(x - cx, (y - cy) * 1.3) < r ? 60 : 0
-      out[y * width + x] = Math.max(0, Math.min(255, Math.round(band - salt + (next() - 0.5) * 30)))
+      const band = 110 + 45 * Math.sin((y + 6 * Math.sin(x / 9 + phase)) / 4)
+      const salt = Math.hypot(x - cx, (y - cy) * 1.3) < r
+      mask[y * width + x] = salt ? 1 : 0
+      const v = salt ? 70 + 15 * Math.sin(x / 3) * Math.sin(y / 5) : band
+      image[y * width + x] = Math.max(0, Math.min(255, Math.round(v + (next() - 0.5) * 30)))
     }
   }
-  return out
+  return { image, mask }
 }
 
-/** An RGB image of a few coloured rectangles and a disc on a gradient, 8-bit interleaved. */
-export function rgbImage(width: number, height: number, seed: number): Uint8Array {
+/** {@link tgsLikeSample}'s image only. */
+export function tgsLikeImage(width: number, height: number, seed: number): Uint8Array {
+  return tgsLikeSample(width, height, seed).image
+}
+
+/** An RGB image of a few coloured rectangles and a yellow disc (the "object", its mask) on a gradient, 8-bit interleaved. */
+export function rgbSample(width: number, height: number, seed: number): { image: Uint8Array; mask: Uint8Array } {
   const next = seededRandom(seed)
-  const out = new Uint8Array(width * height * 3)
-  const rects = Array.from({ length: 3 }, () => ({ x: next() * width, y: next() * height, w: (0.2 + 0.3 * next()) * width, h: (0.2 + 0.3 * next()) * height, c: [next() * 255, next() * 255, next() * 255] }))
+  const image = new Uint8Array(width * height * 3)
+  const mask = new Uint8Array(width * height)
+  const rects = Array.from({ length: 3 }, () => ({ x: next() * width, y: next() * height, w: (0.2 + 0.3 * next()) * width, h: (0.2 + 0.3 * next()) * height, c: [next() * 255, next() * 180, next() * 255] }))
+  const dx = width * (0.25 + 0.5 * next())
+  const dy = height * (0.25 + 0.5 * next())
+  const dr = Math.min(width, height) * (0.12 + 0.15 * next())
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       let c = [(x / width) * 120 + 40, (y / height) * 120 + 40, 90]
       for (const r of rects) if (x >= r.x && x < r.x + r.w && y >= r.y && y < r.y + r.h) c = r.c
-      if (Math.hypot(x - width * 0.6, y - height * 0.4) < Math.min(width, height) * 0.2) c = [230, 200, 40]
-      for (let k = 0; k < 3; k++) out[3 * (y * width + x) + k] = Math.max(0, Math.min(255, Math.round(c[k]! + (next() - 0.5) * 20)))
+      const inside = Math.hypot(x - dx, y - dy) < dr
+      if (inside) c = [230, 200, 40]
+      mask[y * width + x] = inside ? 1 : 0
+      for (let k = 0; k < 3; k++) image[3 * (y * width + x) + k] = Math.max(0, Math.min(255, Math.round(c[k]! + (next() - 0.5) * 20)))
     }
   }
-  return out
+  return { image, mask }
+}
+
+/** {@link rgbSample}'s image only. */
+export function rgbImage(width: number, height: number, seed: number): Uint8Array {
+  return rgbSample(width, height, seed).image
 }
 
 /** Writes raw 8-bit pixels as a PNG (grey or RGB) with sharp, and returns them as the page's decoder sees them. */
