@@ -19,7 +19,11 @@ function runFolder(): string {
   writeFileSync(join(root, 'best', 'model.json'), JSON.stringify({ modelTopology: {}, weightsManifest: [{ paths: ['./group1-shard1of1.bin'], weights: [] }] }))
   writeFileSync(join(root, 'best', 'group1-shard1of1.bin'), 'w')
   writeFileSync(join(root, 'config.json'), '{}')
-  writeFileSync(join(root, 'run.json'), JSON.stringify({ format: 'unet-run', version: 2, model: 'best/model.json', input: { width: 8, height: 8, channels: 1 } }))
+  writeFileSync(join(root, 'run.json'), JSON.stringify({
+    format: 'unet-run', version: 2, model: 'best/model.json', input: { width: 8, height: 8, channels: 1 },
+    prepare: { mode: 'resize', interpolation: 'bilinear' }, scale: 'unit', output: { classes: 1, activation: 'sigmoid' }, threshold: 0.5,
+    rle: { order: 'column', idColumn: 'id', idSuffix: '' }, layout: 'synthetic', monitor: { name: 'val_dice', mode: 'max', best: 0.5, epoch: 1 }, encoder: 'plain',
+  }))
   return root
 }
 

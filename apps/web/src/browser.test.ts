@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import '@tensorflow/tfjs-backend-cpu'
 import '@tensorflow/tfjs-backend-wasm'
 import type { LayersModel } from '@tensorflow/tfjs-layers'
+import { predictProbabilities } from '@unet/predict'
 import { encode } from '@unet/rle'
 import { loadModel } from '@unet/runtime'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -31,17 +32,12 @@ interface Fixture {
   server: RunningServer
 }
 
-/** `unet predict`'s computation in Node: prepare → model → sigmoid for logits → restore, on the current backend. */
-function nodePredict(model: LayersModel, run: RunSpec, image: ImagePixels): Float32Array {
+/** `unet predict`'s computation in Node: @unet/data's prepare → @unet/predict's predictProbabilities → restore, on the current backend. */
+async function nodePredict(model: LayersModel, run: RunSpec, image: ImagePixels): Promise<Float32Array> {
   const spec: PrepareSpec = { width: run.input.width, height: run.input.height, ...run.prepare }
-  const x = prepareImage(image, run.input, spec)
-  const p = tf.tidy(() => {
-    const raw = model.predict(tf.tensor4d(x, [1, run.input.height, run.input.width, run.input.channels])) as tf.Tensor
-    return run.output.activation === 'linear' ? tf.sigmoid(raw) : raw
-  })
-  const data = p.dataSync() as Float32Array
-  p.dispose()
-  return restoreProbabilities(data, image, spec)
+  const data = prepareImage(image, run.input, spec)
+  const [p] = await predictProbabilities(model, { data, count: 1, ...run.input }, { activation: run.output.activation })
+  return restoreProbabilities(p!, image, spec)
 }
 
 describe.skipIf(chromium.path === null)('the page in Chromium', () => {
@@ -110,7 +106,7 @@ describe.skipIf(chromium.path === null)('the page in Chromium', () => {
             const result = (await page.evaluate(() => window.unetPage.results())).find((r) => r.name === image.name)!
             expect(result, image.name).toMatchObject({ status: 'done', width: image.pixels.width, height: image.pixels.height, channels: image.pixels.channels })
             const browserP = Float32Array.from(await page.evaluate((n) => window.unetPage.probabilities(n), image.name))
-            const nodeP = nodePredict(model, f.run, image.pixels)
+            const nodeP = await nodePredict(model, f.run, image.pixels)
             expect(browserP.length).toBe(nodeP.length)
             let worst = 0
             for (let i = 0; i < nodeP.length; i++) worst = Math.max(worst, Math.abs(browserP[i]! - nodeP[i]!))

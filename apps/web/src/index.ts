@@ -1,3 +1,3 @@
 export { serve, safeRelativePath, RUN_PREFIX, type ServeOptions, type RunningServer } from './server'
 export { WebError, type WebErrorCode } from './errors'
-export { parseRun, RunFormatError, RUN_VERSION, type RunSpec, type PrepareSettings } from './run'
+export { parseRun, RunFormatError, type RunSpec, type PrepareSettings } from './run'

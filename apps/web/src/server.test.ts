@@ -6,6 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { safeRelativePath, serve, WebError, type RunningServer } from './index'
 
 const SECRET = 'top secret, outside the run'
+/** A complete run.json (docs/run-format.md) but for the model paths. */
+const RUN_FIELDS = {
+  format: 'unet-run', version: 2, input: { width: 8, height: 8, channels: 1 }, prepare: { mode: 'resize', interpolation: 'bilinear' }, scale: 'unit', output: { classes: 1, activation: 'sigmoid' }, threshold: 0.5, rle: { order: 'column', idColumn: 'id', idSuffix: '' }, layout: 'tgs', monitor: { name: 'val_dice', mode: 'max', best: 0.9, epoch: 3 }, encoder: 'plain',
+}
 
 /** A GET with the path sent exactly as written (fetch and URL would normalise `..` away). */
 function get(port: number, path: string, method = 'GET'): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
@@ -31,9 +35,7 @@ function makeRun(root: string): { run: string; page: string } {
   writeFileSync(
     join(run, 'run.json'),
     JSON.stringify({
-      format: 'unet-run', version: 2, model: 'best/model.json', inferenceModel: 'inference/model.json',
-      input: { width: 8, height: 8, channels: 1 }, prepare: { mode: 'resize' }, scale: 'unit',
-      output: { classes: 1, activation: 'sigmoid' }, threshold: 0.5, rle: { order: 'column', idColumn: 'id', idSuffix: '' },
+      ...RUN_FIELDS, model: 'best/model.json', inferenceModel: 'inference/model.json',
     }),
   )
   const manifest = (paths: string[]) => JSON.stringify({ modelTopology: {}, weightsManifest: [{ paths, weights: [] }] })
@@ -154,11 +156,11 @@ describe('serve errors', () => {
     try {
       await expect(serve({ run: join(root, 'nothing'), log: null })).rejects.toMatchObject({ name: 'WebError', code: 'NO_RUN', message: expect.stringMatching(/run\.json.*--model/) })
       const { run, page } = makeRun(root)
-      writeFileSync(join(run, 'run.json'), JSON.stringify({ format: 'unet-run', version: 3, model: 'best/model.json' }))
-      await expect(serve({ run, pageDir: page, log: null })).rejects.toThrow(/version 3, newer than this page knows \(2\)/)
-      writeFileSync(join(run, 'run.json'), JSON.stringify({ format: 'unet-run', version: 2, model: 'missing/model.json', input: { width: 8, height: 8, channels: 1 } }))
+      writeFileSync(join(run, 'run.json'), JSON.stringify({ ...RUN_FIELDS, version: 3, model: 'best/model.json' }))
+      await expect(serve({ run, pageDir: page, log: null })).rejects.toThrow(/version 3, newer than/)
+      writeFileSync(join(run, 'run.json'), JSON.stringify({ ...RUN_FIELDS, model: 'missing/model.json' }))
       await expect(serve({ run, pageDir: page, log: null })).rejects.toThrow(/missing\/model\.json .* is missing/)
-      writeFileSync(join(run, 'run.json'), JSON.stringify({ format: 'unet-run', version: 2, model: '../secret.json', input: { width: 8, height: 8, channels: 1 } }))
+      writeFileSync(join(run, 'run.json'), JSON.stringify({ ...RUN_FIELDS, model: '../secret.json' }))
       await expect(serve({ run, pageDir: page, log: null })).rejects.toBeInstanceOf(WebError)
       const first = await serve({ run: makeRun(join(root, 'again')).run, pageDir: page, port: 0, log: null })
       try {

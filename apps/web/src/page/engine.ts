@@ -1,6 +1,7 @@
 // TensorFlow.js in the worker: pick a backend, load the run's model, predict batches of prepared images.
 import * as tf from '@tensorflow/tfjs-core'
 import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers'
+import { predictProbabilities } from '@unet/predict'
 import type { RunSpec } from '../run'
 import type { ModelSource } from './protocol'
 
@@ -87,28 +88,18 @@ function dedupe(files: File[]): File[] {
 }
 
 /**
- * Predicts a batch of prepared images.
+ * Predicts a batch of prepared images with @unet/predict's predictProbabilities, the function `unet predict`
+ * uses (a sigmoid applied to logits; no test-time augmentation).
  *
  * @param images - each `height × width × channels` values, as prepareImage returns them
- * @returns one `height × width` probability map per image (a sigmoid applied to linear outputs)
+ * @returns one `height × width` probability map per image
  */
 export async function predictBatch(model: LayersModel, images: Float32Array[], run: RunSpec): Promise<Float32Array[]> {
   const { width, height, channels } = run.input
   const plane = width * height * channels
-  const joined = new Float32Array(images.length * plane)
-  images.forEach((img, i) => joined.set(img, i * plane))
-  const x = tf.tensor4d(joined, [images.length, height, width, channels])
-  const y = tf.tidy(() => {
-    const raw = model.predict(x) as tf.Tensor4D
-    return run.output.activation === 'linear' ? tf.sigmoid(raw) : raw
-  })
-  x.dispose()
-  try {
-    // data(), not dataSync(): the webgl backend reads back without blocking
-    const data = (await y.data()) as Float32Array
-    const out = height * width
-    return images.map((_, i) => data.slice(i * out, (i + 1) * out))
-  } finally {
-    y.dispose()
-  }
+  const data = new Float32Array(images.length * plane)
+  images.forEach((img, i) => data.set(img, i * plane))
+  const maps = await predictProbabilities(model, { data, count: images.length, height, width, channels }, { activation: run.output.activation, batchSize: images.length })
+  // own buffers, so each can be transferred to the page on its own
+  return maps.map((m) => m.slice())
 }

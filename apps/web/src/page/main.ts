@@ -95,7 +95,7 @@ function describeRun(r: RunSpec, source: string): void {
     ['Threshold', `${r.threshold} (chosen on validation)`],
     ['RLE', `${r.rle.order}, ${r.rle.idColumn} column`],
   ]
-  if (r.monitor) rows.push(['Best score', `${r.monitor.name} ${r.monitor.best.toFixed(4)}${Number.isFinite(r.monitor.epoch) ? ` at epoch ${r.monitor.epoch}` : ''}`])
+  if (r.monitor.best !== null) rows.push(['Best score', `${r.monitor.name} ${r.monitor.best.toFixed(4)} at epoch ${r.monitor.epoch}`])
   rows.push(['Backend', backend || '…'])
   ui.modelInfo.replaceChildren(
     ...rows.flatMap(([k, v]) => {
