@@ -76,7 +76,9 @@ const pending: Item[] = []
 let inFlight = 0
 let nextId = 1
 let detailItem: Item | null = null
-let timing = { started: 0, done: 0, firstResultMs: NaN, loadMs: NaN }
+let timing = { started: 0, done: 0, firstResultMs: NaN, loadMs: NaN, lastResult: 0 }
+/** images/s of the images being predicted now */
+let rate = { started: 0, count: 0, last: 0 }
 let cachedBytes = 0
 const cacheOrder: Item[] = []
 
@@ -122,7 +124,7 @@ function startWorker(r: RunSpec, model: ModelSource, source: string): void {
   worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' })
   worker.onmessage = (event: MessageEvent<FromWorker>) => onWorkerMessage(event.data)
   worker.onerror = (event) => setState('failed', `The page's worker stopped: ${event.message}`)
-  timing = { started: performance.now(), done: 0, firstResultMs: NaN, loadMs: NaN }
+  timing = { started: performance.now(), done: 0, firstResultMs: NaN, loadMs: NaN, lastResult: 0 }
   send({ type: 'init', run: r, model, backend: params.get('backend') })
   // images already on the page are predicted again with the new model
   for (const item of items.values()) resetItem(item)
@@ -184,7 +186,8 @@ function addImages(files: File[]): void {
   }
   const skipped = files.length - images.length
   if (skipped > 0) ui.status.textContent = `${skipped} file${skipped === 1 ? '' : 's'} skipped: not PNG, JPEG, GIF or WebP.`
-  if (images.length > 0 && timing.done === 0) timing.started = performance.now()
+  // the rate counts from when the page starts on these images, not from an earlier, finished drop
+  if (images.length > 0 && inFlight === 0 && pending.length === images.length) rate = { started: performance.now(), count: 0, last: 0 }
   updateProgress()
   pump()
 }
@@ -288,6 +291,9 @@ function onWorkerMessage(message: FromWorker): void {
       for (const b of item.card.querySelectorAll('button')) b.disabled = false
       void drawCard(item)
       timing.done++
+      timing.lastResult = performance.now()
+      rate.count++
+      rate.last = timing.lastResult
       return
     }
     case 'error': {
@@ -299,6 +305,7 @@ function onWorkerMessage(message: FromWorker): void {
       item.coverageText.textContent = message.message
       item.canvas.setAttribute('aria-label', `${item.name}: ${message.message}`)
       timing.done++
+      timing.lastResult = performance.now()
       return
     }
     case 'batch':
@@ -319,9 +326,11 @@ function updateProgress(): void {
   ui.progressRow.hidden = total === 0
   ui.progress.max = Math.max(1, total)
   ui.progress.value = done
-  const seconds = (performance.now() - timing.started) / 1000
-  const rate = timing.done > 0 && seconds > 0 ? ` · ${(timing.done / seconds).toFixed(1)} images/s` : ''
-  ui.progressText.textContent = `${done} of ${total} images${rate}${backend ? ` · ${backend}` : ''}`
+  // over the time spent predicting, so the rate does not fall while the page sits idle afterwards
+  const idle = inFlight === 0 && pending.length === 0
+  const seconds = ((idle ? rate.last : performance.now()) - rate.started) / 1000
+  const speed = rate.count > 0 && seconds > 0 ? ` · ${(rate.count / seconds).toFixed(1)} images/s` : ''
+  ui.progressText.textContent = `${done} of ${total} images${speed}${backend ? ` · ${backend}` : ''}`
   ui.downloadAll.disabled = ![...items.values()].some((i) => i.status === 'done')
 }
 
