@@ -48,7 +48,7 @@ try {
         const opened = Date.now()
         await segment(page, server.url, [files[0]!], backend)
         firsts.push(Date.now() - opened)
-        used = await page.evaluate(() => window.unetPage.backend())
+        used = await page.evaluate(() => `${window.unetPage.backend()}, ${document.body.dataset.backendDetail}`)
         await page.click('#clear')
         const { ms } = await segment(page, `${server.url}`, files, backend)
         rates.push(count / (ms / 1000))

@@ -7,7 +7,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers'
 import { predictProbabilities } from '@unet/predict'
 import { encode } from '@unet/rle'
 import { loadModel } from '@unet/runtime'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'puppeteer-core'
@@ -156,5 +156,14 @@ describe.skipIf(chromium.path === null)('the page in Chromium', () => {
     }
     // no new prediction happened
     expect(await page.evaluate(() => window.unetPage.timing().done)).toBe(before)
+  })
+
+  it('finishes a batch whose every image fails, saying why on its card', async () => {
+    const tgs = fixtures.find((x) => x.name === 'tgs')!
+    const bad = join(root, 'broken.png')
+    writeFileSync(bad, 'not a PNG at all')
+    await segment(page, tgs.server.url, [bad], 'cpu')
+    expect(await page.evaluate(() => window.unetPage.results())).toEqual([expect.objectContaining({ name: 'broken.png', status: 'error', error: expect.stringMatching(/cannot decode/) })])
+    expect(await page.$eval('.card.error .coverage', (e) => e.textContent)).toMatch(/cannot decode/)
   })
 })

@@ -11,7 +11,12 @@ export interface DecodedImage extends ImagePixels {
  * Note 8 bits per channel: a 16-bit PNG is read at 8 bits, as browsers do.
  */
 export async function decodeImage(file: Blob): Promise<DecodedImage> {
-  const bitmap = await createImageBitmap(file, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' })
+  let bitmap: ImageBitmap
+  try {
+    bitmap = await createImageBitmap(file, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' })
+  } catch (cause) {
+    throw new Error(`cannot decode this file as a PNG, JPEG, GIF or WebP image (${cause instanceof Error ? cause.message : String(cause)})`, { cause })
+  }
   try {
     const { width, height } = bitmap
     const canvas = new OffscreenCanvas(width, height)

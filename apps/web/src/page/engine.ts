@@ -37,7 +37,7 @@ const loaders: Record<BackendName, () => Promise<void>> = {
  *
  * @returns the backend's name and what was tried before it, with the reason each failed
  */
-export async function startBackend(wanted: string | null): Promise<{ backend: string; tried: string[] }> {
+export async function startBackend(wanted: string | null): Promise<{ backend: string; tried: string[]; detail: string }> {
   const order: BackendName[] = wanted && (BACKENDS as readonly string[]).includes(wanted) ? [wanted as BackendName] : [...BACKENDS]
   const tried: string[] = []
   for (const name of order) {
@@ -51,7 +51,14 @@ export async function startBackend(wanted: string | null): Promise<{ backend: st
           tf.removeBackend('webgl')
           continue
         }
-        return { backend: name, tried }
+        const detail = await describe(name)
+        if (name === 'webgl' && order.length > 1 && SOFTWARE_GL.test(detail)) {
+          // WebGL drawn by the CPU (no GPU, a VM, headless) is many times slower than wasm on the same CPU
+          tried.push(`webgl (software renderer: ${detail.match(SOFTWARE_GL)![0]}; wasm is faster)`)
+          tf.removeBackend('webgl')
+          continue
+        }
+        return { backend: name, tried, detail }
       }
       tried.push(`${name} (not available)`)
     } catch (error) {
@@ -59,6 +66,28 @@ export async function startBackend(wanted: string | null): Promise<{ backend: st
     }
   }
   throw new Error(`no TensorFlow.js backend starts here: ${tried.join('; ')}`)
+}
+
+/** WebGL renderers that run on the CPU. */
+const SOFTWARE_GL = /SwiftShader|llvmpipe|softpipe|Software Rasterizer|Microsoft Basic Render/i
+
+/** What the backend runs on: SIMD and threads for wasm, the GPU renderer for webgl. */
+async function describe(name: BackendName): Promise<string> {
+  try {
+    if (name === 'wasm') {
+      const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')
+      const threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')
+      return `${simd ? 'SIMD' : 'no SIMD'}, ${threads ? 'threads' : 'one thread'}`
+    }
+    if (name === 'webgl') {
+      const gl = new OffscreenCanvas(1, 1).getContext('webgl2')
+      const info = gl?.getExtension('WEBGL_debug_renderer_info')
+      return gl && info ? String(gl.getParameter(info.UNMASKED_RENDERER_WEBGL)) : 'WebGL'
+    }
+  } catch {
+    // a description is a nicety; never fail the backend for it
+  }
+  return 'JavaScript'
 }
 
 /** Loads the run's model from a URL or from dropped files (model.json + its .bin files). */

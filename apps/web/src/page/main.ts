@@ -267,8 +267,9 @@ function onWorkerMessage(message: FromWorker): void {
       const fallback = message.tried.length > 0 ? ` (tried first: ${message.tried.join('; ')})` : ''
       document.body.dataset.backend = backend
       const dd = document.getElementById('backend')
-      if (dd) dd.textContent = `${backend}${fallback}`
-      setState('ready', `Model ready on the ${backend} backend in ${(message.loadMs / 1000).toFixed(1)} s${fallback}. Drop or choose images.`)
+      if (dd) dd.textContent = `${backend} (${message.detail})${fallback}`
+      document.body.dataset.backendDetail = message.detail
+      setState('ready', `Model ready on the ${backend} backend (${message.detail}) in ${(message.loadMs / 1000).toFixed(1)} s${fallback}. Drop or choose images.`)
       pump()
       if (pending.length === 0 && inFlight === 0 && items.size > 0) setState('done')
       return

@@ -10,7 +10,7 @@ export type ToWorker =
   | { type: 'predict'; items: { id: number; file: Blob }[] }
 
 export type FromWorker =
-  | { type: 'ready'; backend: string; tried: string[]; loadMs: number }
+  | { type: 'ready'; backend: string; detail: string; tried: string[]; loadMs: number }
   | { type: 'failed'; message: string }
   | {
       type: 'result'

@@ -20,24 +20,33 @@ function specOf(r: RunSpec): PrepareSpec {
 async function init(message: Extract<ToWorker, { type: 'init' }>): Promise<void> {
   const started = performance.now()
   try {
-    const { backend, tried } = await startBackend(message.backend)
+    const { backend, tried, detail } = await startBackend(message.backend)
     model?.dispose()
     model = await loadModel(message.model, message.run)
     run = message.run
     // one prediction compiles the backend's programs, so the user's first image is not the slow one
     await predictBatch(model, [new Float32Array(run.input.width * run.input.height * run.input.channels)], run)
-    post({ type: 'ready', backend, tried, loadMs: performance.now() - started })
+    post({ type: 'ready', backend, detail, tried, loadMs: performance.now() - started })
   } catch (error) {
     post({ type: 'failed', message: text(error) })
   }
 }
 
 async function predict(items: { id: number; file: Blob }[]): Promise<void> {
+  const started = performance.now()
+  try {
+    await predictItems(items)
+  } finally {
+    // always: the page counts batches in flight, and a batch whose images all failed still ends
+    post({ type: 'batch', ids: items.map((i) => i.id), ms: performance.now() - started })
+  }
+}
+
+async function predictItems(items: { id: number; file: Blob }[]): Promise<void> {
   if (!model || !run) {
     for (const item of items) post({ type: 'error', id: item.id, message: 'no model loaded' })
     return
   }
-  const started = performance.now()
   const spec = specOf(run)
   const ready: { id: number; image: DecodedImage; input: Float32Array }[] = []
   for (const item of items) {
@@ -64,7 +73,6 @@ async function predict(items: { id: number; file: Blob }[]): Promise<void> {
       probabilities.buffer === modelProbabilities.buffer ? [probabilities.buffer] : [modelProbabilities.buffer, probabilities.buffer],
     )
   })
-  post({ type: 'batch', ids: ready.map((r) => r.id), ms: performance.now() - started })
 }
 
 self.onmessage = (event: MessageEvent<ToWorker>) => {
