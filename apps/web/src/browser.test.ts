@@ -99,7 +99,8 @@ describe.skipIf(chromium.path === null)('the page in Chromium', () => {
         const f = fixtures.find((x) => x.name === which)!
         await segment(page, f.server.url, f.images.map((i) => i.file), backend)
         expect(await page.evaluate(() => window.unetPage.backend())).toBe(backend)
-        await tf.setBackend(backend)
+        expect(await tf.setBackend(backend)).toBe(true)
+        expect(tf.getBackend()).toBe(backend)
         const model = await loadModel(join(f.dir, 'best'))
         try {
           for (const image of f.images) {
