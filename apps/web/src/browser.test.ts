@@ -7,10 +7,10 @@ import type { LayersModel } from '@tensorflow/tfjs-layers'
 import { predictProbabilities } from '@unet/predict'
 import { encode } from '@unet/rle'
 import { loadModel } from '@unet/runtime'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Browser, Page } from 'puppeteer-core'
+import type { Browser, ElementHandle, Page } from 'puppeteer-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { findChromium, launch, pageDir as builtPage, segment } from '../test/browser'
 import { makeRun, rgbImage, tgsLikeImage, writePng, type FixtureRunOptions } from '../test/fixture'
@@ -157,6 +157,30 @@ describe.skipIf(chromium.path === null)('the page in Chromium', () => {
     }
     // no new prediction happened
     expect(await page.evaluate(() => window.unetPage.timing().done)).toBe(before)
+  })
+
+  it('loads a run from chosen files (run.json, model.json, shards) and predicts as Node does', async () => {
+    const tgs = fixtures.find((x) => x.name === 'tgs')!
+    const rgb = fixtures.find((x) => x.name === 'rgb')!
+    // the page served with the RGB run, given the grey run's files instead
+    await page.goto(`${rgb.server.url}?backend=cpu`)
+    await page.waitForFunction(() => document.body.dataset.state === 'ready')
+    const runFiles = [join(tgs.dir, 'run.json'), ...readdirSync(join(tgs.dir, 'best')).map((f) => join(tgs.dir, 'best', f))]
+    const input = (await page.$('#run-files')) as ElementHandle<HTMLInputElement>
+    await input.uploadFile(...runFiles)
+    await page.waitForFunction(() => document.body.dataset.state === 'ready' && document.getElementById('model-info')!.textContent!.includes('128×128'), { timeout: 30_000 })
+    const image = tgs.images[0]!
+    await ((await page.$('#image-files')) as ElementHandle<HTMLInputElement>).uploadFile(image.file)
+    await page.waitForFunction(() => document.body.dataset.state === 'done', { timeout: 30_000 })
+    expect(await tf.setBackend('cpu')).toBe(true)
+    const model = await loadModel(join(tgs.dir, 'best'))
+    try {
+      const nodeP = await nodePredict(model, tgs.run, image.pixels)
+      const browserP = await page.evaluate((n) => window.unetPage.probabilities(n), image.name)
+      expect(Math.max(...browserP.map((p, i) => Math.abs(p - nodeP[i]!)))).toBeLessThanOrEqual(NEAR)
+    } finally {
+      model.dispose()
+    }
   })
 
   it('finishes a batch whose every image fails, saying why on its card', async () => {
