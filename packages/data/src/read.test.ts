@@ -1,7 +1,8 @@
 import { mkdir, mkdtemp, readFile, rm, symlink, truncate, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { zipSync } from 'fflate'
+import { zipSync, zlibSync } from 'fflate'
+import { crc32 } from 'node:zlib'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { decodeImage, decodeMask } from './decode'
@@ -218,6 +219,31 @@ describe('formats', () => {
     expect(Array.from((await decodeMask(gif, 'm.gif')).data)).toEqual([0, 1, 1, 0, 0, 1])
     const three = encodeGif(Uint8Array.from([0, 1, 2, 0, 0, 1]), 3, 2, [[0, 0, 0], [255, 255, 255], [9, 9, 9]])
     await expectDataError(decodeMask(three, 'three.gif'), 'NON_BINARY_MASK', /three\.gif is not a binary mask: it holds values 0, 1, 2/)
+
+    // Palette PNG whose palette puts white first: index 0 is background whatever its colour.
+    const palettePng = (() => {
+      const chunk = (type: string, data: Uint8Array): Buffer => {
+        const body = Buffer.concat([Buffer.from(type, 'latin1'), data])
+        const out = Buffer.alloc(12 + data.length)
+        out.writeUInt32BE(data.length, 0)
+        body.copy(out, 4)
+        out.writeUInt32BE(crc32(body), 8 + data.length)
+        return out
+      }
+      const ihdr = Buffer.alloc(13)
+      ihdr.writeUInt32BE(3, 0)
+      ihdr.writeUInt32BE(2, 4)
+      ihdr.set([8, 3, 0, 0, 0], 8)
+      const rows = Uint8Array.from([0, 0, 1, 1, 0, 0, 0, 1])
+      return Buffer.concat([
+        Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+        chunk('IHDR', ihdr),
+        chunk('PLTE', Uint8Array.from([255, 255, 255, 0, 0, 0])),
+        chunk('IDAT', zlibSync(rows)),
+        chunk('IEND', new Uint8Array(0)),
+      ])
+    })()
+    expect(Array.from((await decodeMask(palettePng, 'p.png')).data)).toEqual([0, 1, 1, 0, 0, 1])
 
     const webp = await sharp({ create: { width: 5, height: 3, channels: 3, background: { r: 0, g: 0, b: 255 } } }).webp({ lossless: true }).toBuffer()
     const w = await decodeImage(webp, 'x.webp')
