@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { decodeImage, decodeMask } from './decode'
 import { DataError } from './errors'
 import { CARS, CARVANA_SIZE, encodeGif, writeCarvanaLike, writeWhaleLike } from './fixtures.test-helpers'
-import { detectLayout, loadImages, openDataset, readDataset } from './read'
+import { checkEntries, detectLayout, loadImages, openDataset, readDataset } from './read'
 
 let base: string
 let carvana: string
@@ -289,6 +289,20 @@ describe('issue 17 regressions', () => {
 })
 
 describe('streaming', () => {
+  it('checkEntries finds bad files of a listed dataset up front: headers fast, or full decodes', async () => {
+    const dir = await whaleCopy('check')
+    await writeFile(join(dir, 'masks', 'fluke_3.jpg'), await sharp(Buffer.alloc(81), { raw: { width: 9, height: 9, channels: 1 } }).jpeg().toBuffer())
+    const jpeg = await readFile(join(dir, 'images', 'fluke_1.jpg'))
+    await writeFile(join(dir, 'images', 'fluke_1.jpg'), jpeg.subarray(0, Math.floor(jpeg.length / 2)))
+    const dataset = await openDataset(dir, { maskThreshold: 108 })
+    const e = await expectDataError(checkEntries(dataset), 'BAD_FILES', /fluke_3\.jpg is 9×9 but its image/)
+    expect(e.problems.map((p) => p.code)).toEqual(['SIZE_MISMATCH']) // a truncated JPEG has a good header
+    const full = await checkEntries(dataset, dataset.train, { level: 'full', onBadFile: 'skip' })
+    expect(full.skipped.map((p) => [p.id, p.code]).sort()).toEqual([['fluke_1', 'CORRUPT_IMAGE'], ['fluke_3', 'SIZE_MISMATCH']])
+    expect(full.good.map((g) => g.id)).toEqual(['fluke_0', 'fluke_2', 'fluke_4', 'fluke_5'])
+    await dataset.close()
+  })
+
   it('openDataset lists without decoding; loadImages decodes test images in order, chunk by chunk', async () => {
     const dataset = await openDataset(carvana)
     expect(dataset.train.length).toBe(12)
