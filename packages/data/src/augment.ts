@@ -667,7 +667,18 @@ export function blur(options: { blurLimit?: number | [number, number]; p?: numbe
   })
 }
 
-/** A k × k box blur of every channel (OpenCV's `blur`: the window starts ⌊k/2⌋ before the pixel). */
+/**
+ * A k × k box blur of every channel (OpenCV's `blur`: the window starts ⌊k/2⌋ before the pixel; edges mirrored).
+ * What `blur` draws, and what a blurred test-time-augmentation view uses.
+ *
+ * @param s - the sample (the mask is kept as it is)
+ * @param k - kernel size (1 returns the sample unchanged)
+ * @returns the blurred sample
+ * @example
+ * ```ts
+ * const blurred = boxBlurImage({ image, width, height }, 3)
+ * ```
+ */
 export function boxBlurImage(s: AugmentSample, k: number): AugmentSample {
   if (k <= 1) return s
   const { height: h, width: w } = s
