@@ -11,6 +11,7 @@ export {
   restoreMask,
   placement,
   checkModelSize,
+  matchChannels,
   type PrepareSpec,
   type PrepareMode,
   type Placement,
