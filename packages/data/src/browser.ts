@@ -49,6 +49,7 @@ export {
   AUGMENTATIONS,
   AUGMENTATION_NAMES,
   createAugmentation,
+  describeAugmentations,
   type AugmentationConfig,
   type AugmentationName,
   type AugmentationSpec,
