@@ -293,19 +293,19 @@ describe('readTgsDataset validation', () => {
 })
 
 describe('issue 17 regressions', () => {
-  it('F1: 35 of 40 masks at the wrong size stop the read, naming all 35, instead of leaving 5 to train on', async () => {
+  it('F1: 11 of 12 masks at the wrong size (the probe did 35 of 40) stop the read, naming all 11, instead of leaving 1 to train on', async () => {
     const dir = join(base, 'f1')
-    await writeSyntheticTgs(dir, { trainCount: 40, testCount: 0, seed: 3 })
-    const masks = (await readdir(join(dir, 'train', 'masks'))).sort().slice(0, 35)
+    await writeSyntheticTgs(dir, { trainCount: 12, testCount: 0, seed: 3 })
+    const masks = (await readdir(join(dir, 'train', 'masks'))).sort().slice(0, 11)
     for (const m of masks) {
       const small = await sharp(await readFile(join(dir, 'train', 'masks', m))).resize(64, 64, { kernel: 'nearest' }).png().toBuffer()
       await writeFile(join(dir, 'train', 'masks', m), small)
     }
-    const e = await expectError(readTgsDataset(dir), 'WRONG_SIZE', /35 file\(s\) cannot be used:[\s\S]*is 64×64, expected 101×101[\s\S]*… and 25 more/)
+    const e = await expectError(readTgsDataset(dir), 'WRONG_SIZE', /11 file\(s\) cannot be used:[\s\S]*is 64×64, expected 101×101[\s\S]*… and 1 more/)
     expect(e.problems.map((p) => p.file!.split('/').pop()).sort()).toEqual(masks)
     const { train, report } = await readTgsDataset(dir, { onInvalidFile: 'skip' })
-    expect(train.length).toBe(5)
-    expect(report.skipped.length).toBe(35)
+    expect(train.length).toBe(1)
+    expect(report.skipped.length).toBe(11)
   })
 
   it('a missing depths.csv is not fatal when depth is not used; a depth channel then says what to do', async () => {
