@@ -213,14 +213,24 @@ describe('formats', () => {
     const turned = await decodeImage(wide, 'exif.jpg')
     expect([turned.width, turned.height]).toEqual([8, 16])
 
-    // GIF whose palette puts white first: the index, not the colour, says what is foreground.
+    // Palette masks go by what they look like: black is background whichever index it has (Carvana: 0 black, 1 white).
     const indices = Uint8Array.from([0, 1, 1, 0, 0, 1])
-    const gif = encodeGif(indices, 3, 2, [[255, 255, 255], [0, 0, 0]])
-    expect(Array.from((await decodeMask(gif, 'm.gif')).data)).toEqual([0, 1, 1, 0, 0, 1])
+    expect(Array.from((await decodeMask(encodeGif(indices, 3, 2, [[0, 0, 0], [255, 255, 255]]), 'carvana.gif')).data)).toEqual([0, 1, 1, 0, 0, 1])
+    expect(Array.from((await decodeMask(encodeGif(indices, 3, 2, [[255, 255, 255], [0, 0, 0]]), 'white-first.gif')).data)).toEqual([1, 0, 0, 1, 1, 0])
+    // Without black, the index: non-zero is foreground.
+    expect(Array.from((await decodeMask(encodeGif(indices, 3, 2, [[40, 40, 40], [200, 0, 0]]), 'no-black.gif')).data)).toEqual([0, 1, 1, 0, 0, 1])
+    // A GIF as sharp (libvips) writes it: white ends up at index 0; the object is still the white part.
+    const blob = new Uint8Array(40 * 20 * 3)
+    for (let p = 0; p < 800; p++) if (Math.abs((p % 40) - 20) < 6) blob.fill(255, 3 * p, 3 * p + 3)
+    const sharpGif = await sharp(blob, { raw: { width: 40, height: 20, channels: 3 } }).gif({ colours: 2 }).toBuffer()
+    const fromSharp = await decodeMask(sharpGif, 'sharp.gif')
+    expect(fromSharp.data.reduce((a, b) => a + b, 0)).toBe(20 * 11)
+    expect(fromSharp.data[20]).toBe(1)
     const three = encodeGif(Uint8Array.from([0, 1, 2, 0, 0, 1]), 3, 2, [[0, 0, 0], [255, 255, 255], [9, 9, 9]])
-    await expectDataError(decodeMask(three, 'three.gif'), 'NON_BINARY_MASK', /three\.gif is not a binary mask: it holds values 0, 1, 2/)
+    expect(Array.from((await decodeMask(three, 'three.gif', { threshold: 1 })).data)).toEqual([0, 0, 1, 0, 0, 0])
+    await expectDataError(decodeMask(three, 'three.gif'), 'NON_BINARY_MASK', /three\.gif is not a binary mask: it uses palette indices 0, 1, 2 with more than one non-black colour/)
 
-    // Palette PNG whose palette puts white first: index 0 is background whatever its colour.
+    // Palette PNG whose palette puts white first: the white pixels are the object.
     const palettePng = (() => {
       const chunk = (type: string, data: Uint8Array): Buffer => {
         const body = Buffer.concat([Buffer.from(type, 'latin1'), data])
@@ -243,7 +253,7 @@ describe('formats', () => {
         chunk('IEND', new Uint8Array(0)),
       ])
     })()
-    expect(Array.from((await decodeMask(palettePng, 'p.png')).data)).toEqual([0, 1, 1, 0, 0, 1])
+    expect(Array.from((await decodeMask(palettePng, 'p.png')).data)).toEqual([1, 0, 0, 1, 1, 0])
 
     const webp = await sharp({ create: { width: 5, height: 3, channels: 3, background: { r: 0, g: 0, b: 255 } } }).webp({ lossless: true }).toBuffer()
     const w = await decodeImage(webp, 'x.webp')
