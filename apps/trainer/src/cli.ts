@@ -13,6 +13,7 @@ import { addMergeSubmissionsCommand } from './commands/merge-submissions'
 import { addPredictCommand } from './commands/predict'
 import { synth } from './synth'
 import { findCheckpoint } from './checkpoint'
+import { addServeCommand } from './serve'
 
 const D = DEFAULT_TRAIN_CONFIG
 
@@ -178,6 +179,8 @@ export function createProgram(): Command {
       await synth({ out: opts.out, count: opts.count, testCount: opts.testCount, seed: opts.seed })
       process.stdout.write(`wrote ${opts.count} train and ${opts.testCount} test images (seed ${opts.seed}) to ${opts.out}\n`)
     })
+
+  addServeCommand(program)
 
   return program
 }

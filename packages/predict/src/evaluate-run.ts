@@ -1,13 +1,13 @@
 import { dirname, resolve } from 'node:path'
 import type { LayersModel } from '@tensorflow/tfjs-layers'
-import { loadImages, openDataset, prepareImage, restoreProbabilities, throwIfBadFiles, type Sample, type SampleEntry, type SkippedFile } from '@unet/data'
+import { loadImages, openDataset, restoreProbabilities, throwIfBadFiles, type Sample, type SampleEntry, type SkippedFile } from '@unet/data'
 import { confusionCounts, diceFromCounts, iouFromCounts, ThresholdSweep, tgsImageScoreFromCounts, type SweepMetric } from '@unet/metrics'
 import { ensureFolder, writeFileAtomic } from '@unet/files'
 import { PredictError } from './errors'
 import { loadRunModel, type RunFolder } from './run-folder'
 import { postProcess } from './postprocess'
 import { predictProbabilities } from './probabilities'
-import { prepareSpec, toModelChannels } from './predict-run'
+import { prepareFor, prepareSpec } from './predict-run'
 import type { TtaView } from './tta'
 
 /** Options of {@link evaluateRun}. */
@@ -125,7 +125,7 @@ export async function evaluateRun(folder: RunFolder, options: EvaluateRunOptions
       }
       const batch = new Float32Array(good.length * W * H * C)
       good.forEach(({ sample, where }, k) => {
-        batch.set(prepareImage(toModelChannels(sample, C, where), { width: sample.width, height: sample.height, channels: C }, spec), k * W * H * C)
+        batch.set(prepareFor(sample, run, where), k * W * H * C)
       })
       const maps = await predictProbabilities(model, { data: batch, count: good.length, height: H, width: W, channels: C }, { activation: run.output.activation, tta: options.tta ?? [], batchSize: options.batchSize ?? 8 })
       good.forEach(({ sample }, k) => {

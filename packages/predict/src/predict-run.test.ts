@@ -171,6 +171,15 @@ describe('predictRun on a folder of images', () => {
     expect(execFileSync('stat', ['-c', '%F', fifo]).toString().trim()).toBe('fifo')
   })
 
+  it('names the image a pad run cannot fit', async () => {
+    const run = await readRun(await brightnessRun(1))
+    const dir = mkdtempSync(join(tmpdir(), 'predict-big-'))
+    writeFileSync(join(dir, 'big.png'), picture(80, 40, { x: 0, y: 0, w: 1, h: 1 }).png)
+    await expect(predictRun(run, { images: dir, out: join(dir, 'x.csv') })).rejects.toThrow(
+      expect.objectContaining({ code: 'MODEL_MISMATCH', message: expect.stringMatching(/big\.png: prepare: mode 'pad' cannot fit a 80×40 image into 64×64; use mode 'letterbox'/) }),
+    )
+  })
+
   it('says which outputs and inputs are missing', async () => {
     const run = await readRun(await brightnessRun(1))
     const { dir } = imagesFolder()

@@ -1,7 +1,7 @@
 import { dirname, resolve } from 'node:path'
 import type { LayersModel } from '@tensorflow/tfjs-layers'
 import { ensureFolder, outputKind } from '@unet/files'
-import { encodePng, loadImages, prepareImage, restoreProbabilities, type ImageSample, type PrepareSpec, type SampleEntry } from '@unet/data'
+import { encodePng, loadImages, matchChannels, prepareImage, restoreProbabilities, type ImageSample, type PrepareSpec, type SampleEntry } from '@unet/data'
 import { encode, submissionChunks, type SubmissionRow } from '@unet/rle'
 import { submissionFormat } from './convention'
 import { PredictError } from './errors'
@@ -95,18 +95,12 @@ export function prepareSpec(run: Pick<RunFile, 'input' | 'prepare'>): PrepareSpe
 }
 
 /**
- * An image with the channels the model takes: grey repeated into RGB; RGB taken as grey only when its three
- * channels are equal (TGS's 3-channel PNGs), refused otherwise.
+ * An image with the channels the model takes (@unet/data's `matchChannels`: grey is repeated into RGB). RGB for a
+ * grey model is refused, except when its three channels are equal (TGS's 3-channel PNGs), which is grey already.
  */
-export function toModelChannels(img: Pick<ImageSample, 'id' | 'image' | 'width' | 'height' | 'channels'>, channels: number, where: string): Float32Array {
-  if (img.channels === channels) return img.image
-  const n = img.width * img.height
-  if (img.channels === 1 && channels === 3) {
-    const out = new Float32Array(n * 3)
-    for (let i = 0; i < n; i++) out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = img.image[i] as number
-    return out
-  }
+export function toModelChannels(img: Pick<ImageSample, 'image' | 'width' | 'height' | 'channels'>, channels: number, where: string): Float32Array {
   if (img.channels === 3 && channels === 1) {
+    const n = img.width * img.height
     const out = new Float32Array(n)
     for (let i = 0; i < n; i++) {
       const r = img.image[3 * i] as number
@@ -117,7 +111,25 @@ export function toModelChannels(img: Pick<ImageSample, 'id' | 'image' | 'width' 
     }
     return out
   }
-  throw new PredictError('MODEL_MISMATCH', `${where} has ${img.channels} channels but the run's model takes ${channels}`, { file: where })
+  try {
+    return matchChannels(img.image, img, channels)
+  } catch (cause) {
+    throw new PredictError('MODEL_MISMATCH', `${where}: ${(cause as Error).message}`, { file: where, cause })
+  }
+}
+
+/**
+ * An image prepared for the model as the run was trained: channels matched, then resized / padded / letterboxed.
+ *
+ * @throws {PredictError} `MODEL_MISMATCH` naming the file (e.g. a pad run given an image larger than its input)
+ */
+export function prepareFor(img: Pick<ImageSample, 'image' | 'width' | 'height' | 'channels'>, run: Pick<RunFile, 'input' | 'prepare'>, where: string): Float32Array {
+  const pixels = toModelChannels(img, run.input.channels, where)
+  try {
+    return prepareImage(pixels, { width: img.width, height: img.height, channels: run.input.channels }, prepareSpec(run))
+  } catch (cause) {
+    throw new PredictError('MODEL_MISMATCH', `${where}: ${(cause as Error).message}`, { file: where, cause })
+  }
 }
 
 type Loaded = { ok: true; image: ImageSample; entry: SampleEntry } | { ok: false; entry: SampleEntry; reason: string }
@@ -235,8 +247,7 @@ export async function predictRun(folder: RunFolder, options: PredictRunOptions):
       }
       const batch = new Float32Array(good.length * W * H * C)
       good.forEach((img, k) => {
-        const pixels = toModelChannels(img, C, where[k] as string)
-        batch.set(prepareImage(pixels, { width: img.width, height: img.height, channels: C }, spec), k * W * H * C)
+        batch.set(prepareFor(img, run, where[k] as string), k * W * H * C)
       })
       const maps = await predictProbabilities(model, { data: batch, count: good.length, height: H, width: W, channels: C }, { activation: run.output.activation, tta: options.tta ?? [], batchSize: options.batchSize ?? 8 })
       for (let k = 0; k < good.length; k++) {

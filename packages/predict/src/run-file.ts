@@ -5,7 +5,7 @@ export const RUN_FILE_VERSION = 2
 
 /** How an image reaches the model's width × height (see docs/run-format.md). */
 export interface RunPrepare {
-  /** `resize` stretches; `pad` pads (or centre-crops) to size; `letterbox` resizes keeping the aspect ratio, then pads. */
+  /** `resize` stretches; `pad` pads to size (images larger than the model are refused: use letterbox); `letterbox` resizes keeping the aspect ratio, then pads. */
   readonly mode: 'resize' | 'pad' | 'letterbox'
   /** Padding of `pad` and `letterbox`. */
   readonly pad?: 'reflect' | 'constant'
