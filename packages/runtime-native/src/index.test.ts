@@ -75,6 +75,24 @@ describe.skipIf(addon === null)('the oneDNN addon', () => {
     expect(dot(dw, w)).toBeCloseTo(forward, 3)
   })
 
+  it('adds a bias and applies a ReLU in the forward pass (FusedConv2D), alone or together', () => {
+    const x = random(2 * 7 * 9 * 3, 6)
+    const w = random(3 * 3 * 3 * 4, 7)
+    const bias = Float32Array.from([0.3, -0.2, 0.05, -0.4])
+    const plain = reference(x, w, geometry)
+    for (const [withBias, relu] of [[true, false], [false, true], [true, true]] as const) {
+      const y = new Float32Array(plain.length)
+      addon!.conv(0, x, w, y, geometry, withBias ? bias : null, relu)
+      for (let i = 0; i < y.length; i++) {
+        const sum = plain[i]! + (withBias ? bias[i % 4]! : 0)
+        expect(y[i]).toBeCloseTo(relu ? Math.max(0, sum) : sum, 5)
+      }
+    }
+    const y = new Float32Array(plain.length)
+    expect(() => addon!.conv(0, x, w, y, geometry, bias.subarray(0, 3), true)).toThrow(/bias is shorter/)
+    expect(() => addon!.conv(1, random(y.length, 8), w, new Float32Array(x.length), geometry, bias, false)).toThrow(/forward\) only/)
+  })
+
   it('names its kernel, sets its threads, and rejects bad arguments', () => {
     expect(addon!.implementation(0, geometry)).toMatch(/\w/)
     const before = addon!.threads()

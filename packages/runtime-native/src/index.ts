@@ -12,9 +12,19 @@ export interface NativeConv {
    * One convolution. `op` 0: `out = y` from `a = x`, `b = filter`; 1: `out = dx` from `a = dy`, `b = filter`;
    * 2: `out = dfilter` from `a = x`, `b = dy`. `geometry` is that of the forward convolution:
    * `[N, H, W, inC, outH, outW, outC, kH, kW, strideH, strideW, padTop, padLeft, padBottom, padRight]`.
+   * For op 0 only, `bias` (one float per output channel, or null) is added and `relu` applied in the same
+   * pass, as oneDNN post-ops: `out = max(0, conv(x, filter) + bias)` (tfjs's `FusedConv2D`).
    * Throws when a buffer is smaller than the geometry needs or oneDNN rejects the geometry.
    */
-  conv(op: 0 | 1 | 2, a: Float32Array, b: Float32Array, out: Float32Array, geometry: readonly number[]): void
+  conv(
+    op: 0 | 1 | 2,
+    a: Float32Array,
+    b: Float32Array,
+    out: Float32Array,
+    geometry: readonly number[],
+    bias?: Float32Array | null,
+    relu?: boolean,
+  ): void
   /** oneDNN's name for the kernel it picks for `op` on `geometry` (e.g. `brgconv:avx512_core`). */
   implementation(op: 0 | 1 | 2, geometry: readonly number[]): string
   /** Sets the number of threads oneDNN's convolutions use (OpenMP; process-wide). */
