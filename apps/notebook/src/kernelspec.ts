@@ -1,4 +1,4 @@
-import { mkdir, rename, writeFile } from 'node:fs/promises'
+import { writeFileAtomic } from '@unet/files'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -92,10 +92,7 @@ export async function installKernelSpec(options: InstallOptions = {}): Promise<{
   const dir = join(kernelsDir(options), name)
   const spec = kernelSpec(options)
   try {
-    await mkdir(dir, { recursive: true })
-    const tmp = join(dir, `.kernel.json.${process.pid}.tmp`)
-    await writeFile(tmp, `${JSON.stringify(spec, null, 2)}\n`)
-    await rename(tmp, join(dir, 'kernel.json'))
+    await writeFileAtomic(join(dir, 'kernel.json'), `${JSON.stringify(spec, null, 2)}\n`, { mkdir: true })
   } catch (cause) {
     throw new KernelError('KERNELSPEC_WRITE_FAILED', `cannot write the kernelspec to ${dir}; use --user, or --prefix DIR with a folder you can write`, { cause })
   }

@@ -1,25 +1,8 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { gunzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
-import { swapDirAtomic, writeFileAtomic } from './atomic'
-
-describe('writeFileAtomic', () => {
-  it('writes, gzips .gz and leaves no temp files', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'unet-atomic-'))
-    await writeFileAtomic(join(dir, 'a.csv'), 'id,rle_mask\n')
-    await writeFileAtomic(join(dir, 'a.csv.gz'), 'id,rle_mask\n')
-    expect(readFileSync(join(dir, 'a.csv'), 'utf8')).toBe('id,rle_mask\n')
-    expect(gunzipSync(readFileSync(join(dir, 'a.csv.gz'))).toString()).toBe('id,rle_mask\n')
-    expect(readdirSync(dir).sort()).toEqual(['a.csv', 'a.csv.gz'])
-  })
-  it('fails with a one-line message naming the path', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'unet-atomic-'))
-    writeFileSync(join(dir, 'file'), 'x')
-    await expect(writeFileAtomic(join(dir, 'file', 'sub.csv'), 'x')).rejects.toMatchObject({ code: 'WRITE_FAILED' })
-  })
-})
+import { swapDirAtomic } from './atomic'
 
 describe('swapDirAtomic', () => {
   it('replaces a folder with a finished one', async () => {

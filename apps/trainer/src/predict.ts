@@ -1,12 +1,9 @@
 import sharp from 'sharp'
-import { createWriteStream } from 'node:fs'
-import { mkdir, rename, rm } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
-import { pipeline } from 'node:stream/promises'
-import { createGzip } from 'node:zlib'
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
 import { generateSyntheticTgs, readTgsTestImages } from '@unet/data-tgs'
-import { encode, writeSubmission, type SubmissionRow } from '@unet/rle'
-import { tempPathFor } from './atomic'
+import { encode, submissionChunks, type SubmissionRow } from '@unet/rle'
+import { writeFileAtomic } from '@unet/files'
 import { loadCheckpoint } from './checkpoint'
 import { prepareSet, toOriginalSize } from './data'
 import { TrainerError } from './errors'
@@ -66,24 +63,17 @@ async function* testChunks(config: Pick<TrainConfig, 'data' | 'seed' | 'synthTes
   }
 }
 
-/** Writes the rows to `out` atomically (temp file in the same folder, then renamed); gzipped when `out` ends in `.gz`. */
+/** Streams the rows into `out` through the one atomic write (regular files replaced, pipes written into, `-` is stdout; gzipped when `out` ends in `.gz`). */
 async function writeRows(out: string, rows: AsyncIterable<SubmissionRow>): Promise<number> {
-  await mkdir(dirname(out), { recursive: true })
-  if (!out.endsWith('.gz')) return (await writeSubmission(out, rows)).rows
-  const tmp = tempPathFor(out)
-  const gzip = createGzip()
-  const written = pipeline(gzip, createWriteStream(tmp, { flags: 'wx' }))
-  try {
-    const { rows: count } = await writeSubmission(gzip, rows, { end: true })
-    await written
-    await rename(tmp, out)
-    return count
-  } catch (error) {
-    gzip.destroy()
-    await written.catch(() => undefined)
-    await rm(tmp, { force: true }).catch(() => undefined)
-    throw error
+  let count = 0
+  async function* counted(): AsyncGenerator<SubmissionRow> {
+    for await (const row of rows) {
+      count++
+      yield row
+    }
   }
+  await writeFileAtomic(out, submissionChunks(counted()), { mkdir: true })
+  return count
 }
 
 /**

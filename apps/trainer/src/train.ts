@@ -3,7 +3,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { writeFileAtomic } from './atomic'
+import { writeFileAtomic } from '@unet/files'
 import {
   bestCheckpoint,
   earlyStopping,

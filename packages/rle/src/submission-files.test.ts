@@ -20,28 +20,19 @@ async function* slowly(items: SubmissionRow[]): AsyncGenerator<SubmissionRow> {
 }
 
 describe('writeSubmission', () => {
-  it('writes a file from an async source and readSubmission reads it back', async () => {
-    const path = join(dir, 'a.csv')
-    expect(await writeSubmission(path, slowly(rows))).toEqual({ rows: rows.length })
-    expect(readFileSync(path, 'utf8')).toBe(formatSubmission(rows))
-    expect(await readSubmission(path)).toEqual(rows)
-    expect(readdirSync(dir)).toEqual(['a.csv']) // no temp file left behind
-  })
-
-  it('leaves an existing file untouched and no temp file when a row is bad', async () => {
-    const path = join(dir, 'keep.csv')
-    writeFileSync(path, 'previous')
-    const bad = [...rows.slice(0, 1500), rows[3] as SubmissionRow]
-    await expect(writeSubmission(path, bad)).rejects.toMatchObject({ code: 'DUPLICATE_ID', line: 1501 })
-    expect(readFileSync(path, 'utf8')).toBe('previous')
-    expect(readdirSync(dir).filter((f) => f.startsWith('keep.csv'))).toEqual(['keep.csv'])
-  })
-
-  it('reports a folder that does not exist as WRITE_FAILED', async () => {
-    await expect(writeSubmission(join(dir, 'missing', 'x.csv'), rows)).rejects.toMatchObject({
-      name: 'SubmissionError',
-      code: 'WRITE_FAILED',
+  it('refuses a file path and points to @unet/files', async () => {
+    await expect(writeSubmission(join(dir, 'a.csv') as never, rows)).rejects.toMatchObject({
+      code: 'INVALID_TARGET',
+      message: expect.stringMatching(/writeFileAtomic\(path, submissionChunks\(rows\)\) from @unet\/files/),
     })
+    expect(readdirSync(dir)).toEqual([])
+  })
+
+  it('stops at a bad row with its line', async () => {
+    const stream = new PassThrough()
+    stream.resume()
+    const bad = [...rows.slice(0, 1500), rows[3] as SubmissionRow]
+    await expect(writeSubmission(stream, bad)).rejects.toMatchObject({ code: 'DUPLICATE_ID', line: 1501 })
   })
 
   it('writes to a Node writable, waiting for it to drain, and leaves it open unless asked', async () => {

@@ -1,5 +1,4 @@
 import type * as NodeFs from 'node:fs'
-import type * as NodeFsPromises from 'node:fs/promises'
 import {
   type ParseSubmissionOptions,
   type SubmissionChunksOptions,
@@ -17,8 +16,12 @@ export interface NodeWritableLike {
   end(callback?: () => void): unknown
 }
 
-/** Where `writeSubmission` writes: a file path (written atomically), a Node writable, or a web `WritableStream`. */
-export type SubmissionTarget = string | NodeWritableLike | WritableStream<string>
+/**
+ * Where `writeSubmission` writes: a Node writable or a web `WritableStream`. To write a file atomically (temp file +
+ * rename, FIFOs and devices left intact, `.gz` compressed), give `submissionChunks(rows)` to `writeFileAtomic` of
+ * `@unet/files`; this package stays free of dependencies and of file-system writes.
+ */
+export type SubmissionTarget = NodeWritableLike | WritableStream<string>
 
 /** Options for {@link writeSubmission}. */
 export interface WriteSubmissionOptions extends SubmissionChunksOptions {
@@ -45,26 +48,6 @@ function writeFailed(where: string, error: unknown): SubmissionError {
   if (error instanceof SubmissionError) return error
   const reason = error instanceof Error ? error.message : String(error)
   return new SubmissionError('WRITE_FAILED', `Could not write the submission to ${where}: ${reason}`, { cause: error })
-}
-
-async function writeFile(path: string, chunks: AsyncIterable<string>): Promise<void> {
-  const { open, rename, rm } = await nodeModule<typeof NodeFsPromises>('node:fs/promises')
-  // Same folder as the target so the rename is atomic: a crash never leaves a half-written submission.
-  const temp = `${path}.${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}.tmp`
-  let handle: Awaited<ReturnType<typeof open>> | undefined
-  try {
-    handle = await open(temp, 'wx')
-    for await (const chunk of chunks) await handle.write(chunk)
-    await handle.sync()
-    const opened = handle
-    handle = undefined
-    await opened.close()
-    await rename(temp, path)
-  } catch (error) {
-    await handle?.close().catch(() => undefined)
-    await rm(temp, { force: true }).catch(() => undefined)
-    throw writeFailed(path, error)
-  }
 }
 
 async function writeNode(stream: NodeWritableLike, chunks: AsyncIterable<string>, end: boolean): Promise<void> {
@@ -103,12 +86,12 @@ async function writeWeb(stream: WritableStream<string>, chunks: AsyncIterable<st
 }
 
 /**
- * Writes a Kaggle submission CSV (`id,rle_mask`), streaming: rows may come from an async generator while
- * predictions are still being made, and memory stays flat however many there are. A path is written
- * atomically (a temp file in the same folder, renamed into place), so a failed run never leaves half a file.
- * Rows are checked as {@link formatSubmission} does; on the first bad row nothing is left at the path.
+ * Writes a Kaggle submission CSV (`id,rle_mask`) into a stream, streaming: rows may come from an async generator
+ * while predictions are still being made, and memory stays flat however many there are. Rows are checked as
+ * {@link formatSubmission} does; the first bad row throws. For a file, use `writeFileAtomic(path,
+ * submissionChunks(rows))` from `@unet/files`, which leaves the old file in place when a row is bad.
  *
- * @param target - a file path, a Node writable (e.g. `process.stdout`), or a web `WritableStream<string>`
+ * @param target - a Node writable (e.g. `process.stdout`) or a web `WritableStream<string>`
  * @param rows - `{ id, rleMask }` rows, sync or async
  * @param options - as {@link formatSubmission}, plus `chunkSize` and `end` (close a stream target afterwards)
  * @returns how many rows were written
@@ -120,7 +103,7 @@ async function writeWeb(stream: WritableStream<string>, chunks: AsyncIterable<st
  * async function* rows() {
  *   yield { id: '0a1742c740', rleMask: encode(new Uint8Array(101 * 101), { height: 101, width: 101 }) }
  * }
- * await writeSubmission('submission.csv', rows()) // { rows: 1 }
+ * await writeSubmission(process.stdout, rows()) // { rows: 1 }
  * ```
  */
 export async function writeSubmission(
@@ -138,7 +121,10 @@ export async function writeSubmission(
   const chunks = submissionChunks(counted(), options)
   const end = options.end === true
   if (typeof target === 'string') {
-    await writeFile(target, chunks)
+    throw new SubmissionError(
+      'INVALID_TARGET',
+      `writeSubmission writes to streams, not to the path ${target}: to write a file atomically, use writeFileAtomic(path, submissionChunks(rows)) from @unet/files.`,
+    )
   } else if (target !== null && typeof target === 'object' && typeof (target as WritableStream).getWriter === 'function') {
     await writeWeb(target as WritableStream<string>, chunks, end)
   } else if (target !== null && typeof target === 'object' && typeof (target as NodeWritableLike).write === 'function') {

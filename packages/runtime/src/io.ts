@@ -5,7 +5,7 @@ import { mkdir, readdir, readFile, rm } from 'node:fs/promises'
 import { basename, isAbsolute, join, normalize, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-import { syncDir, TEMP_PREFIX, writeFileAtomic } from './atomic'
+import { syncDir, TEMP_PREFIX, writeFileAtomic } from '@unet/files'
 import { ModelFileError } from './errors'
 
 /** Options of {@link saveModel}. */
