@@ -4,6 +4,7 @@ import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from '
 // would put its slow Conv2DBackpropInput back.
 import '@tensorflow/tfjs-backend-wasm'
 
+import { makeAdamUpdate, overrideAdam } from './adam'
 import { makeBatchNormGrad, overrideBatchNormGradient } from './batch-norm-grad'
 import { makeConv2DBackpropFilter } from './conv2d-backprop-filter'
 import { makeConv2DBackpropInput } from './conv2d-backprop-input'
@@ -27,7 +28,9 @@ let registered: string[] | null = null
  *   for the channels-last cases a U-Net hits, the stock kernel otherwise;
  * - the gradients of `FusedBatchNorm`, `Mean` and `Sum` (registered globally, but they defer to tfjs-core's
  *   own on every backend other than wasm), through the kernels `UnetBatchNormGrad` and
- *   `UnetBroadcastChannels`.
+ *   `UnetBroadcastChannels`;
+ * - tfjs's `AdamOptimizer` update (patched globally, tfjs-core's own code on every other backend): one
+ *   `UnetAdamUpdate` pass per variable instead of 14 element-wise kernels, each a thread-pool round trip.
  *
  * Gradients agree with the cpu backend. Safe to call more than once, before or after the wasm backend has
  * started; later calls change nothing. Call it after `@tensorflow/tfjs-layers` (or tfjs-core's
@@ -59,6 +62,7 @@ export function registerWasmTrainingKernels(): string[] {
     makeMaxPoolGrad(),
     makeFusedBatchNorm(),
     makeBroadcastChannels(),
+    makeAdamUpdate(),
   ]
   for (const config of configs) {
     if (getKernel(config.kernelName, 'wasm') !== undefined) unregisterKernel(config.kernelName, 'wasm')
@@ -66,6 +70,7 @@ export function registerWasmTrainingKernels(): string[] {
   }
   overrideBatchNormGradient()
   overrideReductionGradients()
+  overrideAdam()
   registered = configs.map((c) => c.kernelName)
   return [...registered]
 }
