@@ -9,6 +9,7 @@ import { makeBatchNormGrad, overrideBatchNormGradient } from './batch-norm-grad'
 import { makeConv2DBackpropFilter } from './conv2d-backprop-filter'
 import { makeConv2DBackpropInput } from './conv2d-backprop-input'
 import { makeIdentity } from './identity'
+import { makeReluGrad, overrideReluGradient } from './relu-grad'
 import { makeBroadcastChannels, overrideReductionGradients } from './reduction-grads'
 import { makeConcat, makeFusedBatchNorm, makeMaxPoolGrad, makeMean, makeSplitV, makeSum } from './layout-kernels'
 
@@ -29,6 +30,7 @@ let registered: string[] | null = null
  * - the gradients of `FusedBatchNorm`, `Mean` and `Sum` (registered globally, but they defer to tfjs-core's
  *   own on every backend other than wasm), through the kernels `UnetBatchNormGrad` and
  *   `UnetBroadcastChannels`;
+ * - the gradient of `Relu` (same rule): one SIMD pass, `UnetReluGrad`, instead of Step, Cast and Multiply;
  * - tfjs's `AdamOptimizer` update (patched globally, tfjs-core's own code on every other backend): one
  *   `UnetAdamUpdate` pass per variable instead of 14 element-wise kernels, each a thread-pool round trip.
  *
@@ -63,6 +65,7 @@ export function registerWasmTrainingKernels(): string[] {
     makeFusedBatchNorm(),
     makeBroadcastChannels(),
     makeAdamUpdate(),
+    makeReluGrad(),
   ]
   for (const config of configs) {
     if (getKernel(config.kernelName, 'wasm') !== undefined) unregisterKernel(config.kernelName, 'wasm')
@@ -71,6 +74,7 @@ export function registerWasmTrainingKernels(): string[] {
   overrideBatchNormGradient()
   overrideReductionGradients()
   overrideAdam()
+  overrideReluGradient()
   registered = configs.map((c) => c.kernelName)
   return [...registered]
 }

@@ -24,6 +24,8 @@ export interface SimdLoops {
    * (row stride `rowStride` bytes), in 4 × 4 blocks.
    */
   transpose4(src: number, pixelStride: number, dst: number, rowStride: number, p4: number, c4: number): void
+  /** out[i] = x[i] > 0 ? dy[i] : 0 over n4 groups of 4 floats: the gradient of a ReLU in one pass. */
+  reluMask(dy: number, x: number, out: number, n4: number): void
 }
 
 const I32 = 0x7f
@@ -238,13 +240,41 @@ function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
       ],
     ),
   )
+  // reluMask(dy 0, x 1, out 2, n4 3): out = dy AND (x > 0), the comparison's all-ones lanes keeping dy.
+  const relu = body([], [
+    ...block,
+    ...get(3),
+    ...eqz,
+    ...brIf(0),
+    ...loop,
+    ...get(2),
+    ...get(0),
+    ...load,
+    ...get(1),
+    ...load,
+    ...[0x43, 0x00, 0x00, 0x00, 0x00], // f32.const 0
+    ...[0xfd, 0x13], // f32x4.splat
+    ...[0xfd, 0x44], // f32x4.gt
+    ...[0xfd, 0x4e], // v128.and
+    ...store,
+    ...step16(0),
+    ...step16(1),
+    ...step16(2),
+    ...get(3),
+    ...i32(1),
+    ...sub,
+    ...tee(3),
+    ...brIf(0),
+    ...end,
+    ...end,
+  ])
   const fn = (params: number) => [0x60, ...uleb(params), ...Array<number>(params).fill(I32), 0x00]
   const bytes = [
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
     ...section(1, vec([fn(4), fn(7), fn(6)])),
     // A shared memory (the threaded build) must be imported as shared, with a maximum: 4 GiB covers any.
     ...section(2, vec([[...name('env'), ...name('memory'), 0x02, ...(shared ? [0x03, 0x00, ...uleb(65536)] : [0x00, 0x00])]])),
-    ...section(3, vec([[0], [1], [2], [0], [2], [2]])),
+    ...section(3, vec([[0], [1], [2], [0], [2], [2], [0]])),
     ...section(
       7,
       vec([
@@ -254,9 +284,10 @@ function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
         [...name('fillRows'), 0x00, 3],
         [...name('copyRows'), 0x00, 4],
         [...name('transpose4'), 0x00, 5],
+        [...name('reluMask'), 0x00, 6],
       ]),
     ),
-    ...section(10, vec([sums, dots, scale, fill, copy, tr])),
+    ...section(10, vec([sums, dots, scale, fill, copy, tr, relu])),
   ]
   return new Uint8Array(bytes)
 }
