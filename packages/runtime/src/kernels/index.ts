@@ -8,8 +8,8 @@ import { makeAdamUpdate, overrideAdam } from './adam'
 import { makeBatchNormGrad, overrideBatchNormGradient } from './batch-norm-grad'
 import { makeConv2DBackpropFilter } from './conv2d-backprop-filter'
 import { makeConv2DBackpropInput } from './conv2d-backprop-input'
-import { makeIdentity } from './identity'
-import { makeReluGrad, overrideReluGradient } from './relu-grad'
+import { makeCast, makeIdentity } from './identity'
+import { makeReluGrad, makeSquareGrad, overrideElementwiseGradients } from './elementwise-grads'
 import { makeBroadcastChannels, overrideReductionGradients } from './reduction-grads'
 import { makeConcat, makeFusedBatchNorm, makeMaxPoolGrad, makeMean, makeSplitV, makeSum } from './layout-kernels'
 
@@ -30,7 +30,10 @@ let registered: string[] | null = null
  * - the gradients of `FusedBatchNorm`, `Mean` and `Sum` (registered globally, but they defer to tfjs-core's
  *   own on every backend other than wasm), through the kernels `UnetBatchNormGrad` and
  *   `UnetBroadcastChannels`;
- * - the gradient of `Relu` (same rule): one SIMD pass, `UnetReluGrad`, instead of Step, Cast and Multiply;
+ * - the gradients of `Relu` and `Square` (same rule): one SIMD pass each (`UnetReluGrad`, `UnetSquareGrad`)
+ *   instead of Step, Cast and Multiply, and Cast and two Multiply;
+ * - `Cast` to the same dtype shares the buffer (tfjs-core's `moments` casts float32 to float32 in every batch
+ *   norm) instead of copying it;
  * - tfjs's `AdamOptimizer` update (patched globally, tfjs-core's own code on every other backend): one
  *   `UnetAdamUpdate` pass per variable instead of 14 element-wise kernels, each a thread-pool round trip.
  *
@@ -66,6 +69,8 @@ export function registerWasmTrainingKernels(): string[] {
     makeBroadcastChannels(),
     makeAdamUpdate(),
     makeReluGrad(),
+    makeSquareGrad(),
+    makeCast(getKernel('Cast', 'wasm')),
   ]
   for (const config of configs) {
     if (getKernel(config.kernelName, 'wasm') !== undefined) unregisterKernel(config.kernelName, 'wasm')
@@ -74,7 +79,7 @@ export function registerWasmTrainingKernels(): string[] {
   overrideBatchNormGradient()
   overrideReductionGradients()
   overrideAdam()
-  overrideReluGradient()
+  overrideElementwiseGradients()
   registered = configs.map((c) => c.kernelName)
   return [...registered]
 }

@@ -26,6 +26,8 @@ export interface SimdLoops {
   transpose4(src: number, pixelStride: number, dst: number, rowStride: number, p4: number, c4: number): void
   /** out[i] = x[i] > 0 ? dy[i] : 0 over n4 groups of 4 floats: the gradient of a ReLU in one pass. */
   reluMask(dy: number, x: number, out: number, n4: number): void
+  /** out[i] = 2 · x[i] · dy[i] over n4 groups of 4 floats: the gradient of a square in one pass. */
+  squareGrad(dy: number, x: number, out: number, n4: number): void
 }
 
 const I32 = 0x7f
@@ -240,41 +242,48 @@ function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
       ],
     ),
   )
-  // reluMask(dy 0, x 1, out 2, n4 3): out = dy AND (x > 0), the comparison's all-ones lanes keeping dy.
-  const relu = body([], [
-    ...block,
-    ...get(3),
-    ...eqz,
-    ...brIf(0),
-    ...loop,
-    ...get(2),
-    ...get(0),
-    ...load,
-    ...get(1),
-    ...load,
+  // Element-wise loops (dy 0, x 1, out 2, n4 3): out = compute(dy, x), with dy and x loaded in that order.
+  const elementwise = (compute: number[]) =>
+    body([[1, V128]], [
+      ...block,
+      ...get(3),
+      ...eqz,
+      ...brIf(0),
+      ...loop,
+      ...get(2),
+      ...get(0),
+      ...load,
+      ...get(1),
+      ...load,
+      ...compute,
+      ...store,
+      ...step16(0),
+      ...step16(1),
+      ...step16(2),
+      ...get(3),
+      ...i32(1),
+      ...sub,
+      ...tee(3),
+      ...brIf(0),
+      ...end,
+      ...end,
+    ])
+  // reluMask: dy AND (x > 0), the comparison's all-ones lanes keeping dy.
+  const relu = elementwise([
     ...[0x43, 0x00, 0x00, 0x00, 0x00], // f32.const 0
     ...[0xfd, 0x13], // f32x4.splat
     ...[0xfd, 0x44], // f32x4.gt
     ...[0xfd, 0x4e], // v128.and
-    ...store,
-    ...step16(0),
-    ...step16(1),
-    ...step16(2),
-    ...get(3),
-    ...i32(1),
-    ...sub,
-    ...tee(3),
-    ...brIf(0),
-    ...end,
-    ...end,
   ])
+  // squareGrad: dy · (x + x); x + x is x · 2 exactly, so the same as tfjs's dy · (x · 2). Local 4 holds x.
+  const squareGrad = elementwise([...tee(4), ...get(4), ...fadd, ...fmul])
   const fn = (params: number) => [0x60, ...uleb(params), ...Array<number>(params).fill(I32), 0x00]
   const bytes = [
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
     ...section(1, vec([fn(4), fn(7), fn(6)])),
     // A shared memory (the threaded build) must be imported as shared, with a maximum: 4 GiB covers any.
     ...section(2, vec([[...name('env'), ...name('memory'), 0x02, ...(shared ? [0x03, 0x00, ...uleb(65536)] : [0x00, 0x00])]])),
-    ...section(3, vec([[0], [1], [2], [0], [2], [2], [0]])),
+    ...section(3, vec([[0], [1], [2], [0], [2], [2], [0], [0]])),
     ...section(
       7,
       vec([
@@ -285,9 +294,10 @@ function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
         [...name('copyRows'), 0x00, 4],
         [...name('transpose4'), 0x00, 5],
         [...name('reluMask'), 0x00, 6],
+        [...name('squareGrad'), 0x00, 7],
       ]),
     ),
-    ...section(10, vec([sums, dots, scale, fill, copy, tr, relu])),
+    ...section(10, vec([sums, dots, scale, fill, copy, tr, relu, squareGrad])),
   ]
   return new Uint8Array(bytes)
 }
