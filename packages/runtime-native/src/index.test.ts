@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it, vi } from 'vitest'
 
-import { loadNativeConv, nativeConvReason } from './index'
+import { loadNativeConv, nativeConvReason, preferPassiveOpenMp } from './index'
 
 const addon = loadNativeConv()
 if (addon === null) console.warn(`[@unet/runtime-native tests] addon tests skipped: ${nativeConvReason()}`)
@@ -102,6 +102,18 @@ describe.skipIf(addon === null)('the oneDNN addon', () => {
     expect(() => addon!.conv(0, new Float32Array(4), new Float32Array(4), new Float32Array(4), geometry)).toThrow(/smaller than the geometry/)
     expect(() => addon!.conv(0, new Float64Array(4) as never, new Float32Array(4), new Float32Array(4), geometry)).toThrow(/Float32Arrays/)
     expect(() => addon!.conv(3 as never, new Float32Array(4), new Float32Array(4), new Float32Array(4), geometry)).toThrow(/op must be/)
+  })
+})
+
+describe('OpenMP wait policy', () => {
+  it('is passive unless the user chose one, and was set before the addon loaded', () => {
+    const unset: Record<string, string | undefined> = {}
+    preferPassiveOpenMp(unset)
+    expect(unset.OMP_WAIT_POLICY).toBe('PASSIVE')
+    const chosen: Record<string, string | undefined> = { OMP_WAIT_POLICY: 'ACTIVE' }
+    preferPassiveOpenMp(chosen)
+    expect(chosen.OMP_WAIT_POLICY).toBe('ACTIVE')
+    if (addon !== null) expect(process.env.OMP_WAIT_POLICY).toMatch(/^(PASSIVE|ACTIVE|passive|active)$/)
   })
 })
 

@@ -38,6 +38,16 @@ const ADDON = '../build/Release/dnnl_conv.node'
 
 let cached: { addon: NativeConv | null; reason: string } | undefined
 
+/**
+ * OpenMP threads spin after each convolution by default, waiting for the next; beside wasm's own thread pool
+ * that burns the cores the next kernel needs (2-thread training steps took 2–3× the CPU time). libgomp reads
+ * `OMP_WAIT_POLICY` once, when it loads with the addon, so it is set before; a value the user set wins.
+ * @internal
+ */
+export function preferPassiveOpenMp(env: Record<string, string | undefined>): void {
+  if (env.OMP_WAIT_POLICY === undefined) env.OMP_WAIT_POLICY = 'PASSIVE'
+}
+
 function load(): { addon: NativeConv | null; reason: string } {
   let path: string
   try {
@@ -52,6 +62,7 @@ function load(): { addon: NativeConv | null; reason: string } {
         'the oneDNN addon is not built (install libdnnl-dev and a C++ compiler, then `pnpm rebuild @unet/runtime-native`)',
     }
   }
+  preferPassiveOpenMp(process.env)
   try {
     const addon = createRequire(import.meta.url)(path) as NativeConv
     if (typeof addon.conv !== 'function') return { addon: null, reason: `${path} is not the oneDNN conv addon` }
