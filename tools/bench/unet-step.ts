@@ -465,7 +465,14 @@ async function main(): Promise<void> {
     for (const threads of threadCounts) {
       for (const native of variants) {
         const r = runChild(`wasm:${threads}:profile`, 900, native)
-        if (typeof r === 'string' || r.profile === undefined) continue
+        if (typeof r === 'string' || r.profile === undefined) {
+          console.log(`  ${label(native)}, ${threads}T: ${typeof r === 'string' ? r : 'no profile'}`)
+          continue
+        }
+        if (native && !r.native) {
+          console.log(`  ${label(native)}, ${threads}T: skipped, ${/no native conv kernels \(.*\)$/.exec(r.reason)?.[0] ?? r.reason}`)
+          continue
+        }
         for (const [what, list] of [['training step', r.profile.step], ['prediction (folded model)', r.profile.predict]] as const) {
           const wall = list.reduce((a, k) => a + k.wall, 0)
           const cpu = list.reduce((a, k) => a + k.cpu, 0)
