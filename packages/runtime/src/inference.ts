@@ -131,13 +131,13 @@ function planFolds(topology: TopologyJson): InferencePlan {
     const name = layerName(bn)
     const src = sources.get(name)
     const keep = (reason: string) => keptBatchNorms.push({ layer: name, reason })
-    if (src === null || src === undefined || src.length !== 1) {
+    if (src === null || src === undefined || src.length > 1) {
       keep('it is called more than once or on several inputs')
       continue
     }
-    const conv = byName.get(src[0]!)
+    const conv = src.length === 0 ? undefined : byName.get(src[0]!)
     if (conv === undefined || CONVOLUTIONS[conv.class_name] === undefined) {
-      keep(`its input comes from ${conv === undefined ? 'the model input' : `a ${conv.class_name} layer`}, not a convolution`)
+      keep(`its input comes from ${conv === undefined ? 'the model input' : `'${layerName(conv)}' (${conv.class_name})`}, not a convolution`)
       continue
     }
     const axis = bn.config.axis
