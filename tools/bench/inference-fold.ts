@@ -70,7 +70,6 @@ const encoders: Array<[string, () => tfl.LayersModel]> = [
   ['vgg16', () => createUnet({ encoder: vggEncoder(), inputShape: [size, size, 3], seed: 1 })],
   ['resnet34', () => createUnet({ encoder: resnetEncoder('resnet34'), inputShape: [size, size, 3], seed: 1 })],
   ['seresnet34', () => createUnet({ encoder: resnetEncoder('seresnet34'), inputShape: [size, size, 3], seed: 1 })],
-  ['resnet34, classification_models', () => createUnet({ encoder: resnetEncoder('resnet34', { topology: 'classification_models' }), inputShape: [size, size, 3], seed: 1 })],
 ]
 const x = tf.randomUniform([batch, size, size, 3], 0, 1, 'float32', 3)
 for (const [name, build] of encoders) {
