@@ -7,7 +7,7 @@ import { writeFileAtomic } from '@unet/files'
 import { loadCheckpoint } from './checkpoint'
 import { prepareSet, toOriginalSize } from './data'
 import { TrainerError } from './errors'
-import { predictSet } from './inference'
+import { predictProbabilities } from '@unet/predict'
 import { modelChannels, outputsLogits } from './model'
 import { openRun } from './run-dir'
 import { startBackend } from './backend'
@@ -116,7 +116,11 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
     try {
       for (let chunk: TestImage[] | undefined = first.value; chunk !== undefined; chunk = (await chunks.next()).value ?? undefined) {
         const set = prepareSet(chunk, config, modelChannels(config))
-        const { probabilities } = predictSet(model, set, { batchSize: options.batchSize ?? config.batchSize, logits: outputsLogits(config), tta: options.tta === 'flip' })
+        const probabilities = await predictProbabilities(
+          model,
+          { data: set.images, count: set.count, height: set.size, width: set.size, channels: set.channels },
+          { batchSize: options.batchSize ?? config.batchSize, activation: outputsLogits(config) ? 'linear' : 'sigmoid', tta: options.tta === 'flip' ? ['hflip'] : [] },
+        )
         for (let i = 0; i < chunk.length; i++) {
           const t = chunk[i]!
           const p = toOriginalSize(probabilities[i]!, t, config)
