@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises'
+import { MONITOR_NAMES, OPTIMIZER_NAMES, SCHEDULE_NAMES, type MonitorName, type OptimizerName, type ScheduleName } from '@unet/train'
 import { TrainerError } from './errors'
 
 /** Backends `unet train` can run on (see @unet/runtime's `initBackend`). */
@@ -28,8 +29,26 @@ export interface TrainConfig {
   epochs: number
   /** Images per step. */
   batchSize: number
-  /** Adam learning rate at the start. */
+  /** Learning rate at the start. */
   lr: number
+  /** Optimizer: `adam`, `sgd` or `rmsprop` (@unet/train's OPTIMIZERS). */
+  optimizer: OptimizerName
+  /** Momentum of sgd and rmsprop. */
+  momentum: number
+  /** Decoupled weight decay: kernels shrink by lr × weightDecay after each step. */
+  weightDecay: number
+  /** What drives the best checkpoint, early stopping and LR reduction; null = val_tgs on TGS data, val_dice elsewhere. */
+  monitor: MonitorName | null
+  /** Learning-rate schedule (@unet/train's LR_SCHEDULES). */
+  lrSchedule: ScheduleName
+  /** `step` schedule: multiply the rate by lrFactor every this many epochs. */
+  lrStepEpochs: number
+  /** `cosine` schedule: epochs of the first cycle. */
+  lrCycleEpochs: number
+  /** `cosine` schedule: each cycle is this many times longer than the one before. */
+  lrCycleMult: number
+  /** Train on the usable files when some are corrupt, missing their pair or of the wrong size (listed in the run); default: stop. */
+  skipBad: boolean
   /** Loss name from @unet/losses. */
   loss: string
   /** Share of train images held out for validation (ignored with `folds`). */
@@ -89,6 +108,15 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   epochs: 8,
   batchSize: 16,
   lr: 0.003,
+  optimizer: 'adam',
+  momentum: 0,
+  weightDecay: 0,
+  monitor: null,
+  lrSchedule: 'plateau',
+  lrStepEpochs: 10,
+  lrCycleEpochs: 10,
+  lrCycleMult: 1,
+  skipBad: false,
   loss: 'bce_dice',
   valSplit: 0.2,
   folds: null,
@@ -169,9 +197,17 @@ export function resolveTrainConfig(...layers: Partial<TrainConfig>[]): TrainConf
   return config
 }
 
-function fail(key: string, what: string, got: unknown): never {
-  const flag = '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())
-  throw new TrainerError('BAD_CONFIG', `${flag} must be ${what}, got ${JSON.stringify(got)}`)
+/** The flag of a config key: `batchSize` → `--batch-size`. */
+export function flagOf(key: string): string {
+  return '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())
+}
+
+let problems: string[] | null = null
+
+function fail(key: string, what: string, got: unknown): void {
+  const line = `${flagOf(key)} (config key ${key}) must be ${what}, got ${JSON.stringify(got)}`
+  if (problems) problems.push(line)
+  else throw new TrainerError('BAD_CONFIG', line)
 }
 
 function positiveInt(c: Record<string, unknown>, key: string, min = 1): void {
@@ -194,6 +230,17 @@ function oneOf(c: Record<string, unknown>, key: string, values: readonly string[
  * ```
  */
 export function validateTrainConfig(config: TrainConfig): void {
+  problems = []
+  try {
+    checkAll(config)
+  } finally {
+    const found = problems
+    problems = null
+    if (found.length > 0) throw new TrainerError('BAD_CONFIG', found.join('\n'), { problems: found })
+  }
+}
+
+function checkAll(config: TrainConfig): void {
   const c = config as unknown as Record<string, unknown>
   if (config.data !== null && typeof config.data !== 'string') fail('data', 'a folder or .zip path', config.data)
   if (typeof config.out !== 'string' || config.out === '') fail('out', 'a folder path', config.out)
@@ -207,14 +254,25 @@ export function validateTrainConfig(config: TrainConfig): void {
   positiveInt(c, 'depth')
   positiveInt(c, 'filters')
   positiveInt(c, 'imageSize', 8)
-  if (config.imageSize % 2 ** config.depth !== 0) {
-    fail('imageSize', `divisible by 2^depth = ${2 ** config.depth}`, config.imageSize)
+  if (Number.isInteger(config.depth) && Number.isInteger(config.imageSize) && config.imageSize % 2 ** config.depth !== 0) {
+    const k = 2 ** config.depth
+    fail('imageSize', `divisible by 2^depth = ${k} (e.g. ${Math.max(k, Math.round(config.imageSize / k) * k)})`, config.imageSize)
   }
   oneOf(c, 'resize', ['resize', 'pad'])
   if (config.resize === 'pad' && config.imageSize < 101) fail('imageSize', 'at least 101 with --resize pad', config.imageSize)
   positiveInt(c, 'epochs')
   positiveInt(c, 'batchSize')
   if (typeof config.lr !== 'number' || !(config.lr > 0) || !Number.isFinite(config.lr)) fail('lr', 'a positive number', config.lr)
+  oneOf(c, 'optimizer', OPTIMIZER_NAMES)
+  if (typeof config.momentum !== 'number' || !(config.momentum >= 0 && config.momentum < 1)) fail('momentum', 'a number in [0, 1)', config.momentum)
+  else if (config.momentum > 0 && config.optimizer === 'adam') fail('momentum', 'used with --optimizer sgd or rmsprop (Adam has its own)', config.momentum)
+  if (typeof config.weightDecay !== 'number' || !(config.weightDecay >= 0) || !Number.isFinite(config.weightDecay)) fail('weightDecay', 'a number ≥ 0', config.weightDecay)
+  if (config.monitor !== null) oneOf(c, 'monitor', MONITOR_NAMES)
+  oneOf(c, 'lrSchedule', SCHEDULE_NAMES)
+  positiveInt(c, 'lrStepEpochs')
+  positiveInt(c, 'lrCycleEpochs')
+  if (typeof config.lrCycleMult !== 'number' || !(config.lrCycleMult >= 1)) fail('lrCycleMult', 'a number ≥ 1', config.lrCycleMult)
+  if (typeof config.skipBad !== 'boolean') fail('skipBad', 'true or false', config.skipBad)
   if (typeof config.loss !== 'string' || config.loss === '') fail('loss', 'a loss name', config.loss)
   if (typeof config.valSplit !== 'number' || !(config.valSplit > 0 && config.valSplit < 1)) fail('valSplit', 'a number between 0 and 1', config.valSplit)
   if (config.folds !== null) {
@@ -244,4 +302,4 @@ export function validateTrainConfig(config: TrainConfig): void {
 }
 
 /** Config keys that may change on `--resume` without changing what is learned. */
-export const RESUMABLE_KEYS: readonly (keyof TrainConfig)[] = ['epochs', 'timeLimit', 'patience', 'backend', 'threads', 'reportImages', 'out', 'data']
+export const RESUMABLE_KEYS: readonly (keyof TrainConfig)[] = ['epochs', 'timeLimit', 'patience', 'backend', 'threads', 'reportImages', 'out', 'data', 'skipBad']

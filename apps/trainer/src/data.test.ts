@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { generateSyntheticTgs } from '@unet/data-tgs'
 import { resolveTrainConfig } from './config'
-import { buildBatch, epochOrder, prepareSet, stepsPerEpoch } from './data'
+import { buildBatch, epochOrder, prepareSet } from './data'
+import { stepsPerEpoch } from '@unet/train'
 
 describe('batches', () => {
   const config = resolveTrainConfig({ imageSize: 32, depth: 2, batchSize: 4, augment: ['flip', 'shift', 'brightness'] })

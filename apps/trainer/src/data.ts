@@ -16,7 +16,9 @@ import {
   toModelSize,
   fromModelSize,
   type TgsSample,
+  type TgsProblem,
 } from '@unet/data-tgs'
+import type { Batch, FitData, ValidationBatch } from '@unet/train'
 import { TrainerError } from './errors'
 import { deriveSeed, seededShuffle } from './rng'
 import type { TrainConfig } from './config'
@@ -52,6 +54,8 @@ export interface RunData {
   test: { id: string; image: Float32Array; height: number; width: number }[]
   /** Where it came from, for the report. */
   source: string
+  /** Files the reader could not use (corrupt, unpaired, wrong size), with the problem. */
+  skipped?: TgsProblem[]
 }
 
 /**
@@ -68,7 +72,7 @@ export interface RunData {
  * ```
  */
 export async function loadRunData(config: TrainConfig, channels: number): Promise<RunData> {
-  const { train, test, source } = await loadRawData(config, { test: false })
+  const { train, test, source, skipped } = await loadRawData(config, { test: false })
   if (train.length < 2) {
     throw new TrainerError('NO_DATA', `${source} has ${train.length} train image(s); at least 2 are needed to hold some out for validation`)
   }
@@ -89,6 +93,7 @@ export async function loadRunData(config: TrainConfig, channels: number): Promis
     validation: prepareSet(split.validation, config, channels),
     test: test.map((t) => ({ id: t.id, image: t.image, height: t.height, width: t.width })),
     source,
+    skipped,
   }
 }
 
@@ -109,6 +114,8 @@ export async function loadRawData(
   train: TgsSample[]
   test: { id: string; image: Float32Array; height: number; width: number }[]
   source: string
+  /** Files the reader could not use; a missing depth is not one (depth is optional for training). */
+  skipped: TgsProblem[]
 }> {
   if (config.data === null) {
     const ds = generateSyntheticTgs({
@@ -116,11 +123,11 @@ export async function loadRawData(
       testCount: options.test === false ? 0 : config.synthTest,
       seed: config.seed,
     })
-    return { train: ds.train, test: ds.test, source: `synthetic (${config.synthTrain} train, ${config.synthTest} test, seed ${config.seed})` }
+    return { train: ds.train, test: ds.test, source: `synthetic (${config.synthTrain} train, ${config.synthTest} test, seed ${config.seed})`, skipped: [] }
   }
   try {
     const ds = await readTgsDataset(config.data, { test: options.test !== false })
-    return { train: ds.train, test: ds.test, source: config.data }
+    return { train: ds.train, test: ds.test, source: config.data, skipped: ds.report.skipped.filter((p) => p.code !== 'MISSING_DEPTH') }
   } catch (cause) {
     const msg = cause instanceof Error ? cause.message : String(cause)
     throw new TrainerError('NO_DATA', `cannot read the dataset at ${config.data}: ${msg}`, { cause })
@@ -196,25 +203,64 @@ export function toOriginalSize(probs: Float32Array, shape: { height: number; wid
   return Float32Array.from(fromModelSize(probs, shape, { size: config.imageSize, mode: config.resize, kind: 'image' }))
 }
 
+/**
+ * The run's data as @unet/train's `fit` takes it: batch k of epoch e rebuilt alone from (seed, epoch, step), plain
+ * shuffled batches for batch-norm recalibration, and validation batches whose probabilities map back to each
+ * image's own size.
+ *
+ * @param data - the prepared sets
+ * @param config - batch size, seed, augmentation, image size and resize mode
+ * @returns train and validation sources
+ * @example
+ * ```ts
+ * const result = await fit(model, fitData(data, config), options)
+ * ```
+ */
+export function fitData(data: RunData, config: TrainConfig): FitData {
+  const { train, validation } = data
+  const size = train.size
+  const pixels = size * size * train.channels
+  const plane = size * size
+  return {
+    train: {
+      count: train.count,
+      inputShape: [size, size, train.channels],
+      batch(epoch, step): Batch {
+        const b = buildBatch(train, epochOrder(train.count, config.seed, epoch), { epoch, step }, config)
+        return { x: b.xs, y: b.ys, count: b.length }
+      },
+      *plainBatches(epoch, batchSize): Generator<Batch> {
+        const order = epochOrder(train.count, config.seed, epoch)
+        for (let start = 0; start < order.length; start += batchSize) {
+          const idx = order.slice(start, start + batchSize)
+          const x = new Float32Array(idx.length * pixels)
+          idx.forEach((i, k) => x.set(train.images.subarray(i * pixels, (i + 1) * pixels), k * pixels))
+          yield { x, y: new Float32Array(0), count: idx.length }
+        }
+      },
+    },
+    validation: {
+      count: validation.count,
+      *batches(batchSize): Generator<ValidationBatch> {
+        for (let start = 0; start < validation.count; start += batchSize) {
+          const n = Math.min(batchSize, validation.count - start)
+          yield {
+            x: validation.images.subarray(start * pixels, (start + n) * pixels),
+            y: validation.masks.subarray(start * plane, (start + n) * plane),
+            count: n,
+            truths: validation.originalMasks.slice(start, start + n),
+            restore: (p, k) => toOriginalSize(p, validation.shapes[start + k] as { height: number; width: number }, config),
+          }
+        }
+      },
+    },
+  }
+}
+
 /** Where in the run a batch sits; with the seed it fixes the batch's content. */
 export interface BatchPosition {
   epoch: number
   step: number
-}
-
-/**
- * Number of steps (batches) per epoch; the last batch may be smaller.
- *
- * @param count - train images
- * @param batchSize - images per batch
- * @returns steps per epoch
- * @example
- * ```ts
- * stepsPerEpoch(100, 16) // 7
- * ```
- */
-export function stepsPerEpoch(count: number, batchSize: number): number {
-  return Math.ceil(count / batchSize)
 }
 
 /**

@@ -4,7 +4,7 @@ import { predictTensor } from '@unet/predict'
 import type { TrainConfig } from './config'
 import { toOriginalSize, type RunData } from './data'
 import { outputsLogits } from './model'
-import { scoreProbabilities, type SetScores } from './scoring'
+import { scoreProbabilities, type SetScores } from '@unet/train'
 
 /**
  * Predicts the validation set, maps the probabilities back to the original

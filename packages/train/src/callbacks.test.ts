@@ -17,6 +17,7 @@ function control(elapsed = 0): TrainingControl & { reasons: StopReason[]; saved:
     learningRate: 0.01,
     elapsedSeconds: elapsed,
     monitor: 'val_tgs' as const,
+    history: [] as EpochLogs[],
     stop(reason: StopReason) {
       c.reasons.push(reason)
     },

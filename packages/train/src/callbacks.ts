@@ -79,6 +79,8 @@ export interface TrainingControl {
   readonly elapsedSeconds: number
   /** The monitored quantity. */
   readonly monitor: MonitorName
+  /** Every finished epoch's logs so far (resumed sessions included). */
+  readonly history: readonly EpochLogs[]
   /** Save the current weights as the best checkpoint (a no-op without a checkpoint folder). */
   saveBest(logs: EpochLogs): Promise<void>
   /** Save the current weights as a named snapshot (a no-op without a checkpoint folder). */
@@ -293,18 +295,17 @@ export const HISTORY_COLUMNS: readonly (keyof EpochLogs)[] = Object.freeze([
  * file is always complete — resumed runs included (the history travels in the checkpoint).
  *
  * @param path - the CSV file
- * @param history - the run's history array (the one `fit` fills)
  * @returns the callback
  * @example
  * ```ts
- * const cb = csvLogger('runs/a/history.csv', history)
+ * const cb = csvLogger('runs/a/history.csv')
  * ```
  */
-export function csvLogger(path: string, history: readonly EpochLogs[]): Callback {
+export function csvLogger(path: string): Callback {
   return {
     name: 'csvLogger',
-    async onEpochEnd() {
-      await writeFileAtomic(path, historyCsv(history))
+    async onEpochEnd(_logs, control) {
+      await writeFileAtomic(path, historyCsv(control.history))
     },
   }
 }

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import type { LayersModel } from '@tensorflow/tfjs-layers'
 import { recalibrateBatchNorm } from './batch-norm'
 import type { BestEpoch, Callback, CheckpointInfo, EpochLogs, StepInfo, TrainingControl } from './callbacks'
-import { findCheckpoint, loadCheckpoint, loadWeightsInto, saveCheckpoint, type TrainingState } from './checkpoint'
+import { findCheckpoint, loadCheckpoint, loadWeightsInto, saveCheckpoint, type CheckpointStep, type TrainingState } from './checkpoint'
 import { stepsPerEpoch, type FitData } from './data'
 import { seedDropout } from './dropout'
 import { TrainError } from './errors'
@@ -62,6 +62,8 @@ export interface FitOptions {
   readonly onCheckpoint?: (info: CheckpointInfo) => void | Promise<void>
   /** Only for tests: the loss seen at a step is replaced by this. */
   readonly lossOverride?: (globalStep: number, loss: number) => number
+  /** Only for tests: called before each disk-changing step of a checkpoint save (throw to simulate a crash there). */
+  readonly checkpointStep?: (step: CheckpointStep, path: string) => void
 }
 
 /** What {@link fit} returns. */
@@ -191,7 +193,7 @@ export async function fit(model: LayersModel, data: FitData, options: FitOptions
       dir,
       slot,
       { model, optimizer: withOptimizer ? await saveOptimizerState(optimizer) : null, state: snapshot(finished) },
-      { committed: (folder) => notifyCheckpoint({ which: slot, folder, ...at }) },
+      { committed: (folder) => notifyCheckpoint({ which: slot, folder, ...at }), ...(options.checkpointStep ? { beforeStep: options.checkpointStep } : {}) },
     )
   }
 
@@ -209,6 +211,7 @@ export async function fit(model: LayersModel, data: FitData, options: FitOptions
       return elapsedBefore + (performance.now() - sessionStart) / 1000
     },
     monitor: monitor.name,
+    history,
     async saveBest(logs) {
       const field = MONITORS[monitor.name].field
       best = { monitor: monitor.name, value: logs[field], epoch: logs.epoch, threshold: logs.threshold }

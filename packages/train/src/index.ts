@@ -50,7 +50,6 @@ export { checkSchedule, cosineCycle, learningRateAt, LR_SCHEDULES, SCHEDULE_NAME
 export { describeStop, isFinished, type StopReason } from './stop'
 export { recalibrateBatchNorm } from './batch-norm'
 export { seedDropout } from './dropout'
-export { predictBatch, TTA_MODES, type PredictBatchOptions, type TtaMode } from './predict'
 export { validate, type ScoresAt, type ValidateOptions, type ValidationResult } from './validate'
 export { DEFAULT_THRESHOLDS, scoreProbabilities, type SetScores, type ThresholdScores } from './scoring'
 export { TrainError, type TrainErrorCode } from './errors'

@@ -1,8 +1,8 @@
-import type * as tf from '@tensorflow/tfjs-core'
+import * as tf from '@tensorflow/tfjs-core'
 import type { LayersModel } from '@tensorflow/tfjs-layers'
 import { ThresholdSweep, type SweepResult } from '@unet/metrics'
+import { predictTensor, type TtaView } from '@unet/predict'
 import type { ValidationData } from './data'
-import { predictBatch, type TtaMode } from './predict'
 import { DEFAULT_THRESHOLDS } from './scoring'
 
 /** Scores of one threshold. */
@@ -24,8 +24,8 @@ export interface ValidateOptions {
   readonly logits: boolean
   /** The loss, for the validation loss. */
   readonly loss?: (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor
-  /** Test-time augmentation. Default `none`. */
-  readonly tta?: TtaMode
+  /** Test-time augmentation views (@unet/predict's). Default none. */
+  readonly tta?: readonly TtaView[]
   /** Thresholds swept. Default 0.05, 0.10, …, 0.95. */
   readonly thresholds?: readonly number[]
   /** The score the threshold is chosen by. Default `tgs`. */
@@ -79,12 +79,24 @@ export async function validate(model: LayersModel, data: ValidationData, options
   const shape = model.inputs[0]?.shape ?? []
   const [h, w, c] = [shape[1] as number, shape[2] as number, shape[3] as number]
   for await (const batch of data.batches(options.batchSize)) {
-    const { probabilities, loss } = predictBatch(model, batch.x, [batch.count, h, w, c], {
-      logits: options.logits,
-      tta: options.tta ?? 'none',
-      ...(options.loss ? { loss: { fn: options.loss, masks: batch.y } } : {}),
-    })
-    if (options.loss) lossSum += loss * batch.count
+    let loss: tf.Scalar | null = null
+    const probs = tf.tidy(() =>
+      predictTensor(model, tf.tensor4d(batch.x, [batch.count, h, w, c]), {
+        activation: options.logits ? 'linear' : 'sigmoid',
+        tta: options.tta ?? [],
+        plainOutput: (raw) => {
+          if (!options.loss || batch.y.length === 0) return
+          loss = tf.keep(tf.mean(options.loss(tf.tensor4d(batch.y, [batch.count, h, w, 1]), raw)) as tf.Scalar)
+        },
+      }),
+    )
+    const probabilities = (await probs.data()) as Float32Array
+    probs.dispose()
+    const lossTensor = loss as tf.Scalar | null
+    if (lossTensor) {
+      lossSum += ((await lossTensor.data())[0] as number) * batch.count
+      lossTensor.dispose()
+    }
     const plane = h * w
     for (let k = 0; k < batch.count; k++) {
       const probs = batch.restore(probabilities.subarray(k * plane, (k + 1) * plane), k)
