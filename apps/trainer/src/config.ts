@@ -205,7 +205,7 @@ export function flagOf(key: string): string {
 let problems: string[] | null = null
 
 function fail(key: string, what: string, got: unknown): void {
-  const line = `${flagOf(key)} (config key ${key}) must be ${what}, got ${JSON.stringify(got)}`
+  const line = `${flagOf(key)} must be ${what}, got ${JSON.stringify(got)}`
   if (problems) problems.push(line)
   else throw new TrainerError('BAD_CONFIG', line)
 }
