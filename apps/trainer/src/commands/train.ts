@@ -129,7 +129,7 @@ export function addTrainCommand(program: Command): void {
       const onSignal = (name: keyof typeof SIGNAL_EXIT): void => {
         if (signal !== null) {
           // quitting now could only lose the checkpoint being written; the save is atomic and nearly done
-          process.stderr.write(`unet: ${name} again: still saving the checkpoint (atomic, a few seconds); waiting for it to finish before exiting\n`)
+          process.stderr.write(`unet: ${name} while stopping: still saving the checkpoint (atomic, a few seconds); waiting for it to finish before exiting\n`)
           return
         }
         signal = name
