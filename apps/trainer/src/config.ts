@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { MONITOR_NAMES, OPTIMIZER_NAMES, SCHEDULE_NAMES, type MonitorName, type OptimizerName, type ScheduleName } from '@unet/train'
 import { TrainerError } from './errors'
+import { ENCODER_CHOICES, encoderDepth, type EncoderChoice } from './model'
 
 /** Backends `unet train` can run on (see @unet/runtime's `initBackend`). */
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu'
@@ -11,11 +12,13 @@ export interface TrainConfig {
   data: string | null
   /** Run folder: checkpoints, config, history, report. */
   out: string
-  /** Architecture: plain U-Net or a VGG-16 encoder U-Net. */
+  /** The U-Net's encoder (see `ENCODER_CHOICES`): the plain U-Net, VGG-16, a ResNet or an SE-ResNet. */
+  encoder: EncoderChoice
+  /** Former name of the choice: `'vgg16'` is `encoder: 'vgg16'` (runs written before `encoder` existed). */
   model: 'unet' | 'vgg16'
-  /** `--model vgg16`: Keras VGG-16 weights (`.h5`, or a tfjs `model.json` folder) for the encoder; `null` = random. */
+  /** Pretrained encoder weights: VGG-16 `.h5` or tfjs `model.json` folder; ResNets `.safetensors` or classification_models `.h5`; `null` = random. */
   encoderWeights: string | null
-  /** `--model vgg16`: encoder layers up to this one (a layer name such as `block3_conv3`, a block number, or `none`) do not train. */
+  /** Encoder layers up to this point (a stage such as `layer2` / `block3`, its number, a layer name, or `none`) do not train. */
   freezeUpTo: string | null
   /** Number of down-sampling stages. */
   depth: number
@@ -98,6 +101,7 @@ export interface TrainConfig {
 export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   data: null,
   out: 'runs/latest',
+  encoder: 'plain',
   model: 'unet',
   encoderWeights: null,
   freezeUpTo: null,
@@ -193,6 +197,9 @@ export function resolveTrainConfig(...layers: Partial<TrainConfig>[]): TrainConf
       if (v !== undefined) (config as unknown as Record<string, unknown>)[k] = v
     }
   }
+  // `--model vgg16` (and runs saved before `encoder` existed) mean `--encoder vgg16`
+  if (config.model === 'vgg16' && config.encoder === 'plain') config.encoder = 'vgg16'
+  if (config.encoder === 'vgg16') config.model = 'vgg16'
   validateTrainConfig(config)
   return config
 }
@@ -245,17 +252,19 @@ function checkAll(config: TrainConfig): void {
   if (config.data !== null && typeof config.data !== 'string') fail('data', 'a folder or .zip path', config.data)
   if (typeof config.out !== 'string' || config.out === '') fail('out', 'a folder path', config.out)
   oneOf(c, 'model', ['unet', 'vgg16'])
+  oneOf(c, 'encoder', [...ENCODER_CHOICES])
+  if (config.model === 'vgg16' && config.encoder !== 'vgg16') fail('model', `vgg16 only with --encoder vgg16 (it is the old name of that choice), not --encoder ${config.encoder}`, config.model)
   if (config.encoderWeights !== null && typeof config.encoderWeights !== 'string') fail('encoderWeights', 'a file path', config.encoderWeights)
-  if (config.freezeUpTo !== null && typeof config.freezeUpTo !== 'string') fail('freezeUpTo', 'a VGG-16 layer name or block number', config.freezeUpTo)
-  if (config.model !== 'vgg16' && (config.encoderWeights !== null || config.freezeUpTo !== null)) {
-    fail(config.encoderWeights !== null ? 'encoderWeights' : 'freezeUpTo', 'used only with --model vgg16', config.encoderWeights ?? config.freezeUpTo)
+  if (config.freezeUpTo !== null && typeof config.freezeUpTo !== 'string') fail('freezeUpTo', 'a stage or layer name of the encoder, or a stage number', config.freezeUpTo)
+  if (config.encoder === 'plain' && (config.encoderWeights !== null || config.freezeUpTo !== null)) {
+    fail(config.encoderWeights !== null ? 'encoderWeights' : 'freezeUpTo', `used only with a pretrained encoder (--encoder ${ENCODER_CHOICES.slice(1).join('|')})`, config.encoderWeights ?? config.freezeUpTo)
   }
-  if (config.model === 'vgg16' && config.imageSize % 32 !== 0) fail('imageSize', 'a multiple of 32 with --model vgg16', config.imageSize)
+  if (config.encoder !== 'plain' && config.imageSize % 32 !== 0) fail('imageSize', `a multiple of 32 with --encoder ${config.encoder}`, config.imageSize)
   positiveInt(c, 'depth')
   positiveInt(c, 'filters')
   positiveInt(c, 'imageSize', 8)
-  if (Number.isInteger(config.depth) && Number.isInteger(config.imageSize) && config.imageSize % 2 ** config.depth !== 0) {
-    const k = 2 ** config.depth
+  if (Number.isInteger(config.depth) && Number.isInteger(config.imageSize) && config.imageSize % 2 ** encoderDepth(config) !== 0) {
+    const k = 2 ** encoderDepth(config)
     fail('imageSize', `divisible by 2^depth = ${k} (e.g. ${Math.max(k, Math.round(config.imageSize / k) * k)})`, config.imageSize)
   }
   oneOf(c, 'resize', ['resize', 'pad'])

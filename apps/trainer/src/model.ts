@@ -1,10 +1,10 @@
-import * as tf from '@tensorflow/tfjs-core'
+import type * as tf from '@tensorflow/tfjs-core'
 import type { LayersModel } from '@tensorflow/tfjs-layers'
-import { createUnet } from '@unet/layers'
-import { createVggUnet, loadVggWeights, VggError } from '@unet/vgg-encoder'
+import { createUnet, UnetOptionError, type Encoder } from '@unet/layers'
+import { ENCODERS, loadEncoderWeights, resnetEncoder } from '@unet/resnet-encoder'
+import { loadVggWeights, VggError, vggEncoder } from '@unet/vgg-encoder'
 import { getLoss, lossNames } from '@unet/losses'
 import { TrainerError } from './errors'
-import { createRng } from './rng'
 import type { TrainConfig } from './config'
 
 /** Losses that expect raw scores (logits): the model then ends without a sigmoid. */
@@ -27,15 +27,15 @@ export function outputsLogits(config: Pick<TrainConfig, 'loss'>): boolean {
 /**
  * Channels the model of a run takes (1: the gray TGS images).
  *
- * @param config - the run's model
+ * @param config - the run's encoder
  * @returns channels
  * @example
  * ```ts
- * modelChannels({ model: 'vgg16' }) // 1
+ * modelChannels({ encoder: 'resnet34' }) // 1
  * ```
  */
-export function modelChannels(_config: Pick<TrainConfig, 'model'>): number {
-  // the VGG-16 U-Net takes grayscale too: its first layers repeat the channel and apply Keras' caffe preprocessing
+export function modelChannels(_config: Pick<TrainConfig, 'encoder'>): number {
+  // VGG-16 and the ResNets take grayscale too: their first layers repeat the channel and apply their preprocessing
   return 1
 }
 
@@ -58,97 +58,79 @@ export function resolveLoss(name: string): (yTrue: tf.Tensor, yPred: tf.Tensor) 
 }
 
 /**
- * Builds the run's model (VGG-16 encoder weights loaded from `encoderWeights` when given, frozen up to `freezeUpTo`) with the other weights drawn from the run seed (tfjs draws its
- * initial weights from an unseeded generator; two runs with one seed must
- * start from the same weights for a resumed run to match an uninterrupted one).
+ * The encoders `unet train --encoder` takes, declared once: the CLI's choices, help and checks read this list.
+ * `plain` is the classic U-Net (shaped by `--depth` and `--filters`), `vgg16` is @unet/vgg-encoder's, the rest
+ * are @unet/resnet-encoder's.
  *
- * @param config - architecture options and seed
- * @returns an uncompiled model
  * @example
  * ```ts
- * const model = await buildModel(resolveTrainConfig({ depth: 2, filters: 4, imageSize: 32 }))
+ * ENCODER_CHOICES.includes('seresnet34') // true
  * ```
  */
-export async function buildModel(config: TrainConfig): Promise<LayersModel> {
-  const activation = outputsLogits(config) ? 'linear' : 'sigmoid'
-  const inputShape: [number, number, number] = [config.imageSize, config.imageSize, modelChannels(config)]
-  const model =
-    config.model === 'vgg16'
-      ? (buildVgg(config, inputShape, activation) as unknown as LayersModel)
-      : (createUnet({
-          depth: config.depth,
-          filters: config.filters,
-          inputShape,
-          dropout: config.dropout,
-          batchNormMomentum: config.batchNormMomentum,
-          outputActivation: activation,
-        }) as unknown as LayersModel)
-  seedKernels(model, config.seed)
-  if (config.model === 'vgg16' && config.encoderWeights !== null) {
-    try {
-      await loadVggWeights(model as never, config.encoderWeights)
-    } catch (cause) {
-      model.dispose()
-      throw new TrainerError('BAD_CONFIG', `cannot load VGG-16 weights from ${config.encoderWeights}: ${(cause as Error).message}`, { cause })
-    }
-  }
-  return model
+export const ENCODER_CHOICES = ['plain', 'vgg16', ...ENCODERS] as const
+
+/** A name from {@link ENCODER_CHOICES}. */
+export type EncoderChoice = (typeof ENCODER_CHOICES)[number]
+
+/**
+ * Halvings from the input to the encoder's deepest features: the image size must be a multiple of `2 ** depth`.
+ *
+ * @param config - the run's encoder and depth
+ * @returns `config.depth` for the plain U-Net, 5 for VGG-16 and the ResNets
+ * @example
+ * ```ts
+ * encoderDepth({ encoder: 'resnet34', depth: 4 }) // 5
+ * ```
+ */
+export function encoderDepth(config: Pick<TrainConfig, 'encoder' | 'depth'>): number {
+  return config.encoder === 'plain' ? config.depth : 5
 }
 
-function buildVgg(config: TrainConfig, inputShape: [number, number, number], outputActivation: 'linear' | 'sigmoid') {
-  try {
-    return createVggUnet({
-      inputShape,
-      outputActivation,
-      dropout: config.dropout,
-      batchNormMomentum: config.batchNormMomentum,
-      ...(config.freezeUpTo !== null ? { freezeUpTo: config.freezeUpTo } : {}),
-    })
-  } catch (cause) {
-    if (cause instanceof VggError && cause.code === 'UNKNOWN_LAYER') {
-      throw new TrainerError('BAD_CONFIG', `--freeze-up-to ${JSON.stringify(config.freezeUpTo)}: ${cause.message}`, { cause })
-    }
-    throw cause
-  }
+function encoderOf(config: TrainConfig): Encoder | undefined {
+  if (config.encoder === 'plain') return undefined
+  if (config.encoder === 'vgg16') return vggEncoder()
+  return resnetEncoder(config.encoder)
 }
 
 /**
- * Re-draws every trainable kernel from a seeded generator with the He-normal initialisation the builders
- * declare (a normal of standard deviation √(2 / fan-in), truncated at two deviations, as Keras' `he_normal`);
- * biases and batch-norm statistics keep their (constant) initial values, and frozen layers (a VGG encoder
- * below its freeze point) keep theirs.
+ * Builds the run's model: the plain U-Net, or the U-Net decoder over the chosen encoder (its pretrained weights
+ * loaded from `encoderWeights` when given, frozen up to `freezeUpTo`). Initial weights come from the run seed,
+ * so two runs with one seed start from the same weights (a resumed run matches an uninterrupted one).
  *
- * @param model - the model to reinitialize
- * @param seed - run seed
- * @returns nothing
+ * @param config - architecture options and seed
+ * @returns an uncompiled model
+ * @throws {TrainerError} `BAD_CONFIG` for a freeze point the encoder does not have or weights that do not fit
  * @example
  * ```ts
- * seedKernels(model, 42)
+ * const model = await buildModel(resolveTrainConfig({ encoder: 'resnet34', imageSize: 128 }))
  * ```
  */
-export function seedKernels(model: LayersModel, seed: number): void {
-  const rng = createRng(seed ^ 0x5eed)
-  const normal = (): number => {
-    // Box–Muller, redrawn outside ±2 (a truncated normal, as Keras draws he_normal)
-    for (;;) {
-      const u = 1 - rng.next()
-      const z = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next())
-      if (Math.abs(z) <= 2) return z
+export async function buildModel(config: TrainConfig): Promise<LayersModel> {
+  const encoder = encoderOf(config)
+  let model: LayersModel
+  try {
+    model = createUnet({
+      ...(encoder ? { encoder } : { depth: config.depth, filters: config.filters }),
+      inputShape: [config.imageSize, config.imageSize, modelChannels(config)],
+      dropout: config.dropout,
+      batchNormMomentum: config.batchNormMomentum,
+      outputActivation: outputsLogits(config) ? 'linear' : 'sigmoid',
+      seed: config.seed,
+      freezeUpTo: config.freezeUpTo,
+    }) as unknown as LayersModel
+  } catch (cause) {
+    const freezing = (cause instanceof VggError && cause.code === 'UNKNOWN_LAYER') || (cause instanceof UnetOptionError && cause.option === 'freezeUpTo')
+    if (freezing) throw new TrainerError('BAD_CONFIG', `--freeze-up-to ${JSON.stringify(config.freezeUpTo)}: ${(cause as Error).message}`, { cause })
+    throw cause
+  }
+  if (config.encoderWeights !== null) {
+    try {
+      if (config.encoder === 'vgg16') await loadVggWeights(model as never, config.encoderWeights)
+      else await loadEncoderWeights(model as never, config.encoderWeights)
+    } catch (cause) {
+      model.dispose()
+      throw new TrainerError('BAD_CONFIG', `--encoder-weights: cannot load ${config.encoder} weights from ${config.encoderWeights}: ${(cause as Error).message}`, { cause })
     }
   }
-  for (const w of model.trainableWeights) {
-    if (!/kernel/.test(w.originalName ?? w.name)) continue
-    const shape = w.shape as number[]
-    if (shape.length < 2) continue
-    const receptive = shape.slice(0, -2).reduce((a, b) => a * b, 1)
-    const fanIn = receptive * (shape[shape.length - 2] as number)
-    // 0.8796 is the standard deviation of a unit normal truncated at ±2, so the drawn spread is √(2 / fan-in)
-    const std = Math.sqrt(2 / fanIn) / 0.8796
-    const n = shape.reduce((a, b) => a * b, 1)
-    const values = new Float32Array(n)
-    for (let i = 0; i < n; i++) values[i] = normal() * std
-    const t = tf.tensor(values, shape)
-    w.write(t)
-    t.dispose()
-  }
+  return model
 }

@@ -34,7 +34,7 @@ export function runFileOf(runDir: string, config: TrainConfig, best: BestEpoch, 
     rle: { order: 'column', idColumn: 'id', idSuffix: '' },
     layout: config.data === null ? 'synthetic' : 'tgs',
     monitor: { name: monitor, mode: MONITORS[monitor].mode, best: Number.isFinite(best.value) ? best.value : null, epoch: best.epoch },
-    encoder: config.model === 'vgg16' ? 'vgg16' : 'plain',
+    encoder: config.encoder,
   }
 }
 

@@ -1,14 +1,15 @@
-import { mkdtemp, readFile, readdir, rm, unlink, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, readdir, rm, symlink, unlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { zipSync, type Zippable } from 'fflate'
 import sharp from 'sharp'
+import { encodePng } from '@unet/data'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readTgsDataset, readTgsTestImages } from './dataset'
 import { TgsDataError } from './errors'
-import { encodePng } from './png'
 import { generateSyntheticTgs } from './synthetic'
 import { writeSyntheticTgs } from './write'
+import { createBatches } from './batches'
 
 const OPTIONS = { trainCount: 12, testCount: 4, seed: 5 }
 let base: string
@@ -201,7 +202,7 @@ describe('readTgsDataset validation', () => {
   it('skips an image of the wrong size', async () => {
     const dir = await copyDataset('size')
     const [first] = (await readdir(join(dir, 'train', 'images'))).sort()
-    await writeFile(join(dir, 'train', 'images', first!), await encodePng(new Float32Array(100 * 101), 100, 101, 8))
+    await writeFile(join(dir, 'train', 'images', first!), encodePng(new Float32Array(100 * 101), { width: 100, height: 101, channels: 1 }))
     const { train, report } = await readTgsDataset(dir)
     expect(train.length).toBe(11)
     expect(report.skipped[0]).toMatchObject({ code: 'WRONG_SIZE' })
@@ -285,6 +286,50 @@ describe('readTgsDataset validation', () => {
     await writeSyntheticTgs(empty, { trainCount: 0, testCount: 0 })
     await rm(join(empty, 'train.csv'))
     await expectError(readTgsDataset(empty), 'NOT_A_TGS_DATASET', /neither train\/images/)
+  })
+})
+
+describe('issue 17 regressions', () => {
+  it('a missing depths.csv is not fatal when depth is not used; a depth channel then says what to do', async () => {
+    const dir = await copyDataset('no-depths')
+    await rm(join(dir, 'depths.csv'))
+    const { train, test, report } = await readTgsDataset(dir)
+    expect(train.length).toBe(12)
+    expect(test.length).toBe(4)
+    expect(train.every((s) => Number.isNaN(s.depth))).toBe(true)
+    expect(report.notes.join()).toMatch(/no depths\.csv found: every depth is NaN/)
+    await expectError(readTgsDataset(dir, { missingDepths: 'error' }), 'MISSING_DEPTH', /has no depths\.csv; add it, or read without depths/)
+    expect(() => createBatches(train, { depthChannel: true })).toThrow(/has none \(no depths\.csv, or no row for it\); add the depths, or train without the depth channel/)
+    const streamed = []
+    for await (const chunk of readTgsTestImages(dir)) streamed.push(...chunk)
+    expect(streamed.length).toBe(4)
+  })
+
+  it('reading the test set needs test.zip only: a corrupt train.zip does not stop it', async () => {
+    const files = await filesUnder(clean)
+    const dir = join(base, 'corrupt-train-zip')
+    await mkdir(dir)
+    await writeFile(join(dir, 'train.zip'), Buffer.from('PK\u0003\u0004 truncated download'))
+    await writeFile(join(dir, 'test.zip'), zipSync(pick(files, 'test/')))
+    await writeFile(join(dir, 'depths.csv'), files['depths.csv'] as Uint8Array)
+    const streamed = []
+    for await (const chunk of readTgsTestImages(dir)) streamed.push(...chunk)
+    expect(streamed.map((s) => s.id)).toEqual((await readTgsDataset(clean)).test.map((s) => s.id))
+    // Training still names the broken zip.
+    await expectError(readTgsDataset(dir), 'ZIP_ERROR', /train\.zip/)
+  })
+
+  it('follows symlinked images and masks (DVC, git-annex layouts)', async () => {
+    const dir = join(base, 'linked')
+    await mkdir(join(dir, 'train', 'images'), { recursive: true })
+    await symlink(join(clean, 'train', 'masks'), join(dir, 'train', 'masks'))
+    await symlink(join(clean, 'test'), join(dir, 'test'))
+    for (const name of ['train.csv', 'depths.csv']) await symlink(join(clean, name), join(dir, name))
+    for (const f of await readdir(join(clean, 'train', 'images'))) await symlink(join(clean, 'train', 'images', f), join(dir, 'train', 'images', f))
+    const linked = await readTgsDataset(dir)
+    const direct = await readTgsDataset(clean)
+    expect(linked.train.map((s) => s.id)).toEqual(direct.train.map((s) => s.id))
+    expect(linked.train.every((s, i) => same(s.image, direct.train[i]!.image) && same(s.mask, direct.train[i]!.mask))).toBe(true)
   })
 })
 

@@ -1,8 +1,6 @@
+import { coverageClass, mapLimit, maskCoverage, parseCsv as parseCsvData } from '@unet/data'
 import { decode as decodeRle } from '@unet/rle'
-import { mapLimit } from './concurrency'
-import { coverageClass, maskCoverage } from './coverage'
-import { parseCsv } from './csv'
-import { type TgsDataErrorCode, TgsDataError, checkOption } from './errors'
+import { type TgsDataErrorCode, TgsDataError, asTgsError, checkOption } from './errors'
 import { decodePng } from './png'
 import { type DatasetSource, type SourceFile, openDatasetSource } from './source'
 import type { TgsSample, TgsTestImage } from './types'
@@ -45,10 +43,13 @@ export interface ReadTgsOptions {
    */
   onInvalidFile?: 'skip' | 'error'
   /**
-   * Ids missing from `depths.csv` stop the read (`'error'`, default: depth is
-   * an input of many models); `'nan'` goes on with `depth: NaN` and reports them.
+   * Depths are optional (only a depth input channel needs them). Without
+   * `depths.csv` the read goes on with `depth: NaN` and a note; ids missing from
+   * a `depths.csv` that exists stop the read (the file is inconsistent). `'error'`
+   * also stops when there is no `depths.csv`; `'nan'` goes on in both cases,
+   * listing missing ids in `report.skipped`. Default `'auto'`.
    */
-  missingDepths?: 'error' | 'nan'
+  missingDepths?: 'auto' | 'error' | 'nan'
   /** Expected image size; other sizes are invalid files. Default 101 × 101. */
   size?: { height: number; width: number }
   /** Read `test/images` too (default true). 18,000 Kaggle test images take about 0.7 GB as Float32. */
@@ -67,6 +68,17 @@ export interface TgsDataset {
 }
 
 const PNG_ID = /^(.+)\.png$/i
+
+function parseCsv(text: string, file: string, header: string[]) {
+  try {
+    return parseCsvData(text, file, header)
+  } catch (e) {
+    throw asTgsError(e)
+  }
+}
+
+/** Kaggle's train.zip (and any zip named train.zip inside another): the test set never needs it. */
+const TRAIN_ZIP = (path: string): boolean => /(^|\/)train\.zip$/i.test(path)
 
 /**
  * Reads a folder or zip laid out like the Kaggle TGS Salt download
@@ -90,11 +102,14 @@ const PNG_ID = /^(.+)\.png$/i
  */
 export async function readTgsDataset(source: string, options: ReadTgsOptions = {}): Promise<TgsDataset> {
   const onInvalid = options.onInvalidFile ?? 'skip'
-  const missingDepths = options.missingDepths ?? 'error'
+  const missingDepths = options.missingDepths ?? 'auto'
   const size = options.size ?? { height: 101, width: 101 }
   const concurrency = options.concurrency ?? 8
   checkOption(onInvalid === 'skip' || onInvalid === 'error', `onInvalidFile must be 'skip' or 'error', got ${String(onInvalid)}`)
-  checkOption(missingDepths === 'error' || missingDepths === 'nan', `missingDepths must be 'error' or 'nan', got ${String(missingDepths)}`)
+  checkOption(
+    missingDepths === 'auto' || missingDepths === 'error' || missingDepths === 'nan',
+    `missingDepths must be 'auto', 'error' or 'nan', got ${String(missingDepths)}`,
+  )
   checkOption(Number.isInteger(concurrency) && concurrency > 0, `concurrency must be a positive integer, got ${concurrency}`)
   checkOption(
     options.limit === undefined || (Number.isInteger(options.limit) && options.limit >= 0),
@@ -111,7 +126,7 @@ export async function readTgsDataset(source: string, options: ReadTgsOptions = {
 
 interface Resolved {
   onInvalid: 'skip' | 'error'
-  missingDepths: 'error' | 'nan'
+  missingDepths: 'auto' | 'error' | 'nan'
   size: { height: number; width: number }
   concurrency: number
   test: boolean
@@ -119,8 +134,9 @@ interface Resolved {
 }
 
 async function readFromSource(src: DatasetSource, opts: Resolved): Promise<TgsDataset> {
-  const skipped: TgsProblem[] = []
-  const notes: string[] = []
+  const skipped: TgsProblem[] = src.problems.map((p) => ({ code: p.code === 'SYMLINK_LOOP' ? 'SYMLINK_LOOP' : 'SOURCE_NOT_FOUND', file: p.file, message: `${p.file}: ${p.reason}` }))
+  const notes: string[] = [...src.notes]
+  if (opts.onInvalid === 'error' && skipped.length > 0) throw new TgsDataError(skipped[0]!.code, skipped[0]!.message, { file: skipped[0]!.file })
   const problem = (p: TgsProblem): void => {
     if (opts.onInvalid === 'error') throw new TgsDataError(p.code, p.message, { file: p.file })
     skipped.push(p)
@@ -193,17 +209,19 @@ async function readFromSource(src: DatasetSource, opts: Resolved): Promise<TgsDa
   const missing = [...ids, ...testImages.keys()].filter((id) => depths !== undefined && !depths.values.has(id))
   if (depths === undefined && ids.length + testImages.size > 0) {
     if (opts.missingDepths === 'error') {
-      throw new TgsDataError('MISSING_DEPTH', `${src.path} has no depths.csv; add it, or pass { missingDepths: 'nan' } to read without depths.`, {
-        file: src.path,
-      })
-    }
-    notes.push('no depths.csv found: every depth is NaN')
-  } else if (missing.length > 0) {
-    const list = missing.slice(0, 5).join(', ') + (missing.length > 5 ? `, … (${missing.length} in all)` : '')
-    if (opts.missingDepths === 'error') {
       throw new TgsDataError(
         'MISSING_DEPTH',
-        `depths.csv has no depth for ${missing.length} id(s): ${list}; add the rows, or pass { missingDepths: 'nan' } to go on without them.`,
+        `${src.path} has no depths.csv; add it, or read without depths (they are needed only for a depth input channel): missingDepths 'auto' or 'nan'.`,
+        { file: src.path },
+      )
+    }
+    notes.push('no depths.csv found: every depth is NaN (fine unless the model takes depth as an input channel)')
+  } else if (missing.length > 0) {
+    const list = missing.slice(0, 5).join(', ') + (missing.length > 5 ? `, … (${missing.length} in all)` : '')
+    if (opts.missingDepths !== 'nan') {
+      throw new TgsDataError(
+        'MISSING_DEPTH',
+        `depths.csv has no depth for ${missing.length} id(s): ${list}; add the rows, or go on with those depths unknown (missingDepths: 'nan'), which is fine unless the model takes depth as an input channel.`,
         { file: depths?.where },
       )
     }
@@ -398,8 +416,8 @@ function checkCsvAgrees(
 export interface ReadTgsTestOptions {
   /** Images per chunk handed out. Default 256. */
   chunkSize?: number
-  /** Ids missing from `depths.csv`: stop (default) or go on with `depth: NaN`. */
-  missingDepths?: 'error' | 'nan'
+  /** As {@link ReadTgsOptions.missingDepths}: default `'auto'` (no depths.csv is fine; a depths.csv missing some test ids stops). */
+  missingDepths?: 'auto' | 'error' | 'nan'
   /** Expected image size. Default 101 × 101. */
   size?: { height: number; width: number }
   /** PNG decodes in flight at once (default 8). */
@@ -429,12 +447,14 @@ export async function* readTgsTestImages(source: string, options: ReadTgsTestOpt
   const { height, width } = options.size ?? { height: 101, width: 101 }
   checkOption(Number.isInteger(chunkSize) && chunkSize > 0, `chunkSize must be a positive integer, got ${chunkSize}`)
   checkOption(Number.isInteger(concurrency) && concurrency > 0, `concurrency must be a positive integer, got ${concurrency}`)
-  const src = await openDatasetSource(source)
+  const missingDepths = options.missingDepths ?? 'auto'
+  // Predicting needs test/ only: a damaged train.zip must not stop it.
+  const src = await openDatasetSource(source, { skipZip: TRAIN_ZIP })
   try {
     const images = listPngs(src, 'test/images/')
     const depths = await readDepths(src)
     const ids = [...images.keys()].sort()
-    if ((options.missingDepths ?? 'error') === 'error') {
+    if (missingDepths === 'error' || (missingDepths === 'auto' && depths !== undefined)) {
       const missing = ids.filter((id) => !depths?.values.has(id))
       if (missing.length > 0) {
         throw new TgsDataError(

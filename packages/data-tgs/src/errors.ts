@@ -1,3 +1,5 @@
+import { DataError, type DataErrorCode } from '@unet/data'
+
 /**
  * What went wrong while reading or preparing TGS data. Each code names one
  * kind of problem so callers can branch on it without parsing messages.
@@ -16,6 +18,7 @@ export type TgsDataErrorCode =
   | 'BAD_CSV'
   | 'NO_SAMPLES'
   | 'BAD_OPTION'
+  | 'SYMLINK_LOOP'
 
 /**
  * The one error class of `@unet/data-tgs`. The message says what was wrong,
@@ -44,6 +47,25 @@ export class TgsDataError extends Error {
     this.code = code
     this.file = options.file
   }
+}
+
+/**
+ * The same problem as a {@link TgsDataError}: errors of `@unet/data` (source,
+ * zip, CSV, decode) keep their code where TGS has one, and their message and file.
+ */
+export function asTgsError(e: unknown): unknown {
+  if (!(e instanceof DataError)) return e
+  const codes: Partial<Record<DataErrorCode, TgsDataErrorCode>> = {
+    SOURCE_NOT_FOUND: 'SOURCE_NOT_FOUND',
+    ZIP_ERROR: 'ZIP_ERROR',
+    BAD_CSV: 'BAD_CSV',
+    DUPLICATE_ID: 'DUPLICATE_ID',
+    CORRUPT_IMAGE: 'CORRUPT_PNG',
+    SYMLINK_LOOP: 'SYMLINK_LOOP',
+    BAD_OPTION: 'BAD_OPTION',
+  }
+  const code = codes[e.code]
+  return code === undefined ? e : new TgsDataError(code, e.message, { cause: e, ...(e.file !== undefined ? { file: e.file } : {}) })
 }
 
 /** Throws a `BAD_OPTION` error unless `ok`. */

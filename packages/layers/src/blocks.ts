@@ -14,6 +14,8 @@ export interface ConvBlockOptions {
   batchNormMomentum?: number | null
   /** Square kernel size of both convolutions. Default 3. */
   kernelSize?: number
+  /** Seeds for the kernel initialisers, one drawn per convolution (see `seedStream`); unseeded when absent. */
+  nextSeed?: () => number | undefined
 }
 
 /** Options of {@link encoderStage}. */
@@ -26,6 +28,8 @@ export interface EncoderStageOptions {
   batchNormMomentum?: number | null
   /** Dropout rate after the pooling, in [0, 1). Default 0 (no dropout layer). */
   dropout?: number
+  /** Seeds for the kernel initialisers (see `seedStream`); unseeded when absent. */
+  nextSeed?: () => number | undefined
 }
 
 /** What an encoder stage hands on: the full-resolution features for the skip connection, and the pooled ones. */
@@ -48,6 +52,8 @@ export interface DecoderStageOptions {
   batchNormMomentum?: number | null
   /** Dropout rate after the concatenation, in [0, 1). Default 0 (no dropout layer). */
   dropout?: number
+  /** Seeds for the kernel initialisers (see `seedStream`); unseeded when absent. */
+  nextSeed?: () => number | undefined
 }
 
 function checkPositiveInteger(option: string, value: number): void {
@@ -87,7 +93,7 @@ function checkMomentum(value: number | null): void {
  * ```
  */
 export function convBlock(input: SymbolicTensor, options: ConvBlockOptions): SymbolicTensor {
-  const { filters, name, kernelSize = 3 } = options
+  const { filters, name, kernelSize = 3, nextSeed = () => undefined } = options
   const batchNormMomentum = options.batchNormMomentum === undefined ? 0.99 : options.batchNormMomentum
   checkPositiveInteger('filters', filters)
   checkPositiveInteger('kernelSize', kernelSize)
@@ -99,7 +105,7 @@ export function convBlock(input: SymbolicTensor, options: ConvBlockOptions): Sym
         filters,
         kernelSize,
         padding: 'same',
-        kernelInitializer: 'heNormal',
+        kernelInitializer: tfl.initializers.heNormal({ seed: nextSeed() }),
         useBias: batchNormMomentum === null,
         name: `${name}_conv${i}`,
       })
@@ -129,7 +135,7 @@ export function encoderStage(input: SymbolicTensor, options: EncoderStageOptions
   const { level, filters, dropout = 0 } = options
   checkPositiveInteger('level', level)
   checkRate(dropout)
-  const skip = convBlock(input, { filters, name: `enc${level}`, batchNormMomentum: options.batchNormMomentum })
+  const skip = convBlock(input, { filters, name: `enc${level}`, batchNormMomentum: options.batchNormMomentum, nextSeed: options.nextSeed })
   let output = tfl.layers.maxPooling2d({ poolSize: 2, strides: 2, name: `enc${level}_pool` }).apply(skip) as SymbolicTensor
   if (dropout > 0) output = tfl.layers.dropout({ rate: dropout, name: `enc${level}_drop` }).apply(output) as SymbolicTensor
   return { skip, output }
@@ -138,10 +144,10 @@ export function encoderStage(input: SymbolicTensor, options: EncoderStageOptions
 /**
  * One level of the expanding path: double the resolution (`dec<level>_up`: a 2×2 stride-2
  * transposed convolution, or bilinear resizing), concatenate the skip features
- * (`dec<level>_concat`), optional dropout (`dec<level>_drop`), then a {@link convBlock} named `dec<level>`.
+ * (`dec<level>_concat`; none when `skip` is `null`, as for a ResNet's full-resolution stage), optional dropout (`dec<level>_drop`), then a {@link convBlock} named `dec<level>`.
  *
  * @param input - the deeper level's output, half the skip's height and width
- * @param skip - the encoder features of the same level
+ * @param skip - the encoder features of the same level, or `null` when the encoder has none at this resolution
  * @param options - level, filters, upsampling, batch-norm momentum, dropout
  * @returns features at the skip's resolution with `filters` channels
  * @example
@@ -152,8 +158,8 @@ export function encoderStage(input: SymbolicTensor, options: EncoderStageOptions
  * const y = decoderStage(deep, skip, { level: 1, filters: 8 }) // [null, 64, 64, 8]
  * ```
  */
-export function decoderStage(input: SymbolicTensor, skip: SymbolicTensor, options: DecoderStageOptions): SymbolicTensor {
-  const { level, filters, upsampling = 'transpose', dropout = 0 } = options
+export function decoderStage(input: SymbolicTensor, skip: SymbolicTensor | null, options: DecoderStageOptions): SymbolicTensor {
+  const { level, filters, upsampling = 'transpose', dropout = 0, nextSeed = () => undefined } = options
   checkPositiveInteger('level', level)
   checkPositiveInteger('filters', filters)
   checkRate(dropout)
@@ -167,12 +173,12 @@ export function decoderStage(input: SymbolicTensor, skip: SymbolicTensor, option
           kernelSize: 2,
           strides: 2,
           padding: 'same',
-          kernelInitializer: 'heNormal',
+          kernelInitializer: tfl.initializers.heNormal({ seed: nextSeed() }),
           name: `dec${level}_up`,
         })
       : tfl.layers.upSampling2d({ size: [2, 2], interpolation: 'bilinear', name: `dec${level}_up` })
   let x = up.apply(input) as SymbolicTensor
-  x = tfl.layers.concatenate({ axis: -1, name: `dec${level}_concat` }).apply([x, skip]) as SymbolicTensor
+  if (skip !== null) x = tfl.layers.concatenate({ axis: -1, name: `dec${level}_concat` }).apply([x, skip]) as SymbolicTensor
   if (dropout > 0) x = tfl.layers.dropout({ rate: dropout, name: `dec${level}_drop` }).apply(x) as SymbolicTensor
-  return convBlock(x, { filters, name: `dec${level}`, batchNormMomentum: options.batchNormMomentum })
+  return convBlock(x, { filters, name: `dec${level}`, batchNormMomentum: options.batchNormMomentum, nextSeed })
 }

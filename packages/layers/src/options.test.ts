@@ -15,6 +15,10 @@ function errorOf(fn: () => unknown): UnetOptionError {
 describe('resolveUnetOptions', () => {
   it('fills in the documented defaults', () => {
     expect(resolveUnetOptions()).toEqual({
+      encoder: null,
+      decoderFilters: [16, 32, 64, 128],
+      seed: null,
+      freezeUpTo: null,
       depth: 4,
       filters: 16,
       filterScaling: 2,
@@ -57,6 +61,9 @@ describe('resolveUnetOptions', () => {
     ['inputShape', { inputShape: [128, 128] }, '[height, width, channels]'],
     ['inputShape', { inputShape: [128, 128, 0] }, '[height, width, channels]'],
     ['name', { name: '1 bad name' }, 'starting with a letter'],
+    ['decoderFilters', { depth: 2, decoderFilters: [4, 8, 16] }, '2 positive integers'],
+    ['seed', { seed: -1 }, 'a non-negative integer'],
+    ['seed', { seed: 1.5 }, 'a non-negative integer'],
   ] as const)('refuses a bad %s (%j), naming it and its valid range', (option, options, range) => {
     const error = errorOf(() => resolveUnetOptions(options as never))
     expect(error.code).toBe('INVALID_OPTION')

@@ -4,6 +4,7 @@ import * as tfl from '@tensorflow/tfjs-layers'
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createUnet, unetFilters } from './unet'
 import { UnetOptionError } from './errors'
+import { frozenByStage, type Encoder } from './encoder'
 
 let tensorsBefore = 0
 beforeAll(async () => {
@@ -198,5 +199,102 @@ describe('createUnet', () => {
       model.dispose()
       loaded.dispose()
     }
+  })
+
+  it('draws the same weights for the same seed and others for another, without touching Math.random', () => {
+    const options = { depth: 2, filters: 4, inputShape: [16, 16, 1] as [number, number, number], upsampling: 'transpose' as const }
+    const random = Math.random
+    let calls = 0
+    Math.random = () => {
+      calls++
+      return random()
+    }
+    const [a, b, c] = [createUnet({ ...options, seed: 3 }), createUnet({ ...options, seed: 3 }), createUnet({ ...options, seed: 4 })]
+    Math.random = random
+    try {
+      const values = (m: tfl.LayersModel) => m.getWeights().map((w) => Array.from(w.dataSync()))
+      expect(values(a)).toEqual(values(b))
+      const [va, vc] = [values(a), values(c)]
+      // every kernel differs with another seed, and no two layers share a draw
+      a.getWeights().forEach((w, i) => {
+        if (w.rank === 4) expect(va[i], a.weights[i]!.name).not.toEqual(vc[i])
+      })
+      expect(va.find((_, i) => a.weights[i]!.name.startsWith('enc1_conv2'))!.slice(0, 4)).not.toEqual(
+        va.find((_, i) => a.weights[i]!.name.startsWith('dec1_conv2'))!.slice(0, 4),
+      )
+      expect(calls).toBe(0)
+    } finally {
+      for (const m of [a, b, c]) m.dispose()
+    }
+  })
+
+  it('freezes the plain encoder up to a stage or layer, leaving the decoder trainable', () => {
+    const model = createUnet({ depth: 3, filters: 2, inputShape: [16, 16, 1], freezeUpTo: 'enc2' })
+    try {
+      const frozen = model.layers.filter((l) => !l.trainable).map((l) => l.name)
+      expect(frozen).toEqual(expect.arrayContaining(['enc1_conv1', 'enc1_bn2', 'enc2_conv2', 'enc2_pool']))
+      expect(frozen.some((n) => n.startsWith('enc3') || n.startsWith('dec') || n.startsWith('bottleneck'))).toBe(false)
+      expect(model.trainableWeights.some((w) => w.name.startsWith('enc2'))).toBe(false)
+      expect(model.trainableWeights.some((w) => w.name.startsWith('enc3_conv1'))).toBe(true)
+    } finally {
+      model.dispose()
+    }
+    const byNumber = createUnet({ depth: 2, filters: 2, inputShape: [8, 8, 1], freezeUpTo: 1 })
+    expect(byNumber.getLayer('enc1_conv2').trainable).toBe(false)
+    expect(byNumber.getLayer('enc2_conv1').trainable).toBe(true)
+    byNumber.dispose()
+    const error = (() => {
+      try {
+        createUnet({ depth: 2, filters: 2, inputShape: [8, 8, 1], freezeUpTo: 'enc7' })
+      } catch (e) {
+        return e as UnetOptionError
+      }
+    })()
+    expect(error).toBeInstanceOf(UnetOptionError)
+    expect(error!.option).toBe('freezeUpTo')
+    expect(error!.message).toContain('enc1, enc2, bottleneck')
+  })
+
+  it('builds one decoder over any encoder: a skip per stride it has, a centre block when asked, none below its first', () => {
+    // a toy encoder with features at strides 2 and 4 only (like a ResNet, which has none at stride 1)
+    const toy: Encoder = {
+      name: 'toy',
+      depth: 2,
+      inputChannels: [3],
+      decoderFilters: [3, 5],
+      center: true,
+      stages: ['down1', 'down2'],
+      build(input, { nextSeed }) {
+        const a = tfl.layers.conv2d({ filters: 6, kernelSize: 2, strides: 2, name: 'down1', kernelInitializer: tfl.initializers.heNormal({ seed: nextSeed() }) }).apply(input) as tfl.SymbolicTensor
+        const b = tfl.layers.conv2d({ filters: 7, kernelSize: 2, strides: 2, name: 'down2' }).apply(a) as tfl.SymbolicTensor
+        return [
+          { tensor: a, stride: 2, channels: 6 },
+          { tensor: b, stride: 4, channels: 7 },
+        ]
+      },
+      frozenLayers(model, freezeUpTo) {
+        return frozenByStage(model, freezeUpTo, [['down1', 'down1'], ['down2', 'down2']], 'toy')
+      },
+    }
+    const model = createUnet({ encoder: toy, inputShape: [8, 12, 3], freezeUpTo: 'down1', seed: 1 })
+    try {
+      expect(model.name).toBe('toy_unet')
+      const names = layerNames(model)
+      expect(names).toContain('center_conv1')
+      expect(model.getLayer('center_conv1').getWeights()[0]!.shape).toEqual([3, 3, 7, 5])
+      expect(names).toContain('dec2_concat')
+      expect(model.getLayer('dec2_conv1').getWeights()[0]!.shape).toEqual([3, 3, 5 + 6, 5])
+      expect(names).not.toContain('dec1_concat')
+      expect(model.getLayer('dec1_conv1').getWeights()[0]!.shape).toEqual([3, 3, 3, 3])
+      expect(model.outputs[0]!.shape).toEqual([null, 8, 12, 1])
+      expect(model.getLayer('down1').trainable).toBe(false)
+      expect(model.getLayer('down2').trainable).toBe(true)
+    } finally {
+      model.dispose()
+    }
+    expect(() => createUnet({ encoder: toy, inputShape: [8, 10, 3] })).toThrow(/width 10 is not divisible by 2\^2 = 4/)
+    expect(() => createUnet({ encoder: toy, inputShape: [8, 8, 1] })).toThrow(/3 channels for the toy encoder/)
+    expect(() => createUnet({ encoder: toy, depth: 3 })).toThrow(/"depth" shapes the plain encoder/)
+    expect(() => createUnet({ encoder: toy, inputShape: [8, 8, 3], dropout: [0.1, 0.1, 0.1] })).toThrow(/2 rates \(one per decoder stage/)
   })
 })

@@ -3,7 +3,8 @@ import '@tensorflow/tfjs-backend-cpu'
 import * as tfl from '@tensorflow/tfjs-layers'
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { VGG16_CONV_LAYERS, vggKernelShape } from './architecture'
-import { createVggUnet, type VggUnetOptions } from './create-vgg-unet'
+import { createUnet } from '@unet/layers'
+import { createVggUnet, vggEncoder, type VggUnetOptions } from './create-vgg-unet'
 import { VggError } from './errors'
 import { IMAGENET_BGR_MEANS, vggPreprocess } from './preprocess'
 
@@ -169,6 +170,21 @@ describe('createVggUnet', () => {
     const freeze = thrown({ freezeUpTo: 'block6_conv1' })
     expect(freeze.code).toBe('UNKNOWN_LAYER')
     expect(freeze.message).toContain("'block6_conv1' is not a VGG-16 encoder layer")
+  })
+})
+
+describe('vggEncoder', () => {
+  it("is the encoder of createVggUnet for @unet/layers' createUnet: same layers, same seeded weights, its freeze points", () => {
+    const viaLayers = createUnet({ encoder: vggEncoder(), inputShape: [32, 32, 3], decoderFilters: tiny, freezeUpTo: 'block2', seed: 9 })
+    const viaVgg = createVggUnet({ inputShape: [32, 32, 3], decoderFilters: tiny, freezeUpTo: 'block2', seed: 9 })
+    expect(viaLayers.name).toBe('vgg16_unet')
+    expect(viaLayers.layers.map((l) => [l.name, l.trainable])).toEqual(viaVgg.layers.map((l) => [l.name, l.trainable]))
+    expect(viaLayers.getLayer('block2_conv2').trainable).toBe(false)
+    expect(viaLayers.getLayer('block3_conv1').trainable).toBe(true)
+    const values = (m: tfl.LayersModel) => m.getWeights().map((w) => Array.from(w.dataSync()))
+    expect(values(viaLayers)).toEqual(values(viaVgg))
+    viaLayers.dispose()
+    viaVgg.dispose()
   })
 })
 

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core'
 import * as tfl from '@tensorflow/tfjs-layers'
-import { convBlock, decoderStage } from '@unet/layers'
+import { createUnet, type Encoder, type EncoderFeature } from '@unet/layers'
 import { VGG16_BLOCK_FILTERS } from './architecture'
 import { VggError } from './errors'
-import { freezeVggEncoder, frozenLayerNames, type FreezeUpTo } from './freeze'
+import { frozenLayerNames, type FreezeUpTo } from './freeze'
 import { IMAGENET_BGR_MEANS, preprocessWeights } from './preprocess'
 
 /** Filters of the five decoder stages `dec1` … `dec5` (dec1 is the full-resolution one). */
@@ -38,6 +38,8 @@ export interface VggUnetOptions {
   inputScale?: number
   /** Model name. Default 'vgg16_unet'. */
   name?: string
+  /** Seed of the weight initialisers (the same seed, the same initial weights). Default: unseeded. */
+  seed?: number | null
 }
 
 const DEFAULT_DECODER_FILTERS: DecoderFilters = [32, 64, 128, 256, 256]
@@ -91,6 +93,88 @@ function apply(layer: tfl.layers.Layer, input: tfl.SymbolicTensor | tfl.Symbolic
   return layer.apply(input) as tfl.SymbolicTensor
 }
 
+/** Options of {@link vggEncoder}. */
+export interface VggEncoderOptions {
+  /** 'caffe' (default): Keras' caffe preprocessing inside the model; 'none': the model takes preprocessed BGR input. */
+  preprocess?: 'caffe' | 'none'
+  /** With `preprocess: 'caffe'`: 255 (default) for images in [0, 1], 1 for images in 0–255. */
+  inputScale?: number
+}
+
+/**
+ * VGG-16 as an `@unet/layers` encoder: the caffe preprocessing (`vgg_preprocess`, see {@link createVggUnet}), the
+ * 13 convolutions `block1_conv1` … `block5_conv3` and the pools `block1_pool` … `block5_pool` with Keras' names and
+ * shapes. Its features are the last convolution of each block (strides 1 … 16) and `block5_pool` (stride 32), on
+ * which the decoder puts a centre block. Stages for `freezeUpTo`: `block1` … `block5` (or any encoder layer name).
+ *
+ * @param options - preprocessing and input scale
+ * @returns the encoder, for `createUnet({ encoder })`
+ * @example
+ * ```ts
+ * const model = createUnet({ encoder: vggEncoder(), inputShape: [128, 128, 3], freezeUpTo: 'block3' })
+ * ```
+ */
+export function vggEncoder(options: VggEncoderOptions = {}): Encoder {
+  const caffe = (options.preprocess ?? 'caffe') === 'caffe'
+  const inputScale = options.inputScale ?? 255
+  return {
+    name: 'vgg16',
+    depth: 5,
+    inputChannels: [1, 3],
+    inputName: 'input',
+    decoderFilters: DEFAULT_DECODER_FILTERS,
+    center: true,
+    stages: ['block1', 'block2', 'block3', 'block4', 'block5'],
+    build(input, { nextSeed }) {
+      const channels = input.shape[3]
+      let x = input
+      if (channels === 1) {
+        // Grayscale: three weightless rescalings (×255, minus each BGR mean), so nothing that re-initialises or
+        // re-loads kernels can disturb the preprocessing
+        const scale = caffe ? inputScale : 1
+        const planes = IMAGENET_BGR_MEANS.map((mean, i) =>
+          apply(
+            tfl.layers.rescaling({ name: `vgg_preprocess_${'bgr'[i] as string}`, scale, offset: caffe ? -mean : 0, trainable: false }),
+            x,
+          ),
+        )
+        x = apply(tfl.layers.concatenate({ name: 'vgg_preprocess', axis: -1, trainable: false }), planes)
+      } else if (caffe) {
+        // RGB → BGR needs a channel permutation, which tfjs-layers only offers as a (frozen) 1×1 convolution
+        const preprocess = tfl.layers.conv2d({ name: 'vgg_preprocess', filters: 3, kernelSize: 1, trainable: false })
+        x = apply(preprocess, x)
+        const { kernel, bias } = preprocessWeights(3, inputScale)
+        tf.tidy(() => preprocess.setWeights([tf.tensor4d(kernel, [1, 1, 3, 3]), tf.tensor1d(bias)]))
+      }
+      const features: EncoderFeature[] = []
+      for (let block = 1; block <= 5; block++) {
+        const convs = block <= 2 ? 2 : 3
+        const filters = VGG16_BLOCK_FILTERS[block - 1] as number
+        for (let conv = 1; conv <= convs; conv++) {
+          x = apply(
+            tfl.layers.conv2d({
+              name: `block${block}_conv${conv}`,
+              filters,
+              kernelSize: 3,
+              padding: 'same',
+              activation: 'relu',
+              kernelInitializer: tfl.initializers.glorotUniform({ seed: nextSeed() }),
+            }),
+            x,
+          )
+        }
+        features.push({ tensor: x, stride: 2 ** (block - 1), channels: filters })
+        x = apply(tfl.layers.maxPooling2d({ name: `block${block}_pool`, poolSize: 2, strides: 2 }), x)
+      }
+      features.push({ tensor: x, stride: 32, channels: 512 })
+      return features
+    },
+    frozenLayers(_model, freezeUpTo) {
+      return frozenLayerNames(freezeUpTo)
+    },
+  }
+}
+
 /**
  * Builds a U-Net whose encoder is VGG-16: the 13 convolutions `block1_conv1` … `block5_conv3` and the pools
  * `block1_pool` … `block5_pool` with Keras' names and shapes (so `loadVggWeights` can fill them with the ImageNet
@@ -113,80 +197,20 @@ function apply(layer: tfl.layers.Layer, input: tfl.SymbolicTensor | tfl.Symbolic
  */
 export function createVggUnet(options: VggUnetOptions = {}): tfl.LayersModel {
   checkOptions(options)
-  const inputShape = options.inputShape ?? [128, 128, 1]
-  const channels = inputShape[2] as 1 | 3
-  const batchNormMomentum = options.batchNormMomentum === undefined ? 0.99 : options.batchNormMomentum
-  const decoderFilters = options.decoderFilters ?? DEFAULT_DECODER_FILTERS
-  const caffe = (options.preprocess ?? 'caffe') === 'caffe'
-  const dropout = options.dropout ?? 0
-
-  const input = tfl.input({ shape: inputShape, name: 'input' })
-  let x = input
-  const inputScale = options.inputScale ?? 255
-  let preprocess: tfl.layers.Layer | undefined
-  if (channels === 1) {
-    // Grayscale: three weightless rescalings (×255, minus each BGR mean), so nothing that re-initialises or
-    // re-loads kernels can disturb the preprocessing
-    const scale = caffe ? inputScale : 1
-    const planes = IMAGENET_BGR_MEANS.map((mean, i) =>
-      apply(
-        tfl.layers.rescaling({ name: `vgg_preprocess_${'bgr'[i] as string}`, scale, offset: caffe ? -mean : 0, trainable: false }),
-        x,
-      ),
-    )
-    x = apply(tfl.layers.concatenate({ name: 'vgg_preprocess', axis: -1, trainable: false }), planes)
-  } else if (caffe) {
-    // RGB → BGR needs a channel permutation, which tfjs-layers only offers as a (frozen) 1×1 convolution
-    preprocess = tfl.layers.conv2d({ name: 'vgg_preprocess', filters: 3, kernelSize: 1, trainable: false })
-    x = apply(preprocess, x)
-  }
-
-  const skips: tfl.SymbolicTensor[] = []
-  for (let block = 1; block <= 5; block++) {
-    const convs = block <= 2 ? 2 : 3
-    for (let conv = 1; conv <= convs; conv++) {
-      x = apply(
-        tfl.layers.conv2d({
-          name: `block${block}_conv${conv}`,
-          filters: VGG16_BLOCK_FILTERS[block - 1] as number,
-          kernelSize: 3,
-          padding: 'same',
-          activation: 'relu',
-        }),
-        x,
-      )
-    }
-    skips.push(x)
-    x = apply(tfl.layers.maxPooling2d({ name: `block${block}_pool`, poolSize: 2, strides: 2 }), x)
-  }
-
-  // the decoder is @unet/layers' own, so both U-Nets name and build their decoders alike
-  x = convBlock(x, { filters: decoderFilters[4], name: 'center', batchNormMomentum })
-  for (let level = 5; level >= 1; level--) {
-    x = decoderStage(x, skips[level - 1] as tfl.SymbolicTensor, {
-      level,
-      filters: decoderFilters[level - 1] as number,
-      upsampling: options.upsampling ?? 'transpose',
-      batchNormMomentum,
-      dropout: typeof dropout === 'number' ? dropout : (dropout[level - 1] as number),
-    })
-  }
-  const output = apply(
-    tfl.layers.conv2d({
-      name: 'output',
-      filters: options.classes ?? 1,
-      kernelSize: 1,
-      activation: options.outputActivation ?? 'sigmoid',
+  return createUnet({
+    encoder: vggEncoder({
+      ...(options.preprocess !== undefined ? { preprocess: options.preprocess } : {}),
+      ...(options.inputScale !== undefined ? { inputScale: options.inputScale } : {}),
     }),
-    x,
-  )
-  const model = tfl.model({ inputs: input, outputs: output, name: options.name ?? 'vgg16_unet' })
-
-  if (preprocess) {
-    const { kernel, bias } = preprocessWeights(3, inputScale)
-    const layer = preprocess
-    tf.tidy(() => layer.setWeights([tf.tensor4d(kernel, [1, 1, 3, 3]), tf.tensor1d(bias)]))
-  }
-  freezeVggEncoder(model, options.freezeUpTo)
-  return model
+    inputShape: options.inputShape ?? [128, 128, 1],
+    decoderFilters: options.decoderFilters ?? DEFAULT_DECODER_FILTERS,
+    batchNormMomentum: options.batchNormMomentum === undefined ? 0.99 : options.batchNormMomentum,
+    dropout: options.dropout ?? 0,
+    upsampling: options.upsampling ?? 'transpose',
+    classes: options.classes ?? 1,
+    outputActivation: options.outputActivation ?? 'sigmoid',
+    name: options.name ?? 'vgg16_unet',
+    seed: options.seed ?? null,
+    freezeUpTo: options.freezeUpTo ?? null,
+  })
 }

@@ -7,7 +7,7 @@ export {
   type VggConvLayerName,
   type VggLayerName,
 } from './architecture'
-export { createVggUnet, type DecoderFilters, type VggUnetOptions } from './create-vgg-unet'
+export { createVggUnet, vggEncoder, type DecoderFilters, type VggEncoderOptions, type VggUnetOptions } from './create-vgg-unet'
 export { VggError, type VggErrorCode } from './errors'
 export { freezeVggEncoder, frozenLayerNames, type FreezeUpTo } from './freeze'
 export { IMAGENET_BGR_MEANS, vggPreprocess, type VggPreprocessOptions } from './preprocess'

@@ -6,6 +6,7 @@ import { AUGMENTATIONS, DEFAULT_TRAIN_CONFIG, readConfigFile, resolveTrainConfig
 import { TrainerError } from '../errors'
 import { consoleReporter } from '../progress'
 import { train } from '../train'
+import { ENCODER_CHOICES } from '../model'
 import { backendOption, int, num } from './options'
 
 const D = DEFAULT_TRAIN_CONFIG
@@ -40,7 +41,7 @@ const list = (table: Record<string, { description: string }>): string =>
 
 /** Keys of the train command's options that map one-to-one onto {@link TrainConfig}. */
 const TRAIN_KEYS: (keyof TrainConfig)[] = [
-  'data', 'out', 'model', 'encoderWeights', 'freezeUpTo', 'depth', 'filters', 'imageSize', 'resize', 'epochs', 'batchSize', 'lr', 'optimizer', 'momentum', 'weightDecay', 'monitor',
+  'data', 'out', 'encoder', 'model', 'encoderWeights', 'freezeUpTo', 'depth', 'filters', 'imageSize', 'resize', 'epochs', 'batchSize', 'lr', 'optimizer', 'momentum', 'weightDecay', 'monitor',
   'lrSchedule', 'lrStepEpochs', 'lrCycleEpochs', 'lrCycleMult', 'loss', 'valSplit', 'folds', 'fold', 'augment', 'dropout', 'batchNormMomentum', 'seed', 'skipBad',
   'synthTrain', 'synthTest', 'patience', 'lrPatience', 'lrFactor', 'minLr', 'timeLimit', 'backend', 'threads', 'reportImages',
 ]
@@ -58,9 +59,10 @@ export function addTrainCommand(program: Command): void {
     .description('Train a U-Net; without --data, on the built-in synthetic TGS-like data (generated in memory).')
     .option('--data <dir>', 'Kaggle-layout folder or .zip (train/images, train/masks, depths.csv); default: synthetic data')
     .option('--out <run_dir>', 'run folder for checkpoints, config, history and report (default: runs/run-<date>-<time>)')
-    .addOption(new Option('--model <name>', `architecture (default: ${D.model})`).choices(['unet', 'vgg16']))
-    .option('--encoder-weights <file>', 'with --model vgg16: Keras VGG-16 ImageNet weights (vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5, or a tfjs model.json folder) for the encoder')
-    .option('--freeze-up-to <name>', 'with --model vgg16: encoder layers up to this one do not train (a layer name like block3_conv3, a block number 1-5, or none)')
+    .addOption(new Option('--encoder <name>', `the U-Net's encoder: plain (shaped by --depth/--filters), VGG-16, a ResNet or an SE-ResNet (default: ${D.encoder})`).choices([...ENCODER_CHOICES]))
+    .addOption(new Option('--model <name>', 'old name of --encoder: --model vgg16 is --encoder vgg16').choices(['unet', 'vgg16']))
+    .option('--encoder-weights <file>', 'pretrained encoder weights: VGG-16 Keras .h5 (vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5) or tfjs model.json folder; ResNets .safetensors (torchvision/timm names) or classification_models .h5')
+    .option('--freeze-up-to <name>', 'encoder layers up to this point do not train: a stage (vgg16: block1-block5; resnets: stem, layer1-layer4), its number, a layer name, or none')
     .option('--depth <n>', `down-sampling stages of the U-Net (default: ${D.depth})`, int(1))
     .option('--filters <n>', `filters of the first stage, doubled at each stage (default: ${D.filters})`, int(1))
     .option('--image-size <n>', `side of the square model input; 101×101 images are resized or padded to it (default: ${D.imageSize})`, int(8))

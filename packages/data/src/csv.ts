@@ -1,4 +1,4 @@
-import { TgsDataError } from './errors'
+import { DataError } from './errors'
 
 /** One data row of a CSV file, with its 1-based line number for messages. */
 export interface CsvRow {
@@ -7,14 +7,23 @@ export interface CsvRow {
 }
 
 /**
- * Parses the small, quote-free CSV files of the TGS layout (`train.csv`,
- * `depths.csv`, `sample_submission.csv`). Checks the header and the field count.
+ * Parses the small, quote-free CSV files of the Kaggle layouts (`train.csv`,
+ * `depths.csv`, `sample_submission.csv`, `train_masks.csv`). Checks the header and the field count.
+ *
+ * @param text - the file text
+ * @param file - the file name, for messages
+ * @param header - the expected header fields
+ * @returns the data rows with their line numbers
+ * @example
+ * ```ts
+ * parseCsv("id,z\na,1\n", "depths.csv", ["id", "z"]) // [{ line: 2, fields: ["a", "1"] }]
+ * ```
  */
 export function parseCsv(text: string, file: string, header: string[]): CsvRow[] {
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/)
   const first = (lines[0] ?? '').split(',').map((s) => s.trim().replace(/^"|"$/g, ''))
   if (first.length !== header.length || first.some((h, i) => h !== header[i])) {
-    throw new TgsDataError(
+    throw new DataError(
       'BAD_CSV',
       `${file} line 1: expected the header "${header.join(',')}", found "${lines[0] ?? ''}"; is this the right file?`,
       { file },
@@ -26,7 +35,7 @@ export function parseCsv(text: string, file: string, header: string[]): CsvRow[]
     if (raw.trim() === '') continue
     const fields = raw.split(',').map((s) => s.trim().replace(/^"|"$/g, ''))
     if (fields.length !== header.length) {
-      throw new TgsDataError(
+      throw new DataError(
         'BAD_CSV',
         `${file} line ${i + 1}: expected ${header.length} fields (${header.join(',')}), found ${fields.length}: "${raw}"`,
         { file },

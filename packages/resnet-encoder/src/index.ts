@@ -1,0 +1,7 @@
+export { createEncoder, resnetEncoder, type CreateEncoderOptions, type ResnetEncoderOptions } from './encoder'
+export { ENCODERS, encoderChannels, type EncoderName } from './names'
+export { IMAGENET_MEAN, IMAGENET_STD } from './preprocess'
+export { BATCH_NORM_EPSILON, SE_REDUCTION } from './architecture'
+export { ResnetEncoderError, type ResnetEncoderErrorCode } from './errors'
+export { loadEncoderWeights, type LoadEncoderWeightsResult } from './load-weights'
+export { readSafetensors, type SafetensorsTensor } from './safetensors'
