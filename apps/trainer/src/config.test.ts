@@ -48,7 +48,17 @@ describe('readConfigFile', () => {
   it('refuses unknown keys, listing the valid ones', async () => {
     const file = join(dir, 'bad.json')
     writeFileSync(file, '{"epoch": 7}')
-    await expect(readConfigFile(file)).rejects.toThrow(/unknown key\(s\) epoch; valid keys: data, out/)
+    await expect(readConfigFile(file)).rejects.toThrow(/unknown key\(s\) epoch; valid keys: data, layout, images, masks/)
+  })
+  it('reads YAML with a real YAML library: WxH sizes, augmentation lists and objects, and says where a YAML error is', async () => {
+    const file = join(dir, 'run.yaml')
+    writeFileSync(file, ['# a whale-fluke run', 'imageSize: 384x192', 'maskThreshold: 108', 'augment:', '  - hflip', '  - { name: rotate, limit: 5, p: 0.3 }', 'optimizer: sgd', 'momentum: 0.9'].join('\n'))
+    const read = await readConfigFile(file)
+    expect(read).toEqual({ imageSize: 384, imageHeight: 192, maskThreshold: 108, augment: ['hflip', { name: 'rotate', limit: 5, p: 0.3 }], optimizer: 'sgd', momentum: 0.9 })
+    expect(resolveTrainConfig(read, { depth: 2 }).augment).toHaveLength(2)
+    const broken = join(dir, 'broken.yaml')
+    writeFileSync(broken, 'epochs: 3\naugment: [hflip\n')
+    await expect(readConfigFile(broken)).rejects.toThrow(/broken\.yaml line \d+, column \d+ is not valid YAML/)
   })
   it('says when the file is not JSON', async () => {
     const file = join(dir, 'broken.json')

@@ -5,6 +5,7 @@ import { loadModel } from '@unet/runtime'
 import { describeStop, findCheckpoint, MONITORS, readState, type EpochLogs } from '@unet/train'
 import type { TrainConfig } from './config'
 import { TrainerError } from './errors'
+import { learningStripPicture, STRIP_IMAGES } from './progress-strip'
 import type { RunData } from './data'
 import { lineChart } from './charts'
 import type { TrainSummary } from './train'
@@ -30,9 +31,48 @@ export interface ReportTile {
   height: number
   width: number
   threshold: number
+  /** Channels of `image` (1 grey, 3 RGB); default 1. */
+  channels?: number
 }
 
 const SCALE = 2
+/** Tiles wider or taller than this are shown shrunk (a Carvana photo is 1918 pixels wide). */
+const MAX_TILE = 160
+
+/**
+ * A tile shrunk (nearest pixel) to fit {@link MAX_TILE}, so full-size photos make a readable strip.
+ *
+ * @param t - the tile at the image's own size
+ * @returns the tile, shrunk when it is large
+ * @example
+ * ```ts
+ * const small = fitTile(tile)
+ * ```
+ */
+export function fitTile(t: ReportTile, size?: { width: number; height: number }): ReportTile {
+  const f0 = Math.max(t.width, t.height) / MAX_TILE
+  const width = size?.width ?? (f0 <= 1 ? t.width : Math.max(1, Math.round(t.width / f0)))
+  const height = size?.height ?? (f0 <= 1 ? t.height : Math.max(1, Math.round(t.height / f0)))
+  if (width === t.width && height === t.height) return t
+  const fx = t.width / width
+  const fy = t.height / height
+  const c = t.channels ?? 1
+  const image = new Float32Array(width * height * c)
+  const truth = new Uint8Array(width * height)
+  const probabilities = new Float32Array(width * height)
+  for (let y = 0; y < height; y++) {
+    const sy = Math.min(t.height - 1, Math.floor((y + 0.5) * fy))
+    for (let x = 0; x < width; x++) {
+      const sx = Math.min(t.width - 1, Math.floor((x + 0.5) * fx))
+      const from = sy * t.width + sx
+      const to = y * width + x
+      for (let k = 0; k < c; k++) image[to * c + k] = t.image[from * c + k] as number
+      truth[to] = t.truth[from] as number
+      probabilities[to] = t.probabilities[from] as number
+    }
+  }
+  return { ...t, image, truth, probabilities, width, height }
+}
 
 /**
  * Renders one validation image as four tiles side by side: the image, the true
@@ -56,7 +96,10 @@ export function renderStrip(t: ReportTile): { data: Uint8Array; width: number; h
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < t.width; x++) {
       const p = y * t.width + x
-      const g = Math.round(Math.min(1, Math.max(0, t.image[p] as number)) * 255)
+      const c = t.channels ?? 1
+      const px = (k: number): number => Math.round(Math.min(1, Math.max(0, t.image[p * c + Math.min(k, c - 1)] as number)) * 255)
+      const [r0, g0, b0] = [px(0), px(1), px(2)]
+      const g = Math.round((r0 + g0 + b0) / 3)
       const truth = (t.truth[p] as number) > 0
       const pred = (t.probabilities[p] as number) > t.threshold
       const put = (tile: number, r: number, gg: number, b: number): void => {
@@ -66,7 +109,7 @@ export function renderStrip(t: ReportTile): { data: Uint8Array; width: number; h
         out[o + 2] = b
         out[o + 3] = 255
       }
-      put(0, g, g, g)
+      put(0, r0, g0, b0)
       put(1, truth ? 255 : 0, truth ? 255 : 0, truth ? 255 : 0)
       put(2, pred ? 255 : 0, pred ? 255 : 0, pred ? 255 : 0)
       const d = Math.round(g * 0.6)
@@ -262,12 +305,24 @@ export async function writeReport(input: ReportInput): Promise<string> {
   })
 
   const indices = pickShowcase(data.validation.coverageClasses, config.reportImages)
+  // every tile at the size of the first one shown (shrunk to fit), so the strips line up whatever the image sizes
+  const first = indices[0] === undefined ? null : (data.validation.shapes[indices[0]] as { height: number; width: number })
+  const f0 = first ? Math.max(1, Math.max(first.width, first.height) / MAX_TILE) : 1
+  const tileSize = first ? { width: Math.max(1, Math.round(first.width / f0)), height: Math.max(1, Math.round(first.height / f0)) } : undefined
   const strips = await Promise.all(
     indices.map(async (i) => {
       const shape = data.validation.shapes[i] as { height: number; width: number }
       const truth = data.validation.originalMasks[i] as Uint8Array
       const image = data.validation.originalImages[i] as Float32Array
-      const tile: ReportTile = { id: data.validation.ids[i] as string, image, truth, probabilities: v.probabilities[i] as Float32Array, ...shape, threshold }
+      const tile = fitTile({
+        id: data.validation.ids[i] as string,
+        image,
+        truth,
+        probabilities: v.probabilities[i] as Float32Array,
+        ...shape,
+        threshold,
+        channels: data.validation.originalChannels?.[i] ?? 1,
+      }, tileSize)
       const strip = renderStrip(tile)
       return { i, tile, strip, png: await rawToPng(strip) }
     }),
@@ -310,6 +365,11 @@ export async function writeReport(input: ReportInput): Promise<string> {
     const framed = await sharp(Buffer.from(frame.svg)).composite([{ input: picture, top: frame.top, left: 0 }]).png().toBuffer()
     await writeFileAtomic(join(dest, 'validation-grid.png'), framed)
   }
+  const learning = await learningStripPicture(runDir, data, pickShowcase(data.validation.coverageClasses, STRIP_IMAGES))
+  if (learning) await writeFileAtomic(join(dest, 'learning.png'), learning.png)
+  const learningHtml = learning
+    ? `<h2>What the model predicts as it learns</h2>\n<p>The same ${STRIP_IMAGES} validation images after epochs ${learning.epochs.join(', ')}: probabilities, white = foreground.</p>\n<img alt="predictions per epoch" src="data:image/png;base64,${learning.png.toString('base64')}">`
+    : ''
   const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;')
   const best = summary.best
   const rows = strips
@@ -337,6 +397,7 @@ ${lossSvg}
 ${metricsSvg}
 ${thresholdSvg}
 </div>
+${learningHtml}
 <h2>Per epoch</h2>
 <table><tr><th>epoch</th><th>loss</th><th>val loss</th><th>val IoU</th><th>Dice</th><th>pixel acc.</th><th>TGS @0.5</th><th>TGS</th><th>threshold</th><th>lr</th><th>img/s</th></tr>
 ${historyRows}</table>

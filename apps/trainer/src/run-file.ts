@@ -4,6 +4,7 @@ import { writeFileAtomic } from '@unet/files'
 import { parseRunFile, type RunFile } from '@unet/predict'
 import { MONITORS, type BestEpoch } from '@unet/train'
 import type { TrainConfig } from './config'
+import { prepareSpec } from './data'
 import { modelChannels, outputsLogits } from './model'
 
 /**
@@ -20,19 +21,23 @@ import { modelChannels, outputsLogits } from './model'
  * const run = runFileOf('runs/a', config, best, 'runs/a/checkpoints/best-000003')
  * ```
  */
-export function runFileOf(runDir: string, config: TrainConfig, best: BestEpoch, bestFolder: string): RunFile {
+export function runFileOf(runDir: string, config: TrainConfig, best: BestEpoch, bestFolder: string, layout: RunFile['layout']): RunFile {
   const monitor = best.monitor
+  const spec = prepareSpec(config)
+  // how each layout's Kaggle submissions number pixels and name images
+  const rle: RunFile['rle'] =
+    layout === 'carvana' ? { order: 'row', idColumn: 'img', idSuffix: '.jpg' } : layout === 'folders' ? { order: 'row', idColumn: 'id', idSuffix: '' } : { order: 'column', idColumn: 'id', idSuffix: '' }
   return {
     format: 'unet-run',
     version: 2,
     model: relative(runDir, join(bestFolder, 'model.json')).split('\\').join('/'),
-    input: { width: config.imageSize, height: config.imageSize, channels: modelChannels(config) },
-    prepare: config.resize === 'pad' ? { mode: 'pad', pad: 'reflect', interpolation: 'bilinear' } : { mode: 'resize', interpolation: 'bilinear' },
+    input: { width: spec.width, height: spec.height, channels: modelChannels(config) },
+    prepare: spec.mode === 'resize' ? { mode: 'resize', interpolation: 'bilinear' } : { mode: spec.mode, pad: 'reflect', interpolation: 'bilinear' },
     scale: 'unit',
     output: { classes: 1, activation: outputsLogits(config) ? 'linear' : 'sigmoid' },
     threshold: best.threshold,
-    rle: { order: 'column', idColumn: 'id', idSuffix: '' },
-    layout: config.data === null ? 'synthetic' : 'tgs',
+    rle,
+    layout,
     monitor: { name: monitor, mode: MONITORS[monitor].mode, best: Number.isFinite(best.value) ? best.value : null, epoch: best.epoch },
     encoder: config.encoder,
   }

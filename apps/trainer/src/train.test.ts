@@ -149,7 +149,7 @@ describe('train', () => {
     const { regenerateReport } = await import('./commands/report')
     const index = await regenerateReport(dir, 'cpu')
     expect(readFileSync(index, 'utf8')).toContain('Monitored: val_tgs')
-    expect(readdirSync(join(dir, 'report')).sort()).toEqual(['index.html', 'loss.png', 'metrics.png', 'monitor.png', 'threshold.png', 'validation-grid.png'])
+    expect(readdirSync(join(dir, 'report')).sort()).toEqual(['index.html', 'learning.png', 'loss.png', 'metrics.png', 'monitor.png', 'threshold.png', 'validation-grid.png'])
   }, 240_000)
 
   it('F1: stops naming unusable files; with skipBad trains on the rest and lists them in the run', async () => {

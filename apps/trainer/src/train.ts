@@ -26,11 +26,12 @@ import {
   type StopReason,
 } from '@unet/train'
 import { RESUMABLE_KEYS, validateTrainConfig, type TrainConfig } from './config'
-import { fitData, loadRunData, type RunData } from './data'
+import { fitData, layoutOf, loadRunData, type RunData } from './data'
 import { TrainerError } from './errors'
-import { buildModel, modelChannels, outputsLogits, resolveLoss } from './model'
+import { buildModel, outputsLogits, resolveLoss } from './model'
 import { formatTable, silentReporter, type TrainReporter } from './progress'
-import { writeReport } from './report'
+import { learningStrip, STRIP_IMAGES } from './progress-strip'
+import { pickShowcase, writeReport } from './report'
 import { runFileModelFolder, runFileOf, writeRunFile } from './run-file'
 import { startBackend } from './backend'
 
@@ -82,7 +83,7 @@ export interface TrainSummary {
   report: string | null
 }
 
-/** The monitor a run uses: the configured one, or val_tgs on TGS data and val_dice elsewhere. */
+/** The monitor a run uses: the configured one (train resolves it by the data: val_tgs on TGS data, val_dice elsewhere). */
 export function monitorOf(config: TrainConfig): MonitorName {
   return config.monitor ?? 'val_tgs'
 }
@@ -133,13 +134,17 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   } else if (findCheckpoint(checkpoints, 'last')) {
     throw new TrainerError('BAD_FLAG', `${runDir} already holds a run; pass --resume to continue it, or choose another --out`)
   }
-  config = { ...config, monitor: monitorOf(config) }
   validateTrainConfig(config)
+  const layout = await layoutOf(config)
+  config = { ...config, monitor: config.monitor ?? (layout === 'tgs' || layout === 'synthetic' ? 'val_tgs' : 'val_dice') }
   const monitor = resolveMonitor(monitorOf(config))
 
   const backend = await startBackend(config)
   const lossFn = resolveLoss(config.loss)
-  const data = await loadRunData(config, modelChannels(config))
+  const data = await loadRunData(config, config.channels)
+  // channels come from the data (grey stays grey, RGB stays RGB) and are saved with the run
+  config = { ...config, channels: data.train.channels }
+  validateTrainConfig(config)
   await checkSkipped(data, config, runDir, reporter)
 
   await ensureFolder(runDir)
@@ -151,7 +156,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   if (options.resume && bestNow) {
     // a crash between the best checkpoint's pointer and run.json leaves run.json one version behind: catch up
     const st = await readState(checkpoints, 'best')
-    if (st.best) await writeRunFile(runDir, runFileOf(runDir, config, st.best, bestNow))
+    if (st.best) await writeRunFile(runDir, runFileOf(runDir, config, st.best, bestNow, layout))
   }
 
   const model: LayersModel = await buildModel(config)
@@ -164,6 +169,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   if (schedule.name === 'cosine') callbacks.push(cycleSnapshots(schedule))
   if (config.timeLimit > 0) callbacks.push(timeLimit(config.timeLimit))
   callbacks.push(progressCallback(reporter, config, monitor.name))
+  if (config.reportImages > 0) callbacks.push(learningStrip({ runDir, data, config, indices: stripIndices(data) }))
 
   let resumedStep = { epoch: 0, step: 0 }
   if (options.resume) {
@@ -206,7 +212,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
         // run.json follows the best model, before the previous best folder is removed
         if (info.which === 'best') {
           const st = await readState(checkpoints, 'best')
-          if (st.best) await writeRunFile(runDir, runFileOf(runDir, config, st.best, info.folder))
+          if (st.best) await writeRunFile(runDir, runFileOf(runDir, config, st.best, info.folder, layout))
         }
       },
     })
@@ -258,12 +264,13 @@ async function checkSkipped(data: RunData, config: TrainConfig, runDir: string, 
   const skipped = data.skipped ?? []
   if (skipped.length === 0) return
   const list = skipped.map((p) => `${p.file ?? p.id}: ${p.message}`)
+  const where = config.data ?? `${config.images} + ${config.masks}`
   if (!config.skipBad) {
     const shown = list.slice(0, 10).map((l) => `  ${l}`)
     throw new TrainerError(
       'BAD_DATA',
-      `${skipped.length} file(s) in ${config.data} cannot be used:\n${shown.join('\n')}${list.length > 10 ? `\n  … and ${list.length - 10} more` : ''}\nfix or remove them, or pass --skip-bad to train on the other ${data.train.count + data.validation.count} images`,
-      { problems: [`${skipped.length} file(s) in ${config.data} cannot be used; fix or remove them, or pass --skip-bad`, ...list] },
+      `${skipped.length} file(s) in ${where} cannot be used:\n${shown.join('\n')}${list.length > 10 ? `\n  … and ${list.length - 10} more` : ''}\nfix or remove them, or pass --skip-bad to train on the other ${data.train.count + data.validation.count} images`,
+      { problems: [`${skipped.length} file(s) in ${where} cannot be used; fix or remove them, or pass --skip-bad`, ...list] },
     )
   }
   await ensureFolder(runDir)
@@ -295,6 +302,11 @@ function progressCallback(reporter: TrainReporter, config: TrainConfig, monitor:
       bestValue = s as number | null
     },
   }
+}
+
+/** The validation images the learning strip follows: a few spread over coverage classes, fixed for the run. */
+export function stripIndices(data: RunData): number[] {
+  return pickShowcase(data.validation.coverageClasses, STRIP_IMAGES)
 }
 
 function baselineOf(data: RunData): number {

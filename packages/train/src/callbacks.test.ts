@@ -18,6 +18,7 @@ function control(elapsed = 0): TrainingControl & { reasons: StopReason[]; saved:
     elapsedSeconds: elapsed,
     monitor: 'val_tgs' as const,
     history: [] as EpochLogs[],
+    model: null as never,
     stop(reason: StopReason) {
       c.reasons.push(reason)
     },

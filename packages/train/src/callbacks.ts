@@ -1,3 +1,4 @@
+import type { LayersModel } from '@tensorflow/tfjs-layers'
 import { appendFile } from 'node:fs/promises'
 import { writeFileAtomic } from '@unet/files'
 import { improves, MONITORS, type MonitorName } from './monitors'
@@ -79,6 +80,8 @@ export interface TrainingControl {
   readonly elapsedSeconds: number
   /** The monitored quantity. */
   readonly monitor: MonitorName
+  /** The model being trained (to look at, e.g. predict a few images; changing its weights changes the run). */
+  readonly model: LayersModel
   /** Every finished epoch's logs so far (resumed sessions included). */
   readonly history: readonly EpochLogs[]
   /** Save the current weights as the best checkpoint (a no-op without a checkpoint folder). */

@@ -211,6 +211,7 @@ export async function fit(model: LayersModel, data: FitData, options: FitOptions
       return elapsedBefore + (performance.now() - sessionStart) / 1000
     },
     monitor: monitor.name,
+    model,
     history,
     async saveBest(logs) {
       const field = MONITORS[monitor.name].field

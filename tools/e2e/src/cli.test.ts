@@ -60,7 +60,7 @@ describe('unet command, end to end', () => {
     expect(t.code).toBe(0)
     expect(t.stdout).toMatch(/best validation TGS score \d\.\d{4} at epoch \d, threshold 0\.\d\d \(empty-mask baseline \d\.\d{4}\)/)
     for (const f of ['config.json', 'run.json', 'history.csv', 'history.json', 'log.jsonl', 'checkpoints', 'report']) expect(readdirSync(run)).toContain(f)
-    expect(readdirSync(join(run, 'report')).sort()).toEqual(['index.html', 'loss.png', 'metrics.png', 'monitor.png', 'threshold.png', 'validation-grid.png'])
+    expect(readdirSync(join(run, 'report')).sort()).toEqual(['index.html', 'learning.png', 'loss.png', 'metrics.png', 'monitor.png', 'threshold.png', 'validation-grid.png'])
     const runFile = JSON.parse(readFileSync(join(run, 'run.json'), 'utf8')) as { model: string; threshold: number }
     expect(join(run, runFile.model)).toBe(join(checkpoint(run, 'best'), 'model.json'))
     const html = readFileSync(join(run, 'report', 'index.html'), 'utf8')

@@ -33,7 +33,7 @@ export async function regenerateReport(runDir: string, backend?: TrainConfig['ba
   const last = findCheckpoint(checkpoints, 'last') ? await readState(checkpoints, 'last') : await readState(checkpoints, 'best')
   const history: EpochLogs[] = last.history
   const name = await startBackend({ backend: backend ?? config.backend, threads: config.threads })
-  const data = await loadRunData({ ...config, skipBad: true }, modelChannels(config))
+  const data = await loadRunData({ ...config, skipBad: true }, config.channels ?? modelChannels(config))
   const lossFn = resolveLoss(config.loss)
   return writeReport({
     runDir: dir,

@@ -1,8 +1,9 @@
 import { InvalidArgumentError, Option, type Command } from 'commander'
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { AUGMENTATION_NAMES, LAYOUTS } from '@unet/data'
 import { findCheckpoint, LR_SCHEDULES, MONITOR_NAMES, MONITORS, OPTIMIZER_NAMES, OPTIMIZERS, SCHEDULE_NAMES } from '@unet/train'
-import { AUGMENTATIONS, DEFAULT_TRAIN_CONFIG, readConfigFile, resolveTrainConfig, type TrainConfig } from '../config'
+import { DEFAULT_TRAIN_CONFIG, parseImageSize, readConfigFile, resolveTrainConfig, splitAugmentList, type TrainConfig } from '../config'
 import { TrainerError } from '../errors'
 import { consoleReporter } from '../progress'
 import { train } from '../train'
@@ -11,13 +12,12 @@ import { backendOption, int, num } from './options'
 
 const D = DEFAULT_TRAIN_CONFIG
 
-function augmentList(value: string): string[] {
-  if (value === 'none' || value === '') return []
-  const names = value.split(',').map((s) => s.trim()).filter(Boolean)
-  for (const n of names) {
-    if (!(AUGMENTATIONS as readonly string[]).includes(n)) throw new InvalidArgumentError(`unknown augmentation "${n}"; use a comma list of ${AUGMENTATIONS.join(', ')}, or none`)
+function imageSize(value: string): { imageSize: number; imageHeight: number | null } {
+  try {
+    return parseImageSize(value)
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message.replace(/^--image-size /, ''))
   }
-  return names
 }
 
 function stamp(): string {
@@ -41,8 +41,8 @@ const list = (table: Record<string, { description: string }>): string =>
 
 /** Keys of the train command's options that map one-to-one onto {@link TrainConfig}. */
 const TRAIN_KEYS: (keyof TrainConfig)[] = [
-  'data', 'out', 'encoder', 'model', 'encoderWeights', 'freezeUpTo', 'depth', 'filters', 'imageSize', 'resize', 'epochs', 'batchSize', 'lr', 'optimizer', 'momentum', 'weightDecay', 'monitor',
-  'lrSchedule', 'lrStepEpochs', 'lrCycleEpochs', 'lrCycleMult', 'loss', 'valSplit', 'folds', 'fold', 'augment', 'dropout', 'batchNormMomentum', 'seed', 'skipBad',
+  'data', 'layout', 'images', 'masks', 'maskSuffix', 'maskThreshold', 'groupBy', 'out', 'encoder', 'model', 'encoderWeights', 'freezeUpTo', 'depth', 'filters', 'imageSize', 'resize', 'epochs', 'batchSize', 'lr', 'optimizer', 'momentum', 'weightDecay', 'monitor',
+  'lrSchedule', 'lrStepEpochs', 'lrCycleEpochs', 'lrCycleMult', 'imageHeight', 'loss', 'valSplit', 'folds', 'fold', 'augment', 'dropout', 'batchNormMomentum', 'seed', 'skipBad',
   'synthTrain', 'synthTest', 'patience', 'lrPatience', 'lrFactor', 'minLr', 'timeLimit', 'backend', 'threads', 'reportImages',
 ]
 
@@ -57,7 +57,13 @@ export function addTrainCommand(program: Command): void {
   program
     .command('train')
     .description('Train a U-Net; without --data, on the built-in synthetic TGS-like data (generated in memory).')
-    .option('--data <dir>', 'Kaggle-layout folder or .zip (train/images, train/masks, depths.csv); default: synthetic data')
+    .option('--data <dir>', `dataset folder or .zip, its layout detected (${LAYOUTS.join(', ')}: TGS train/images + train/masks, Carvana train/ + train_masks/, or images/ + masks/ pairs); default: synthetic TGS-like data`)
+    .addOption(new Option('--layout <name>', 'read --data as this layout instead of detecting it').choices([...LAYOUTS]))
+    .option('--images <dir>', 'folder pairs: the images folder (with --masks)')
+    .option('--masks <dir>', 'folder pairs: the masks folder, matched to the images by file stem')
+    .option('--mask-suffix <text>', 'a mask is named after its image plus this (e.g. _mask for car_01_mask.png)')
+    .option('--mask-threshold <n>', 'foreground where a mask is above this, in 8-bit units (whale-fluke JPEG masks: 108); default: masks must be binary', num((n) => n >= 0 && n < 255, 'in [0, 255)'))
+    .option('--group-by <carvana|regex>', 'keep groups on one side of the split: carvana (the car id), or a regular expression whose first group of the image id names the group')
     .option('--out <run_dir>', 'run folder for checkpoints, config, history and report (default: runs/run-<date>-<time>)')
     .addOption(new Option('--encoder <name>', `the U-Net's encoder: plain (shaped by --depth/--filters), VGG-16, a ResNet or an SE-ResNet (default: ${D.encoder})`).choices([...ENCODER_CHOICES]))
     .addOption(new Option('--model <name>', 'old name of --encoder: --model vgg16 is --encoder vgg16').choices(['unet', 'vgg16']))
@@ -65,8 +71,8 @@ export function addTrainCommand(program: Command): void {
     .option('--freeze-up-to <name>', 'encoder layers up to this point do not train: a stage (vgg16: block1-block5; resnets: stem, layer1-layer4), its number, a layer name, or none')
     .option('--depth <n>', `down-sampling stages of the U-Net (default: ${D.depth})`, int(1))
     .option('--filters <n>', `filters of the first stage, doubled at each stage (default: ${D.filters})`, int(1))
-    .option('--image-size <n>', `side of the square model input; 101×101 images are resized or padded to it (default: ${D.imageSize})`, int(8))
-    .addOption(new Option('--resize <mode>', `how images reach --image-size: bilinear resize or reflect pad (default: ${D.resize})`).choices(['resize', 'pad']))
+    .option('--image-size <WxH|n>', `model input: WIDTHxHEIGHT (e.g. 384x192) or one number for a square; each side divisible by 2^depth (default: ${D.imageSize})`, imageSize)
+    .addOption(new Option('--resize <mode>', `how images reach --image-size: resize (stretch, bilinear), pad (reflect) or letterbox (resize keeping the aspect ratio, then pad) (default: ${D.resize})`).choices(['resize', 'pad', 'letterbox']))
     .option('--epochs <n>', `epochs to train (default: ${D.epochs})`, int(1))
     .option('--batch-size <n>', `images per step (default: ${D.batchSize})`, int(1))
     .option('--lr <x>', `learning rate at the start (default: ${D.lr})`, num((n) => n > 0, 'a positive number'))
@@ -82,7 +88,7 @@ export function addTrainCommand(program: Command): void {
     .option('--val-split <x>', `share of train images held out for validation, stratified by coverage (default: ${D.valSplit})`, num((n) => n > 0 && n < 1, 'between 0 and 1'))
     .option('--folds <k>', 'use a stratified K-fold split instead of --val-split', int(2))
     .option('--fold <i>', 'with --folds: which fold (0-based) is validation (default: 0)', int(0))
-    .option('--augment <list>', `comma list of ${AUGMENTATIONS.join(', ')}, or none (default: ${D.augment.join(',')})`, augmentList)
+    .option('--augment <list>', `comma list of name[:param=value…] from @unet/data's registry, e.g. "horizontal_flip,rotate:limit=5:p=0.3,blur:blur_limit=2:p=0.5", or none; names: ${AUGMENTATION_NAMES.join(', ')} (default: ${D.augment.join(',')})`, splitAugmentList)
     .option('--dropout <x>', `dropout rate in the U-Net; seeded per step, so dropout runs resume exactly (default: ${D.dropout})`, num((n) => n >= 0 && n < 1, 'in [0, 1)'))
     .option('--bn-momentum <x|none>', `batch-norm momentum, or none for no batch norm (default: ${D.batchNormMomentum})`, (v: string) => {
       // commander turns a parsed null into '', so "none" travels as a string and becomes null below
@@ -101,7 +107,7 @@ export function addTrainCommand(program: Command): void {
     .addOption(backendOption())
     .option('--threads <n>', 'wasm backend threads (default: the backend decides)', int(0))
     .option('--report-images <n>', `validation images in the report grid (default: ${D.reportImages})`, int(0))
-    .option('--config <file>', 'JSON file with any of these settings (camelCase keys, e.g. {"epochs": 10}); flags override it')
+    .option('--config <file>', 'YAML (.yaml/.yml) or JSON file with any of these settings as camelCase keys (epochs: 10, imageSize: 384x192, augment: [horizontal_flip, "rotate:limit=5"]); flags override it')
     .option('--resume', 'continue the run in --out (default: the newest under ./runs) from its last checkpoint')
     .option('--quiet', 'print only the final summary')
     .option('--json', 'print JSON lines (one event each) instead of progress bars; RUN_DIR/log.jsonl is always written')
@@ -109,6 +115,7 @@ export function addTrainCommand(program: Command): void {
       const fromFile = typeof opts.config === 'string' ? await readConfigFile(opts.config) : {}
       const fromFlags: Partial<TrainConfig> = {}
       if (opts.bnMomentum !== undefined) opts.batchNormMomentum = opts.bnMomentum === 'none' ? null : opts.bnMomentum
+      if (opts.imageSize !== undefined) Object.assign(opts, opts.imageSize as object)
       for (const key of TRAIN_KEYS) if (opts[key] !== undefined) (fromFlags as Record<string, unknown>)[key] = opts[key]
       if (opts.fold !== undefined && opts.folds === undefined && fromFile.folds === undefined) {
         throw new TrainerError('BAD_FLAG', '--fold needs --folds K (the number of folds)')
