@@ -346,7 +346,10 @@ function checkAll(config: TrainConfig): void {
   const c = config as unknown as Record<string, unknown>
   if (config.data !== null && typeof config.data !== 'string') fail('data', 'a folder or .zip path', config.data)
   if (config.layout !== null) oneOf(c, 'layout', LAYOUTS)
-  if ((config.images === null) !== (config.masks === null)) fail(config.images === null ? 'images' : 'masks', `given together with ${config.images === null ? '--masks' : '--images'} (a folder each)`, config.images ?? config.masks)
+  if ((config.images === null) !== (config.masks === null)) {
+    const missing = config.images === null ? 'images' : 'masks'
+    fail(missing, `given with --${missing === 'images' ? 'masks' : 'images'} (folder pairs need both folders)`, null)
+  }
   if (typeof config.maskSuffix !== 'string') fail('maskSuffix', 'a string such as _mask', config.maskSuffix)
   if (config.maskThreshold !== null && !(typeof config.maskThreshold === 'number' && config.maskThreshold >= 0 && config.maskThreshold < 255)) fail('maskThreshold', 'a number in [0, 255) (8-bit units, e.g. 108)', config.maskThreshold)
   if (config.groupBy !== null) {

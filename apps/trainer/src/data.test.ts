@@ -19,7 +19,6 @@ function runData(samples: RunSample[], config: ReturnType<typeof resolveTrainCon
     validation: prepareSet(samples.slice(0, 2), config, channels),
     test: [],
     source: 'test',
-    trainSamples: samples,
   }
 }
 

@@ -84,8 +84,6 @@ export interface RunData {
   source: string
   /** The layout it was read as. */
   layout?: 'tgs' | 'carvana' | 'folders' | 'synthetic'
-  /** The train split's samples at their own size: what the batcher prepares and augments each step. */
-  trainSamples?: RunSample[]
   /** Files the reader could not use (corrupt, unpaired, wrong size), with the problem. */
   skipped?: SkippedFile[]
 }
@@ -138,7 +136,6 @@ export async function loadRunData(config: TrainConfig, channels: number | null):
     test: test.map((t) => ({ id: t.id, image: t.image, height: t.height, width: t.width })),
     source,
     layout,
-    trainSamples: split.train,
     skipped,
   }
 }
@@ -354,8 +351,8 @@ export function augmentationOf(config: Pick<TrainConfig, 'augment'>): Augmentati
 }
 
 /**
- * The run's data as @unet/train's `fit` takes it: @unet/data's batcher over the train samples at their own size
- * (prepared and augmented per step; batch k of epoch e rebuilt alone from (seed, epoch, step)), plain shuffled
+ * The run's data as @unet/train's `fit` takes it: @unet/data's batcher over the train images at model size
+ * (augmented per step; batch k of epoch e rebuilt alone from (seed, epoch, step)), plain shuffled
  * batches for batch-norm recalibration, and validation batches whose probabilities map back to each image's own size.
  *
  * @param data - the run's data
@@ -368,8 +365,18 @@ export function augmentationOf(config: Pick<TrainConfig, 'augment'>): Augmentati
  */
 export function fitData(data: RunData, config: TrainConfig): FitData {
   const { train, validation } = data
-  const samples = data.trainSamples ?? []
   const spec = prepareSpec(config)
+  // the train images were brought to the model size once (prepareSet); the batcher augments them there, so a step
+  // costs no resampling (as fast as before @unet/data's batcher) and batch k of epoch e is still a pure function
+  const pixelsPerImage = train.width * train.height * train.channels
+  const samples = Array.from({ length: train.count }, (_, i) => ({
+    id: train.ids[i] as string,
+    image: train.images.subarray(i * pixelsPerImage, (i + 1) * pixelsPerImage),
+    mask: Uint8Array.from(train.masks.subarray(i * train.width * train.height, (i + 1) * train.width * train.height)),
+    width: train.width,
+    height: train.height,
+    channels: train.channels,
+  }))
   const augment = augmentationOf(config)
   const batcher = createBatcher(samples, { prepare: spec, batchSize: config.batchSize, seed: config.seed, ...(augment ? { augment } : {}), prefetch: 0 })
   const plain = createBatcher(samples, { prepare: spec, batchSize: config.batchSize, seed: config.seed ^ 0x9e37, prefetch: 0 })
