@@ -7,7 +7,7 @@ import { parseRunFile } from '@unet/predict'
 import { findCheckpoint, readState } from '@unet/train'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { resolveTrainConfig, type TrainConfig } from './config'
-import { silentReporter, type TrainReporter } from './progress'
+import { consoleReporter, silentReporter, type TrainReporter } from './progress'
 import { synth } from './synth'
 import { train } from './train'
 
@@ -146,6 +146,11 @@ describe('train', () => {
     expect(existsSync(join(dir, 'run.json'))).toBe(true)
     const { rmSync } = await import('node:fs')
     rmSync(join(dir, 'report'))
+    // a log that cannot be appended to (here a folder in its place) is a warning too, not a failed run
+    const logDir = join(root, 'log-is-a-folder')
+    mkdirSync(join(logDir, 'log.jsonl'), { recursive: true })
+    const logged = await train(tiny(logDir, { epochs: 1 }), { report: false, reporter: consoleReporter({ quiet: true, json: false, logFile: join(logDir, 'log.jsonl') }) })
+    expect(logged.stopReason).toEqual({ kind: 'completed' })
     const { regenerateReport } = await import('./commands/report')
     const index = await regenerateReport(dir, 'cpu')
     expect(readFileSync(index, 'utf8')).toContain('Monitored: val_tgs')

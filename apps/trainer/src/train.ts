@@ -226,7 +226,12 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   } else {
     reporter.note(`stopped: ${describeStop(result.stopReason)}; ${result.best ? `best checkpoint (epoch ${result.best.epoch + 1}) kept` : 'no checkpoint was saved'}`)
   }
-  await writeFileAtomic(join(runDir, 'history.json'), JSON.stringify(result.history, null, 2) + '\n')
+  try {
+    await writeFileAtomic(join(runDir, 'history.json'), JSON.stringify(result.history, null, 2) + '\n')
+  } catch (cause) {
+    // the checkpoints hold the history too; a full disk here must not fail a finished run
+    reporter.warn(`could not write ${join(runDir, 'history.json')} (${(cause as Error).message}); the history is kept in the checkpoints`)
+  }
 
   const v = result.lastValidation
   const emptyBaseline = v ? (monitor.name === 'val_tgs' ? v.baselines.empty.tgs : v.baselines.empty.dice) : baselineOf(data)

@@ -295,7 +295,8 @@ export const HISTORY_COLUMNS: readonly (keyof EpochLogs)[] = Object.freeze([
 
 /**
  * Writes the whole history as CSV (one row per epoch, epochs counted from 1) after every epoch, atomically, so the
- * file is always complete — resumed runs included (the history travels in the checkpoint).
+ * file is always complete — resumed runs included (the history travels in the checkpoint). A failed write (a full
+ * disk) is a warning, once.
  *
  * @param path - the CSV file
  * @returns the callback
@@ -305,10 +306,17 @@ export const HISTORY_COLUMNS: readonly (keyof EpochLogs)[] = Object.freeze([
  * ```
  */
 export function csvLogger(path: string): Callback {
+  let warned = false
   return {
     name: 'csvLogger',
     async onEpochEnd(_logs, control) {
-      await writeFileAtomic(path, historyCsv(control.history))
+      try {
+        await writeFileAtomic(path, historyCsv(control.history))
+      } catch (error) {
+        // a log is not worth a run: the history travels in every checkpoint too
+        if (!warned) control.warn(`could not write ${path} (${(error as Error).message}); the history is kept in the checkpoints`)
+        warned = true
+      }
     },
   }
 }
