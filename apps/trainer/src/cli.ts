@@ -6,6 +6,7 @@ import { TrainerError } from './errors'
 import { addEvaluateCommand } from './commands/evaluate'
 import { addPredictCommand } from './commands/predict'
 import { addReportCommand } from './commands/report'
+import { addServeCommand } from './serve'
 import { addSynthCommand } from './commands/synth'
 import { addTrainCommand } from './commands/train'
 
@@ -28,6 +29,7 @@ export function createProgram(): Command {
   addPredictCommand(program)
   addReportCommand(program)
   addSynthCommand(program)
+  addServeCommand(program)
   return program
 }
 

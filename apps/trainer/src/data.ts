@@ -212,7 +212,8 @@ export async function loadRawData(
   const where = full.images !== null ? `${full.images} + ${full.masks}` : (config.data as string)
   try {
     if (layout === 'tgs') {
-      const ds = await readTgsDataset(config.data as string, { test: options.test !== false })
+      // read everything and list the bad files: the trainer stops on them (naming them) unless --skip-bad
+      const ds = await readTgsDataset(config.data as string, { test: options.test !== false, onInvalidFile: 'skip' })
       const skipped = ds.report.skipped.filter((p) => p.code !== 'MISSING_DEPTH').map((p) => ({ code: p.code, id: p.id, ...(p.file ? { file: p.file } : {}), message: p.message }))
       return { train: ds.train, test: ds.test, source: config.data as string, skipped, layout }
     }

@@ -38,8 +38,10 @@ export interface TgsReadReport {
 export interface ReadTgsOptions {
   /**
    * What to do with a file that cannot be used (corrupt PNG, wrong size, image
-   * without mask, mask without image): `'skip'` it and list it in the report
-   * (default), or `'error'` on the first one.
+   * without mask, mask without image, a symbolic link that loops): `'error'`
+   * (default) reads everything, then stops with one error naming all of them
+   * (its `problems`; its `code` is the first one's); `'skip'` leaves them out and
+   * lists them in `report.skipped` (a CLI's `--skip-bad`). Never silent.
    */
   onInvalidFile?: 'skip' | 'error'
   /**
@@ -101,7 +103,7 @@ const TRAIN_ZIP = (path: string): boolean => /(^|\/)train\.zip$/i.test(path)
  * ```
  */
 export async function readTgsDataset(source: string, options: ReadTgsOptions = {}): Promise<TgsDataset> {
-  const onInvalid = options.onInvalidFile ?? 'skip'
+  const onInvalid = options.onInvalidFile ?? 'error'
   const missingDepths = options.missingDepths ?? 'auto'
   const size = options.size ?? { height: 101, width: 101 }
   const concurrency = options.concurrency ?? 8
@@ -136,9 +138,7 @@ interface Resolved {
 async function readFromSource(src: DatasetSource, opts: Resolved): Promise<TgsDataset> {
   const skipped: TgsProblem[] = src.problems.map((p) => ({ code: p.code === 'SYMLINK_LOOP' ? 'SYMLINK_LOOP' : 'SOURCE_NOT_FOUND', file: p.file, message: `${p.file}: ${p.reason}` }))
   const notes: string[] = [...src.notes]
-  if (opts.onInvalid === 'error' && skipped.length > 0) throw new TgsDataError(skipped[0]!.code, skipped[0]!.message, { file: skipped[0]!.file })
   const problem = (p: TgsProblem): void => {
-    if (opts.onInvalid === 'error') throw new TgsDataError(p.code, p.message, { file: p.file })
     skipped.push(p)
   }
 
@@ -167,7 +167,7 @@ async function readFromSource(src: DatasetSource, opts: Resolved): Promise<TgsDa
   let ids = [...trainImages.keys()].sort()
   for (const [id, file] of trainMasks) {
     if (!trainImages.has(id)) {
-      problem({ code: 'MASK_WITHOUT_IMAGE', id, file: file.where, message: `${file.where}: mask ${id} has no image train/images/${id}.png; the mask was skipped.` })
+      problem({ code: 'MASK_WITHOUT_IMAGE', id, file: file.where, message: `${file.where}: mask ${id} has no image train/images/${id}.png; add the image or remove the mask.` })
     }
   }
   if (csv !== undefined && maskSource === 'files') {
@@ -199,7 +199,7 @@ async function readFromSource(src: DatasetSource, opts: Resolved): Promise<TgsDa
         code: 'IMAGE_WITHOUT_MASK',
         id,
         file: where,
-        message: `${where}: image ${id} has no mask (${maskSource === 'files' ? `train/masks/${id}.png` : 'train.csv row'}); the image was skipped.`,
+        message: `${where}: image ${id} has no mask (${maskSource === 'files' ? `train/masks/${id}.png` : 'train.csv row'}); add the mask or remove the image.`,
       })
     }
     return hasMask
@@ -241,7 +241,7 @@ async function readFromSource(src: DatasetSource, opts: Resolved): Promise<TgsDa
       decoded = await decodePng(await file.read(), file.where)
     } catch (e) {
       if (e instanceof TgsDataError && e.code === 'CORRUPT_PNG') {
-        problem({ code: 'CORRUPT_PNG', id, file: file.where, message: `${e.message} Sample ${id} was skipped.` })
+        problem({ code: 'CORRUPT_PNG', id, file: file.where, message: e.message })
         return undefined
       }
       throw e
@@ -251,7 +251,7 @@ async function readFromSource(src: DatasetSource, opts: Resolved): Promise<TgsDa
         code: 'WRONG_SIZE',
         id,
         file: file.where,
-        message: `${file.where} is ${decoded.width}×${decoded.height}, expected ${width}×${height}; sample ${id} was skipped (pass { size } if your data has another size).`,
+        message: `${file.where} is ${decoded.width}×${decoded.height}, expected ${width}×${height}; fix or remove it (pass { size } if your data has another size).`,
       })
       return undefined
     }
@@ -285,6 +285,19 @@ async function readFromSource(src: DatasetSource, opts: Resolved): Promise<TgsDa
   })
   const test = tests.filter((s): s is TgsTestImage => s !== undefined)
 
+  const bad = skipped.filter((p) => p.code !== 'MISSING_DEPTH')
+  if (opts.onInvalid === 'error' && bad.length > 0) {
+    const list = bad
+      .slice(0, 10)
+      .map((p) => `  ${p.message}`)
+      .join('\n')
+    const more = bad.length > 10 ? `\n  … and ${bad.length - 10} more` : ''
+    throw new TgsDataError(
+      bad[0]!.code,
+      `${src.path}: ${bad.length} file(s) cannot be used:\n${list}${more}\nFix or remove them, or pass { onInvalidFile: 'skip' } (CLI: --skip-bad) to go on without them.`,
+      { file: bad[0]!.file, problems: bad },
+    )
+  }
   if (train.length === 0 && test.length === 0) {
     throw new TgsDataError(
       'NO_SAMPLES',

@@ -36,16 +36,23 @@ export class TgsDataError extends Error {
   readonly code: TgsDataErrorCode
   /** The file the problem was found in, when there is one. */
   readonly file: string | undefined
+  /** When several files could not be used: every one of them (the read stopped after listing them all). */
+  readonly problems: ReadonlyArray<{ code: TgsDataErrorCode; id?: string; file?: string; message: string }>
 
   /**
    * @param code - the kind of problem
    * @param message - what was wrong, where, and what to do
-   * @param options - `cause` (the underlying error) and `file`
+   * @param options - `cause` (the underlying error), `file`, and `problems` (every bad file)
    */
-  constructor(code: TgsDataErrorCode, message: string, options: { cause?: unknown; file?: string } = {}) {
+  constructor(
+    code: TgsDataErrorCode,
+    message: string,
+    options: { cause?: unknown; file?: string; problems?: ReadonlyArray<{ code: TgsDataErrorCode; id?: string; file?: string; message: string }> } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.code = code
     this.file = options.file
+    this.problems = options.problems ?? []
   }
 }
 

@@ -21,7 +21,7 @@ import {
   transpose,
   verticalFlip,
 } from './augment'
-import { AUGMENTATIONS, AUGMENTATION_NAMES, createAugmentation } from './registry'
+import { AUGMENTATIONS, AUGMENTATION_NAMES, createAugmentation, describeAugmentations } from './registry'
 import { createRng } from './rng'
 
 const W = 48
@@ -224,6 +224,13 @@ describe('registry by name', () => {
     } catch (e) {
       expect((e as { code: string }).code).toBe('UNKNOWN_AUGMENTATION')
     }
+  })
+
+  it('describes every name with its parameters and defaults, for help text', () => {
+    const help = describeAugmentations().split('\n')
+    expect(help.length).toBe(AUGMENTATION_NAMES.length)
+    expect(help).toContain('rotate(limit=90, border_mode=reflect, p) — rotate by an angle from ±limit degrees')
+    expect(help).toContain('blur(blur_limit=[3,7], p) — box blur with a kernel size from blur_limit (2 allowed)')
   })
 
   it('declares every name once, each with a doc and typed defaults that build', () => {

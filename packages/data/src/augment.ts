@@ -252,15 +252,7 @@ function warpAffine(
         const xb = clampX(x0 + 1)
         const ya = clampY(y0)
         const yb = clampY(y0 + 1)
-        for (let k = 0; k < ch; k++) {
-          const at = (xx: number, yy: number): number => (xx < 0 || yy < 0 ? 0 : src[(yy * w + xx) * ch + k]!)
-          const a = at(xa, ya)
-          const b = at(xb, ya)
-          const c = at(xa, yb)
-          const d = at(xb, yb)
-          const top = a + (b - a) * fx
-          image[o * ch + k] = top + (c + (d - c) * fx - top) * fy
-        }
+        sampleBorder(src, w, ch, xa, xb, ya, yb, fx, fy, image, o * ch)
       }
       if (mask) {
         const mx = clampX(Math.round(sx))
@@ -430,7 +422,15 @@ export function gridDistortion(
     }
     const xs = axisMap(s.width)
     const ys = axisMap(s.height)
-    return remap(s, (x, y) => [xs[x]!, ys[y]!], border)
+    const mapX = new Float32Array(s.width * s.height)
+    const mapY = new Float32Array(s.width * s.height)
+    for (let y = 0; y < s.height; y++) {
+      for (let x = 0; x < s.width; x++) {
+        mapX[y * s.width + x] = xs[x]!
+        mapY[y * s.width + x] = ys[y]!
+      }
+    }
+    return remap(s, mapX, mapY, border)
   })
 }
 
@@ -465,9 +465,15 @@ export function elasticTransform(options: { alpha?: number; sigma?: number; bord
       if (max > 0) for (let i = 0; i < f.length; i++) f[i] = (f[i]! / max) * alpha
       return f
     }
-    const dx = field()
-    const dy = field()
-    return remap(s, (x, y) => [x + dx[y * w + x]!, y + dy[y * w + x]!], border)
+    const mapX = field()
+    const mapY = field()
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        mapX[y * w + x]! += x
+        mapY[y * w + x]! += y
+      }
+    }
+    return remap(s, mapX, mapY, border)
   })
 }
 
@@ -490,8 +496,34 @@ function boxBlurInPlace(f: Float32Array, w: number, h: number, r: number): void 
   }
 }
 
-/** Bilinear (image) and nearest (mask) resampling at source positions given per output pixel. */
-function remap(s: AugmentSample, at: (x: number, y: number) => [number, number], border: BorderMode): AugmentSample {
+/** Bilinear sample of all channels at a border (indices already mirrored, or -1 for the constant 0 border). */
+function sampleBorder(
+  src: Float32Array,
+  w: number,
+  ch: number,
+  xa: number,
+  xb: number,
+  ya: number,
+  yb: number,
+  fx: number,
+  fy: number,
+  out: Float32Array,
+  o: number,
+): void {
+  const ia = ya < 0 ? -1 : ya * w
+  const ib = yb < 0 ? -1 : yb * w
+  for (let k = 0; k < ch; k++) {
+    const a = ia < 0 || xa < 0 ? 0 : src[(ia + xa) * ch + k]!
+    const b = ia < 0 || xb < 0 ? 0 : src[(ia + xb) * ch + k]!
+    const c = ib < 0 || xa < 0 ? 0 : src[(ib + xa) * ch + k]!
+    const d = ib < 0 || xb < 0 ? 0 : src[(ib + xb) * ch + k]!
+    const top = a + (b - a) * fx
+    out[o + k] = top + (c + (d - c) * fx - top) * fy
+  }
+}
+
+/** Bilinear (image) and nearest (mask) resampling at source positions `(mapX[i], mapY[i])` of each output pixel i. */
+function remap(s: AugmentSample, mapX: Float32Array, mapY: Float32Array, border: BorderMode): AugmentSample {
   const { width: w, height: h } = s
   const ch = channelsOf(s)
   const image = new Float32Array(s.image.length)
@@ -499,29 +531,16 @@ function remap(s: AugmentSample, at: (x: number, y: number) => [number, number],
   const reflect = border === 'reflect'
   const cx = (i: number): number => (i >= 0 && i < w ? i : reflect ? mirror(i, w) : -1)
   const cy = (i: number): number => (i >= 0 && i < h ? i : reflect ? mirror(i, h) : -1)
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const [sx, sy] = at(x, y)
-      const x0 = Math.floor(sx)
-      const y0 = Math.floor(sy)
-      const fx = sx - x0
-      const fy = sy - y0
-      const xa = cx(x0)
-      const xb = cx(x0 + 1)
-      const ya = cy(y0)
-      const yb = cy(y0 + 1)
-      const o = y * w + x
-      for (let k = 0; k < ch; k++) {
-        const v = (xx: number, yy: number): number => (xx < 0 || yy < 0 ? 0 : s.image[(yy * w + xx) * ch + k]!)
-        const top = v(xa, ya) + (v(xb, ya) - v(xa, ya)) * fx
-        const bottom = v(xa, yb) + (v(xb, yb) - v(xa, yb)) * fx
-        image[o * ch + k] = top + (bottom - top) * fy
-      }
-      if (mask) {
-        const mx = cx(Math.round(sx))
-        const my = cy(Math.round(sy))
-        mask[o] = mx < 0 || my < 0 ? 0 : s.mask![my * w + mx]!
-      }
+  for (let o = 0; o < w * h; o++) {
+    const sx = mapX[o]!
+    const sy = mapY[o]!
+    const x0 = Math.floor(sx)
+    const y0 = Math.floor(sy)
+    sampleBorder(s.image, w, ch, cx(x0), cx(x0 + 1), cy(y0), cy(y0 + 1), sx - x0, sy - y0, image, o * ch)
+    if (mask) {
+      const mx = cx(Math.round(sx))
+      const my = cy(Math.round(sy))
+      mask[o] = mx < 0 || my < 0 ? 0 : s.mask![my * w + mx]!
     }
   }
   return { ...s, image, ...(mask ? { mask } : {}) }
@@ -648,7 +667,18 @@ export function blur(options: { blurLimit?: number | [number, number]; p?: numbe
   })
 }
 
-/** A k × k box blur of every channel (OpenCV's `blur`: the window starts ⌊k/2⌋ before the pixel). */
+/**
+ * A k × k box blur of every channel (OpenCV's `blur`: the window starts ⌊k/2⌋ before the pixel; edges mirrored).
+ * What `blur` draws, and what a blurred test-time-augmentation view uses.
+ *
+ * @param s - the sample (the mask is kept as it is)
+ * @param k - kernel size (1 returns the sample unchanged)
+ * @returns the blurred sample
+ * @example
+ * ```ts
+ * const blurred = boxBlurImage({ image, width, height }, 3)
+ * ```
+ */
 export function boxBlurImage(s: AugmentSample, k: number): AugmentSample {
   if (k <= 1) return s
   const { height: h, width: w } = s

@@ -143,8 +143,10 @@ export interface DecodedMask {
 }
 
 /**
- * Decodes a mask file to 0/1. Palette images (GIF, palette PNG) use the
- * palette index (Carvana: car = index 1); others use the largest channel value.
+ * Decodes a mask file to 0/1. Palette images (GIF, palette PNG) go by palette
+ * entry: with black among the colours used, every other colour is foreground
+ * (Carvana: index 0 black, index 1 white = car), else any non-zero index;
+ * other images use the largest channel value.
  * Without a `threshold`, a mask with more than two values is refused
  * (`NON_BINARY_MASK`), naming the file and the values found.
  *
@@ -159,12 +161,19 @@ export interface DecodedMask {
  */
 export async function decodeMask(bytes: Uint8Array, file = 'mask', options: DecodeMaskOptions = {}): Promise<DecodedMask> {
   const m = await metadata(bytes, file)
-  let values: Float32Array | Uint8Array
+  let values: Float32Array | Uint16Array
+  // Palette masks: the indices used, for messages.
+  let paletteUsed: number[] | undefined
+  let paletteIndices: Uint8Array | undefined
   let width: number
   let height: number
   let scale: number
   if (m.format === 'gif') {
-    ;({ values, width, height } = decodeGifIndices(bytes, file))
+    const gif = decodeGifIndices(bytes, file)
+    ;({ width, height } = gif)
+    values = paletteValues(gif.values, gif.palette)
+    paletteIndices = gif.values
+    paletteUsed = [...new Set(gif.values)].sort((a, b) => a - b)
     scale = 1
   } else {
     const palette = m.format === 'png' && m.isPalette ? readPngPalette(bytes) : undefined
@@ -177,11 +186,14 @@ export async function decodeMask(bytes: Uint8Array, file = 'mask', options: Deco
       // Back from colours to palette indices (the first index of a colour wins).
       const index = new Map<number, number>()
       for (let i = palette.length - 1; i >= 0; i--) index.set(palette[i]!, i)
-      values = new Uint8Array(n)
+      const indices = new Uint8Array(n)
       for (let i = 0; i < n; i++) {
         const key = (Math.round(img.data[i * c]! * 255) << 16) | (Math.round(img.data[i * c + 1]! * 255) << 8) | Math.round(img.data[i * c + 2]! * 255)
-        values[i] = index.get(key) ?? 255
+        indices[i] = index.get(key) ?? 255
       }
+      values = paletteValues(indices, palette)
+      paletteIndices = indices
+      paletteUsed = [...new Set(indices)].sort((a, b) => a - b)
       scale = 1
     } else {
       values = new Float32Array(n)
@@ -196,7 +208,9 @@ export async function decodeMask(bytes: Uint8Array, file = 'mask', options: Deco
   const data = new Uint8Array(width * height)
   if (options.threshold !== undefined) {
     const t = options.threshold
-    for (let i = 0; i < data.length; i++) data[i] = values[i]! * scale > t ? 1 : 0
+    // Palette masks compare the index itself.
+    const by = paletteIndices ?? values
+    for (let i = 0; i < data.length; i++) data[i] = by[i]! * scale > t ? 1 : 0
   } else {
     let other: number | undefined
     const seen = new Set<number>()
@@ -206,6 +220,13 @@ export async function decodeMask(bytes: Uint8Array, file = 'mask', options: Deco
       data[i] = 1
       if (other === undefined) other = v
       else if (v !== other && seen.size < 8) seen.add(v)
+    }
+    if (seen.size > 0 && paletteUsed !== undefined) {
+      throw new DataError(
+        'NON_BINARY_MASK',
+        `${file} is not a binary mask: it uses palette indices ${paletteUsed.slice(0, 6).join(', ')}${paletteUsed.length > 6 ? ', …' : ''} with more than one non-black colour; give a mask threshold (foreground = index > threshold), or save the mask with two colours.`,
+        { file },
+      )
     }
     if (seen.size > 0) {
       const found = [0, other!, ...seen].map((v) => (scale === 255 ? Math.round(v * 255) : v))
@@ -219,7 +240,25 @@ export async function decodeMask(bytes: Uint8Array, file = 'mask', options: Deco
   return { data, width, height, format: m.format ?? 'unknown' }
 }
 
-function decodeGifIndices(bytes: Uint8Array, file: string): { values: Uint8Array; width: number; height: number } {
+/**
+ * Palette indices to mask values: when black is among the colours used, every
+ * other colour is foreground (what the mask looks like, whichever index a tool
+ * gave white: Carvana's GIFs use 0 black, 1 white; sharp's may put white at 0);
+ * otherwise the index itself (non-zero = foreground). Distinct colours keep
+ * distinct values, so a mask of three colours is still found not binary.
+ */
+function paletteValues(indices: Uint8Array, palette: readonly number[]): Uint16Array {
+  const used = new Set(indices)
+  const blackUsed = [...used].some((i) => palette[i] === 0)
+  const values = new Uint16Array(indices.length)
+  for (let i = 0; i < indices.length; i++) {
+    const k = indices[i]!
+    values[i] = blackUsed ? (palette[k] === 0 ? 0 : k + 1) : k
+  }
+  return values
+}
+
+function decodeGifIndices(bytes: Uint8Array, file: string): { values: Uint8Array; width: number; height: number; palette: number[] } {
   try {
     const gif = parseGIF(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer)
     const frames = decompressFrames(gif, false)
@@ -239,7 +278,8 @@ function decodeGifIndices(bytes: Uint8Array, file: string): { values: Uint8Array
       }
     }
     if (frame.pixels.length < fw * fh) throw new Error(`frame holds ${frame.pixels.length} of ${fw * fh} pixels (truncated)`)
-    return { values, width, height }
+    const palette = frame.colorTable.map(([r, g, b]) => (r << 16) | (g << 8) | b)
+    return { values, width, height, palette }
   } catch (cause) {
     throw corrupt(file, cause)
   }

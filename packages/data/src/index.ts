@@ -18,6 +18,8 @@ export {
   openDataset,
   readDataset,
   loadImages,
+  checkEntries,
+  type CheckEntriesOptions,
   LAYOUTS,
   IMAGE_EXTENSIONS,
   IMAGE_FOLDERS,

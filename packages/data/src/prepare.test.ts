@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createRng } from './rng'
-import { checkModelSize, placement, prepareImage, prepareMask, restoreMask, restoreProbabilities, type PrepareSpec } from './prepare'
+import { checkModelSize, matchChannels, placement, prepareImage, prepareMask, restoreMask, restoreProbabilities, type PrepareSpec } from './prepare'
 import { resample } from './resample'
 
 function randomImage(width: number, height: number, channels: number, seed: number): Float32Array {
@@ -146,5 +146,15 @@ describe('resample', () => {
       expect(out[i * 3 + 1]).toBeCloseTo(0, 5)
       expect(out[i * 3 + 2]).toBeCloseTo(0.5, 5)
     }
+  })
+})
+
+describe('matchChannels', () => {
+  it('repeats grey for an RGB model, keeps equal counts, refuses RGB for a grey model', () => {
+    const grey = new Float32Array([0.1, 0.7])
+    expect(Array.from(matchChannels(grey, { width: 2, height: 1, channels: 1 }, 3))).toEqual([0.1, 0.1, 0.1, 0.7, 0.7, 0.7].map((v) => Math.fround(v)))
+    const rgb = new Float32Array(6)
+    expect(matchChannels(rgb, { width: 2, height: 1, channels: 3 }, 3)).toBe(rgb)
+    expect(() => matchChannels(rgb, { width: 2, height: 1, channels: 3 }, 1)).toThrow(/model takes 1-channel images but this image has 3 channels/)
   })
 })

@@ -257,3 +257,32 @@ export function checkModelSize(spec: { width: number; height: number }, depth: n
     }
   }
 }
+
+/**
+ * Gives an image the channel count a model takes, as `run.json` says: grey to
+ * RGB repeats the channel; the same count is returned as it is; RGB to grey is
+ * refused (the colour would be lost), naming both counts.
+ *
+ * @param image - `height × width × size.channels` values
+ * @param size - width, height and channels of `image`
+ * @param channels - what the model takes (its `input.channels`)
+ * @returns `height × width × channels` values
+ * @example
+ * ```ts
+ * const rgb = matchChannels(grey, { width: 101, height: 101, channels: 1 }, 3) // for an ImageNet encoder
+ * ```
+ */
+export function matchChannels(image: Float32Array, size: { width: number; height: number; channels: number }, channels: number): Float32Array {
+  const n = size.width * size.height
+  checkOption(image.length === n * size.channels, `matchChannels: expected ${size.width}×${size.height}×${size.channels} = ${n * size.channels} values, got ${image.length}`)
+  if (size.channels === channels) return image
+  if (size.channels === 1) {
+    const out = new Float32Array(n * channels)
+    for (let i = 0; i < n; i++) out.fill(image[i]!, i * channels, (i + 1) * channels)
+    return out
+  }
+  throw new DataError(
+    'BAD_OPTION',
+    `the model takes ${channels}-channel images but this image has ${size.channels} channels; only grey images are converted (by repeating the channel): give images with ${channels} channel(s), or a model trained on ${size.channels}`,
+  )
+}

@@ -1,13 +1,14 @@
 import { mkdir, mkdtemp, readFile, rm, symlink, truncate, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { zipSync } from 'fflate'
+import { zipSync, zlibSync } from 'fflate'
+import { crc32 } from 'node:zlib'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { decodeImage, decodeMask } from './decode'
 import { DataError } from './errors'
 import { CARS, CARVANA_SIZE, encodeGif, writeCarvanaLike, writeWhaleLike } from './fixtures.test-helpers'
-import { detectLayout, loadImages, openDataset, readDataset } from './read'
+import { checkEntries, detectLayout, loadImages, openDataset, readDataset } from './read'
 
 let base: string
 let carvana: string
@@ -212,12 +213,47 @@ describe('formats', () => {
     const turned = await decodeImage(wide, 'exif.jpg')
     expect([turned.width, turned.height]).toEqual([8, 16])
 
-    // GIF whose palette puts white first: the index, not the colour, says what is foreground.
+    // Palette masks go by what they look like: black is background whichever index it has (Carvana: 0 black, 1 white).
     const indices = Uint8Array.from([0, 1, 1, 0, 0, 1])
-    const gif = encodeGif(indices, 3, 2, [[255, 255, 255], [0, 0, 0]])
-    expect(Array.from((await decodeMask(gif, 'm.gif')).data)).toEqual([0, 1, 1, 0, 0, 1])
+    expect(Array.from((await decodeMask(encodeGif(indices, 3, 2, [[0, 0, 0], [255, 255, 255]]), 'carvana.gif')).data)).toEqual([0, 1, 1, 0, 0, 1])
+    expect(Array.from((await decodeMask(encodeGif(indices, 3, 2, [[255, 255, 255], [0, 0, 0]]), 'white-first.gif')).data)).toEqual([1, 0, 0, 1, 1, 0])
+    // Without black, the index: non-zero is foreground.
+    expect(Array.from((await decodeMask(encodeGif(indices, 3, 2, [[40, 40, 40], [200, 0, 0]]), 'no-black.gif')).data)).toEqual([0, 1, 1, 0, 0, 1])
+    // A GIF as sharp (libvips) writes it: white ends up at index 0; the object is still the white part.
+    const blob = new Uint8Array(40 * 20 * 3)
+    for (let p = 0; p < 800; p++) if (Math.abs((p % 40) - 20) < 6) blob.fill(255, 3 * p, 3 * p + 3)
+    const sharpGif = await sharp(blob, { raw: { width: 40, height: 20, channels: 3 } }).gif({ colours: 2 }).toBuffer()
+    const fromSharp = await decodeMask(sharpGif, 'sharp.gif')
+    expect(fromSharp.data.reduce((a, b) => a + b, 0)).toBe(20 * 11)
+    expect(fromSharp.data[20]).toBe(1)
     const three = encodeGif(Uint8Array.from([0, 1, 2, 0, 0, 1]), 3, 2, [[0, 0, 0], [255, 255, 255], [9, 9, 9]])
-    await expectDataError(decodeMask(three, 'three.gif'), 'NON_BINARY_MASK', /three\.gif is not a binary mask: it holds values 0, 1, 2/)
+    expect(Array.from((await decodeMask(three, 'three.gif', { threshold: 1 })).data)).toEqual([0, 0, 1, 0, 0, 0])
+    await expectDataError(decodeMask(three, 'three.gif'), 'NON_BINARY_MASK', /three\.gif is not a binary mask: it uses palette indices 0, 1, 2 with more than one non-black colour/)
+
+    // Palette PNG whose palette puts white first: the white pixels are the object.
+    const palettePng = (() => {
+      const chunk = (type: string, data: Uint8Array): Buffer => {
+        const body = Buffer.concat([Buffer.from(type, 'latin1'), data])
+        const out = Buffer.alloc(12 + data.length)
+        out.writeUInt32BE(data.length, 0)
+        body.copy(out, 4)
+        out.writeUInt32BE(crc32(body), 8 + data.length)
+        return out
+      }
+      const ihdr = Buffer.alloc(13)
+      ihdr.writeUInt32BE(3, 0)
+      ihdr.writeUInt32BE(2, 4)
+      ihdr.set([8, 3, 0, 0, 0], 8)
+      const rows = Uint8Array.from([0, 0, 1, 1, 0, 0, 0, 1])
+      return Buffer.concat([
+        Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+        chunk('IHDR', ihdr),
+        chunk('PLTE', Uint8Array.from([255, 255, 255, 0, 0, 0])),
+        chunk('IDAT', zlibSync(rows)),
+        chunk('IEND', new Uint8Array(0)),
+      ])
+    })()
+    expect(Array.from((await decodeMask(palettePng, 'p.png')).data)).toEqual([1, 0, 0, 1, 1, 0])
 
     const webp = await sharp({ create: { width: 5, height: 3, channels: 3, background: { r: 0, g: 0, b: 255 } } }).webp({ lossless: true }).toBuffer()
     const w = await decodeImage(webp, 'x.webp')
@@ -263,6 +299,20 @@ describe('issue 17 regressions', () => {
 })
 
 describe('streaming', () => {
+  it('checkEntries finds bad files of a listed dataset up front: headers fast, or full decodes', async () => {
+    const dir = await whaleCopy('check')
+    await writeFile(join(dir, 'masks', 'fluke_3.jpg'), await sharp(Buffer.alloc(81), { raw: { width: 9, height: 9, channels: 1 } }).jpeg().toBuffer())
+    const jpeg = await readFile(join(dir, 'images', 'fluke_1.jpg'))
+    await writeFile(join(dir, 'images', 'fluke_1.jpg'), jpeg.subarray(0, Math.floor(jpeg.length / 2)))
+    const dataset = await openDataset(dir, { maskThreshold: 108 })
+    const e = await expectDataError(checkEntries(dataset), 'BAD_FILES', /fluke_3\.jpg is 9×9 but its image/)
+    expect(e.problems.map((p) => p.code)).toEqual(['SIZE_MISMATCH']) // a truncated JPEG has a good header
+    const full = await checkEntries(dataset, dataset.train, { level: 'full', onBadFile: 'skip' })
+    expect(full.skipped.map((p) => [p.id, p.code]).sort()).toEqual([['fluke_1', 'CORRUPT_IMAGE'], ['fluke_3', 'SIZE_MISMATCH']])
+    expect(full.good.map((g) => g.id)).toEqual(['fluke_0', 'fluke_2', 'fluke_4', 'fluke_5'])
+    await dataset.close()
+  })
+
   it('openDataset lists without decoding; loadImages decodes test images in order, chunk by chunk', async () => {
     const dataset = await openDataset(carvana)
     expect(dataset.train.length).toBe(12)

@@ -1,7 +1,7 @@
 import { decode as decodeRle } from '@unet/rle'
 import { mapLimit } from './concurrency'
 import { parseCsv } from './csv'
-import { decodeImage, decodeMask } from './decode'
+import { decodeImage, decodeMask, readImageHeader } from './decode'
 import { DataError, type SkippedFile, checkOption, throwIfBadFiles } from './errors'
 import { prepareMask } from './prepare'
 import { type DatasetSource, type OpenSourceOptions, type SourceFile, openSource } from './source'
@@ -561,4 +561,69 @@ export async function* loadImages(
     next = from + chunkSize < entries.length ? begin(from + chunkSize) : undefined
     yield chunk
   }
+}
+
+/** Options of {@link checkEntries}. */
+export interface CheckEntriesOptions {
+  /**
+   * `'headers'` (default) reads each image's and mask's header (sharp metadata:
+   * fast, no pixels) and checks that it is an image and that sizes match;
+   * `'full'` decodes every pair, as training would (truncated files, non-binary masks, CSV disagreements).
+   */
+  level?: 'headers' | 'full'
+  /** Files in flight at once (default 8). */
+  concurrency?: number
+  /** As {@link ReadOptions.onBadFile}: `'error'` (default) throws one `BAD_FILES` naming every bad file. */
+  onBadFile?: 'error' | 'skip'
+}
+
+/**
+ * Checks listed samples before a long run over data bigger than memory, so a
+ * bad file stops (or is reported) now rather than hours into training.
+ *
+ * @param dataset - from {@link openDataset}
+ * @param entries - which samples to check (default all train samples)
+ * @param options - `level`, `concurrency`, `onBadFile`
+ * @returns the usable entries and the bad files (also added to `dataset.report.skipped`)
+ * @example
+ * ```ts
+ * const data = await openDataset('/data/carvana', { onBadFile: 'skip' })
+ * const { good, skipped } = await checkEntries(data, data.train, { onBadFile: 'skip' })
+ * ```
+ */
+export async function checkEntries(
+  dataset: Dataset,
+  entries: readonly SampleEntry[] = dataset.train,
+  options: CheckEntriesOptions = {},
+): Promise<{ good: SampleEntry[]; skipped: SkippedFile[] }> {
+  const level = options.level ?? 'headers'
+  checkOption(level === 'headers' || level === 'full', `level must be 'headers' or 'full', got ${String(level)}`)
+  const skipped: SkippedFile[] = []
+  const ok = await mapLimit(entries, options.concurrency ?? 8, async (entry) => {
+    try {
+      if (level === 'full') await dataset.load(entry)
+      else {
+        const image = await readImageHeader(await entry.image.read(), entry.image.where)
+        if (entry.mask) {
+          const mask = await readImageHeader(await entry.mask.read(), entry.mask.where)
+          if (mask.width !== image.width || mask.height !== image.height) {
+            throw new DataError(
+              'SIZE_MISMATCH',
+              `${entry.mask.where} is ${mask.width}×${mask.height} but its image ${entry.image.where} is ${image.width}×${image.height}; a mask must match its image: fix or remove the pair.`,
+              { file: entry.mask.where },
+            )
+          }
+        }
+      }
+      return true
+    } catch (e) {
+      const problem = asSkipped(e, entry.id)
+      if (problem === undefined) throw e
+      skipped.push(problem)
+      return false
+    }
+  })
+  dataset.report.skipped.push(...skipped)
+  if ((options.onBadFile ?? 'error') === 'error') throwIfBadFiles(skipped, dataset.source, "pass { onBadFile: 'skip' } (CLI: --skip-bad) to go on without them")
+  return { good: entries.filter((_, i) => ok[i]), skipped }
 }

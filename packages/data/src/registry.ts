@@ -296,3 +296,24 @@ export function createAugmentation(config: AugmentationConfig | readonly Augment
   }
   return spec.create(params, p as number | undefined)
 }
+
+/**
+ * One line per augmentation, from the {@link AUGMENTATIONS} declaration: name,
+ * parameters with defaults, and what it does. For a CLI's `--help` or an error message.
+ *
+ * @returns the lines, joined with newlines
+ * @example
+ * ```ts
+ * console.log(describeAugmentations())
+ * // horizontal_flip(p) — mirror left–right
+ * // rotate(limit=90, border_mode=reflect, p) — rotate by an angle from ±limit degrees
+ * ```
+ */
+export function describeAugmentations(): string {
+  const lines = Object.entries(AUGMENTATIONS).map(([name, spec]: [string, AugmentationSpec]) => {
+    const params = Object.entries(spec.params).map(([k, p]) => `${k}=${JSON.stringify(p.default).replace(/"/g, '')}`)
+    return `${name}(${[...params, 'p'].join(', ')}) — ${spec.doc}`
+  })
+  lines.push('one_of(transforms, p) — apply one of the transforms, picked by their p', 'compose(transforms, p) — apply the transforms in order')
+  return lines.join('\n')
+}
