@@ -1,131 +1,99 @@
-import * as tf from '@tensorflow/tfjs-core'
-import '@tensorflow/tfjs-backend-cpu'
-import * as tfl from '@tensorflow/tfjs-layers'
-import { mkdirSync, writeFileSync } from 'node:fs'
+// Datasets made in code for the end-to-end tests: a Carvana-like layout (RGB JPEG photos, GIF palette masks,
+// non-square) and a whale-fluke-like folder pair (RGB JPEGs of varying size, JPEG masks that need a threshold).
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import sharp from 'sharp'
-import { encode } from '@unet/rle'
-import { saveModel } from '@unet/runtime'
 
 /**
- * A run folder as `unet train` leaves it for readers (docs/run-format.md): run.json and the model it names.
- * The model passes the mean brightness through (a 1×1 convolution), so a picture's bright object is its mask and
- * every test can say exactly what the prediction should be. Until `unet train` writes run.json this stands in for it.
+ * A GIF of palette indices 0…3 (Carvana's masks are palette GIFs: 0 background, 1 car). The LZW stream restarts
+ * (clear code) before every second pixel, so the code table never grows past 3-bit codes: valid, if not small.
  */
-export async function brightnessRun(dir: string, run: { width: number; height: number; channels: 1 | 3; rle?: object; layout?: string; prepare?: object; threshold?: number }): Promise<string> {
-  await tf.setBackend('cpu')
-  mkdirSync(dir, { recursive: true })
-  const model = tfl.sequential({ layers: [tfl.layers.conv2d({ inputShape: [run.height, run.width, run.channels], filters: 1, kernelSize: 1, useBias: false })] })
-  model.setWeights([tf.fill([1, 1, run.channels, 1], 1 / run.channels)])
-  await saveModel(model, join(dir, 'best'))
-  model.dispose()
-  const file = {
-    format: 'unet-run',
-    version: 2,
-    model: 'best/model.json',
-    input: { width: run.width, height: run.height, channels: run.channels },
-    prepare: run.prepare ?? { mode: 'resize', interpolation: 'bilinear' },
-    scale: 'unit',
-    output: { classes: 1, activation: 'sigmoid' },
-    threshold: run.threshold ?? 0.5,
-    rle: run.rle ?? { order: 'column', idColumn: 'id', idSuffix: '' },
-    layout: run.layout ?? 'folders',
-    monitor: { name: 'val_dice', mode: 'max', best: 0.9, epoch: 3 },
-    encoder: 'plain',
+export function paletteGif(indices: Uint8Array, width: number, height: number): Uint8Array {
+  const out: number[] = [...Buffer.from('GIF89a')]
+  const word = (v: number): void => void out.push(v & 255, (v >> 8) & 255)
+  word(width)
+  word(height)
+  out.push(0b1000_0001, 0, 0) // a global table of 4 colours
+  out.push(0, 0, 0, 255, 255, 255, 128, 128, 128, 64, 64, 64)
+  out.push(0x2c)
+  word(0)
+  word(0)
+  word(width)
+  word(height)
+  out.push(0, 2) // no local table; LZW minimum code size 2: clear 4, end 5
+  let bits = 0
+  let used = 0
+  const stream: number[] = []
+  const put = (code: number): void => {
+    bits |= code << used
+    used += 3
+    while (used >= 8) {
+      stream.push(bits & 255)
+      bits >>= 8
+      used -= 8
+    }
   }
-  writeFileSync(join(dir, 'run.json'), JSON.stringify(file, null, 1))
-  return dir
+  indices.forEach((v, i) => {
+    if (i % 2 === 0) put(4)
+    put(v)
+  })
+  put(5)
+  if (used > 0) stream.push(bits & 255)
+  for (let i = 0; i < stream.length; i += 255) {
+    const block = stream.slice(i, i + 255)
+    out.push(block.length, ...block)
+  }
+  out.push(0, 0x3b)
+  return Uint8Array.from(out)
 }
 
-/** A bright ellipse (the object) on a dark, slightly textured background, and its true mask. */
-export function ellipsePicture(width: number, height: number, seed: number): { rgb: Uint8Array; mask: Uint8Array } {
-  const cx = width * (0.45 + 0.1 * ((seed * 7) % 3) / 2)
-  const cy = height * 0.5
-  const rx = width * 0.3
-  const ry = height * 0.28
+/** A photo-like RGB picture: an orange blob (the object) of seeded place and size on a textured blue ground. */
+export function blobPicture(width: number, height: number, seed: number): { rgb: Uint8Array; mask: Uint8Array } {
   const rgb = new Uint8Array(width * height * 3)
   const mask = new Uint8Array(width * height)
+  const cx = width * (0.3 + 0.4 * (((seed * 37) % 10) / 10))
+  const cy = height * (0.35 + 0.3 * (((seed * 53) % 10) / 10))
+  const rx = width * (0.15 + 0.1 * (((seed * 17) % 10) / 10))
+  const ry = height * (0.2 + 0.1 * (((seed * 29) % 10) / 10))
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
-      const on = ((x + 0.5 - cx) / rx) ** 2 + ((y + 0.5 - cy) / ry) ** 2 <= 1
-      mask[y * width + x] = on ? 1 : 0
-      const noise = ((x * 31 + y * 17 + seed * 13) % 9) - 4
-      const p = (y * width + x) * 3
-      rgb[p] = on ? 235 + noise : 30 + noise
-      rgb[p + 1] = on ? 225 + noise : 45 + noise
-      rgb[p + 2] = on ? 215 + noise : 70 + noise
+      const inside = ((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 < 1
+      const texture = ((x * 7 + y * 13 + seed * 5) % 23) * 2
+      mask[y * width + x] = inside ? 1 : 0
+      rgb.set(inside ? [210 - texture, 110 + texture, 40] : [50 + texture, 80, 170 - texture], (y * width + x) * 3)
     }
   }
   return { rgb, mask }
 }
 
-export async function writeJpeg(path: string, rgb: Uint8Array, width: number, height: number, channels: 1 | 3 = 3): Promise<void> {
-  await sharp(Buffer.from(rgb), { raw: { width, height, channels } }).jpeg({ quality: 95 }).toFile(path)
+const jpeg = (rgb: Uint8Array, width: number, height: number, channels: 1 | 3, quality = 92): Promise<Buffer> =>
+  sharp(rgb, { raw: { width, height, channels } }).jpeg({ quality }).toBuffer()
+
+/** Carvana's layout: train/<car>_<nn>.jpg and train_masks/<car>_<nn>_mask.gif, `cars × views` photos of width × height. */
+export async function writeCarvanaLike(dir: string, options: { cars: number; views: number; width: number; height: number }): Promise<void> {
+  await mkdir(join(dir, 'train'), { recursive: true })
+  await mkdir(join(dir, 'train_masks'), { recursive: true })
+  let seed = 0
+  for (let car = 0; car < options.cars; car++) {
+    const carId = `c${String(car).padStart(3, '0')}ar${(car * 2654435761) % 100000}`
+    for (let view = 1; view <= options.views; view++) {
+      const id = `${carId}_${String(view).padStart(2, '0')}`
+      const { rgb, mask } = blobPicture(options.width, options.height, seed++)
+      await writeFile(join(dir, 'train', `${id}.jpg`), await jpeg(rgb, options.width, options.height, 3))
+      await writeFile(join(dir, 'train_masks', `${id}_mask.gif`), paletteGif(mask, options.width, options.height))
+    }
+  }
 }
 
-/** Carvana sizes, scaled down 16×: 1918×1280 → about 120×80. */
-export const CARVANA_SIZES: [number, number][] = [
-  [120, 80],
-  [119, 80],
-  [120, 79],
-  [121, 81],
-  [118, 78],
-  [120, 80],
-]
-
-/**
- * A Carvana-layout dataset: train/ + train_masks.csv (so the layout is detected), test/<car>_<nn>.jpg at about
- * 120×80, and sample_submission.csv listing the test photos in its own (not sorted) order.
- */
-export async function carvanaFixture(dir: string): Promise<{ masks: Map<string, { mask: Uint8Array; width: number; height: number }>; sampleOrder: string[] }> {
-  mkdirSync(join(dir, 'train'), { recursive: true })
-  mkdirSync(join(dir, 'test'), { recursive: true })
-  const trainRows = ['img,rle_mask']
-  for (let i = 1; i <= 2; i++) {
-    const { rgb, mask } = ellipsePicture(120, 80, i)
-    const id = `00087a6bd4dc_0${i}`
-    await writeJpeg(join(dir, 'train', `${id}.jpg`), rgb, 120, 80)
-    trainRows.push(`${id}.jpg,${encode(mask, { height: 80, width: 120 }, { order: 'row-major' })}`)
+/** Whale flukes: images/<name>.jpg RGB of varying sizes, masks/<name>.jpg grey JPEGs (0/255 blurred by JPEG: threshold 108). */
+export async function writeWhaleLike(dir: string, count: number): Promise<void> {
+  await mkdir(join(dir, 'images'), { recursive: true })
+  await mkdir(join(dir, 'masks'), { recursive: true })
+  for (let i = 0; i < count; i++) {
+    const width = 80 + ((i * 11) % 24)
+    const height = 36 + ((i * 7) % 10)
+    const { rgb, mask } = blobPicture(width, height, 100 + i)
+    await writeFile(join(dir, 'images', `fluke_${i}.jpg`), await jpeg(rgb, width, height, 3))
+    await writeFile(join(dir, 'masks', `fluke_${i}.jpg`), await jpeg(Uint8Array.from(mask, (m) => m * 255), width, height, 1, 70))
   }
-  writeFileSync(join(dir, 'train_masks.csv'), trainRows.join('\n') + '\n')
-  const masks = new Map<string, { mask: Uint8Array; width: number; height: number }>()
-  const ids: string[] = []
-  for (const [k, [width, height]] of CARVANA_SIZES.entries()) {
-    const id = `${k % 2 === 0 ? '0ce66b539f52' : 'fff9b3a5373f'}_${String(k + 1).padStart(2, '0')}`
-    const { rgb, mask } = ellipsePicture(width, height, k + 3)
-    await writeJpeg(join(dir, 'test', `${id}.jpg`), rgb, width, height)
-    masks.set(`${id}.jpg`, { mask, width, height })
-    ids.push(`${id}.jpg`)
-  }
-  const sampleOrder = [...ids].reverse()
-  writeFileSync(join(dir, 'sample_submission.csv'), ['img,rle_mask', ...sampleOrder.map((id) => `${id},1 1`)].join('\n') + '\n')
-  return { masks, sampleOrder }
-}
-
-/** A whale-fluke folder: images/<name>.jpg of varying, roughly 2:1 sizes, masks/<name>.jpg grey JPEGs (fluke > 108). */
-export async function whaleFixture(dir: string): Promise<Map<string, { mask: Uint8Array; width: number; height: number }>> {
-  mkdirSync(join(dir, 'images'), { recursive: true })
-  mkdirSync(join(dir, 'masks'), { recursive: true })
-  const out = new Map<string, { mask: Uint8Array; width: number; height: number }>()
-  for (const [k, [width, height]] of ([[160, 80], [130, 70], [150, 72], [96, 50]] as [number, number][]).entries()) {
-    const name = `w_${k}a${k}b`
-    const { rgb, mask } = ellipsePicture(width, height, k + 11)
-    await writeJpeg(join(dir, 'images', `${name}.jpg`), rgb, width, height)
-    await writeJpeg(join(dir, 'masks', `${name}.jpg`), mask.map((v) => (v ? 255 : 0)), width, height, 1)
-    out.set(name, { mask, width, height })
-  }
-  return out
-}
-
-/** Intersection over union of two 0/1 masks. */
-export function iou(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let inter = 0
-  let union = 0
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] !== 0
-    const y = b[i] !== 0
-    if (x && y) inter++
-    if (x || y) union++
-  }
-  return union === 0 ? 1 : inter / union
 }

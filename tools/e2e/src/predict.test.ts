@@ -6,7 +6,7 @@ import { gunzipSync } from 'node:zlib'
 import sharp from 'sharp'
 import { decode, parseSubmission } from '@unet/rle'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { brightnessRun, carvanaFixture, iou, whaleFixture } from './fixtures'
+import { brightnessRun, carvanaFixture, iou, whaleFixture } from './predict-fixtures'
 
 const cli = resolve(import.meta.dirname, '../../../apps/trainer/dist/cli.js')
 const work = mkdtempSync(join(tmpdir(), 'unet-e2e-predict-'))

@@ -3,22 +3,22 @@ import '@tensorflow/tfjs-backend-cpu'
 import * as tfl from '@tensorflow/tfjs-layers'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { recalibrateBatchNorm } from './batch-norm'
-import type { PreparedSet } from './data'
+import type { Batch } from './data'
+
+const batch = (...values: number[]): Batch => ({ x: new Float32Array(values), y: new Float32Array(0), count: values.length })
 
 describe('recalibrateBatchNorm', () => {
   beforeAll(async () => {
     await tf.setBackend('cpu')
   })
 
-  it('sets the moving statistics to the mean of the whole batches’ statistics and restores the momentum', () => {
+  it('sets the moving statistics to the mean of the whole batches’ statistics and restores the momentum', async () => {
     const input = tfl.input({ shape: [1, 1, 1] })
     const bn = tfl.layers.batchNormalization({ momentum: 0.9 })
     const model = tfl.model({ inputs: input, outputs: bn.apply(input) as tfl.SymbolicTensor })
-    // 5 one-pixel images; batches of 2 visit [4, 0] and [1, 3] and leave image 2 out (a partial batch)
-    const images = new Float32Array([1, 2, 100, 4, 7])
-    const set = { count: 5, size: 1, channels: 1, images } as unknown as PreparedSet
     const before = tf.memory().numTensors
-    expect(recalibrateBatchNorm(model, set, [4, 0, 1, 3, 2], 2)).toBe(1)
+    // batches [7, 1] and [2, 4], then a partial batch [100] that must be left out
+    expect(await recalibrateBatchNorm(model, [batch(7, 1), batch(2, 4), batch(100)], [1, 1, 1])).toBe(1)
     expect(tf.memory().numTensors).toBe(before)
     const [, , movingMean, movingVariance] = bn.getWeights().map((w) => w.dataSync()[0] as number)
     // batch means 4 and 3, batch variances 9 and 1
@@ -28,11 +28,10 @@ describe('recalibrateBatchNorm', () => {
     model.dispose()
   })
 
-  it('leaves a model without batch norm alone', () => {
+  it('leaves a model without batch norm alone', async () => {
     const input = tfl.input({ shape: [1, 1, 1] })
     const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 1 }).apply(input) as tfl.SymbolicTensor })
-    const set = { count: 2, size: 1, channels: 1, images: new Float32Array([1, 2]) } as unknown as PreparedSet
-    expect(recalibrateBatchNorm(model, set, [0, 1], 2)).toBe(0)
+    expect(await recalibrateBatchNorm(model, [batch(1, 2)], [1, 1, 1])).toBe(0)
     model.dispose()
   })
 })
