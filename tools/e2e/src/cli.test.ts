@@ -52,7 +52,7 @@ describe('unet command, end to end', () => {
     expect(r.code).toBe(0)
   })
 
-  it('synth → train → report', async () => {
+  it('synth → train → evaluate → predict → the submission reads back', async () => {
     expect(readdirSync(join(data, 'train', 'images'))).toHaveLength(40)
     const run = join(work, 'run')
     const t = await unet('train', '--data', data, '--out', run, ...TINY, '--epochs', '2', '--quiet')
