@@ -1,7 +1,8 @@
 import type { Command } from 'commander'
 import type { TtaView } from '@unet/predict'
 import { evaluateRun, readRun, type EvaluateRunResult } from '@unet/predict/node'
-import { backendOption, describeSkipped, interruptible, intArg, runDir, startPredictBackend, table, thresholdArg, ttaArg, ttaHelp } from './shared'
+import { describeSkipped, interruptible, runDir, startPredictBackend, table, ttaArg, ttaHelp } from './shared'
+import { backendOption, int, threshold } from './options'
 
 interface EvaluateFlags {
   model?: string
@@ -59,17 +60,17 @@ export function addEvaluateCommand(program: Command): Command {
     .description("Score a run's model on a labelled dataset: Dice, IoU, pixel accuracy, TGS score where it applies, threshold sweep, per-image scores.")
     .option('--model <run_dir>', 'run folder written by `unet train` (default: the newest under ./runs)')
     .requiredOption('--data <dir>', 'a labelled dataset (TGS, Carvana or folders layout, folder or zip); every image with a mask is scored')
-    .option('--threshold <auto|x>', "threshold of the reported scores; auto = the run's chosen one (default: auto)", thresholdArg)
+    .option('--threshold <auto|x>', "threshold of the reported scores; auto = the run's chosen one (default: auto)", threshold)
     .option('--tta <views>', ttaHelp, ttaArg)
-    .option('--min-area <n>', 'remove connected components smaller than n pixels before scoring (default: 0)', intArg(0))
+    .option('--min-area <n>', 'remove connected components smaller than n pixels before scoring (default: 0)', int(0))
     .option('--fill-holes', 'fill holes in the masks before scoring')
     .option('--per-image <file>', 'write per-image scores as CSV, worst first')
-    .option('--mask-threshold <n>', '8-bit masks: foreground is > n (e.g. 108 for JPEG masks; default: any non-zero)', intArg(0))
+    .option('--mask-threshold <n>', '8-bit masks: foreground is > n (e.g. 108 for JPEG masks; default: any non-zero)', int(0))
     .option('--skip-bad', 'score the rest when files are unreadable or unpaired (listed); default: stop naming them')
-    .option('--batch-size <n>', 'images per forward pass (default: 8)', intArg(1))
-    .option('--chunk-size <n>', 'images decoded at a time (default: 16)', intArg(1))
+    .option('--batch-size <n>', 'images per forward pass (default: 8)', int(1))
+    .option('--chunk-size <n>', 'images decoded at a time (default: 16)', int(1))
     .addOption(backendOption())
-    .option('--threads <n>', 'wasm backend threads (default: the backend decides)', intArg(1))
+    .option('--threads <n>', 'wasm backend threads (default: the backend decides)', int(1))
     .option('--json', 'print the result as JSON')
     .action(async (flags: EvaluateFlags) => {
       const folder = await readRun(runDir(flags.model))

@@ -2,7 +2,8 @@ import type { Command } from 'commander'
 import { Option } from 'commander'
 import { shardFromEnv, type Shard, type TtaView } from '@unet/predict'
 import { predictRun, readRun } from '@unet/predict/node'
-import { backendOption, describeSkipped, interruptible, intArg, probabilityArg, runDir, shardArg, startPredictBackend, thresholdArg, ttaArg, ttaHelp } from './shared'
+import { describeSkipped, interruptible, runDir, shardArg, startPredictBackend, ttaArg, ttaHelp } from './shared'
+import { backendOption, int, num, threshold } from './options'
 
 interface PredictFlags {
   model?: string
@@ -51,19 +52,19 @@ export function addPredictCommand(program: Command): Command {
     .option('--overlays-out <dir>', 'the images with their masks drawn over them (PNG)')
     .option('--crops-out <dir>', 'the object cut out on white, cropped to the union of its components\' boxes (PNG)')
     .option('--boxes <file>', 'JSON lines: per image, its connected components with area and bounding box')
-    .option('--threshold <auto|x>', "mask threshold; auto = the run's chosen one (default: auto)", thresholdArg)
-    .option('--crop-threshold <x>', 'threshold of the cut-outs (default: 0.25)', probabilityArg)
+    .option('--threshold <auto|x>', "mask threshold; auto = the run's chosen one (default: auto)", threshold)
+    .option('--crop-threshold <x>', 'threshold of the cut-outs (default: 0.25)', num((n) => n >= 0 && n < 1, 'a probability in [0, 1)'))
     .option('--tta <views>', ttaHelp, ttaArg)
-    .option('--min-area <n>', 'remove connected components smaller than n pixels (default: 0)', intArg(0))
+    .option('--min-area <n>', 'remove connected components smaller than n pixels (default: 0)', int(0))
     .option('--fill-holes', 'fill holes in the masks')
     .addOption(new Option('--rle-order <order>', "submission pixel order (default: the run's)").choices(['row', 'column']))
     .option('--id-column <name>', "submission id column (default: the run's, e.g. id or img)")
     .option('--shard <i/n>', 'predict shard i (0-based) of n, split stably by id, into part files X.part-i-of-n.csv.gz (default: from JOB_COMPLETION_INDEX and JOB_COMPLETIONS)', shardArg)
-    .option('--batch-size <n>', 'images per forward pass (default: 8)', intArg(1))
-    .option('--chunk-size <n>', 'images decoded at a time; memory grows with it (default: 16)', intArg(1))
+    .option('--batch-size <n>', 'images per forward pass (default: 8)', int(1))
+    .option('--chunk-size <n>', 'images decoded at a time; memory grows with it (default: 16)', int(1))
     .option('--skip-unreadable', 'skip (and list) images that cannot be read; default: stop before writing anything')
     .addOption(backendOption())
-    .option('--threads <n>', 'wasm backend threads (default: the backend decides)', intArg(1))
+    .option('--threads <n>', 'wasm backend threads (default: the backend decides)', int(1))
     .option('--quiet', 'print only the final line')
     .option('--json', 'print the result as JSON')
     .action(async (flags: PredictFlags) => {

@@ -1,31 +1,7 @@
-import { InvalidArgumentError, Option } from 'commander'
+import { InvalidArgumentError } from 'commander'
 import { initBackend } from '@unet/runtime'
 import { parseShard, parseTtaViews, TTA_VIEW_NAMES, type Shard, type TtaView } from '@unet/predict'
 import { latestRun } from '@unet/predict/node'
-
-/** `--threshold auto|x`. */
-export function thresholdArg(value: string): 'auto' | number {
-  if (value === 'auto') return 'auto'
-  const n = Number(value)
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n >= 1) throw new InvalidArgumentError('must be auto or a probability in [0, 1)')
-  return n
-}
-
-/** A probability in [0, 1). */
-export function probabilityArg(value: string): number {
-  const n = Number(value)
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n >= 1) throw new InvalidArgumentError('must be a probability in [0, 1)')
-  return n
-}
-
-/** An integer ≥ min. */
-export function intArg(min: number) {
-  return (value: string): number => {
-    const n = Number(value)
-    if (value.trim() === '' || !Number.isInteger(n) || n < min) throw new InvalidArgumentError(`must be a whole number ≥ ${min}`)
-    return n
-  }
-}
 
 /** `--tta hflip,blur`, from the one list of views. */
 export function ttaArg(value: string): TtaView[] {
@@ -46,9 +22,6 @@ export function shardArg(value: string): Shard {
 }
 
 export const ttaHelp = `test-time augmentation: comma list of ${TTA_VIEW_NAMES.join(', ')}, averaged with the plain view after each is undone (default: none)`
-
-export const backendOption = (): Option =>
-  new Option('--backend <name>', 'tfjs backend: auto picks the fastest present (env UNET_BACKEND overrides auto)').choices(['auto', 'tensorflow', 'wasm', 'cpu'])
 
 /** The run folder `--model` names, or the newest under ./runs. */
 export function runDir(model: string | undefined): string {
