@@ -10,7 +10,11 @@ export type DecoderAttention = 'scse' | 'none'
 export interface ScseBlockOptions {
   /** Prefix of the layer names: `<name>_cse_pool`, `<name>_cse_reduce`, …, `<name>_scse`. */
   name: string
-  /** Channel squeeze ratio of the channel branch: its hidden layer has `max(1, floor(channels / reduction))` units. Default 16. */
+  /**
+   * Channel squeeze ratio of the channel branch: its hidden layer has `max(1, floor(channels / reduction))` units.
+   * Default 2, as Roy et al.; at 16 (segmentation_models.pytorch's) a decoder of 16–32 channels gets one or two
+   * ReLU units, often dead from the start, and its channel branch then never learns.
+   */
   reduction?: number
   /** Seeds for the kernel initialisers (see `seedStream`); unseeded when absent. */
   nextSeed?: () => number | undefined
@@ -35,11 +39,11 @@ export interface ScseBlockOptions {
  * @example
  * ```ts
  * const x = tfl.input({ shape: [32, 32, 64] })
- * const y = scseBlock(x, { name: 'dec2' }) // [null, 32, 32, 64]; the channel branch squeezes 64 → 4 → 64
+ * const y = scseBlock(x, { name: 'dec2' }) // [null, 32, 32, 64]; the channel branch squeezes 64 → 32 → 64
  * ```
  */
 export function scseBlock(input: SymbolicTensor, options: ScseBlockOptions): SymbolicTensor {
-  const { name, reduction = 16, nextSeed = () => undefined } = options
+  const { name, reduction = 2, nextSeed = () => undefined } = options
   if (!Number.isInteger(reduction) || reduction < 1) {
     throw new UnetOptionError('INVALID_OPTION', 'reduction', `scSE block option "reduction" is ${JSON.stringify(reduction)}; it must be a positive integer.`)
   }

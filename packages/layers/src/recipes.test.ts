@@ -79,8 +79,9 @@ describe('scSE decoder attention', () => {
       const names = scse.layers.map((l) => l.name)
       expect(names).toEqual(expect.arrayContaining(['dec1_cse_pool', 'dec1_cse_reduce', 'dec1_cse_expand', 'dec1_sse_conv', 'dec1_scse']))
       expect(scse.getLayer('dec1_scse').outputShape).toEqual([null, 8, 8, 32])
-      // 32 channels, reduction 16 → 2 hidden: reduce 32·2+2, expand 2·32+32, spatial 32+1
-      expect(scse.countParams() - plain.countParams()).toBe(66 + 96 + 33)
+      // 32 channels, reduction 2 → 16 hidden: reduce 32·16+16, expand 16·32+32, spatial 32+1
+      expect(scse.countParams() - plain.countParams()).toBe(528 + 544 + 33)
+      expect(scse.getLayer('dec1_cse_reduce').getWeights()[0]!.shape).toEqual([1, 1, 32, 16])
       // the output layer reads the attention's result
       expect(scse.getLayer('output').inboundNodes[0]!.inboundLayers[0]!.name).toBe('dec1_scse')
     } finally {
