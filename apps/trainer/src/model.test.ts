@@ -84,6 +84,18 @@ describe('buildModel', () => {
     b.dispose()
   }, 120_000)
 
+  it("builds classification_models' network for Keras .h5 ResNet weights and loads them", async () => {
+    const fixture = new URL('../../../packages/resnet-encoder/fixtures/seresnet18-pattern-cm.h5', import.meta.url).pathname
+    const model = await buildModel(resolveTrainConfig({ encoder: 'seresnet18', imageSize: 32, encoderWeights: fixture, freezeUpTo: 'layer2' }))
+    expect(model.getLayer('bn_data')).toBeDefined()
+    expect(model.getLayer('stage2_unit2_conv2').trainable).toBe(false)
+    expect(model.getLayer('stage3_unit1_conv1').trainable).toBe(true)
+    // the file's arrays hold k / 1000 in their tails: conv0's kernel is its fourth array
+    const kernel = model.getLayer('conv0').getWeights()[0]!.dataSync()
+    expect(kernel[kernel.length - 1]).toBeCloseTo(0.003, 6)
+    model.dispose()
+  }, 120_000)
+
   it('names the file when ResNet weights cannot be loaded', async () => {
     await expect(buildModel(resolveTrainConfig({ encoder: 'resnet18', imageSize: 32, encoderWeights: '/nonexistent/resnet18.safetensors' }))).rejects.toThrow(
       /--encoder-weights: cannot load resnet18 weights from \/nonexistent\/resnet18.safetensors: loadEncoderWeights: cannot read/,
