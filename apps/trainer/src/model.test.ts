@@ -67,7 +67,7 @@ describe('buildModel', () => {
     expect(() => resolveTrainConfig({ encoder: 'resnet35' as never })).toThrow(/--encoder must be one of plain, vgg16, resnet18, resnet34, resnet50, seresnet18, seresnet34, seresnet50/)
     expect(() => resolveTrainConfig({ encoder: 'resnet34', imageSize: 112 })).toThrow(/--image-size must be a multiple of 32 with --encoder resnet34/)
     expect(() => resolveTrainConfig({ encoder: 'resnet34', model: 'vgg16' })).toThrow(/--model must be vgg16 only with --encoder vgg16/)
-  })
+  }, 60_000)
 
   it('builds every encoder by name, the same weights for one seed, frozen up to --freeze-up-to', async () => {
     expect(ENCODER_CHOICES).toEqual(['plain', 'vgg16', 'resnet18', 'resnet34', 'resnet50', 'seresnet18', 'seresnet34', 'seresnet50'])
