@@ -89,7 +89,12 @@ async function main(): Promise<void> {
   for (const encoder of opts.encoders.split(',')) {
     const results: Record<string, Timing[]> = Object.fromEntries(configs.map((c) => [c.name, []]))
     for (let round = 0; round < Number(opts.rounds); round++) {
-      for (const c of configs) results[c.name]!.push(c.run(encoder))
+      for (const c of configs) {
+        const timing = c.run(encoder)
+        results[c.name]!.push(timing)
+        // progress on stderr, so a run cut short still shows what it measured
+        console.error(`${encoder} round ${round + 1} ${c.name}: median ${timing.median.toFixed(2)} s/step, CPU min ${timing.cpuMin.toFixed(2)} s/step (load ${loadavg()[0]!.toFixed(1)})`)
+      }
     }
     const torch = results.PyTorch
     for (const c of configs) {

@@ -237,7 +237,10 @@ def load_unet_weights(model, weights):
             else:
                 assert module.bias is None, name
         used += sum(w.size for w in ws)
-    expected = sum(p.numel() for p in model.parameters()) + sum(b.numel() for n, b in model.named_buffers() if "running" in n)
+    # torchvision's classifier (encoder.fc) is not part of the U-Net
+    expected = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("encoder.fc.")) + sum(
+        b.numel() for n, b in model.named_buffers() if "running" in n
+    )
     assert used == expected, f"parameter count differs: torch {expected}, tfjs {used}"
 
 
