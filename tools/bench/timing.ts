@@ -1,3 +1,5 @@
+import os from 'node:os'
+
 /** Timing of a synchronous piece of work, as the micro-benchmarks here report it. */
 export interface Timing {
   /** Wall-clock seconds per run: best and median. */
@@ -29,4 +31,17 @@ export function timeRuns(run: () => void, times: number): Timing {
   cpu.sort((a, b) => a - b)
   const mid = Math.floor(times / 2)
   return { wallMin: wall[0] as number, wallMedian: wall[mid] as number, cpuMin: cpu[0] as number, cpuMedian: cpu[mid] as number }
+}
+
+/** The median of a list of numbers (the mean of the middle two for an even count); NaN for none. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+}
+
+/** The machine's load averages as `uptime` prints them (1, 5, 15 minutes), for reports of noisy timings. */
+export function loadAverage(): string {
+  return os.loadavg().map((l) => l.toFixed(2)).join(', ')
 }

@@ -1,17 +1,26 @@
 /**
- * U-Net training-step benchmark: seconds per training step and per prediction batch on each tfjs backend
- * present, the same for PyTorch (tools/bench/unet_step.py) when python3-torch is installed, the step's FLOPs
- * and the share of the machine's peak. Prints figures, asserts nothing.
+ * U-Net training-step and prediction benchmark against PyTorch: medians of paired runs. Prints figures,
+ * asserts nothing. The machine is shared, so every figure is noisy: read the medians, the paired ratios and the
+ * CPU seconds, and the load average printed beside them.
  *
- *   cd tools/bench && pnpm exec tsx unet-step.ts [--steps 5] [--threads 1,2] [--native both|on|off] [--cpu-timeout 60] [--no-torch] [--profile]
+ *   pnpm --filter @unet/bench unet-step [--pairs 5] [--steps 3] [--threads 1,2] [--native both|on|off] [--no-torch] [--profile] [--cpu]
  *
- * wasm runs twice per thread count: with oneDNN's conv kernels from @unet/runtime-native when its addon is built
- * ("wasm + native"), and without them (`UNET_NATIVE=0`: wasm and @unet/runtime's own kernels only); both start
- * through initBackend, whose reason line says which kernels ran. `--native on|off` runs only one of the two.
+ * For each thread count, `--pairs` times: one run of each of our variants and one PyTorch run
+ * (tools/bench/unet_step.py, /usr/bin/python3 with Debian's torch), in alternating order so that drift in the
+ * machine's load hits both sides alike. Each run is a fresh process (the wasm thread pool is fixed once
+ * started) that times `--steps` training steps and prediction batches after a warm-up and reports their
+ * medians and CPU seconds. The summary gives, per variant, the median over pairs of each figure and of the
+ * per-pair ratio ours ÷ PyTorch.
  *
- * Each backend and thread count runs in a child process (the wasm thread pool is fixed once started).
- * Times are wall-clock minimum and median over the runs after a warm-up, plus the minimum CPU time of the
- * process (all its threads), which is the steadier figure on a machine shared with other work.
+ * Our variants: wasm with @unet/runtime's kernels plus oneDNN's conv kernels from @unet/runtime-native where
+ * its addon is built ("wasm + oneDNN"), and wasm alone (`UNET_NATIVE=0`). Prediction runs the predict-only
+ * model of `createInferenceModel` (batch norms folded, ReLUs fused), as `unet predict` and the browser page
+ * should; the trained model's own `predict` is printed beside it ("unfolded"). PyTorch predicts in eval
+ * mode under no_grad.
+ *
+ * `--profile` adds, per variant and thread count, one more run with every wasm kernel wrapped: exclusive
+ * CPU and wall milliseconds per kernel for one training step and one prediction batch. `--cpu` also tries
+ * the pure-JS cpu backend (minutes per step).
  *
  * The model is the one the seeds train: depth 4, 16 base filters ×2 per level, two 3×3 conv + batch norm +
  * ReLU per level, 2×2 max-pool, 2×2 stride-2 transposed-conv up-sampling, 1×1 sigmoid head; 128×128×1 input,
@@ -29,13 +38,17 @@ import '@tensorflow/tfjs-backend-cpu'
 import '@tensorflow/tfjs-backend-wasm'
 
 // Sources, not the built package: the benchmark measures the working tree without a build step.
-import { initBackend } from '../../packages/runtime/src/index'
+import { createInferenceModel, initBackend } from '../../packages/runtime/src/index'
+
+import { loadAverage, median } from './timing'
 
 const { values: opts } = parseArgs({
   options: {
-    steps: { type: 'string', default: '5' },
+    pairs: { type: 'string', default: '5' },
+    steps: { type: 'string', default: '3' },
     threads: { type: 'string' },
-    'cpu-timeout': { type: 'string', default: '60' },
+    cpu: { type: 'boolean', default: false },
+    'cpu-timeout': { type: 'string', default: '120' },
     'no-torch': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     native: { type: 'string', default: 'both' },
@@ -129,16 +142,16 @@ function batch(): { xs: tf.Tensor4D; ys: tf.Tensor4D } {
 }
 
 interface Timing {
-  min: number
+  /** Median wall-clock seconds per run. */
   median: number
-  /** Minimum CPU seconds of this process (user + system) per run: less disturbed by other load. */
-  cpuMin: number
+  min: number
+  /** Median CPU seconds of this process (all its threads) per run. */
+  cpu: number
   runs: number
 }
 
 function summarise(times: number[], cpu: number[]): Timing {
-  const sorted = [...times].sort((a, b) => a - b)
-  return { min: sorted[0]!, median: sorted[Math.floor(sorted.length / 2)]!, cpuMin: Math.min(...cpu), runs: sorted.length }
+  return { median: median(times), min: Math.min(...times), cpu: median(cpu), runs: times.length }
 }
 
 function cpuSeconds(since: NodeJS.CpuUsage): number {
@@ -174,20 +187,29 @@ function timePredict(model: tfl.LayersModel, xs: tf.Tensor, n: number): Timing {
   return summarise(times, cpu)
 }
 
+/** Exclusive CPU and wall seconds and calls, per kernel. */
+type KernelProfile = Array<{ name: string; cpu: number; wall: number; calls: number }>
+
 interface ChildResult {
   reason: string
   native: boolean
   model: string
   step?: Timing
-  predict: Timing
-  kernels?: Array<[string, number, number]>
+  /** The predict-only model (batch norms folded, ReLUs fused). */
+  predict?: Timing
+  /** The trained model's own predict. */
+  predictUnfolded?: Timing
+  /** Largest |folded − unfolded| prediction. */
+  foldDiff?: number
+  profile?: { step: KernelProfile; predict: KernelProfile }
 }
 
-/** Per-kernel exclusive CPU time of one training step: every wasm kernel is wrapped and timed. */
-async function profileStep(model: tfl.LayersModel, xs: tf.Tensor, ys: tf.Tensor): Promise<Array<[string, number, number]>> {
-  const byKernel = new Map<string, { s: number; n: number }>()
-  const stack: number[] = []
-  for (const config of tf.getKernelsForBackend('wasm')) {
+/** Wraps every wasm kernel to charge it its exclusive CPU and wall time while `run` runs. */
+async function profileKernels(run: () => Promise<unknown>): Promise<KernelProfile> {
+  const byKernel = new Map<string, { cpu: number; wall: number; calls: number }>()
+  const stack: Array<{ cpu: number; wall: number }> = []
+  const originals = tf.getKernelsForBackend('wasm')
+  for (const config of originals) {
     const inner = config.kernelFunc
     tf.unregisterKernel(config.kernelName, 'wasm')
     tf.registerKernel({
@@ -195,37 +217,65 @@ async function profileStep(model: tfl.LayersModel, xs: tf.Tensor, ys: tf.Tensor)
       setupFunc: undefined,
       kernelFunc: (args) => {
         const c0 = process.cpuUsage()
-        stack.push(0)
+        const t0 = performance.now()
+        stack.push({ cpu: 0, wall: 0 })
         try {
           return inner(args)
         } finally {
-          const total = cpuSeconds(c0)
+          const cpu = cpuSeconds(c0)
+          const wall = (performance.now() - t0) / 1000
           const nested = stack.pop()!
           // A kernel that calls others is charged only for its own share.
-          if (stack.length > 0) stack[stack.length - 1]! += total
-          const e = byKernel.get(config.kernelName) ?? { s: 0, n: 0 }
-          e.s += total - nested
-          e.n++
+          const parent = stack[stack.length - 1]
+          if (parent !== undefined) {
+            parent.cpu += cpu
+            parent.wall += wall
+          }
+          const e = byKernel.get(config.kernelName) ?? { cpu: 0, wall: 0, calls: 0 }
+          e.cpu += cpu - nested.cpu
+          e.wall += wall - nested.wall
+          e.calls++
           byKernel.set(config.kernelName, e)
         }
       },
     })
   }
-  await model.trainOnBatch(xs, ys)
-  return [...byKernel].sort((a, b) => b[1].s - a[1].s).map(([name, e]) => [name, e.s, e.n])
+  try {
+    await run()
+  } finally {
+    for (const config of originals) {
+      tf.unregisterKernel(config.kernelName, 'wasm')
+      tf.registerKernel(config)
+    }
+  }
+  return [...byKernel].sort((a, b) => b[1].wall - a[1].wall).map(([name, e]) => ({ name, ...e }))
 }
 
 /** Runs one backend's measurements in this process and prints them as JSON on the last line. */
 async function child(spec: string): Promise<void> {
-  const [backend, threads, what] = spec.split(':') as ['wasm' | 'cpu', string, 'all' | 'step' | 'predict']
+  const [backend, threads, what] = spec.split(':') as ['wasm' | 'cpu', string, 'all' | 'step' | 'predict' | 'profile']
   const info = await initBackend({ backend, threads: Number(threads) })
   const model = await buildUnet()
   const { xs, ys } = batch()
   const runs = backend === 'cpu' ? 1 : steps
-  const result: ChildResult = { reason: info.reason, native: info.native, model: modelSource, predict: { min: NaN, median: NaN, cpuMin: NaN, runs: 0 } }
-  if (what !== 'predict') result.step = await timeStep(model, xs, ys, runs)
-  if (what !== 'step') result.predict = timePredict(model, xs, runs)
-  if (opts.profile && backend === 'wasm' && Number(threads) === 1) result.kernels = await profileStep(model, xs, ys)
+  const result: ChildResult = { reason: info.reason, native: info.native, model: modelSource }
+  if (what === 'profile') {
+    await model.trainOnBatch(xs, ys) // optimizer state, kernel setup
+    const step = await profileKernels(() => model.trainOnBatch(xs, ys))
+    const fast = await createInferenceModel(model)
+    tf.tidy(() => (fast.predict(xs) as tf.Tensor).dataSync())
+    const predict = await profileKernels(async () => tf.tidy(() => (fast.predict(xs) as tf.Tensor).dataSync()))
+    result.profile = { step, predict }
+  } else {
+    if (what !== 'predict') result.step = await timeStep(model, xs, ys, runs)
+    if (what !== 'step') {
+      // Trained (a step has run in 'all' mode): real batch-norm statistics to fold.
+      const fast = await createInferenceModel(model)
+      result.predict = timePredict(fast, xs, runs)
+      result.predictUnfolded = timePredict(model, xs, runs)
+      result.foldDiff = tf.tidy(() => tf.max(tf.abs(tf.sub(fast.predict(xs) as tf.Tensor, model.predict(xs) as tf.Tensor))).dataSync()[0])
+    }
+  }
   console.log(JSON.stringify(result))
   // The threaded wasm build's workers would keep the process alive.
   process.exit(0)
@@ -233,7 +283,7 @@ async function child(spec: string): Promise<void> {
 
 function runChild(spec: string, timeoutS: number, native = false): ChildResult | string {
   const self = fileURLToPath(import.meta.url)
-  const args = ['--import', 'tsx', self, '--child', spec, '--steps', String(steps), ...(opts.profile ? ['--profile'] : [])]
+  const args = ['--import', 'tsx', self, '--child', spec, '--steps', String(steps)]
   const env: NodeJS.ProcessEnv = { ...process.env, UNET_NATIVE: native ? '1' : '0' }
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: timeoutS * 1000, maxBuffer: 1 << 26, env })
   if (r.error !== undefined || r.status !== 0) {
@@ -246,12 +296,10 @@ function runChild(spec: string, timeoutS: number, native = false): ChildResult |
 interface TorchResult {
   torch: string
   threads: number
-  step_min_s: number
   step_median_s: number
-  predict_min_s: number
   predict_median_s: number
-  step_cpu_min_s: number
-  predict_cpu_min_s: number
+  step_cpu_median_s: number
+  predict_cpu_median_s: number
 }
 
 function runTorch(threads: number): TorchResult | string {
@@ -264,117 +312,185 @@ function runTorch(threads: number): TorchResult | string {
   return JSON.parse(r.stdout.trim()) as TorchResult
 }
 
-/** Peak single-precision FLOP/s from /proc/cpuinfo: cores × clock × FLOPs per cycle of the widest FMA. */
-function machinePeak(): { flops: number; how: string } {
-  const info = readFileSync('/proc/cpuinfo', 'utf8')
-  const mhz = Number(/cpu MHz\s*:\s*([\d.]+)/.exec(info)?.[1] ?? 2000)
-  const flags = /flags\s*:(.*)/.exec(info)?.[1] ?? ''
-  const cores = cpus().length
-  // Two FMA pipes per core (Zen, Skylake and later), 256 bits each (Zen 4 runs AVX-512 as two halves, so
-  // AVX2 and AVX-512 peak the same there; PyTorch from Debian uses AVX2 kernels).
-  const lanes = flags.includes(' avx2') ? 8 : 4
-  const perCycle = 2 * 2 * lanes
+/**
+ * Peak single-precision FLOP/s per core from /proc/cpuinfo: the clock × 2 FMA pipes × the widest vector the
+ * CPU has (AVX-512: 16 float lanes, AVX2: 8, else SSE: 4) × 2 FLOP per FMA.
+ */
+export function corePeak(cpuinfo: string): { flops: number; how: string; lanes: number } {
+  const mhz = Number(/cpu MHz\s*:\s*([\d.]+)/.exec(cpuinfo)?.[1] ?? 2000)
+  const flags = ` ${/flags\s*:(.*)/.exec(cpuinfo)?.[1] ?? ''} `
+  const lanes = flags.includes(' avx512f ') ? 16 : flags.includes(' avx2 ') ? 8 : 4
+  const isa = lanes === 16 ? 'AVX-512' : lanes === 8 ? 'AVX2' : 'SSE'
+  const perCycle = 2 * lanes * 2
   return {
-    flops: cores * mhz * 1e6 * perCycle,
-    how: `${cores} logical cores × ${(mhz / 1000).toFixed(2)} GHz × ${perCycle} FLOP/cycle (2 FMA pipes × ${lanes} fp32 lanes × 2; assumed from /proc/cpuinfo, not measured)`,
+    flops: mhz * 1e6 * perCycle,
+    lanes,
+    how:
+      `${(mhz / 1000).toFixed(2)} GHz (cpu MHz in /proc/cpuinfo) × ${perCycle} FLOP/cycle (${isa} from the cpu flags: ` +
+      `${lanes} fp32 lanes × 2 FMA pipes × 2)`,
   }
 }
 
 const fmt = (s: number) => `${s.toFixed(3)} s`
+const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`
 
-const fmtTiming = (t: Timing) => `min ${fmt(t.min)}  median ${fmt(t.median)}  CPU ${fmt(t.cpuMin)}`
+interface Pair {
+  ours: Map<string, ChildResult>
+  torch?: TorchResult
+  load: string
+}
 
 async function main(): Promise<void> {
   if (opts.child !== undefined) return child(opts.child)
   const cores = cpus().length
+  const pairs = Number(opts.pairs)
   const threadCounts = opts.threads !== undefined ? opts.threads.split(',').map(Number) : [...new Set([1, cores])]
-  console.log('U-Net step benchmark: depth 4, 16 filters ×2 per level, BN, 2×2 transposed-conv up-sampling, 128×128×1, batch 8, Adam, BCE')
-  console.log(`${cores} logical cores; the machine may be shared with other work: wall-clock min/median of ${steps} runs after a warm-up,`)
-  console.log('and the minimum CPU seconds of the process (all threads), the steadier figure under load.\n')
+  const startLoad = loadAverage()
+  console.log('U-Net benchmark: depth 4, 16 filters ×2 per level, BN, 2×2 transposed-conv up-sampling, 128×128×1, batch 8, Adam, BCE')
+  console.log(`${cores} logical cores; load average ${startLoad} at the start (uptime: 1, 5, 15 min).`)
+  console.log(`${pairs} pairs per thread count, each run the median of ${steps} timed steps / prediction batches after a warm-up.`)
+  console.log('The machine is shared: wall-clock figures swing with other work. Compare the medians, the paired ratios and CPU seconds.\n')
 
-  const variants = opts.native === 'on' ? [true] : opts.native === 'off' ? [false] : [false, true]
-  /** Keyed by label: 'wasm 1T', 'wasm + native 1T', … */
-  const wasm = new Map<string, ChildResult & { threads: number }>()
+  const variants = opts.native === 'on' ? [true] : opts.native === 'off' ? [false] : [true, false]
+  const label = (native: boolean) => (native ? 'wasm + oneDNN' : 'wasm alone')
+  const byThreads = new Map<number, Pair[]>()
+  const notes = new Set<string>()
   for (const threads of threadCounts) {
-    for (const native of variants) {
-      const label = `wasm${native ? ' + native' : ''} ${threads}T`
-      const r = runChild(`wasm:${threads}:all`, 900, native)
-      console.log(`wasm${native ? ' + oneDNN native conv kernels' : ' (UNET_NATIVE=0)'}, ${threads} thread${threads > 1 ? 's' : ''}:`)
-      if (typeof r === 'string') {
-        console.log(`  ${r}`)
-        continue
+    const list: Pair[] = []
+    byThreads.set(threads, list)
+    console.log(`— ${threads} thread${threads > 1 ? 's' : ''} —`)
+    for (let p = 0; p < pairs; p++) {
+      const pair: Pair = { ours: new Map(), load: loadAverage() }
+      const runOurs = () => {
+        for (const native of variants) {
+          const r = runChild(`wasm:${threads}:all`, 900, native)
+          if (typeof r === 'string') notes.add(`${label(native)} ${threads}T: ${r}`)
+          else if (native && !r.native) notes.add(`${label(native)}: skipped, ${/no native conv kernels \(.*\)$/.exec(r.reason)?.[0] ?? r.reason}`)
+          else pair.ours.set(label(native), r)
+        }
       }
-      if (native && !r.native) {
-        console.log(`  skipped: ${/no native conv kernels \(.*\)$/.exec(r.reason)?.[0] ?? r.reason}`)
-        continue
+      const runPy = () => {
+        if (opts['no-torch']) return
+        const t = runTorch(threads)
+        if (typeof t === 'string') notes.add(`PyTorch: ${t}`)
+        else pair.torch = t
       }
-      wasm.set(label, { ...r, threads })
-      const convs = /(\+ oneDNN native conv kernels.*|no native conv kernels.*)$/.exec(r.reason)?.[0] ?? ''
-      console.log(`  (${r.reason.split(';').slice(1, 2).join('').trim() || r.reason}; ${convs}; model from ${r.model})`)
-      console.log(`  training step   ${fmtTiming(r.step!)}`)
-      console.log(`  prediction      ${fmtTiming(r.predict)}`)
-      if (r.kernels !== undefined) {
-        const total = r.kernels.reduce((a, k) => a + k[1], 0)
-        console.log(`  kernels of one training step, exclusive CPU ms (all kernels ${(total * 1000).toFixed(0)} ms):`)
-        for (const [name, sec, n] of r.kernels.slice(0, 14)) console.log(`    ${name.padEnd(24)} ${(sec * 1000).toFixed(1).padStart(8)}  ${String(n).padStart(4)} calls`)
+      // Alternate who goes first, so that a change in load between the two halves of a pair evens out.
+      if (p % 2 === 0) {
+        runOurs()
+        runPy()
+      } else {
+        runPy()
+        runOurs()
       }
+      list.push(pair)
+      const parts = [...pair.ours].map(([name, r]) => `${name} step ${fmt(r.step!.median)} predict ${fmt(r.predict!.median)}`)
+      if (pair.torch) parts.push(`PyTorch step ${fmt(pair.torch.step_median_s)} predict ${fmt(pair.torch.predict_median_s)}`)
+      console.log(`  pair ${p + 1} (load ${pair.load}): ${parts.join(' | ')}`)
     }
   }
-
-  const cpuTimeout = Number(opts['cpu-timeout'])
-  const cpuPredict = runChild('cpu:1:predict', cpuTimeout)
-  const cpuStep = runChild('cpu:1:step', cpuTimeout)
-  console.log('cpu (pure JS), one run each:')
-  console.log(`  training step   ${typeof cpuStep === 'string' ? cpuStep + ' (the issue reports > 10 min)' : fmtTiming(cpuStep.step!)}`)
-  console.log(`  prediction      ${typeof cpuPredict === 'string' ? cpuPredict : fmtTiming(cpuPredict.predict)}`)
-
-  const torch = new Map<number, TorchResult>()
-  if (!opts['no-torch']) {
-    for (const threads of threadCounts) {
-      const t = runTorch(threads)
-      if (typeof t === 'string') {
-        console.log(`PyTorch: ${t}`)
-        break
-      }
-      torch.set(threads, t)
-      console.log(`PyTorch ${t.torch} (CPU, ${t.threads} thread${t.threads > 1 ? 's' : ''}):`)
-      console.log(`  training step   min ${fmt(t.step_min_s)}  median ${fmt(t.step_median_s)}  CPU ${fmt(t.step_cpu_min_s)}`)
-      console.log(`  prediction      min ${fmt(t.predict_min_s)}  median ${fmt(t.predict_median_s)}  CPU ${fmt(t.predict_cpu_min_s)}`)
-    }
-  }
-
-  if (torch.size > 0 && wasm.size > 0) {
-    console.log('\nwasm / PyTorch at the same thread count (wall min; CPU min):')
-    for (const [label, w] of wasm) {
-      const t = torch.get(w.threads)
-      if (t === undefined) continue
-      const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`
-      console.log(
-        `  ${label}: training step ${ratio(w.step!.min, t.step_min_s)}; ${ratio(w.step!.cpuMin, t.step_cpu_min_s)}` +
-          `   prediction ${ratio(w.predict.min, t.predict_min_s)}; ${ratio(w.predict.cpuMin, t.predict_cpu_min_s)}`,
-      )
-    }
-  }
+  for (const n of notes) console.log(`note: ${n}`)
 
   await tf.setBackend('cpu')
   const fwd = forwardFlops(await buildUnet())
   const stepFlops = 3 * fwd
-  const peak = machinePeak()
-  console.log('\nwork:')
+  const core = corePeak(readFileSync('/proc/cpuinfo', 'utf8'))
+  const gflops = (flops: number, s: number, threads: number) =>
+    `${(flops / s / 1e9).toFixed(1)} GFLOP/s, ${((100 * flops) / s / (core.flops * threads)).toFixed(0)}% of ${threads} core${threads > 1 ? 's' : ''}`
+
+  console.log('\nSummary: medians over the pairs (wall s; CPU s of the process). Ratio = median of the per-pair ratios ours ÷ PyTorch.')
+  for (const [threads, list] of byThreads) {
+    console.log(`\n${threads} thread${threads > 1 ? 's' : ''}:`)
+    const torchPairs = list.filter((p) => p.torch !== undefined)
+    if (torchPairs.length > 0) {
+      const t = (f: (r: TorchResult) => number) => median(torchPairs.map((p) => f(p.torch!)))
+      const tv = torchPairs[0]!.torch!.torch
+      console.log(
+        `  PyTorch ${tv}`.padEnd(28) +
+          `step ${fmt(t((r) => r.step_median_s))} (CPU ${fmt(t((r) => r.step_cpu_median_s))}; ${gflops(stepFlops, t((r) => r.step_median_s), threads)})` +
+          `   predict ${fmt(t((r) => r.predict_median_s))} (CPU ${fmt(t((r) => r.predict_cpu_median_s))}; ${gflops(fwd, t((r) => r.predict_median_s), threads)})`,
+      )
+    }
+    for (const native of variants) {
+      const name = label(native)
+      const rows = list.filter((p) => p.ours.has(name))
+      if (rows.length === 0) continue
+      const m = (f: (r: ChildResult) => number) => median(rows.map((p) => f(p.ours.get(name)!)))
+      const step = m((r) => r.step!.median)
+      const predict = m((r) => r.predict!.median)
+      console.log(
+        `  ${name}`.padEnd(28) +
+          `step ${fmt(step)} (CPU ${fmt(m((r) => r.step!.cpu))}; ${gflops(stepFlops, step, threads)})` +
+          `   predict ${fmt(predict)} (CPU ${fmt(m((r) => r.predict!.cpu))}; ${gflops(fwd, predict, threads)})` +
+          `   unfolded predict ${fmt(m((r) => r.predictUnfolded!.median))}; folded − unfolded ≤ ${Math.max(...rows.map((p) => p.ours.get(name)!.foldDiff!)).toExponential(1)}`,
+      )
+      const paired = rows.filter((p) => p.torch !== undefined)
+      if (paired.length > 0) {
+        const r = (f: (o: ChildResult, t: TorchResult) => number) => median(paired.map((p) => f(p.ours.get(name)!, p.torch!)))
+        console.log(
+          `  ${name} ÷ PyTorch`.padEnd(28) +
+            `step ${r((o, t) => o.step!.median / t.step_median_s).toFixed(2)}× (CPU ${r((o, t) => o.step!.cpu / t.step_cpu_median_s).toFixed(2)}×)` +
+            `   predict ${r((o, t) => o.predict!.median / t.predict_median_s).toFixed(2)}× (CPU ${r((o, t) => o.predict!.cpu / t.predict_cpu_median_s).toFixed(2)}×)` +
+            `   [per pair, step: ${paired.map((p) => ratio(p.ours.get(name)!.step!.median, p.torch!.step_median_s)).join(' ')}]`,
+        )
+      }
+    }
+    // Thread scaling: the same variant's 1-thread median over this one.
+    const one = byThreads.get(1)
+    if (threads > 1 && one !== undefined) {
+      for (const native of variants) {
+        const name = label(native)
+        const a = median(one.filter((p) => p.ours.has(name)).map((p) => p.ours.get(name)!.step!.median))
+        const b = median(list.filter((p) => p.ours.has(name)).map((p) => p.ours.get(name)!.step!.median))
+        const ap = median(one.filter((p) => p.ours.has(name)).map((p) => p.ours.get(name)!.predict!.median))
+        const bp = median(list.filter((p) => p.ours.has(name)).map((p) => p.ours.get(name)!.predict!.median))
+        if (Number.isFinite(a) && Number.isFinite(b)) {
+          console.log(`  ${name} 1 → ${threads} threads: step ${((100 * (a - b)) / a).toFixed(0)}% faster, predict ${((100 * (ap - bp)) / ap).toFixed(0)}% faster`)
+        }
+      }
+    }
+  }
+
+  console.log('\nwork and peak:')
   console.log(`  forward convolutions ${(fwd / 1e9).toFixed(2)} GFLOP per batch; training step ≈ 3× = ${(stepFlops / 1e9).toFixed(2)} GFLOP (BN, ReLU, pooling, Adam not counted)`)
-  console.log(`  machine peak ${(peak.flops / 1e9).toFixed(0)} GFLOP/s: ${peak.how}`)
-  const share = (flops: number, s: number, threads: number) =>
-    `${(flops / s / 1e9).toFixed(1)} GFLOP/s = ${((100 * flops) / s / peak.flops).toFixed(1)}% of the machine, ${((100 * flops * cores) / s / peak.flops / threads).toFixed(1)}% of ${threads} core${threads > 1 ? 's' : ''}`
-  const perCore = (flops: number, s: number) => `${(flops / s / 1e9).toFixed(1)} GFLOP/s = ${((100 * flops * cores) / s / peak.flops).toFixed(1)}% of one core's peak`
-  for (const [label, w] of wasm) {
-    console.log(`  ${label} step, wall min: ${share(stepFlops, w.step!.min, w.threads)}; prediction: ${share(fwd, w.predict.min, w.threads)}`)
-    console.log(`  ${label} per CPU-second: step ${perCore(stepFlops, w.step!.cpuMin)}; prediction ${perCore(fwd, w.predict.cpuMin)}`)
+  console.log(`  one core's peak ${(core.flops / 1e9).toFixed(0)} GFLOP/s: ${core.how}`)
+  console.log(
+    `  wasm SIMD is 128-bit (4 lanes) with separate multiply and add, so wasm alone can reach at most ${(400 / (core.lanes * 2)).toFixed(1)}% of that peak per core; ` +
+      'the clock in /proc/cpuinfo may be below the boost clock, so a share above 100% means the core ran faster than listed.',
+  )
+  console.log(`  load average ${loadAverage()} at the end (started at ${startLoad}).`)
+
+  if (opts.profile) {
+    console.log('\nProfile: exclusive wall and CPU ms per wasm kernel, one training step and one prediction batch (kernels wrapped and timed; JS between kernels not counted):')
+    for (const threads of threadCounts) {
+      for (const native of variants) {
+        const r = runChild(`wasm:${threads}:profile`, 900, native)
+        if (typeof r === 'string' || r.profile === undefined) {
+          console.log(`  ${label(native)}, ${threads}T: ${typeof r === 'string' ? r : 'no profile'}`)
+          continue
+        }
+        if (native && !r.native) {
+          console.log(`  ${label(native)}, ${threads}T: skipped, ${/no native conv kernels \(.*\)$/.exec(r.reason)?.[0] ?? r.reason}`)
+          continue
+        }
+        for (const [what, list] of [['training step', r.profile.step], ['prediction (folded model)', r.profile.predict]] as const) {
+          const wall = list.reduce((a, k) => a + k.wall, 0)
+          const cpu = list.reduce((a, k) => a + k.cpu, 0)
+          console.log(`  ${label(native)}, ${threads}T, ${what}: all kernels ${(wall * 1000).toFixed(0)} ms wall, ${(cpu * 1000).toFixed(0)} ms CPU`)
+          for (const k of list.slice(0, 14)) {
+            console.log(`    ${k.name.padEnd(24)} ${(k.wall * 1000).toFixed(1).padStart(8)} wall ${(k.cpu * 1000).toFixed(1).padStart(8)} CPU ${String(k.calls).padStart(5)} calls`)
+          }
+        }
+      }
+    }
   }
-  for (const [threads, t] of torch) {
-    console.log(`  PyTorch ${threads}T step, wall min: ${share(stepFlops, t.step_min_s, threads)}; prediction: ${share(fwd, t.predict_min_s, threads)}`)
-    console.log(`  PyTorch ${threads}T per CPU-second: step ${perCore(stepFlops, t.step_cpu_min_s)}; prediction ${perCore(fwd, t.predict_cpu_min_s)}`)
+
+  if (opts.cpu) {
+    const cpuTimeout = Number(opts['cpu-timeout'])
+    const cpuPredict = runChild('cpu:1:predict', cpuTimeout)
+    console.log('\ncpu backend (pure JS), one prediction batch:')
+    console.log(`  ${typeof cpuPredict === 'string' ? cpuPredict : `${fmt(cpuPredict.predict!.median)} (unfolded ${fmt(cpuPredict.predictUnfolded!.median)})`}`)
   }
-  console.log('  (wasm SIMD is 128-bit with separate multiply and add: at most half of this 256-bit FMA peak per core)')
 }
 
 await main()

@@ -1,7 +1,7 @@
 """PyTorch peer of unet-step.ts: the same U-Net, batch, optimiser and loss, timed the same way.
 
 Run by unet-step.ts (or alone): /usr/bin/python3 tools/bench/unet_step.py --threads 2 --steps 5 --json
-Prints one JSON object with the minimum and median seconds per training step and per prediction batch.
+Prints one JSON object with the minimum and median wall and CPU seconds per training step and per prediction batch.
 """
 import argparse
 import json
@@ -101,6 +101,8 @@ def main() -> None:
         # CPU seconds of the process (all threads): with one thread, a figure less disturbed by other load.
         "step_cpu_min_s": min(steps_cpu),
         "predict_cpu_min_s": min(predicts_cpu),
+        "step_cpu_median_s": statistics.median(steps_cpu),
+        "predict_cpu_median_s": statistics.median(predicts_cpu),
         "parameters": sum(p.numel() for p in model.parameters()),
     }
     print(json.dumps(result) if args.json else result)

@@ -10,16 +10,18 @@ cells = [
 # TGS Salt segmentation in TypeScript
 
 The seeds' workflow on the `unet-typescript` kernel: synthetic TGS-like data, a small U-Net, a few training
-steps with a live loss curve, a mask overlay, and a threshold sweep plotted against the Kaggle score.
+epochs through `fit` of @unet/train (callbacks: best epoch, early stopping, stop on NaN, a live loss curve), a
+mask overlay, and a threshold sweep plotted against the Kaggle score.
 Swap `generateSyntheticTgs` for `readTgsDataset('path/to/tgs.zip')` to use the competition's files.
 """),
     code("""
 import * as tf from '@tensorflow/tfjs-core'
 import { initBackend } from '@unet/runtime'
-import { generateSyntheticTgs, stratifiedSplit, createBatches, toModelSize, fromModelSize } from '@unet/data-tgs'
+import { generateSyntheticTgs, stratifiedSplit, seededRandom, toModelSize, fromModelSize, type TgsSample } from '@unet/data-tgs'
 import { createUnet } from '@unet/layers'
 import { getLoss } from '@unet/losses'
 import { sweepThresholds, tgsScore } from '@unet/metrics'
+import { fit, bestCheckpoint, earlyStopping, stopOnNaN, type Callback, type FitData } from '@unet/train'
 
 // 'auto' takes the fastest backend installed (UNET_BACKEND overrides it)
 const backend = await initBackend()
@@ -47,23 +49,84 @@ const { train, validation } = stratifiedSplit(data.train, { validationFraction: 
     code("""
 const { size } = params
 const model = createUnet({ depth: params.depth, filters: params.filters, inputShape: [size, size, 1], dropout: 0 })
-model.compile({ optimizer: tf.train.adam(0.01), loss: getLoss('bce_dice') })
 model.countParams()
 """),
-    md("## Training\nThe loss curve updates in place (one output, updated by its display id)."),
+    md("""## Training
+`fit` of @unet/train runs the loop: any batch of any epoch is built from (epoch, step) alone (so a run could
+resume mid-epoch), validation picks the threshold by the monitored score, and callbacks watch it all. Our own
+callback draws the loss curve in place (one output, updated by its display id)."""),
     code("""
+// images and masks at model size, once
+const atModelSize = (samples: TgsSample[]) => ({
+  x: samples.map((s) => toModelSize(s.image, shape, { size, kind: 'image' })),
+  y: samples.map((s) => Float32Array.from(toModelSize(s.mask, shape, { size, kind: 'mask' }), (v) => (v > 0.5 ? 1 : 0))),
+})
+const trainSet = atModelSize(train)
+const valSet = atModelSize(validation)
+const pack = (parts: Float32Array[]) => {
+  const out = new Float32Array(parts.length * size * size)
+  parts.forEach((p, k) => out.set(p, k * size * size))
+  return out
+}
+// the order of an epoch: a seeded shuffle, a pure function of the epoch
+const order = (epoch: number) => {
+  const random = seededRandom(params.seed * 1000 + epoch)
+  const idx = train.map((_, i) => i)
+  for (let i = idx.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1))
+    ;[idx[i], idx[j]] = [idx[j]!, idx[i]!]
+  }
+  return idx
+}
+const fitData: FitData = {
+  train: {
+    count: train.length,
+    inputShape: [size, size, 1],
+    batch: (epoch, step, batchSize) => {
+      const idx = order(epoch).slice(step * batchSize, (step + 1) * batchSize)
+      return { x: pack(idx.map((i) => trainSet.x[i]!)), y: pack(idx.map((i) => trainSet.y[i]!)), count: idx.length }
+    },
+  },
+  validation: {
+    count: validation.length,
+    *batches(batchSize) {
+      for (let s = 0; s < validation.length; s += batchSize) {
+        const part = validation.slice(s, s + batchSize)
+        yield {
+          x: pack(valSet.x.slice(s, s + batchSize)),
+          y: pack(valSet.y.slice(s, s + batchSize)),
+          count: part.length,
+          truths: part.map((v) => v.mask),
+          // probabilities back to 101×101, where the Kaggle score is computed
+          restore: (p: Float32Array) => fromModelSize(p, shape, { size, kind: 'image' }),
+        }
+      }
+    },
+  },
+}
 const losses: number[] = []
 const curve = await display.plot({ loss: losses }, { id: 'loss', title: 'training loss', xLabel: 'step' })
-const batches = createBatches(train, { batchSize: params.batchSize, size, seed: params.seed })
-for (let epoch = 0; epoch < params.epochs; epoch++) {
-  for await (const { xs, ys } of batches) {
-    const loss = (await model.trainOnBatch(xs, ys)) as number
-    tf.dispose([xs, ys])
-    losses.push(loss)
+const lossCurve: Callback = {
+  name: 'lossCurve',
+  async onStepEnd(info) {
+    losses.push(info.loss)
     await display.plot({ loss: losses }, { id: curve.id, update: true, title: 'training loss', xLabel: 'step' })
-  }
+  },
+  onEpochEnd(logs) {
+    console.log(`epoch ${logs.epoch + 1}: val_tgs ${logs.valTgs.toFixed(3)} at threshold ${logs.threshold.toFixed(2)}, val_dice ${logs.valDice.toFixed(3)}`)
+  },
 }
-console.log(`${losses.length} steps, loss ${losses[0]!.toFixed(3)} -> ${losses.at(-1)!.toFixed(3)}`)
+const best = bestCheckpoint({ monitor: 'val_tgs' })
+const result = await fit(model, fitData, {
+  epochs: params.epochs,
+  batchSize: params.batchSize,
+  optimizer: { name: 'adam', learningRate: 0.01 },
+  loss: getLoss('bce_dice'),
+  monitor: 'val_tgs',
+  seed: params.seed,
+  callbacks: [stopOnNaN(), best, earlyStopping({ monitor: 'val_tgs', patience: 3 }), lossCurve],
+})
+console.log(`${losses.length} steps, loss ${losses[0]!.toFixed(3)} -> ${losses.at(-1)!.toFixed(3)}; stopped: ${result.stopReason.kind}; best val_tgs ${best.best?.value.toFixed(3)} (epoch ${(best.best?.epoch ?? 0) + 1})`)
 """),
     md("## Predictions\nProbabilities at 101×101 for the validation images; the first one with its true mask (red) and the prediction (blue)."),
     code("""
@@ -92,9 +155,8 @@ await display.plot(
 )
 tgs.best
 """),
-    md("## Clean up\nEvery tensor the notebook made is released: the count goes back to zero."),
+    md("## Clean up\nEvery tensor the notebook made is released (`fit` disposed its optimizer): the count goes back to zero."),
     code("""
-model.optimizer.dispose()
 model.dispose()
 tf.memory().numTensors
 """),

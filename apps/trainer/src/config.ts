@@ -1,4 +1,7 @@
 import { readFile } from 'node:fs/promises'
+import { createAugmentation, LAYOUTS } from '@unet/data'
+import { parse as parseYaml } from 'yaml'
+import { MONITOR_NAMES, OPTIMIZER_NAMES, SCHEDULE_NAMES, type MonitorName, type OptimizerName, type ScheduleName } from '@unet/train'
 import { TrainerError } from './errors'
 import { ENCODER_CHOICES, encoderDepth, type EncoderChoice } from './model'
 
@@ -7,8 +10,20 @@ export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu'
 
 /** Everything that decides what a training run does; written to RUN_DIR/config.json. */
 export interface TrainConfig {
-  /** Kaggle-layout folder or .zip; `null` trains on the built-in synthetic data. */
+  /** Dataset folder or .zip (TGS, Carvana or folder pairs, detected); `null` trains on the built-in synthetic data. */
   data: string | null
+  /** Read `data` as this layout instead of detecting it. */
+  layout: 'tgs' | 'carvana' | 'folders' | null
+  /** Folder pairs: the images folder (with `masks`; `data` is then optional: their common parent). */
+  images: string | null
+  /** Folder pairs: the masks folder. */
+  masks: string | null
+  /** Folder pairs: a mask's file stem is the image's plus this (e.g. `_mask`). */
+  maskSuffix: string
+  /** Foreground where a mask is above this (8-bit units), for JPEG masks (whale flukes: 108); null: masks must be binary. */
+  maskThreshold: number | null
+  /** Keep groups on one side of the split: `carvana` (the car id), or a regular expression whose first group (or match) of the id names the group. */
+  groupBy: string | null
   /** Run folder: checkpoints, config, history, report. */
   out: string
   /** The U-Net's encoder (see `ENCODER_CHOICES`): the plain U-Net, VGG-16, a ResNet or an SE-ResNet. */
@@ -23,16 +38,38 @@ export interface TrainConfig {
   depth: number
   /** Filters of the first stage (doubled at each stage). */
   filters: number
-  /** Side of the square images the model sees. */
+  /** Width of the images the model sees (and their height unless `imageHeight` is set). */
   imageSize: number
-  /** How 101×101 images become `imageSize`: interpolate or reflect-pad. */
-  resize: 'resize' | 'pad'
+  /** Height of the images the model sees; null = `imageSize` (square). */
+  imageHeight: number | null
+  /** How images reach the model size: stretch (`resize`), reflect-pad (`pad`), or resize keeping the aspect ratio then pad (`letterbox`). */
+  resize: 'resize' | 'pad' | 'letterbox'
+  /** Input channels of the model: null = those of the data (grey 1, RGB 3), resolved when training starts. */
+  channels: number | null
   /** Epochs to train for. */
   epochs: number
   /** Images per step. */
   batchSize: number
-  /** Adam learning rate at the start. */
+  /** Learning rate at the start. */
   lr: number
+  /** Optimizer: `adam`, `sgd` or `rmsprop` (@unet/train's OPTIMIZERS). */
+  optimizer: OptimizerName
+  /** Momentum of sgd and rmsprop. */
+  momentum: number
+  /** Decoupled weight decay: kernels shrink by lr × weightDecay after each step. */
+  weightDecay: number
+  /** What drives the best checkpoint, early stopping and LR reduction; null = val_tgs on TGS data, val_dice elsewhere. */
+  monitor: MonitorName | null
+  /** Learning-rate schedule (@unet/train's LR_SCHEDULES). */
+  lrSchedule: ScheduleName
+  /** `step` schedule: multiply the rate by lrFactor every this many epochs. */
+  lrStepEpochs: number
+  /** `cosine` schedule: epochs of the first cycle. */
+  lrCycleEpochs: number
+  /** `cosine` schedule: each cycle is this many times longer than the one before. */
+  lrCycleMult: number
+  /** Train on the usable files when some are corrupt, missing their pair or of the wrong size (listed in the run); default: stop. */
+  skipBad: boolean
   /** Loss name from @unet/losses. */
   loss: string
   /** Share of train images held out for validation (ignored with `folds`). */
@@ -41,8 +78,12 @@ export interface TrainConfig {
   folds: number | null
   /** Which fold is validation (0-based) when `folds` is set. */
   fold: number
-  /** Augmentations: any of `flip`, `shift`, `brightness`, `contrast`, `gamma`, `blur`, `noise`. */
-  augment: string[]
+  /**
+   * Augmentations of @unet/data's registry, in order: `name` or `name:param=value:p=0.3` strings (or, in a config
+   * file, `{ name, ...params }` objects); the older short names `flip`, `shift`, `brightness`, `contrast`, `gamma`,
+   * `blur`, `noise` still work.
+   */
+  augment: (string | Record<string, unknown>)[]
   /** Dropout rate in the U-Net. */
   dropout: number
   /**
@@ -81,6 +122,12 @@ export interface TrainConfig {
  */
 export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   data: null,
+  layout: null,
+  images: null,
+  masks: null,
+  maskSuffix: '',
+  maskThreshold: null,
+  groupBy: null,
   out: 'runs/latest',
   encoder: 'plain',
   model: 'unet',
@@ -89,15 +136,26 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   depth: 4,
   filters: 8,
   imageSize: 128,
+  imageHeight: null,
   resize: 'resize',
+  channels: null,
   epochs: 8,
   batchSize: 16,
   lr: 0.003,
+  optimizer: 'adam',
+  momentum: 0,
+  weightDecay: 0,
+  monitor: null,
+  lrSchedule: 'plateau',
+  lrStepEpochs: 10,
+  lrCycleEpochs: 10,
+  lrCycleMult: 1,
+  skipBad: false,
   loss: 'bce_dice',
   valSplit: 0.2,
   folds: null,
   fold: 0,
-  augment: ['flip'],
+  augment: ['horizontal_flip'],
   dropout: 0,
   batchNormMomentum: 0.9,
   seed: 42,
@@ -113,8 +171,41 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   reportImages: 12,
 } satisfies TrainConfig)
 
-/** Augmentation names `--augment` accepts. */
-export const AUGMENTATIONS = ['flip', 'shift', 'brightness', 'contrast', 'gamma', 'blur', 'noise'] as const
+/** The trainer's earlier augmentation names, and the @unet/data registry entries they stand for. */
+export const AUGMENTATION_ALIASES: Readonly<Record<string, string>> = Object.freeze({
+  flip: 'horizontal_flip',
+  hflip: 'horizontal_flip',
+  vflip: 'vertical_flip',
+  shift: 'shift_scale_rotate',
+  brightness: 'random_brightness',
+  contrast: 'random_contrast',
+  gamma: 'random_gamma',
+})
+
+/**
+ * Parses one `--augment` entry, `name[:param=value]*`, into a @unet/data augmentation config (`{ name, ...params }`);
+ * numbers become numbers, `a..b` becomes `[a, b]`. Objects (from a config file) pass through.
+ *
+ * @param entry - e.g. `rotate:limit=5:p=0.3`
+ * @returns the config
+ * @example
+ * ```ts
+ * parseAugmentation('rotate:limit=5:p=0.3') // { name: 'rotate', limit: 5, p: 0.3 }
+ * ```
+ */
+export function parseAugmentation(entry: string | Record<string, unknown>): Record<string, unknown> {
+  if (typeof entry !== 'string') return entry
+  const [name = '', ...params] = entry.split(':').map((s) => s.trim())
+  const out: Record<string, unknown> = { name: AUGMENTATION_ALIASES[name] ?? name }
+  for (const p of params) {
+    const eq = p.indexOf('=')
+    const key = eq < 0 ? p : p.slice(0, eq)
+    const raw = eq < 0 ? '' : p.slice(eq + 1)
+    const range = /^(-?[\d.]+)\.\.(-?[\d.]+)$/.exec(raw)
+    out[key] = range ? [Number(range[1]), Number(range[2])] : raw !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw
+  }
+  return out
+}
 
 const KEYS = Object.keys(DEFAULT_TRAIN_CONFIG) as (keyof TrainConfig)[]
 
@@ -129,6 +220,7 @@ const KEYS = Object.keys(DEFAULT_TRAIN_CONFIG) as (keyof TrainConfig)[]
  * ```
  */
 export async function readConfigFile(path: string): Promise<Partial<TrainConfig>> {
+  const yaml = /\.ya?ml$/i.test(path)
   let text: string
   try {
     text = await readFile(path, 'utf8')
@@ -137,16 +229,23 @@ export async function readConfigFile(path: string): Promise<Partial<TrainConfig>
   }
   let parsed: unknown
   try {
-    parsed = JSON.parse(text)
+    parsed = yaml ? parseYaml(text) : JSON.parse(text)
   } catch (cause) {
-    throw new TrainerError('BAD_CONFIG', `config file ${path} is not valid JSON (${(cause as Error).message}); fix the file or drop --config`, { cause })
+    const where = (cause as { linePos?: { line: number; col: number }[] }).linePos?.[0]
+    throw new TrainerError('BAD_CONFIG', `config file ${path}${where ? ` line ${where.line}, column ${where.col}` : ''} is not valid ${yaml ? 'YAML' : 'JSON'} (${(cause as Error).message.split('\n')[0]}); fix the file or drop --config`, { cause })
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new TrainerError('BAD_CONFIG', `config file ${path} must hold a JSON object like {"epochs": 10}`)
+    throw new TrainerError('BAD_CONFIG', `config file ${path} must hold ${yaml ? 'a YAML mapping like "epochs: 10"' : 'a JSON object like {"epochs": 10}'}`)
+  }
+  if (typeof (parsed as Record<string, unknown>).imageSize === 'string') {
+    Object.assign(parsed as object, parseImageSize((parsed as Record<string, unknown>).imageSize as string))
   }
   const unknown = Object.keys(parsed).filter((k) => !KEYS.includes(k as keyof TrainConfig))
   if (unknown.length > 0) {
     throw new TrainerError('BAD_CONFIG', `config file ${path} has unknown key(s) ${unknown.join(', ')}; valid keys: ${KEYS.join(', ')}`)
+  }
+  if (typeof (parsed as Record<string, unknown>).augment === 'string') {
+    ;(parsed as Record<string, unknown>).augment = splitAugmentList((parsed as Record<string, unknown>).augment as string)
   }
   return parsed as Partial<TrainConfig>
 }
@@ -176,9 +275,41 @@ export function resolveTrainConfig(...layers: Partial<TrainConfig>[]): TrainConf
   return config
 }
 
-function fail(key: string, what: string, got: unknown): never {
-  const flag = '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())
-  throw new TrainerError('BAD_CONFIG', `${flag} must be ${what}, got ${JSON.stringify(got)}`)
+/**
+ * Parses `--image-size`: one number (square) or `WIDTHxHEIGHT`.
+ *
+ * @param value - e.g. `384x192` or `128`
+ * @returns `imageSize` (the width) and `imageHeight`
+ * @example
+ * ```ts
+ * parseImageSize('384x192') // { imageSize: 384, imageHeight: 192 }
+ * ```
+ */
+export function parseImageSize(value: string): { imageSize: number; imageHeight: number | null } {
+  const m = /^\s*(\d+)\s*(?:[x×]\s*(\d+))?\s*$/i.exec(value)
+  if (!m) throw new TrainerError('BAD_CONFIG', `--image-size must be a number or WIDTHxHEIGHT (e.g. 128 or 384x192), got ${JSON.stringify(value)}`)
+  const w = Number(m[1])
+  const h = m[2] === undefined ? null : Number(m[2])
+  return { imageSize: w, imageHeight: h === null || h === w ? null : h }
+}
+
+/** Splits an `--augment` list (`a,b:p=0.3`), `none` or empty for none. */
+export function splitAugmentList(value: string): string[] {
+  if (value.trim() === 'none' || value.trim() === '') return []
+  return value.split(',').map((s) => s.trim()).filter(Boolean)
+}
+
+/** The flag of a config key: `batchSize` → `--batch-size`. */
+export function flagOf(key: string): string {
+  return '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())
+}
+
+let problems: string[] | null = null
+
+function fail(key: string, what: string, got: unknown): void {
+  const line = `${flagOf(key)} must be ${what}, got ${JSON.stringify(got)}`
+  if (problems) problems.push(line)
+  else throw new TrainerError('BAD_CONFIG', line)
 }
 
 function positiveInt(c: Record<string, unknown>, key: string, min = 1): void {
@@ -201,8 +332,41 @@ function oneOf(c: Record<string, unknown>, key: string, values: readonly string[
  * ```
  */
 export function validateTrainConfig(config: TrainConfig): void {
+  problems = []
+  try {
+    checkAll(config)
+  } finally {
+    const found = problems
+    problems = null
+    if (found.length > 0) throw new TrainerError('BAD_CONFIG', found.join('\n'), { problems: found })
+  }
+}
+
+function checkAll(config: TrainConfig): void {
   const c = config as unknown as Record<string, unknown>
   if (config.data !== null && typeof config.data !== 'string') fail('data', 'a folder or .zip path', config.data)
+  if (config.layout !== null) oneOf(c, 'layout', LAYOUTS)
+  if ((config.images === null) !== (config.masks === null)) {
+    const missing = config.images === null ? 'images' : 'masks'
+    fail(missing, `given with --${missing === 'images' ? 'masks' : 'images'} (folder pairs need both folders)`, null)
+  }
+  if (typeof config.maskSuffix !== 'string') fail('maskSuffix', 'a string such as _mask', config.maskSuffix)
+  if (config.maskThreshold !== null && !(typeof config.maskThreshold === 'number' && config.maskThreshold >= 0 && config.maskThreshold < 255)) fail('maskThreshold', 'a number in [0, 255) (8-bit units, e.g. 108)', config.maskThreshold)
+  if (config.groupBy !== null) {
+    try {
+      if (config.groupBy !== 'carvana') new RegExp(config.groupBy)
+    } catch {
+      fail('groupBy', 'carvana or a regular expression (its first group, or the match, names the group)', config.groupBy)
+    }
+  }
+  if (config.imageHeight !== null) {
+    positiveInt(c, 'imageHeight', 8)
+    if (Number.isInteger(config.depth) && Number.isInteger(config.imageHeight) && config.imageHeight % 2 ** encoderDepth(config) !== 0) {
+      const k = 2 ** encoderDepth(config)
+      fail('imageSize', `WIDTHxHEIGHT with both divisible by 2^depth = ${k} (height ${config.imageHeight}: e.g. ${Math.max(k, Math.round(config.imageHeight / k) * k)})`, `${config.imageSize}x${config.imageHeight}`)
+    }
+  }
+  if (config.channels !== null) positiveInt(c, 'channels')
   if (typeof config.out !== 'string' || config.out === '') fail('out', 'a folder path', config.out)
   oneOf(c, 'model', ['unet', 'vgg16'])
   oneOf(c, 'encoder', [...ENCODER_CHOICES])
@@ -216,14 +380,24 @@ export function validateTrainConfig(config: TrainConfig): void {
   positiveInt(c, 'depth')
   positiveInt(c, 'filters')
   positiveInt(c, 'imageSize', 8)
-  if (config.imageSize % 2 ** encoderDepth(config) !== 0) {
-    fail('imageSize', `divisible by 2^depth = ${2 ** encoderDepth(config)}`, config.imageSize)
+  if (Number.isInteger(config.depth) && Number.isInteger(config.imageSize) && config.imageSize % 2 ** encoderDepth(config) !== 0) {
+    const k = 2 ** encoderDepth(config)
+    fail('imageSize', `divisible by 2^depth = ${k} (e.g. ${Math.max(k, Math.round(config.imageSize / k) * k)})`, config.imageSize)
   }
-  oneOf(c, 'resize', ['resize', 'pad'])
-  if (config.resize === 'pad' && config.imageSize < 101) fail('imageSize', 'at least 101 with --resize pad', config.imageSize)
+  oneOf(c, 'resize', ['resize', 'pad', 'letterbox'])
   positiveInt(c, 'epochs')
   positiveInt(c, 'batchSize')
   if (typeof config.lr !== 'number' || !(config.lr > 0) || !Number.isFinite(config.lr)) fail('lr', 'a positive number', config.lr)
+  oneOf(c, 'optimizer', OPTIMIZER_NAMES)
+  if (typeof config.momentum !== 'number' || !(config.momentum >= 0 && config.momentum < 1)) fail('momentum', 'a number in [0, 1)', config.momentum)
+  else if (config.momentum > 0 && config.optimizer === 'adam') fail('momentum', 'used with --optimizer sgd or rmsprop (Adam has its own)', config.momentum)
+  if (typeof config.weightDecay !== 'number' || !(config.weightDecay >= 0) || !Number.isFinite(config.weightDecay)) fail('weightDecay', 'a number ≥ 0', config.weightDecay)
+  if (config.monitor !== null) oneOf(c, 'monitor', MONITOR_NAMES)
+  oneOf(c, 'lrSchedule', SCHEDULE_NAMES)
+  positiveInt(c, 'lrStepEpochs')
+  positiveInt(c, 'lrCycleEpochs')
+  if (typeof config.lrCycleMult !== 'number' || !(config.lrCycleMult >= 1)) fail('lrCycleMult', 'a number ≥ 1', config.lrCycleMult)
+  if (typeof config.skipBad !== 'boolean') fail('skipBad', 'true or false', config.skipBad)
   if (typeof config.loss !== 'string' || config.loss === '') fail('loss', 'a loss name', config.loss)
   if (typeof config.valSplit !== 'number' || !(config.valSplit > 0 && config.valSplit < 1)) fail('valSplit', 'a number between 0 and 1', config.valSplit)
   if (config.folds !== null) {
@@ -231,9 +405,16 @@ export function validateTrainConfig(config: TrainConfig): void {
     positiveInt(c, 'fold', 0)
     if (config.fold >= config.folds) fail('fold', `below --folds (${config.folds})`, config.fold)
   }
-  if (!Array.isArray(config.augment)) fail('augment', 'a list of augmentation names', config.augment)
-  for (const a of config.augment) {
-    if (!(AUGMENTATIONS as readonly string[]).includes(a)) fail('augment', `a comma list of ${AUGMENTATIONS.join(', ')} (or none)`, a)
+  if (!Array.isArray(config.augment)) fail('augment', 'a list of augmentations', config.augment)
+  else {
+    for (const a of config.augment) {
+      try {
+        createAugmentation(parseAugmentation(a) as never)
+      } catch (cause) {
+        // @unet/data's message names the valid augmentations or parameters
+        fail('augment', `augmentations of @unet/data's registry (${(cause as Error).message})`, a)
+      }
+    }
   }
   if (typeof config.dropout !== 'number' || config.dropout < 0 || config.dropout >= 1) fail('dropout', 'a number in [0, 1)', config.dropout)
   if (config.batchNormMomentum !== null && (typeof config.batchNormMomentum !== 'number' || !(config.batchNormMomentum > 0 && config.batchNormMomentum < 1))) {
@@ -253,4 +434,4 @@ export function validateTrainConfig(config: TrainConfig): void {
 }
 
 /** Config keys that may change on `--resume` without changing what is learned. */
-export const RESUMABLE_KEYS: readonly (keyof TrainConfig)[] = ['epochs', 'timeLimit', 'patience', 'backend', 'threads', 'reportImages', 'out', 'data']
+export const RESUMABLE_KEYS: readonly (keyof TrainConfig)[] = ['epochs', 'timeLimit', 'patience', 'backend', 'threads', 'reportImages', 'out', 'data', 'images', 'masks', 'skipBad']

@@ -8,6 +8,7 @@ export type TrainerErrorCode =
   | 'RESUME_MISMATCH'
   | 'WRITE_FAILED'
   | 'BACKEND'
+  | 'BAD_DATA'
 
 /**
  * The one error type the `unet` command raises on purpose. The CLI prints its
@@ -23,14 +24,17 @@ export class TrainerError extends Error {
   override readonly name = 'TrainerError'
   /** A stable code for scripts. */
   readonly code: TrainerErrorCode
+  /** One line per problem, when there were several (each is also a line of the message). */
+  readonly problems: readonly string[]
 
   /**
    * @param code - what kind of problem it is
    * @param message - what was wrong, where, and what to do
    * @param options - the underlying error, if any
    */
-  constructor(code: TrainerErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: TrainerErrorCode, message: string, options?: { cause?: unknown; problems?: readonly string[] }) {
     super(message, options)
     this.code = code
+    this.problems = options?.problems ?? [message]
   }
 }

@@ -1,12 +1,12 @@
 import { resolve } from 'node:path'
-import { loadCheckpoint } from './checkpoint'
+import { loadModel } from '@unet/runtime'
 import { loadRunData, prepareSet, loadRawData, type RunData } from './data'
 import { modelChannels, resolveLoss } from './model'
 import { openRun } from './run-dir'
 import { startBackend } from './backend'
 import { validate } from './validation'
 import { formatTable } from './progress'
-import { scoreProbabilities, type SetScores, type ThresholdScores } from './scoring'
+import { scoreProbabilities, type SetScores, type ThresholdScores } from '@unet/train'
 import type { BackendChoice } from './config'
 
 /** Options of {@link evaluate}. */
@@ -62,7 +62,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateResult
     const all = prepareSet(raw.train, config, modelChannels(config))
     data = { train: prepareSet([], config, modelChannels(config)), validation: all, test: [], source: raw.source }
   }
-  const { model } = await loadCheckpoint(run.bestDir)
+  const model = await loadModel(run.bestDir)
   try {
     const v = validate(model, data, config, resolveLoss(config.loss), options.tta ?? false)
     const threshold = options.threshold ?? run.state.best?.threshold ?? v.scores.best.threshold

@@ -34,9 +34,9 @@ export function outputsLogits(config: Pick<TrainConfig, 'loss'>): boolean {
  * modelChannels({ encoder: 'resnet34' }) // 1
  * ```
  */
-export function modelChannels(_config: Pick<TrainConfig, 'encoder'>): number {
+export function modelChannels(config: Pick<TrainConfig, 'encoder'> & Partial<Pick<TrainConfig, 'channels'>>): number {
   // VGG-16 and the ResNets take grayscale too: their first layers repeat the channel and apply their preprocessing
-  return 1
+  return config.channels ?? 1
 }
 
 /**
@@ -114,7 +114,7 @@ export async function buildModel(config: TrainConfig): Promise<LayersModel> {
   try {
     model = createUnet({
       ...(encoder ? { encoder } : { depth: config.depth, filters: config.filters }),
-      inputShape: [config.imageSize, config.imageSize, modelChannels(config)],
+      inputShape: [config.imageHeight ?? config.imageSize, config.imageSize, modelChannels(config)],
       dropout: config.dropout,
       batchNormMomentum: config.batchNormMomentum,
       outputActivation: outputsLogits(config) ? 'linear' : 'sigmoid',

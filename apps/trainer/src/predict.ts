@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { generateSyntheticTgs, readTgsTestImages } from '@unet/data-tgs'
 import { encode, submissionChunks, type SubmissionRow } from '@unet/rle'
 import { writeFileAtomic } from '@unet/files'
-import { loadCheckpoint } from './checkpoint'
+import { loadModel } from '@unet/runtime'
 import { prepareSet, toOriginalSize } from './data'
 import { TrainerError } from './errors'
 import { predictProbabilities } from '@unet/predict'
@@ -107,7 +107,7 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
   }
   const total = data === null ? config.synthTest : null
   if (options.probabilities) await mkdir(options.probabilities, { recursive: true })
-  const { model } = await loadCheckpoint(run.bestDir)
+  const model = await loadModel(run.bestDir)
   let nonEmpty = 0
   let done = 0
   // an error of our own (reading, predicting) is rethrown as it is, not as the writer's "could not write"

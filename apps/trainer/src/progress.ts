@@ -1,7 +1,7 @@
 import { appendFileSync, mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import cliProgress from 'cli-progress'
-import type { EpochLogs } from './callbacks'
+import { MONITORS, type EpochLogs, type MonitorName } from '@unet/train'
 
 /** What the training loop tells whoever watches it. */
 export interface TrainReporter {
@@ -12,11 +12,15 @@ export interface TrainReporter {
   /** After each step. */
   step(info: { epoch: number; step: number; steps: number; loss: number; imagesPerSecond: number; lr: number }): void
   /** After an epoch's validation. */
-  epochEnd(logs: EpochLogs, info: { improved: boolean; epochs: number }): void
+  epochEnd(logs: EpochLogs, info: { improved: boolean; epochs: number; monitor: MonitorName }): void
   /** A checkpoint was written (logged, not printed). */
-  checkpoint(info: { which: 'last' | 'best'; dir: string; epoch: number; step: number; globalStep: number }): void
+  checkpoint(info: { which: string; dir: string; epoch: number; step: number; globalStep: number }): void
   /** A free-form note (checkpoint saved, stopping…). */
   note(text: string): void
+  /** A warning: printed on stderr whatever the output mode; the run goes on. */
+  warn(text: string): void
+  /** Files of the dataset skipped with --skip-bad (all of them go to the log). */
+  skipped(problems: readonly { code: string; id?: string; file?: string; message: string }[]): void
   /** Once, at the end. */
   end(summary: Record<string, unknown>, table: string): void
 }
@@ -37,11 +41,18 @@ export interface TrainReporter {
 export function consoleReporter(options: { quiet: boolean; json: boolean; logFile: string | null }): TrainReporter {
   const tty = Boolean(process.stderr.isTTY) && !options.quiet && !options.json
   let bar: cliProgress.SingleBar | null = null
+  let logBroken = false
   const log = (event: string, data: Record<string, unknown>): void => {
     const line = JSON.stringify({ time: new Date().toISOString(), event, ...data })
-    if (options.logFile) {
-      mkdirSync(dirname(options.logFile), { recursive: true })
-      appendFileSync(options.logFile, line + '\n')
+    if (options.logFile && !logBroken) {
+      try {
+        mkdirSync(dirname(options.logFile), { recursive: true })
+        appendFileSync(options.logFile, line + '\n')
+      } catch (error) {
+        // a log that cannot be written (a full disk) must not fail the run: say so once, and go on without it
+        logBroken = true
+        process.stderr.write(`unet: warning: cannot write ${options.logFile} (${(error as Error).message}); going on without the log\n`)
+      }
     }
     if (options.json) process.stdout.write(line + '\n')
   }
@@ -49,7 +60,7 @@ export function consoleReporter(options: { quiet: boolean; json: boolean; logFil
     if (!options.quiet && !options.json) process.stdout.write(text + '\n')
   }
   let lastStepLog = 0
-  let lastVal = '-'
+  let lastVal = 'val -'
   return {
     start(info) {
       log('start', info)
@@ -64,7 +75,7 @@ export function consoleReporter(options: { quiet: boolean; json: boolean; logFil
       if (tty) {
         bar = new cliProgress.SingleBar(
           {
-            format: `epoch ${epoch + 1}/${epochs} {bar} {value}/{total} | loss {loss} | val_tgs ${lastVal} | {ips} img/s | lr {lr} | ETA {eta_formatted}`,
+            format: `epoch ${epoch + 1}/${epochs} {bar} {value}/{total} | loss {loss} | ${lastVal} | {ips} img/s | lr {lr} | ETA {eta_formatted}`,
             stream: process.stderr,
             hideCursor: true,
             clearOnComplete: true,
@@ -87,11 +98,12 @@ export function consoleReporter(options: { quiet: boolean; json: boolean; logFil
       bar?.stop()
       bar = null
       log('epoch_end', { ...logs, improved: info.improved })
-      lastVal = Number.isFinite(logs.valScore) ? logs.valScore.toFixed(4) : '-'
+      const value = logs[MONITORS[info.monitor].field]
+      lastVal = `${info.monitor} ${Number.isFinite(value) ? value.toFixed(4) : '-'}`
       say(
-        `epoch ${logs.epoch + 1}/${info.epochs}  loss ${fmt(logs.loss)}  val_loss ${fmt(logs.valLoss)}  val_iou ${fmt(logs.valIou)}  ` +
-          `val_tgs ${fmt(logs.valScore)} @${logs.threshold.toFixed(2)}  lr ${logs.lr.toPrecision(2)}  ${logs.imagesPerSecond.toFixed(1)} img/s  ${logs.seconds.toFixed(1)} s` +
-          (info.improved ? '  * best' : ''),
+        `epoch ${logs.epoch + 1}/${info.epochs}  loss ${fmt(logs.loss)}  val_loss ${fmt(logs.valLoss)}  val_iou ${fmt(logs.valIou)}  val_dice ${fmt(logs.valDice)}  ` +
+          `val_tgs ${fmt(logs.valTgs)} @${logs.threshold.toFixed(2)}  lr ${logs.lr.toPrecision(2)}  ${logs.imagesPerSecond.toFixed(1)} img/s  ${logs.seconds.toFixed(1)} s` +
+          (info.improved ? `  * best ${info.monitor}` : ''),
       )
     },
     checkpoint(info) {
@@ -102,6 +114,15 @@ export function consoleReporter(options: { quiet: boolean; json: boolean; logFil
       bar = null
       log('note', { text })
       say(text)
+    },
+    warn(text) {
+      bar?.stop()
+      bar = null
+      log('warning', { text })
+      process.stderr.write(`unet: warning: ${text}\n`)
+    },
+    skipped(problems) {
+      log('skipped', { count: problems.length, files: problems })
     },
     end(summary, table) {
       bar?.stop()
@@ -126,7 +147,7 @@ function fmt(v: number): string {
  * ```
  */
 export function silentReporter(): TrainReporter {
-  return { start() {}, epochStart() {}, step() {}, epochEnd() {}, checkpoint() {}, note() {}, end() {} }
+  return { start() {}, epochStart() {}, step() {}, epochEnd() {}, checkpoint() {}, note() {}, warn() {}, skipped() {}, end() {} }
 }
 
 /**

@@ -1,9 +1,11 @@
-import { mkdir, rm, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import sharp from 'sharp'
-import type { EpochLogs } from './callbacks'
-import { loadCheckpoint } from './checkpoint'
+import { ensureFolder, writeFileAtomic } from '@unet/files'
+import { loadModel } from '@unet/runtime'
+import { describeStop, findCheckpoint, MONITORS, readState, type EpochLogs } from '@unet/train'
 import type { TrainConfig } from './config'
+import { TrainerError } from './errors'
+import { learningStripPicture, STRIP_IMAGES } from './progress-strip'
 import type { RunData } from './data'
 import { lineChart } from './charts'
 import type { TrainSummary } from './train'
@@ -16,7 +18,7 @@ export interface ReportInput {
   config: TrainConfig
   data: RunData
   history: EpochLogs[]
-  summary: TrainSummary
+  summary: Pick<TrainSummary, 'monitor' | 'best' | 'stopReason' | 'backend'>
   resolveLoss: () => (a: tf.Tensor, b: tf.Tensor) => tf.Tensor
 }
 
@@ -29,9 +31,48 @@ export interface ReportTile {
   height: number
   width: number
   threshold: number
+  /** Channels of `image` (1 grey, 3 RGB); default 1. */
+  channels?: number
 }
 
 const SCALE = 2
+/** Tiles wider or taller than this are shown shrunk (a Carvana photo is 1918 pixels wide). */
+const MAX_TILE = 160
+
+/**
+ * A tile shrunk (nearest pixel) to fit {@link MAX_TILE}, so full-size photos make a readable strip.
+ *
+ * @param t - the tile at the image's own size
+ * @returns the tile, shrunk when it is large
+ * @example
+ * ```ts
+ * const small = fitTile(tile)
+ * ```
+ */
+export function fitTile(t: ReportTile, size?: { width: number; height: number }): ReportTile {
+  const f0 = Math.max(t.width, t.height) / MAX_TILE
+  const width = size?.width ?? (f0 <= 1 ? t.width : Math.max(1, Math.round(t.width / f0)))
+  const height = size?.height ?? (f0 <= 1 ? t.height : Math.max(1, Math.round(t.height / f0)))
+  if (width === t.width && height === t.height) return t
+  const fx = t.width / width
+  const fy = t.height / height
+  const c = t.channels ?? 1
+  const image = new Float32Array(width * height * c)
+  const truth = new Uint8Array(width * height)
+  const probabilities = new Float32Array(width * height)
+  for (let y = 0; y < height; y++) {
+    const sy = Math.min(t.height - 1, Math.floor((y + 0.5) * fy))
+    for (let x = 0; x < width; x++) {
+      const sx = Math.min(t.width - 1, Math.floor((x + 0.5) * fx))
+      const from = sy * t.width + sx
+      const to = y * width + x
+      for (let k = 0; k < c; k++) image[to * c + k] = t.image[from * c + k] as number
+      truth[to] = t.truth[from] as number
+      probabilities[to] = t.probabilities[from] as number
+    }
+  }
+  return { ...t, image, truth, probabilities, width, height }
+}
 
 /**
  * Renders one validation image as four tiles side by side: the image, the true
@@ -55,7 +96,10 @@ export function renderStrip(t: ReportTile): { data: Uint8Array; width: number; h
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < t.width; x++) {
       const p = y * t.width + x
-      const g = Math.round(Math.min(1, Math.max(0, t.image[p] as number)) * 255)
+      const c = t.channels ?? 1
+      const px = (k: number): number => Math.round(Math.min(1, Math.max(0, t.image[p * c + Math.min(k, c - 1)] as number)) * 255)
+      const [r0, g0, b0] = [px(0), px(1), px(2)]
+      const g = Math.round((r0 + g0 + b0) / 3)
       const truth = (t.truth[p] as number) > 0
       const pred = (t.probabilities[p] as number) > t.threshold
       const put = (tile: number, r: number, gg: number, b: number): void => {
@@ -65,7 +109,7 @@ export function renderStrip(t: ReportTile): { data: Uint8Array; width: number; h
         out[o + 2] = b
         out[o + 3] = 255
       }
-      put(0, g, g, g)
+      put(0, r0, g0, b0)
       put(1, truth ? 255 : 0, truth ? 255 : 0, truth ? 255 : 0)
       put(2, pred ? 255 : 0, pred ? 255 : 0, pred ? 255 : 0)
       const d = Math.round(g * 0.6)
@@ -186,7 +230,9 @@ export function pickShowcase(coverageClasses: readonly number[], count: number):
  * Writes `RUN_DIR/report/`: `index.html` (self-contained: inline SVG charts and
  * images as data URIs) and the same pictures as PNG files — `loss.png`,
  * `metrics.png`, `threshold.png`, `validation-grid.png`. The predictions come
- * from the best checkpoint. The folder is built aside and renamed into place.
+ * from the best checkpoint. Each file is replaced atomically (@unet/files), the
+ * pictures first and index.html last, so the folder is never missing or half
+ * written: a failure leaves the previous report's files in place.
  *
  * @param input - run folder, config, data, history and summary
  * @returns the path of index.html
@@ -197,7 +243,11 @@ export function pickShowcase(coverageClasses: readonly number[], count: number):
  */
 export async function writeReport(input: ReportInput): Promise<string> {
   const { runDir, config, data, history, summary } = input
-  const { model, state } = await loadCheckpoint(join(runDir, 'best'))
+  const checkpoints = join(runDir, 'checkpoints')
+  const bestFolder = findCheckpoint(checkpoints, 'best')
+  if (!bestFolder) throw new TrainerError('NO_CHECKPOINT', `${runDir} has no best checkpoint yet (no finished epoch); train longer with \`unet train --out ${runDir} --resume\``)
+  const state = await readState(checkpoints, 'best')
+  const model = await loadModel(bestFolder)
   let v: ReturnType<typeof validate>
   try {
     v = validate(model, data, config, input.resolveLoss())
@@ -216,18 +266,29 @@ export async function writeReport(input: ReportInput): Promise<string> {
       { name: 'validation', color: '#ff7f0e', points: history.map((h, i) => [epochs[i] as number, h.valLoss]) },
     ],
   })
+  const monitor = summary.monitor
+  const field = MONITORS[monitor].field
   const metricsSvg = lineChart({
-    title: 'Validation metrics',
+    title: `Validation metrics (monitor: ${monitor})`,
     xLabel: 'epoch',
     yLabel: 'score',
     yRange: [0, 1],
     legend: 'bottom-right',
     series: [
-      { name: 'TGS score (best thr)', color: '#2ca02c', points: history.map((h, i) => [epochs[i] as number, h.valScore]) },
-      { name: 'TGS score @0.5', color: '#98df8a', points: history.map((h, i) => [epochs[i] as number, h.valScoreAt05]) },
+      { name: 'TGS score (best thr)', color: '#2ca02c', points: history.map((h, i) => [epochs[i] as number, h.valTgs]) },
+      { name: 'TGS score @0.5', color: '#98df8a', points: history.map((h, i) => [epochs[i] as number, h.valTgsAtHalf]) },
       { name: 'mean IoU', color: '#9467bd', points: history.map((h, i) => [epochs[i] as number, h.valIou]) },
-      { name: 'empty-mask baseline', color: '#7f7f7f', dashed: true, points: history.map((_h, i) => [epochs[i] as number, v.scores.emptyBaseline]) },
+      { name: 'Dice', color: '#1f77b4', points: history.map((h, i) => [epochs[i] as number, h.valDice]) },
+      { name: 'empty-mask baseline (TGS)', color: '#7f7f7f', dashed: true, points: history.map((_h, i) => [epochs[i] as number, v.scores.emptyBaseline]) },
     ],
+    markers: summary.best ? [{ x: summary.best.epoch + 1, label: 'best', color: '#d62728' }] : [],
+  })
+  const monitorSvg = lineChart({
+    title: `Monitored: ${monitor} (${MONITORS[monitor].mode === 'max' ? 'higher' : 'lower'} is better)`,
+    xLabel: 'epoch',
+    yLabel: monitor,
+    legend: 'bottom-right',
+    series: [{ name: monitor, color: '#d62728', points: history.map((h, i) => [epochs[i] as number, h[field]]) }],
     markers: summary.best ? [{ x: summary.best.epoch + 1, label: 'best', color: '#d62728' }] : [],
   })
   const thresholdSvg = lineChart({
@@ -244,22 +305,33 @@ export async function writeReport(input: ReportInput): Promise<string> {
   })
 
   const indices = pickShowcase(data.validation.coverageClasses, config.reportImages)
+  // every tile at the size of the first one shown (shrunk to fit), so the strips line up whatever the image sizes
+  const first = indices[0] === undefined ? null : (data.validation.shapes[indices[0]] as { height: number; width: number })
+  const f0 = first ? Math.max(1, Math.max(first.width, first.height) / MAX_TILE) : 1
+  const tileSize = first ? { width: Math.max(1, Math.round(first.width / f0)), height: Math.max(1, Math.round(first.height / f0)) } : undefined
   const strips = await Promise.all(
     indices.map(async (i) => {
       const shape = data.validation.shapes[i] as { height: number; width: number }
       const truth = data.validation.originalMasks[i] as Uint8Array
       const image = data.validation.originalImages[i] as Float32Array
-      const tile: ReportTile = { id: data.validation.ids[i] as string, image, truth, probabilities: v.probabilities[i] as Float32Array, ...shape, threshold }
+      const tile = fitTile({
+        id: data.validation.ids[i] as string,
+        image,
+        truth,
+        probabilities: v.probabilities[i] as Float32Array,
+        ...shape,
+        threshold,
+        channels: data.validation.originalChannels?.[i] ?? 1,
+      }, tileSize)
       const strip = renderStrip(tile)
       return { i, tile, strip, png: await rawToPng(strip) }
     }),
   )
 
-  const tmp = join(runDir, `.report.tmp-${process.pid}`)
-  await rm(tmp, { recursive: true, force: true })
-  await mkdir(tmp, { recursive: true })
-  for (const [name, svg] of [['loss', lossSvg], ['metrics', metricsSvg], ['threshold', thresholdSvg]] as const) {
-    await writeFile(join(tmp, `${name}.png`), await sharp(Buffer.from(svg)).png().toBuffer())
+  const dest = join(runDir, 'report')
+  await ensureFolder(dest)
+  for (const [name, svg] of [['loss', lossSvg], ['metrics', metricsSvg], ['monitor', monitorSvg], ['threshold', thresholdSvg]] as const) {
+    await writeFileAtomic(join(dest, `${name}.png`), await sharp(Buffer.from(svg)).png().toBuffer())
   }
   if (strips.length > 0) {
     // two strips per row keeps the picture roughly square for the default dozen images
@@ -291,8 +363,13 @@ export async function writeReport(input: ReportInput): Promise<string> {
     })
     const picture = await rawToPng({ data: grid, width: gridW, height: gridH })
     const framed = await sharp(Buffer.from(frame.svg)).composite([{ input: picture, top: frame.top, left: 0 }]).png().toBuffer()
-    await writeFile(join(tmp, 'validation-grid.png'), framed)
+    await writeFileAtomic(join(dest, 'validation-grid.png'), framed)
   }
+  const learning = await learningStripPicture(runDir, data, pickShowcase(data.validation.coverageClasses, STRIP_IMAGES))
+  if (learning) await writeFileAtomic(join(dest, 'learning.png'), learning.png)
+  const learningHtml = learning
+    ? `<h2>What the model predicts as it learns</h2>\n<p>The same ${STRIP_IMAGES} validation images after epochs ${learning.epochs.join(', ')}: probabilities, white = foreground.</p>\n<img alt="predictions per epoch" src="data:image/png;base64,${learning.png.toString('base64')}">`
+    : ''
   const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;')
   const best = summary.best
   const rows = strips
@@ -303,7 +380,7 @@ export async function writeReport(input: ReportInput): Promise<string> {
     .join('\n')
   const classRows = v.scores.byCoverageClass.map((c) => `<tr><td>${c.coverageClass}</td><td>${c.count}</td><td>${c.score.toFixed(4)}</td><td>${c.iou.toFixed(4)}</td></tr>`).join('\n')
   const historyRows = history
-    .map((h) => `<tr><td>${h.epoch + 1}</td><td>${h.loss.toFixed(4)}</td><td>${h.valLoss.toFixed(4)}</td><td>${h.valIou.toFixed(4)}</td><td>${h.valScoreAt05.toFixed(4)}</td><td>${h.valScore.toFixed(4)}</td><td>${h.threshold.toFixed(2)}</td><td>${h.lr.toPrecision(2)}</td><td>${h.imagesPerSecond.toFixed(1)}</td></tr>`)
+    .map((h) => `<tr><td>${h.epoch + 1}</td><td>${h.loss.toFixed(4)}</td><td>${h.valLoss.toFixed(4)}</td><td>${h.valIou.toFixed(4)}</td><td>${h.valDice.toFixed(4)}</td><td>${h.valPixelAccuracy.toFixed(4)}</td><td>${h.valTgsAtHalf.toFixed(4)}</td><td>${h.valTgs.toFixed(4)}</td><td>${h.threshold.toFixed(2)}</td><td>${h.lr.toPrecision(2)}</td><td>${h.imagesPerSecond.toFixed(1)}</td></tr>`)
     .join('\n')
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>unet run report — ${esc(runDir)}</title>
@@ -312,14 +389,17 @@ export async function writeReport(input: ReportInput): Promise<string> {
 <body>
 <h1>U-Net training report</h1>
 <p>Run <code>${esc(runDir)}</code> on ${esc(data.source)} — ${data.train.count} train / ${data.validation.count} validation images, model ${config.model} (depth ${config.depth}, filters ${config.filters}), image size ${config.imageSize} (${config.resize}), loss ${esc(config.loss)}, backend ${esc(summary.backend)}.</p>
-<p><b>Best validation TGS score ${best ? best.score.toFixed(4) : 'n/a'}</b>${best ? ` at epoch ${best.epoch + 1}, threshold ${threshold.toFixed(2)}` : ''}; empty-mask baseline ${v.scores.emptyBaseline.toFixed(4)}; mean IoU ${chosen.iou.toFixed(4)}, Dice ${chosen.dice.toFixed(4)} at the chosen threshold. Stopped: ${esc(summary.stopReason)}.</p>
+<p><b>Best ${monitor} ${best ? best.value.toFixed(4) : 'n/a'}</b>${best ? ` at epoch ${best.epoch + 1}, threshold ${threshold.toFixed(2)}` : ''}; TGS empty-mask baseline ${v.scores.emptyBaseline.toFixed(4)}; TGS score ${chosen.score.toFixed(4)}, mean IoU ${chosen.iou.toFixed(4)}, Dice ${chosen.dice.toFixed(4)} at the chosen threshold. Stopped: ${esc(describeStop(summary.stopReason))}.</p>
+${skippedHtml(input.data.skipped ?? [], esc)}
 <div class="charts">
+${monitorSvg}
 ${lossSvg}
 ${metricsSvg}
 ${thresholdSvg}
 </div>
+${learningHtml}
 <h2>Per epoch</h2>
-<table><tr><th>epoch</th><th>loss</th><th>val loss</th><th>val IoU</th><th>TGS @0.5</th><th>TGS</th><th>threshold</th><th>lr</th><th>img/s</th></tr>
+<table><tr><th>epoch</th><th>loss</th><th>val loss</th><th>val IoU</th><th>Dice</th><th>pixel acc.</th><th>TGS @0.5</th><th>TGS</th><th>threshold</th><th>lr</th><th>img/s</th></tr>
 ${historyRows}</table>
 <h2>By coverage class (best checkpoint, threshold ${threshold.toFixed(2)})</h2>
 <table><tr><th>class</th><th>images</th><th>TGS score</th><th>mean IoU</th></tr>
@@ -331,9 +411,12 @@ ${rows}
 </table>
 </body></html>
 `
-  await writeFile(join(tmp, 'index.html'), html)
-  const dest = join(runDir, 'report')
-  await rm(dest, { recursive: true, force: true })
-  await rename(tmp, dest)
+  await writeFileAtomic(join(dest, 'index.html'), html)
   return join(dest, 'index.html')
+}
+
+function skippedHtml(skipped: readonly { id?: string; file?: string; message: string }[], esc: (s: string) => string): string {
+  if (skipped.length === 0) return ''
+  const rows = skipped.map((p) => `<li><code>${esc(p.file ?? p.id ?? '?')}</code>: ${esc(p.message)}</li>`).join('\n')
+  return `<h2>Skipped files (${skipped.length}, --skip-bad)</h2>\n<p>These files of the dataset could not be used and were left out of training and validation:</p>\n<ul>${rows}</ul>`
 }

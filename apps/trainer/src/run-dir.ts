@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { findCheckpoint, readState, type TrainingState } from './checkpoint'
+import { findCheckpoint, readState, type TrainingState } from '@unet/train'
 import { TrainerError } from './errors'
 import type { TrainConfig } from './config'
 
@@ -31,7 +31,7 @@ export function latestRun(cwd: string): string | null {
   if (!existsSync(root)) return null
   const candidates = readdirSync(root)
     .map((name) => join(root, name))
-    .filter((dir) => findCheckpoint(join(dir, 'best')) !== null)
+    .filter((dir) => findCheckpoint(join(dir, 'checkpoints'), 'best') !== null)
     .map((dir) => ({ dir, time: statSync(join(dir, 'config.json')).mtimeMs }))
     .sort((a, b) => b.time - a.time)
   return candidates[0]?.dir ?? null
@@ -53,10 +53,10 @@ export async function openRun(dir: string | undefined): Promise<RunInfo> {
   if (!existsSync(join(runDir, 'config.json'))) {
     throw new TrainerError('NO_RUN', `${runDir} is not a run folder (no config.json); pass --model with a folder written by \`unet train\``)
   }
-  const bestDir = join(runDir, 'best')
-  if (!findCheckpoint(bestDir)) {
+  const bestDir = findCheckpoint(join(runDir, 'checkpoints'), 'best') as string
+  if (!bestDir) {
     throw new TrainerError('NO_CHECKPOINT', `${runDir} has no best checkpoint yet (no finished epoch); train longer with \`unet train --out ${dir ?? runDir} --resume\``)
   }
   const config = JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8')) as TrainConfig
-  return { runDir, config, bestDir, state: await readState(bestDir) }
+  return { runDir, config, bestDir, state: await readState(join(runDir, 'checkpoints'), 'best') }
 }

@@ -1,30 +1,39 @@
-import * as tf from '@tensorflow/tfjs-core'
 import type { LayersModel } from '@tensorflow/tfjs-layers'
 import { existsSync } from 'node:fs'
-import { mkdir, readFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { writeFileAtomic } from '@unet/files'
+import { ensureFolder, writeFileAtomic } from '@unet/files'
 import {
   bestCheckpoint,
+  cleanCheckpoints,
+  csvLogger,
+  cycleSnapshots,
+  describeStop,
   earlyStopping,
+  findCheckpoint,
+  fit,
+  readState,
   reduceLrOnPlateau,
+  resolveMonitor,
+  stepsPerEpoch,
   stopOnNaN,
   timeLimit,
+  type BestEpoch,
   type Callback,
   type EpochLogs,
-  type TrainingControl,
-} from './callbacks'
-import { findCheckpoint, loadCheckpoint, saveCheckpoint, type NamedTensor, type TrainingState } from './checkpoint'
+  type LrSchedule,
+  type MonitorName,
+  type StopReason,
+} from '@unet/train'
 import { RESUMABLE_KEYS, validateTrainConfig, type TrainConfig } from './config'
-import { buildBatch, epochOrder, loadRunData, stepsPerEpoch, type RunData } from './data'
+import { fitData, layoutOf, loadRunData, type RunData } from './data'
 import { TrainerError } from './errors'
-import { validate } from './validation'
-import { recalibrateBatchNorm } from './batch-norm'
-import { buildModel, modelChannels, resolveLoss } from './model'
+import { buildModel, outputsLogits, resolveLoss } from './model'
 import { formatTable, silentReporter, type TrainReporter } from './progress'
-import { writeReport } from './report'
+import { learningStrip, STRIP_IMAGES } from './progress-strip'
+import { pickShowcase, writeReport } from './report'
+import { runFileModelFolder, runFileOf, writeRunFile } from './run-file'
 import { startBackend } from './backend'
-import type { SetScores } from './scoring'
 
 /** Options of {@link train}. */
 export interface TrainOptions {
@@ -46,17 +55,19 @@ export interface TrainOptions {
 export interface TrainSummary {
   /** The run folder. */
   runDir: string
-  /** Why training stopped: `completed`, `interrupted`, or a callback's reason. */
-  stopReason: string
+  /** Why training stopped (a value; `describeStop` words it). */
+  stopReason: StopReason
   /** Whether the run is over (false when interrupted or stopped by the time limit: `--resume` continues it). */
   finished: boolean
   /** Epochs finished so far. */
   epochs: number
   /** Optimizer steps so far. */
   steps: number
-  /** Best validation TGS score, its epoch (0-based) and threshold. */
-  best: { score: number; epoch: number; threshold: number } | null
-  /** TGS score of predicting empty masks on the validation set. */
+  /** Best epoch by the monitor: its value, epoch (0-based) and threshold. */
+  best: BestEpoch | null
+  /** The monitor. */
+  monitor: MonitorName
+  /** Score of predicting empty masks on the validation set, by the monitor (TGS score or Dice). */
   emptyBaseline: number
   /** Training seconds in this session (excluding the report). */
   seconds: number
@@ -66,14 +77,34 @@ export interface TrainSummary {
   history: EpochLogs[]
   /** Backend trained on. */
   backend: string
+  /** Files of the dataset that were skipped (with --skip-bad). */
+  skipped: number
+  /** Where the report is, or null when none was written (and a warning says why, when it failed). */
+  report: string | null
+}
+
+/** The monitor a run uses: the configured one (train resolves it by the data: val_tgs on TGS data, val_dice elsewhere). */
+export function monitorOf(config: TrainConfig): MonitorName {
+  return config.monitor ?? 'val_tgs'
+}
+
+function scheduleOf(config: TrainConfig): LrSchedule {
+  switch (config.lrSchedule) {
+    case 'plateau':
+      return { name: 'plateau', patience: config.lrPatience, factor: config.lrFactor, minLr: config.minLr }
+    case 'cosine':
+      return { name: 'cosine', cycleEpochs: config.lrCycleEpochs, cycleMult: config.lrCycleMult, minLr: config.minLr }
+    case 'step':
+      return { name: 'step', everyEpochs: config.lrStepEpochs, factor: config.lrFactor }
+    case 'none':
+      return { name: 'none' }
+  }
 }
 
 /**
- * Trains a U-Net: the whole `unet train` command as a function. A custom loop
- * over batches (`trainOnBatch`) so that callbacks, Ctrl-C (an abort signal) and
- * mid-epoch resume are under the loop's control. Writes to `config.out`:
- * `config.json`, `last/` and `best/` checkpoints, `history.json`/`.csv`,
- * `log.jsonl` (by the CLI reporter) and `report/`.
+ * Trains a U-Net: the `unet train` command as a function, over @unet/train's `fit`. Writes to `config.out`:
+ * `config.json`, `run.json` (the prediction contract), `checkpoints/` (last, best, cycle snapshots),
+ * `history.json`/`.csv`, `skipped.json` (with --skip-bad) and `report/`.
  *
  * @param config - the resolved config (see `resolveTrainConfig`)
  * @param options - resume, abort signal, reporter
@@ -86,113 +117,65 @@ export interface TrainSummary {
 export async function train(config: TrainConfig, options: TrainOptions = {}): Promise<TrainSummary> {
   const reporter = options.reporter ?? silentReporter()
   const runDir = resolve(config.out)
-  const lastDir = join(runDir, 'last')
-  const bestDir = join(runDir, 'best')
-  let state: TrainingState | null = null
-  let model: LayersModel
-  let optimizerWeights: NamedTensor[] | null = null
+  const checkpoints = join(runDir, 'checkpoints')
 
   if (options.resume) {
-    if (!findCheckpoint(lastDir)) {
-      throw new TrainerError('NO_CHECKPOINT', `--resume: ${runDir} holds no checkpoint (no last/state.json); start a new run without --resume`)
+    if (!findCheckpoint(checkpoints, 'last')) {
+      throw new TrainerError('NO_CHECKPOINT', `--resume: ${runDir} holds no checkpoint (no checkpoints/last.json); start a new run without --resume`)
     }
     const saved = JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8')) as TrainConfig
     config = mergeResumeConfig(saved, config, options.explicitKeys ?? [])
-  } else if (findCheckpoint(lastDir)) {
+    const state = await readState(checkpoints, 'last')
+    if (state.finished && !(state.stopReason?.kind === 'completed' && config.epochs > state.epoch)) {
+      const kind = state.stopReason ? describeStop(state.stopReason) : 'finished'
+      const what = state.stopReason?.kind === 'completed' ? `raise --epochs above ${state.epoch} to train further` : 'start a new run (other --out) to train again'
+      throw new TrainerError('BAD_FLAG', `the run in ${runDir} has finished (${kind}); ${what}`)
+    }
+  } else if (findCheckpoint(checkpoints, 'last')) {
     throw new TrainerError('BAD_FLAG', `${runDir} already holds a run; pass --resume to continue it, or choose another --out`)
   }
   validateTrainConfig(config)
+  const layout = await layoutOf(config)
+  config = { ...config, monitor: config.monitor ?? (layout === 'tgs' || layout === 'synthetic' ? 'val_tgs' : 'val_dice') }
+  const monitor = resolveMonitor(monitorOf(config))
 
   const backend = await startBackend(config)
   const lossFn = resolveLoss(config.loss)
-  const channels = modelChannels(config)
-  const data = await loadRunData(config, channels)
+  const data = await loadRunData(config, config.channels)
+  // channels come from the data (grey stays grey, RGB stays RGB) and are saved with the run
+  config = { ...config, channels: data.train.channels }
+  validateTrainConfig(config)
+  await checkSkipped(data, config, runDir, reporter)
 
-  if (options.resume) {
-    const ckpt = await loadCheckpoint(lastDir)
-    model = ckpt.model
-    state = ckpt.state
-    optimizerWeights = ckpt.optimizerWeights
-    if (state.finished) {
-      if (config.epochs > state.epoch && (state.stopReason === 'completed' || state.stopReason === null)) {
-        state.finished = false
-      } else {
-        tf.dispose(optimizerWeights?.map((w) => w.tensor) ?? [])
-        model.dispose()
-        const what = state.stopReason === 'completed' ? `raise --epochs above ${state.epoch} to train further` : 'start a new run (other --out) to train again'
-        throw new TrainerError('BAD_FLAG', `the run in ${runDir} has finished (${state.stopReason}); ${what}`)
-      }
-    }
-  } else {
-    model = await buildModel(config)
-  }
-  await mkdir(runDir, { recursive: true })
+  await ensureFolder(runDir)
+  // leftovers of a crash (temp folders, versions no pointer names) go before anything else is written
+  const removed = await cleanCheckpoints(checkpoints, [runFileModelFolder(runDir)].filter((f): f is string => f !== null))
+  if (removed.length > 0) reporter.note(`removed ${removed.length} leftover checkpoint folder(s) of an interrupted save: ${removed.join(', ')}`)
   await writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n')
-
-  const optimizer = tf.train.adam(state?.lr ?? config.lr)
-  // Adam reads its (protected) learningRate on every step, so setting it is how the rate is changed mid-run
-  const lrOf = optimizer as unknown as { learningRate: number }
-  model.compile({ optimizer, loss: lossFn as never })
-  if (optimizerWeights) {
-    await optimizer.setWeights(optimizerWeights)
-    tf.dispose(optimizerWeights.map((w) => w.tensor))
+  const bestNow = findCheckpoint(checkpoints, 'best')
+  if (options.resume && bestNow) {
+    // a crash between the best checkpoint's pointer and run.json leaves run.json one version behind: catch up
+    const st = await readState(checkpoints, 'best')
+    if (st.best) await writeRunFile(runDir, runFileOf(runDir, config, st.best, bestNow, layout))
   }
 
-  const best = bestCheckpoint()
-  const callbacks: Callback[] = [stopOnNaN(), best]
-  if (config.patience > 0) callbacks.push(earlyStopping(config.patience))
-  if (config.lrPatience > 0) callbacks.push(reduceLrOnPlateau({ patience: config.lrPatience, factor: config.lrFactor, minLr: config.minLr }))
-  if (config.timeLimit > 0) callbacks.push(timeLimit(config.timeLimit))
-  if (state) for (const cb of callbacks) if (cb.setState && state.callbacks[cb.name] !== undefined) cb.setState(state.callbacks[cb.name])
-
-  const history: EpochLogs[] = state?.history ?? []
-  let epoch = state?.epoch ?? 0
-  let step = state?.step ?? 0
-  let globalStep = state?.globalStep ?? 0
-  let partial = state?.partialEpoch ?? { lossSum: 0, images: 0, seconds: 0 }
-  const elapsedBefore = state?.elapsedSeconds ?? 0
-  const sessionStart = performance.now()
-  let sessionImages = 0
-  let sessionTrainSeconds = 0
-  let stopReason: string | null = null
-  let broken = false
-
-  const control: TrainingControl = {
-    stop(reason) {
-      stopReason ??= reason
-    },
-    get learningRate() {
-      return lrOf.learningRate
-    },
-    set learningRate(v: number) {
-      lrOf.learningRate = v
-    },
-    get elapsedSeconds() {
-      return elapsedBefore + (performance.now() - sessionStart) / 1000
-    },
-    async saveBest() {
-      await saveCheckpoint(bestDir, model, null, snapshot(false))
-      reporter.checkpoint({ which: 'best', dir: bestDir, epoch, step, globalStep })
-    },
-  }
-
-  const snapshot = (finished: boolean): TrainingState => ({
-    version: 1,
-    epoch,
-    step,
-    globalStep,
-    partialEpoch: partial,
-    lr: lrOf.learningRate,
-    elapsedSeconds: control.elapsedSeconds,
-    history,
-    callbacks: Object.fromEntries(callbacks.filter((c) => c.getState).map((c) => [c.name, c.getState?.()])),
-    best: best.best,
-    stopReason,
-    finished,
-    config,
-  })
-
+  const model: LayersModel = await buildModel(config)
+  const schedule = scheduleOf(config)
   const steps = stepsPerEpoch(data.train.count, config.batchSize)
+  const best = bestCheckpoint({ monitor: monitor.name })
+  const callbacks: Callback[] = [stopOnNaN(), best, csvLogger(join(runDir, 'history.csv'))]
+  if (config.patience > 0) callbacks.push(earlyStopping({ monitor: monitor.name, patience: config.patience }))
+  if (schedule.name === 'plateau' && schedule.patience > 0) callbacks.push(reduceLrOnPlateau({ monitor: monitor.name, ...schedule }))
+  if (schedule.name === 'cosine') callbacks.push(cycleSnapshots(schedule))
+  if (config.timeLimit > 0) callbacks.push(timeLimit(config.timeLimit))
+  callbacks.push(progressCallback(reporter, config, monitor.name))
+  if (config.reportImages > 0) callbacks.push(learningStrip({ runDir, data, config, indices: stripIndices(data) }))
+
+  let resumedStep = { epoch: 0, step: 0 }
+  if (options.resume) {
+    const st = await readState(checkpoints, 'last')
+    resumedStep = { epoch: st.epoch, step: st.step }
+  }
   reporter.start({
     runDir,
     backend,
@@ -200,122 +183,135 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     validationCount: data.validation.count,
     epochs: config.epochs,
     stepsPerEpoch: steps,
-    startEpoch: epoch,
-    startStep: step,
+    startEpoch: resumedStep.epoch,
+    startStep: resumedStep.step,
     params: model.countParams(),
     source: data.source,
   })
-  const { size, channels: ch } = data.train
-  const interrupted = (): boolean => options.signal?.aborted === true
 
-  let lastScores: SetScores | null = null
-  outer: while (epoch < config.epochs && !interrupted()) {
-    const order = epochOrder(data.train.count, config.seed, epoch)
-    reporter.epochStart(epoch, config.epochs, steps, step)
-    const epochStart = performance.now()
-    while (step < steps) {
-      const t0 = performance.now()
-      const batch = buildBatch(data.train, order, { epoch, step }, config)
-      const xs = tf.tensor4d(batch.xs, [batch.length, size, size, ch])
-      const ys = tf.tensor4d(batch.ys, [batch.length, size, size, 1])
-      let loss: number
-      try {
-        loss = (await model.trainOnBatch(xs, ys)) as number
-      } finally {
-        xs.dispose()
-        ys.dispose()
-      }
-      if (options.lossOverride) loss = options.lossOverride(globalStep, loss)
-      const dt = (performance.now() - t0) / 1000
-      sessionTrainSeconds += dt
-      sessionImages += batch.length
-      partial = { lossSum: partial.lossSum + loss * batch.length, images: partial.images + batch.length, seconds: partial.seconds + dt }
-      step += 1
-      globalStep += 1
-      for (const cb of callbacks) await cb.onBatchEnd?.(loss, control)
-      if (!Number.isFinite(loss)) {
-        broken = true
-        break outer
-      }
-      reporter.step({ epoch, step: step - 1, steps, loss: partial.lossSum / partial.images, imagesPerSecond: partial.images / partial.seconds, lr: lrOf.learningRate })
-      if (stopReason !== null || interrupted()) break
-    }
-    if (step < steps) {
-      // cut mid-epoch (Ctrl-C or time limit): save where we are so --resume replays the rest of this epoch
-      break
-    }
-    // the moving batch-norm statistics lag the weights in a short, fast run: average them afresh before validating
-    recalibrateBatchNorm(model, data.train, order, config.batchSize)
-    const scores = validate(model, data, config, lossFn)
-    lastScores = scores.scores
-    const epochSeconds = (performance.now() - epochStart) / 1000
-    const logs: EpochLogs = {
-      epoch,
-      loss: partial.lossSum / partial.images,
-      valLoss: scores.loss,
-      valScore: scores.scores.best.score,
-      valScoreAt05: scores.scores.atHalf.score,
-      valIou: scores.scores.best.iou,
-      valDice: scores.scores.best.dice,
-      threshold: scores.scores.best.threshold,
-      lr: lrOf.learningRate,
-      seconds: epochSeconds,
-      imagesPerSecond: partial.images / partial.seconds,
-    }
-    history.push(logs)
-    epoch += 1
-    step = 0
-    partial = { lossSum: 0, images: 0, seconds: 0 }
-    const before = best.best?.score ?? -Infinity
-    for (const cb of callbacks) await cb.onEpochEnd?.(logs, control)
-    reporter.epochEnd(logs, { improved: (best.best?.score ?? -Infinity) > before, epochs: config.epochs })
-    if (stopReason !== null) break
-    if (epoch < config.epochs) {
-      await saveCheckpoint(lastDir, model, optimizer, snapshot(false))
-      reporter.checkpoint({ which: 'last', dir: lastDir, epoch, step, globalStep })
-    }
+  let result
+  try {
+    result = await fit(model, fitData(data, config), {
+      epochs: config.epochs,
+      batchSize: config.batchSize,
+      optimizer: { name: config.optimizer, learningRate: config.lr, momentum: config.momentum, weightDecay: config.weightDecay },
+      loss: lossFn,
+      logits: outputsLogits(config),
+      monitor: monitor.name,
+      schedule,
+      callbacks,
+      checkpoints,
+      resume: options.resume === true,
+      seed: config.seed,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.lossOverride ? { lossOverride: options.lossOverride } : {}),
+      onWarning: (text) => reporter.warn(text),
+      onEpochStart: ({ epoch, startStep, stepsPerEpoch: n }) => reporter.epochStart(epoch, config.epochs, n, startStep),
+      onCheckpoint: async (info) => {
+        reporter.checkpoint({ which: info.which, dir: info.folder, epoch: info.epoch, step: info.step, globalStep: info.globalStep })
+        // run.json follows the best model, before the previous best folder is removed
+        if (info.which === 'best') {
+          const st = await readState(checkpoints, 'best')
+          if (st.best) await writeRunFile(runDir, runFileOf(runDir, config, st.best, info.folder, layout))
+        }
+      },
+    })
+  } finally {
+    model.dispose()
   }
 
-  const completed = epoch >= config.epochs && !broken
-  if (stopReason === null) stopReason = completed ? 'completed' : 'interrupted'
-  const timeLimited = stopReason.startsWith('time limit')
-  const finished = !broken && (completed || (stopReason !== 'interrupted' && !timeLimited))
+  const broken = result.stopReason.kind === 'nan_loss'
   if (!broken) {
-    await saveCheckpoint(lastDir, model, optimizer, snapshot(finished))
-    reporter.checkpoint({ which: 'last', dir: lastDir, epoch, step, globalStep })
-    reporter.note(`checkpoint saved: ${lastDir}${finished ? '' : ` (continue with: unet train --out ${config.out} --resume)`}`)
+    reporter.note(`checkpoint saved: ${join(checkpoints, 'last.json')}${result.finished ? '' : ` (continue with: unet train --out ${config.out} --resume)`}`)
   } else {
-    reporter.note(`stopped: ${stopReason}; ${best.best ? `best checkpoint (epoch ${best.best.epoch + 1}) kept in ${bestDir}` : 'no checkpoint was saved'}`)
+    reporter.note(`stopped: ${describeStop(result.stopReason)}; ${result.best ? `best checkpoint (epoch ${result.best.epoch + 1}) kept` : 'no checkpoint was saved'}`)
+  }
+  try {
+    await writeFileAtomic(join(runDir, 'history.json'), JSON.stringify(result.history, null, 2) + '\n')
+  } catch (cause) {
+    // the checkpoints hold the history too; a full disk here must not fail a finished run
+    reporter.warn(`could not write ${join(runDir, 'history.json')} (${(cause as Error).message}); the history is kept in the checkpoints`)
   }
 
-  await writeHistory(runDir, history)
-  const emptyBaseline = lastScores?.emptyBaseline ?? baselineOf(data)
+  const v = result.lastValidation
+  const emptyBaseline = v ? (monitor.name === 'val_tgs' ? v.baselines.empty.tgs : v.baselines.empty.dice) : baselineOf(data)
   const summary: TrainSummary = {
     runDir,
-    stopReason,
-    finished,
-    epochs: history.length,
-    steps: globalStep,
-    best: best.best,
+    stopReason: result.stopReason,
+    finished: result.finished,
+    epochs: result.history.length,
+    steps: result.steps,
+    best: result.best,
+    monitor: monitor.name,
     emptyBaseline,
-    seconds: (performance.now() - sessionStart) / 1000,
-    imagesPerSecond: sessionTrainSeconds > 0 ? sessionImages / sessionTrainSeconds : 0,
-    history,
+    seconds: result.seconds,
+    imagesPerSecond: result.imagesPerSecond,
+    history: result.history,
     backend,
+    skipped: data.skipped?.length ?? 0,
+    report: null,
   }
-  model.dispose()
-  optimizer.dispose()
 
-  if (options.report !== false && best.best && findCheckpoint(bestDir)) {
+  // an interrupted run exits at once (`unet report RUN` draws its report any time)
+  if (options.report !== false && result.stopReason.kind !== 'interrupted' && result.best && findCheckpoint(checkpoints, 'best')) {
     try {
-      await writeReport({ runDir, config, data, history, summary, resolveLoss: () => lossFn })
+      summary.report = await writeReport({ runDir, config, data, history: result.history, summary, resolveLoss: () => lossFn })
     } catch (cause) {
-      // the checkpoints and history are safe on disk; a report that fails to render should not fail the run
-      reporter.note(`could not write the report in ${join(runDir, 'report')}: ${(cause as Error).message}`)
+      // the run's result stands: the checkpoints, run.json and history are on disk
+      reporter.warn(`could not write the report in ${join(runDir, 'report')} (${(cause as Error).message}); the run is complete — regenerate it later with: unet report ${config.out}`)
     }
   }
   reporter.end(summary as unknown as Record<string, unknown>, summaryTable(summary))
   return summary
+}
+
+async function checkSkipped(data: RunData, config: TrainConfig, runDir: string, reporter: TrainReporter): Promise<void> {
+  const skipped = data.skipped ?? []
+  if (skipped.length === 0) return
+  const list = skipped.map((p) => `${p.file ?? p.id}: ${p.message}`)
+  const where = config.data ?? `${config.images} + ${config.masks}`
+  if (!config.skipBad) {
+    const shown = list.slice(0, 10).map((l) => `  ${l}`)
+    throw new TrainerError(
+      'BAD_DATA',
+      `${skipped.length} file(s) in ${where} cannot be used:\n${shown.join('\n')}${list.length > 10 ? `\n  … and ${list.length - 10} more` : ''}\nfix or remove them, or pass --skip-bad to train on the other ${data.train.count + data.validation.count} images`,
+      { problems: [`${skipped.length} file(s) in ${where} cannot be used; fix or remove them, or pass --skip-bad`, ...list] },
+    )
+  }
+  await ensureFolder(runDir)
+  await writeFileAtomic(join(runDir, 'skipped.json'), JSON.stringify(skipped, null, 2) + '\n')
+  reporter.skipped(skipped)
+  reporter.warn(
+    `--skip-bad: skipped ${skipped.length} unusable file(s) (all listed in ${join(runDir, 'skipped.json')}); first: ${skipped
+      .slice(0, 3)
+      .map((p) => p.file ?? p.id)
+      .join(', ')}`,
+  )
+}
+
+function progressCallback(reporter: TrainReporter, config: TrainConfig, monitor: MonitorName): Callback {
+  let bestValue: number | null = null
+  return {
+    name: 'progress',
+    onStepEnd(info, control) {
+      reporter.step({ epoch: info.epoch, step: info.step, steps: info.stepsPerEpoch, loss: info.epochLoss, imagesPerSecond: info.imagesPerSecond, lr: control.learningRate })
+    },
+    onEpochEnd(logs) {
+      const value = logs[resolveMonitor(monitor).field]
+      const improved = Number.isFinite(value) && (bestValue === null || (resolveMonitor(monitor).mode === 'max' ? value > bestValue : value < bestValue))
+      if (improved) bestValue = value
+      reporter.epochEnd(logs, { improved, epochs: config.epochs, monitor })
+    },
+    getState: () => bestValue,
+    setState(s) {
+      bestValue = s as number | null
+    },
+  }
+}
+
+/** The validation images the learning strip follows: a few spread over coverage classes, fixed for the run. */
+export function stripIndices(data: RunData): number[] {
+  return pickShowcase(data.validation.coverageClasses, STRIP_IMAGES)
 }
 
 function baselineOf(data: RunData): number {
@@ -339,16 +335,9 @@ function mergeResumeConfig(saved: TrainConfig, given: TrainConfig, explicitKeys:
   return merged
 }
 
-async function writeHistory(runDir: string, history: EpochLogs[]): Promise<void> {
-  await writeFileAtomic(join(runDir, 'history.json'), JSON.stringify(history, null, 2) + '\n')
-  const cols: (keyof EpochLogs)[] = ['epoch', 'loss', 'valLoss', 'valScore', 'valScoreAt05', 'valIou', 'valDice', 'threshold', 'lr', 'seconds', 'imagesPerSecond']
-  const csv = [cols.join(','), ...history.map((h) => cols.map((c) => (c === 'epoch' ? String(h.epoch + 1) : String(h[c]))).join(','))].join('\n') + '\n'
-  await writeFileAtomic(join(runDir, 'history.csv'), csv)
-}
-
 /**
- * The end-of-training table: one row per epoch, then the best score beside the
- * empty-mask baseline, wall time and speed.
+ * The end-of-training table: one row per epoch, then the best value of the monitor beside the empty-mask
+ * baseline, wall time and speed.
  *
  * @param s - the summary
  * @returns the table as text
@@ -363,25 +352,27 @@ export function summaryTable(s: TrainSummary): string {
     h.loss.toFixed(4),
     h.valLoss.toFixed(4),
     h.valIou.toFixed(4),
-    h.valScoreAt05.toFixed(4),
-    h.valScore.toFixed(4),
+    h.valDice.toFixed(4),
+    h.valTgsAtHalf.toFixed(4),
+    h.valTgs.toFixed(4),
     h.threshold.toFixed(2),
     h.lr.toPrecision(2),
     h.imagesPerSecond.toFixed(1),
     h.seconds.toFixed(1),
     s.best && s.best.epoch === h.epoch ? '*' : '',
   ])
-  const table = formatTable(['epoch', 'loss', 'val_loss', 'val_iou', 'tgs@0.5', 'val_tgs', 'thr', 'lr', 'img/s', 'sec', 'best'], rows)
+  const table = formatTable(['epoch', 'loss', 'val_loss', 'val_iou', 'val_dice', 'tgs@0.5', 'val_tgs', 'thr', 'lr', 'img/s', 'sec', 'best'], rows)
+  const label = s.monitor === 'val_tgs' ? 'validation TGS score' : `${s.monitor}`
   const lines = [
     '',
     table,
     '',
-    `stopped: ${s.stopReason}`,
+    `stopped: ${describeStop(s.stopReason)}`,
     s.best
-      ? `best validation TGS score ${s.best.score.toFixed(4)} at epoch ${s.best.epoch + 1}, threshold ${s.best.threshold.toFixed(2)} (empty-mask baseline ${s.emptyBaseline.toFixed(4)})`
+      ? `best ${label} ${s.best.value.toFixed(4)} at epoch ${s.best.epoch + 1}, threshold ${s.best.threshold.toFixed(2)} (empty-mask baseline ${s.emptyBaseline.toFixed(4)})`
       : `no finished epoch yet (empty-mask baseline ${s.emptyBaseline.toFixed(4)})`,
     `${s.seconds.toFixed(1)} s this session, ${s.imagesPerSecond.toFixed(1)} train images/s on ${s.backend}`,
-    `run: ${s.runDir}${existsSync(join(s.runDir, 'report', 'index.html')) ? `   report: ${join(s.runDir, 'report', 'index.html')}` : ''}`,
+    `run: ${s.runDir}${s.report ?? existsSync(join(s.runDir, 'report', 'index.html')) ? `   report: ${join(s.runDir, 'report', 'index.html')}` : ''}`,
   ]
   return lines.join('\n')
 }

@@ -4,7 +4,7 @@ import { predictTensor } from '@unet/predict'
 import type { TrainConfig } from './config'
 import { toOriginalSize, type RunData } from './data'
 import { outputsLogits } from './model'
-import { scoreProbabilities, type SetScores } from './scoring'
+import { scoreProbabilities, type SetScores } from '@unet/train'
 
 /**
  * Predicts the validation set, maps the probabilities back to the original
@@ -43,21 +43,21 @@ function predictSet(
   tta: boolean,
   lossFn: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor,
 ): { probabilities: Float32Array[]; loss: number } {
-  const { size, channels } = set
-  const plane = size * size
+  const { width, height, channels } = set
+  const plane = width * height
   const probabilities: Float32Array[] = []
   let lossSum = 0
   for (let start = 0; start < set.count; start += batchSize) {
     const n = Math.min(batchSize, set.count - start)
     let loss: tf.Scalar | null = null
     const probs = tf.tidy(() => {
-      const x = tf.tensor4d(set.images.subarray(start * plane * channels, (start + n) * plane * channels), [n, size, size, channels])
+      const x = tf.tensor4d(set.images.subarray(start * plane * channels, (start + n) * plane * channels), [n, height, width, channels])
       return predictTensor(model, x, {
         activation: logits ? 'linear' : 'sigmoid',
         tta: tta ? ['hflip'] : [],
         plainOutput: (raw) => {
           if (set.masks.length === 0) return
-          const y = tf.tensor4d(set.masks.subarray(start * plane, (start + n) * plane), [n, size, size, 1])
+          const y = tf.tensor4d(set.masks.subarray(start * plane, (start + n) * plane), [n, height, width, 1])
           loss = tf.keep(tf.mean(lossFn(y, raw)) as tf.Scalar)
         },
       })

@@ -1,8 +1,7 @@
 import { type Tensor4D, tensor4d } from '@tensorflow/tfjs-core'
-import type { Augmentation } from './augment'
+import { type Augmentation, type Batch, createBatcher, prepareImage } from '@unet/data'
 import { checkOption } from './errors'
-import { deriveSeed, seededRandom, shuffleInPlace } from './random'
-import { type SizeMode, toModelSize } from './resize'
+import { type SizeMode, tgsPrepareSpec } from './resize'
 
 /** What a batch is built from: a train sample (mask required) or any image with a depth. */
 export interface BatchSample {
@@ -41,7 +40,7 @@ export interface BatchOptions {
   shuffle?: boolean
   /** Seed of the shuffles and augmentations. Default 0. */
   seed?: number
-  /** Applied to each sample at its own size, before sizing; see {@link compose}. */
+  /** Applied to each sample at its own size, before sizing; see `@unet/data`'s `createAugmentation`. */
   augment?: Augmentation
   /** Add depth as a second input channel: `true` (0…1000 ft → 0…1) or a range. Default off. */
   depthChannel?: boolean | DepthChannelOptions
@@ -69,12 +68,26 @@ export interface TgsBatches extends AsyncIterable<TgsBatch> {
   toDataset(): { size: number; iterator(): Promise<{ next(): Promise<IteratorResult<TgsBatch>> }> }
 }
 
+function depthRange(option: BatchOptions['depthChannel']): { min: number; max: number } | undefined {
+  const depth = option === true ? {} : option || undefined
+  if (depth === undefined) return undefined
+  const range = { min: depth.min ?? 0, max: depth.max ?? 1000 }
+  checkOption(range.max > range.min, `depthChannel max (${range.max}) must be above min (${range.min})`)
+  return range
+}
+
+function noDepthMessage(id: string | undefined): string {
+  return (
+    `depthChannel needs a depth for every sample, but ${id ?? 'a sample'} has none (no depths.csv, or no row for it); ` +
+    "add the depths, or train without the depth channel (leave depthChannel off; read with missingDepths: 'error' to find the missing ids)"
+  )
+}
+
 /**
- * Turns samples into training batches of `{ xs, ys }` tensors at the model
- * size, shuffled, augmented, optionally with a depth channel. Work runs ahead
- * of the consumer by at most `prefetch` batches of typed arrays, so memory
- * stays bounded whatever the dataset size; tensors are created only when a
- * batch is handed out, and the consumer disposes them. Never picks a backend.
+ * Turns TGS samples into training batches of `{ xs, ys }` tensors at the model
+ * size, shuffled, augmented, optionally with a depth channel: `@unet/data`'s
+ * batcher (bounded prefetch, batch k of epoch e deterministic) with tensors
+ * made when a batch is handed out. The consumer disposes them. Never picks a backend.
  *
  * @param samples - train samples (`image`, `mask`, `depth`, `height`, `width`)
  * @param options - see {@link BatchOptions}
@@ -89,107 +102,41 @@ export interface TgsBatches extends AsyncIterable<TgsBatch> {
  * ```
  */
 export function createBatches(samples: readonly BatchSample[], options: BatchOptions = {}): TgsBatches {
-  const batchSize = options.batchSize ?? 32
-  const size = options.size ?? 128
-  const mode = options.mode ?? 'resize'
-  const shuffle = options.shuffle ?? true
-  const seed = options.seed ?? 0
-  const prefetch = options.prefetch ?? 2
-  const depth = options.depthChannel === true ? {} : options.depthChannel || undefined
-  const depthMin = depth?.min ?? 0
-  const depthMax = depth?.max ?? 1000
-  checkOption(Number.isInteger(batchSize) && batchSize > 0, `batchSize must be a positive integer, got ${batchSize}`)
-  checkOption(Number.isInteger(prefetch) && prefetch >= 0, `prefetch must be a non-negative integer, got ${prefetch}`)
-  checkOption(depthMax > depthMin, `depthChannel max (${depthMax}) must be above min (${depthMin})`)
+  const spec = tgsPrepareSpec(options)
+  const depth = depthRange(options.depthChannel)
   for (const s of samples) {
     checkOption(
       s.image.length === s.height * s.width && s.mask?.length === s.image.length,
       `every sample needs an image and a mask of height × width pixels; one has ${s.image.length} image and ${s.mask?.length ?? 'no'} mask values for ${s.height}×${s.width}`,
     )
-    if (depth) {
-      checkOption(
-        Number.isFinite(s.depth),
-        `depthChannel needs a depth for every sample, but ${(s as { id?: string }).id ?? 'a sample'} has none; read with missingDepths: 'error' or leave depthChannel off`,
-      )
-    }
+    if (depth) checkOption(Number.isFinite(s.depth), noDepthMessage((s as { id?: string }).id))
   }
+  const batcher = createBatcher(samples, {
+    prepare: spec,
+    batchSize: options.batchSize ?? 32,
+    shuffle: options.shuffle ?? true,
+    seed: options.seed ?? 0,
+    prefetch: options.prefetch ?? 2,
+    dropRemainder: options.dropRemainder ?? false,
+    ...(options.augment ? { augment: options.augment } : {}),
+    ...(depth ? { extraChannels: { count: 1, values: (s: BatchSample) => [(s.depth - depth.min) / (depth.max - depth.min)] } } : {}),
+  })
   const channels = depth ? 2 : 1
-  const count = samples.length
-  const batchesPerEpoch = options.dropRemainder ? Math.floor(count / batchSize) : Math.ceil(count / batchSize)
-  const plane = size * size
+  const toTensors = (b: Batch): TgsBatch => ({
+    xs: tensor4d(b.xs, b.shape),
+    ys: tensor4d(b.ys, [b.shape[0], b.shape[1], b.shape[2], 1]),
+  })
   let epochs = 0
-
-  const prepare = (order: number[], batch: number, epoch: number): { xs: Float32Array; ys: Float32Array; n: number } => {
-    const start = batch * batchSize
-    const n = Math.min(batchSize, count - start)
-    const xs = new Float32Array(n * plane * channels)
-    const ys = new Float32Array(n * plane)
-    for (let b = 0; b < n; b++) {
-      const index = order[start + b]!
-      const s = samples[index]!
-      let image = s.image
-      let mask = s.mask
-      if (options.augment) {
-        // Seeded per (epoch, sample), so results do not depend on batch size or prefetch.
-        const out = options.augment.apply({ image, mask, height: s.height, width: s.width }, seededRandom(deriveSeed(seed, epoch, index)))
-        image = out.image
-        mask = out.mask ?? mask
-      }
-      const shape = { height: s.height, width: s.width }
-      const x = toModelSize(image, shape, { size, mode })
-      const y = toModelSize(mask, shape, { size, mode, kind: 'mask' })
-      const xOffset = b * plane * channels
-      if (channels === 1) xs.set(x, xOffset)
-      else {
-        const d = (s.depth - depthMin) / (depthMax - depthMin)
-        for (let p = 0; p < plane; p++) {
-          xs[xOffset + 2 * p] = x[p]!
-          xs[xOffset + 2 * p + 1] = d
-        }
-      }
-      ys.set(y, b * plane)
-    }
-    return { xs, ys, n }
-  }
-
   async function* epoch(): AsyncGenerator<TgsBatch> {
-    const e = epochs++
-    const order = Array.from({ length: count }, (_, i) => i)
-    if (shuffle) shuffleInPlace(order, seededRandom(deriveSeed(seed, e, 0x5eed)))
-    const queue: Array<Promise<ReturnType<typeof prepare>>> = []
-    let next = 0
-    const fill = (): void => {
-      while (queue.length < Math.max(1, prefetch) && next < batchesPerEpoch) {
-        const b = next++
-        // setImmediate lets the consumer's own async work (a training step) run between batches.
-        queue.push(new Promise((resolve, reject) => setImmediate(() => {
-          try {
-            resolve(prepare(order, b, e))
-          } catch (err) {
-            reject(err)
-          }
-        })))
-      }
-    }
-    fill()
-    while (queue.length > 0) {
-      const p = await queue.shift()!
-      if (prefetch > 0) fill()
-      yield {
-        xs: tensor4d(p.xs, [p.n, size, size, channels]),
-        ys: tensor4d(p.ys, [p.n, size, size, 1]),
-      }
-      if (prefetch === 0) fill()
-    }
+    for await (const b of batcher.epoch(epochs++)) yield toTensors(b)
   }
-
   return {
-    batchesPerEpoch,
-    sampleCount: count,
+    batchesPerEpoch: batcher.batchesPerEpoch,
+    sampleCount: batcher.sampleCount,
     channels,
     [Symbol.asyncIterator]: epoch,
     toDataset: () => ({
-      size: batchesPerEpoch,
+      size: batcher.batchesPerEpoch,
       iterator: async () => {
         const it = epoch()
         return { next: () => it.next() }
@@ -212,26 +159,25 @@ export function createBatches(samples: readonly BatchSample[], options: BatchOpt
  * ```
  */
 export function toInputTensor(
-  images: ReadonlyArray<{ image: Float32Array; height: number; width: number; depth?: number }>,
+  images: ReadonlyArray<{ image: Float32Array; height: number; width: number; depth?: number; id?: string }>,
   options: Pick<BatchOptions, 'size' | 'mode' | 'depthChannel'> = {},
 ): Tensor4D {
-  const size = options.size ?? 128
-  const mode = options.mode ?? 'resize'
-  const depth = options.depthChannel === true ? {} : options.depthChannel || undefined
+  const spec = tgsPrepareSpec(options)
+  const depth = depthRange(options.depthChannel)
   const channels = depth ? 2 : 1
-  const plane = size * size
+  const plane = spec.width * spec.height
   const xs = new Float32Array(images.length * plane * channels)
   images.forEach((s, b) => {
-    const x = toModelSize(s.image, { height: s.height, width: s.width }, { size, mode })
-    if (channels === 1) xs.set(x, b * plane)
+    const x = prepareImage(s.image, { width: s.width, height: s.height, channels: 1 }, spec)
+    if (!depth) xs.set(x, b * plane)
     else {
-      checkOption(Number.isFinite(s.depth), 'depthChannel needs a depth for every image')
-      const d = ((s.depth ?? 0) - (depth?.min ?? 0)) / ((depth?.max ?? 1000) - (depth?.min ?? 0))
+      checkOption(Number.isFinite(s.depth), noDepthMessage(s.id))
+      const d = (s.depth! - depth.min) / (depth.max - depth.min)
       for (let p = 0; p < plane; p++) {
         xs[b * plane * 2 + 2 * p] = x[p]!
         xs[b * plane * 2 + 2 * p + 1] = d
       }
     }
   })
-  return tensor4d(xs, [images.length, size, size, channels])
+  return tensor4d(xs, [images.length, spec.height, spec.width, channels])
 }

@@ -1,14 +1,15 @@
-import { mkdtemp, readFile, readdir, rm, unlink, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, readdir, rm, symlink, unlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { zipSync, type Zippable } from 'fflate'
 import sharp from 'sharp'
+import { encodePng } from '@unet/data'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readTgsDataset, readTgsTestImages } from './dataset'
 import { TgsDataError } from './errors'
-import { encodePng } from './png'
 import { generateSyntheticTgs } from './synthetic'
 import { writeSyntheticTgs } from './write'
+import { createBatches } from './batches'
 
 const OPTIONS = { trainCount: 12, testCount: 4, seed: 5 }
 let base: string
@@ -185,12 +186,13 @@ describe('readTgsTestImages', () => {
 })
 
 describe('readTgsDataset validation', () => {
-  it('skips a corrupt PNG with a report, or stops on it when asked', async () => {
+  it('stops on a corrupt PNG by default, naming it; skips it with a report when asked', async () => {
     const dir = await copyDataset('corrupt')
     const [first] = (await readdir(join(dir, 'train', 'images'))).sort()
     const bytes = await readFile(join(dir, 'train', 'images', first!))
     await writeFile(join(dir, 'train', 'images', first!), bytes.subarray(0, bytes.length - 30))
-    const { train, report } = await readTgsDataset(dir)
+    await expectError(readTgsDataset(dir), 'CORRUPT_PNG', new RegExp(`1 file\\(s\\) cannot be used:\\n.*${first!}.*\\n.*--skip-bad`))
+    const { train, report } = await readTgsDataset(dir, { onInvalidFile: 'skip' })
     expect(train.length).toBe(11)
     expect(report.skipped).toHaveLength(1)
     expect(report.skipped[0]).toMatchObject({ code: 'CORRUPT_PNG', id: first!.replace('.png', '') })
@@ -198,11 +200,11 @@ describe('readTgsDataset validation', () => {
     await expectError(readTgsDataset(dir, { onInvalidFile: 'error' }), 'CORRUPT_PNG', new RegExp(first!))
   })
 
-  it('skips an image of the wrong size', async () => {
+  it('skips an image of the wrong size when asked', async () => {
     const dir = await copyDataset('size')
     const [first] = (await readdir(join(dir, 'train', 'images'))).sort()
-    await writeFile(join(dir, 'train', 'images', first!), await encodePng(new Float32Array(100 * 101), 100, 101, 8))
-    const { train, report } = await readTgsDataset(dir)
+    await writeFile(join(dir, 'train', 'images', first!), encodePng(new Float32Array(100 * 101), { width: 100, height: 101, channels: 1 }))
+    const { train, report } = await readTgsDataset(dir, { onInvalidFile: 'skip' })
     expect(train.length).toBe(11)
     expect(report.skipped[0]).toMatchObject({ code: 'WRONG_SIZE' })
     expect(report.skipped[0]!.message).toMatch(/100×101, expected 101×101/)
@@ -217,12 +219,14 @@ describe('readTgsDataset validation', () => {
     await unlink(join(dir, 'train', 'masks', ids[1]!))
     const csv = (await readFile(join(dir, 'train.csv'), 'utf8')).split('\n').filter((l) => !l.startsWith(ids[1]!.replace('.png', ',')))
     await writeFile(join(dir, 'train.csv'), csv.join('\n'))
-    const { train, report } = await readTgsDataset(dir)
+    const { train, report } = await readTgsDataset(dir, { onInvalidFile: 'skip' })
     expect(train.length).toBe(10)
     expect(report.skipped.map((p) => p.code).sort()).toEqual(['IMAGE_WITHOUT_MASK', 'MASK_WITHOUT_IMAGE'])
     expect(report.skipped.find((p) => p.code === 'IMAGE_WITHOUT_MASK')!.id).toBe(ids[1]!.replace('.png', ''))
     expect(report.skipped.find((p) => p.code === 'MASK_WITHOUT_IMAGE')!.id).toBe(ids[0]!.replace('.png', ''))
-    await expectError(readTgsDataset(dir, { onInvalidFile: 'error' }), 'MASK_WITHOUT_IMAGE', /has no image/)
+    // Stopping names both files at once, not only the first.
+    const e = await expectError(readTgsDataset(dir, { onInvalidFile: 'error' }), 'MASK_WITHOUT_IMAGE', /2 file\(s\) cannot be used:[\s\S]*has no image[\s\S]*has no mask/)
+    expect(e.problems.map((p) => p.code).sort()).toEqual(['IMAGE_WITHOUT_MASK', 'MASK_WITHOUT_IMAGE'])
   })
 
   it('stops when train.csv disagrees with a mask file', async () => {
@@ -285,6 +289,65 @@ describe('readTgsDataset validation', () => {
     await writeSyntheticTgs(empty, { trainCount: 0, testCount: 0 })
     await rm(join(empty, 'train.csv'))
     await expectError(readTgsDataset(empty), 'NOT_A_TGS_DATASET', /neither train\/images/)
+  })
+})
+
+describe('issue 17 regressions', () => {
+  it('F1: 11 of 12 masks at the wrong size (the probe did 35 of 40) stop the read, naming all 11, instead of leaving 1 to train on', async () => {
+    const dir = join(base, 'f1')
+    await writeSyntheticTgs(dir, { trainCount: 12, testCount: 0, seed: 3 })
+    const masks = (await readdir(join(dir, 'train', 'masks'))).sort().slice(0, 11)
+    for (const m of masks) {
+      const small = await sharp(await readFile(join(dir, 'train', 'masks', m))).resize(64, 64, { kernel: 'nearest' }).png().toBuffer()
+      await writeFile(join(dir, 'train', 'masks', m), small)
+    }
+    const e = await expectError(readTgsDataset(dir), 'WRONG_SIZE', /11 file\(s\) cannot be used:[\s\S]*is 64×64, expected 101×101[\s\S]*… and 1 more/)
+    expect(e.problems.map((p) => p.file!.split('/').pop()).sort()).toEqual(masks)
+    const { train, report } = await readTgsDataset(dir, { onInvalidFile: 'skip' })
+    expect(train.length).toBe(1)
+    expect(report.skipped.length).toBe(11)
+  })
+
+  it('a missing depths.csv is not fatal when depth is not used; a depth channel then says what to do', async () => {
+    const dir = await copyDataset('no-depths')
+    await rm(join(dir, 'depths.csv'))
+    const { train, test, report } = await readTgsDataset(dir)
+    expect(train.length).toBe(12)
+    expect(test.length).toBe(4)
+    expect(train.every((s) => Number.isNaN(s.depth))).toBe(true)
+    expect(report.notes.join()).toMatch(/no depths\.csv found: every depth is NaN/)
+    await expectError(readTgsDataset(dir, { missingDepths: 'error' }), 'MISSING_DEPTH', /has no depths\.csv; add it, or read without depths/)
+    expect(() => createBatches(train, { depthChannel: true })).toThrow(/has none \(no depths\.csv, or no row for it\); add the depths, or train without the depth channel/)
+    const streamed = []
+    for await (const chunk of readTgsTestImages(dir)) streamed.push(...chunk)
+    expect(streamed.length).toBe(4)
+  })
+
+  it('reading the test set needs test.zip only: a corrupt train.zip does not stop it', async () => {
+    const files = await filesUnder(clean)
+    const dir = join(base, 'corrupt-train-zip')
+    await mkdir(dir)
+    await writeFile(join(dir, 'train.zip'), Buffer.from('PK\u0003\u0004 truncated download'))
+    await writeFile(join(dir, 'test.zip'), zipSync(pick(files, 'test/')))
+    await writeFile(join(dir, 'depths.csv'), files['depths.csv'] as Uint8Array)
+    const streamed = []
+    for await (const chunk of readTgsTestImages(dir)) streamed.push(...chunk)
+    expect(streamed.map((s) => s.id)).toEqual((await readTgsDataset(clean)).test.map((s) => s.id))
+    // Training still names the broken zip.
+    await expectError(readTgsDataset(dir), 'ZIP_ERROR', /train\.zip/)
+  })
+
+  it('follows symlinked images and masks (DVC, git-annex layouts)', async () => {
+    const dir = join(base, 'linked')
+    await mkdir(join(dir, 'train', 'images'), { recursive: true })
+    await symlink(join(clean, 'train', 'masks'), join(dir, 'train', 'masks'))
+    await symlink(join(clean, 'test'), join(dir, 'test'))
+    for (const name of ['train.csv', 'depths.csv']) await symlink(join(clean, name), join(dir, name))
+    for (const f of await readdir(join(clean, 'train', 'images'))) await symlink(join(clean, 'train', 'images', f), join(dir, 'train', 'images', f))
+    const linked = await readTgsDataset(dir)
+    const direct = await readTgsDataset(clean)
+    expect(linked.train.map((s) => s.id)).toEqual(direct.train.map((s) => s.id))
+    expect(linked.train.every((s, i) => same(s.image, direct.train[i]!.image) && same(s.mask, direct.train[i]!.mask))).toBe(true)
   })
 })
 

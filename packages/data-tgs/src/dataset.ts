@@ -1,8 +1,6 @@
+import { coverageClass, mapLimit, maskCoverage, parseCsv as parseCsvData } from '@unet/data'
 import { decode as decodeRle } from '@unet/rle'
-import { mapLimit } from './concurrency'
-import { coverageClass, maskCoverage } from './coverage'
-import { parseCsv } from './csv'
-import { type TgsDataErrorCode, TgsDataError, checkOption } from './errors'
+import { type TgsDataErrorCode, TgsDataError, asTgsError, checkOption } from './errors'
 import { decodePng } from './png'
 import { type DatasetSource, type SourceFile, openDatasetSource } from './source'
 import type { TgsSample, TgsTestImage } from './types'
@@ -40,15 +38,20 @@ export interface TgsReadReport {
 export interface ReadTgsOptions {
   /**
    * What to do with a file that cannot be used (corrupt PNG, wrong size, image
-   * without mask, mask without image): `'skip'` it and list it in the report
-   * (default), or `'error'` on the first one.
+   * without mask, mask without image, a symbolic link that loops): `'error'`
+   * (default) reads everything, then stops with one error naming all of them
+   * (its `problems`; its `code` is the first one's); `'skip'` leaves them out and
+   * lists them in `report.skipped` (a CLI's `--skip-bad`). Never silent.
    */
   onInvalidFile?: 'skip' | 'error'
   /**
-   * Ids missing from `depths.csv` stop the read (`'error'`, default: depth is
-   * an input of many models); `'nan'` goes on with `depth: NaN` and reports them.
+   * Depths are optional (only a depth input channel needs them). Without
+   * `depths.csv` the read goes on with `depth: NaN` and a note; ids missing from
+   * a `depths.csv` that exists stop the read (the file is inconsistent). `'error'`
+   * also stops when there is no `depths.csv`; `'nan'` goes on in both cases,
+   * listing missing ids in `report.skipped`. Default `'auto'`.
    */
-  missingDepths?: 'error' | 'nan'
+  missingDepths?: 'auto' | 'error' | 'nan'
   /** Expected image size; other sizes are invalid files. Default 101 × 101. */
   size?: { height: number; width: number }
   /** Read `test/images` too (default true). 18,000 Kaggle test images take about 0.7 GB as Float32. */
@@ -67,6 +70,17 @@ export interface TgsDataset {
 }
 
 const PNG_ID = /^(.+)\.png$/i
+
+function parseCsv(text: string, file: string, header: string[]) {
+  try {
+    return parseCsvData(text, file, header)
+  } catch (e) {
+    throw asTgsError(e)
+  }
+}
+
+/** Kaggle's train.zip (and any zip named train.zip inside another): the test set never needs it. */
+const TRAIN_ZIP = (path: string): boolean => /(^|\/)train\.zip$/i.test(path)
 
 /**
  * Reads a folder or zip laid out like the Kaggle TGS Salt download
@@ -89,12 +103,15 @@ const PNG_ID = /^(.+)\.png$/i
  * ```
  */
 export async function readTgsDataset(source: string, options: ReadTgsOptions = {}): Promise<TgsDataset> {
-  const onInvalid = options.onInvalidFile ?? 'skip'
-  const missingDepths = options.missingDepths ?? 'error'
+  const onInvalid = options.onInvalidFile ?? 'error'
+  const missingDepths = options.missingDepths ?? 'auto'
   const size = options.size ?? { height: 101, width: 101 }
   const concurrency = options.concurrency ?? 8
   checkOption(onInvalid === 'skip' || onInvalid === 'error', `onInvalidFile must be 'skip' or 'error', got ${String(onInvalid)}`)
-  checkOption(missingDepths === 'error' || missingDepths === 'nan', `missingDepths must be 'error' or 'nan', got ${String(missingDepths)}`)
+  checkOption(
+    missingDepths === 'auto' || missingDepths === 'error' || missingDepths === 'nan',
+    `missingDepths must be 'auto', 'error' or 'nan', got ${String(missingDepths)}`,
+  )
   checkOption(Number.isInteger(concurrency) && concurrency > 0, `concurrency must be a positive integer, got ${concurrency}`)
   checkOption(
     options.limit === undefined || (Number.isInteger(options.limit) && options.limit >= 0),
@@ -111,7 +128,7 @@ export async function readTgsDataset(source: string, options: ReadTgsOptions = {
 
 interface Resolved {
   onInvalid: 'skip' | 'error'
-  missingDepths: 'error' | 'nan'
+  missingDepths: 'auto' | 'error' | 'nan'
   size: { height: number; width: number }
   concurrency: number
   test: boolean
@@ -119,10 +136,9 @@ interface Resolved {
 }
 
 async function readFromSource(src: DatasetSource, opts: Resolved): Promise<TgsDataset> {
-  const skipped: TgsProblem[] = []
-  const notes: string[] = []
+  const skipped: TgsProblem[] = src.problems.map((p) => ({ code: p.code === 'SYMLINK_LOOP' ? 'SYMLINK_LOOP' : 'SOURCE_NOT_FOUND', file: p.file, message: `${p.file}: ${p.reason}` }))
+  const notes: string[] = [...src.notes]
   const problem = (p: TgsProblem): void => {
-    if (opts.onInvalid === 'error') throw new TgsDataError(p.code, p.message, { file: p.file })
     skipped.push(p)
   }
 
@@ -151,7 +167,7 @@ async function readFromSource(src: DatasetSource, opts: Resolved): Promise<TgsDa
   let ids = [...trainImages.keys()].sort()
   for (const [id, file] of trainMasks) {
     if (!trainImages.has(id)) {
-      problem({ code: 'MASK_WITHOUT_IMAGE', id, file: file.where, message: `${file.where}: mask ${id} has no image train/images/${id}.png; the mask was skipped.` })
+      problem({ code: 'MASK_WITHOUT_IMAGE', id, file: file.where, message: `${file.where}: mask ${id} has no image train/images/${id}.png; add the image or remove the mask.` })
     }
   }
   if (csv !== undefined && maskSource === 'files') {
@@ -183,7 +199,7 @@ async function readFromSource(src: DatasetSource, opts: Resolved): Promise<TgsDa
         code: 'IMAGE_WITHOUT_MASK',
         id,
         file: where,
-        message: `${where}: image ${id} has no mask (${maskSource === 'files' ? `train/masks/${id}.png` : 'train.csv row'}); the image was skipped.`,
+        message: `${where}: image ${id} has no mask (${maskSource === 'files' ? `train/masks/${id}.png` : 'train.csv row'}); add the mask or remove the image.`,
       })
     }
     return hasMask
@@ -193,17 +209,19 @@ async function readFromSource(src: DatasetSource, opts: Resolved): Promise<TgsDa
   const missing = [...ids, ...testImages.keys()].filter((id) => depths !== undefined && !depths.values.has(id))
   if (depths === undefined && ids.length + testImages.size > 0) {
     if (opts.missingDepths === 'error') {
-      throw new TgsDataError('MISSING_DEPTH', `${src.path} has no depths.csv; add it, or pass { missingDepths: 'nan' } to read without depths.`, {
-        file: src.path,
-      })
-    }
-    notes.push('no depths.csv found: every depth is NaN')
-  } else if (missing.length > 0) {
-    const list = missing.slice(0, 5).join(', ') + (missing.length > 5 ? `, … (${missing.length} in all)` : '')
-    if (opts.missingDepths === 'error') {
       throw new TgsDataError(
         'MISSING_DEPTH',
-        `depths.csv has no depth for ${missing.length} id(s): ${list}; add the rows, or pass { missingDepths: 'nan' } to go on without them.`,
+        `${src.path} has no depths.csv; add it, or read without depths (they are needed only for a depth input channel): missingDepths 'auto' or 'nan'.`,
+        { file: src.path },
+      )
+    }
+    notes.push('no depths.csv found: every depth is NaN (fine unless the model takes depth as an input channel)')
+  } else if (missing.length > 0) {
+    const list = missing.slice(0, 5).join(', ') + (missing.length > 5 ? `, … (${missing.length} in all)` : '')
+    if (opts.missingDepths !== 'nan') {
+      throw new TgsDataError(
+        'MISSING_DEPTH',
+        `depths.csv has no depth for ${missing.length} id(s): ${list}; add the rows, or go on with those depths unknown (missingDepths: 'nan'), which is fine unless the model takes depth as an input channel.`,
         { file: depths?.where },
       )
     }
@@ -223,7 +241,7 @@ async function readFromSource(src: DatasetSource, opts: Resolved): Promise<TgsDa
       decoded = await decodePng(await file.read(), file.where)
     } catch (e) {
       if (e instanceof TgsDataError && e.code === 'CORRUPT_PNG') {
-        problem({ code: 'CORRUPT_PNG', id, file: file.where, message: `${e.message} Sample ${id} was skipped.` })
+        problem({ code: 'CORRUPT_PNG', id, file: file.where, message: e.message })
         return undefined
       }
       throw e
@@ -233,7 +251,7 @@ async function readFromSource(src: DatasetSource, opts: Resolved): Promise<TgsDa
         code: 'WRONG_SIZE',
         id,
         file: file.where,
-        message: `${file.where} is ${decoded.width}×${decoded.height}, expected ${width}×${height}; sample ${id} was skipped (pass { size } if your data has another size).`,
+        message: `${file.where} is ${decoded.width}×${decoded.height}, expected ${width}×${height}; fix or remove it (pass { size } if your data has another size).`,
       })
       return undefined
     }
@@ -267,6 +285,19 @@ async function readFromSource(src: DatasetSource, opts: Resolved): Promise<TgsDa
   })
   const test = tests.filter((s): s is TgsTestImage => s !== undefined)
 
+  const bad = skipped.filter((p) => p.code !== 'MISSING_DEPTH')
+  if (opts.onInvalid === 'error' && bad.length > 0) {
+    const list = bad
+      .slice(0, 10)
+      .map((p) => `  ${p.message}`)
+      .join('\n')
+    const more = bad.length > 10 ? `\n  … and ${bad.length - 10} more` : ''
+    throw new TgsDataError(
+      bad[0]!.code,
+      `${src.path}: ${bad.length} file(s) cannot be used:\n${list}${more}\nFix or remove them, or pass { onInvalidFile: 'skip' } (CLI: --skip-bad) to go on without them.`,
+      { file: bad[0]!.file, problems: bad },
+    )
+  }
   if (train.length === 0 && test.length === 0) {
     throw new TgsDataError(
       'NO_SAMPLES',
@@ -398,8 +429,8 @@ function checkCsvAgrees(
 export interface ReadTgsTestOptions {
   /** Images per chunk handed out. Default 256. */
   chunkSize?: number
-  /** Ids missing from `depths.csv`: stop (default) or go on with `depth: NaN`. */
-  missingDepths?: 'error' | 'nan'
+  /** As {@link ReadTgsOptions.missingDepths}: default `'auto'` (no depths.csv is fine; a depths.csv missing some test ids stops). */
+  missingDepths?: 'auto' | 'error' | 'nan'
   /** Expected image size. Default 101 × 101. */
   size?: { height: number; width: number }
   /** PNG decodes in flight at once (default 8). */
@@ -429,12 +460,14 @@ export async function* readTgsTestImages(source: string, options: ReadTgsTestOpt
   const { height, width } = options.size ?? { height: 101, width: 101 }
   checkOption(Number.isInteger(chunkSize) && chunkSize > 0, `chunkSize must be a positive integer, got ${chunkSize}`)
   checkOption(Number.isInteger(concurrency) && concurrency > 0, `concurrency must be a positive integer, got ${concurrency}`)
-  const src = await openDatasetSource(source)
+  const missingDepths = options.missingDepths ?? 'auto'
+  // Predicting needs test/ only: a damaged train.zip must not stop it.
+  const src = await openDatasetSource(source, { skipZip: TRAIN_ZIP })
   try {
     const images = listPngs(src, 'test/images/')
     const depths = await readDepths(src)
     const ids = [...images.keys()].sort()
-    if ((options.missingDepths ?? 'error') === 'error') {
+    if (missingDepths === 'error' || (missingDepths === 'auto' && depths !== undefined)) {
       const missing = ids.filter((id) => !depths?.values.has(id))
       if (missing.length > 0) {
         throw new TgsDataError(

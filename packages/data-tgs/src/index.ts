@@ -9,25 +9,8 @@ export {
   type TgsReadReport,
   type TgsProblem,
 } from './dataset'
-export { decodePng, encodePng, readPngHeader, type DecodedPng, type PngHeader } from './png'
-export { maskCoverage, coverageClass } from './coverage'
-export { stratifiedSplit, stratifiedKFold, type SplitOptions, type KFoldOptions, type Stratifiable } from './split'
-export { toModelSize, fromModelSize, resizeBilinear, type ModelSizeOptions, type SizeMode } from './resize'
-export {
-  compose,
-  oneOf,
-  augmentSample,
-  horizontalFlip,
-  shiftScaleRotate,
-  brightness,
-  contrast,
-  gamma,
-  blur,
-  noise,
-  type Augmentation,
-  type AugmentSample,
-  type ShiftScaleRotateOptions,
-} from './augment'
+export { decodePng, readPngHeader, type DecodedPng, type PngHeader } from './png'
+export { toModelSize, fromModelSize, resizeBilinear, tgsPrepareSpec, type ModelSizeOptions, type SizeMode } from './resize'
 export {
   createBatches,
   toInputTensor,
@@ -45,4 +28,28 @@ export {
   type SyntheticImage,
 } from './synthetic'
 export { writeSyntheticTgs, type WrittenTgs } from './write'
-export { seededRandom, type Random } from './random'
+// The generic parts live in @unet/data (one of each); re-exported here so TGS code needs one import.
+export {
+  maskCoverage,
+  coverageClass,
+  stratifiedSplit,
+  stratifiedKFold,
+  compose,
+  oneOf,
+  augmentSample,
+  createAugmentation,
+  horizontalFlip,
+  shiftScaleRotate,
+  brightness,
+  contrast,
+  gamma,
+  blur,
+  noise,
+  type Augmentation,
+  type AugmentSample,
+  type AugmentationConfig,
+  type ShiftScaleRotateOptions,
+  type SplitOptions,
+  type KFoldOptions,
+  type Stratifiable,
+} from '@unet/data'

@@ -1,4 +1,4 @@
-import sharp from 'sharp'
+import { DataError, decodeImage } from '@unet/data'
 import { TgsDataError } from './errors'
 
 /** What a PNG header says about the pixels. */
@@ -35,9 +35,7 @@ export function readPngHeader(bytes: Uint8Array, file = 'PNG'): PngHeader {
   const colourType = bytes[25] ?? -1
   const channels = CHANNELS_OF_COLOUR_TYPE[colourType]
   if (!ok || channels === undefined) {
-    throw new TgsDataError('CORRUPT_PNG', `${file} is not a PNG file (bad signature or header); re-download or delete it.`, {
-      file,
-    })
+    throw new TgsDataError('CORRUPT_PNG', `${file} is not a PNG file (bad signature or header); re-download or delete it.`, { file })
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   return { width: view.getUint32(16), height: view.getUint32(20), bitDepth: bytes[24]!, channels }
@@ -54,8 +52,9 @@ export interface DecodedPng {
 }
 
 /**
- * Decodes a PNG (8 or 16 bit, 1 to 4 channels) to one channel of Float32 in [0, 1].
- * Throws `CORRUPT_PNG` naming `file` when sharp cannot decode it.
+ * Decodes a TGS PNG (8 or 16 bit, 1 to 4 channels) to one channel of Float32
+ * in [0, 1] (through `@unet/data`'s `decodeImage`, keeping 16-bit precision).
+ * Throws `CORRUPT_PNG` naming `file` when it is not a PNG or cannot be decoded.
  *
  * @param bytes - the PNG file's bytes
  * @param file - the file name, for messages
@@ -67,74 +66,18 @@ export interface DecodedPng {
  */
 export async function decodePng(bytes: Uint8Array, file = 'PNG'): Promise<DecodedPng> {
   const header = readPngHeader(bytes, file)
-  const { width, height } = header
-  const n = width * height
-  const pixels = new Float32Array(n)
+  let decoded
   try {
-    if (header.bitDepth === 8) {
-      // The first channel: the channels of TGS images are equal (sharp outputs grey as sRGB otherwise).
-      const raw = await sharp(bytes).extractChannel(0).raw().toBuffer()
-      if (raw.length !== n) throw new Error(`decoded ${raw.length} values for ${width}x${height}`)
-      for (let i = 0; i < n; i++) pixels[i] = raw[i]! / 255
-    } else {
-      // 16-bit (and 1/2/4-bit) images: sharp's grey16 path scales every depth to 0…65535.
-      const raw = await sharp(bytes).toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer()
-      if (raw.length !== 2 * n) throw new Error(`decoded ${raw.length / 2} values for ${width}x${height}`)
-      const u16 = new Uint16Array(raw.buffer, raw.byteOffset, n)
-      for (let i = 0; i < n; i++) pixels[i] = u16[i]! / 65535
-    }
+    decoded = await decodeImage(bytes, file)
   } catch (cause) {
-    throw new TgsDataError(
-      'CORRUPT_PNG',
-      `${file} could not be decoded (${(cause as Error).message}); the file is damaged: re-download or delete it.`,
-      { cause, file },
-    )
+    if (cause instanceof DataError) throw new TgsDataError('CORRUPT_PNG', cause.message, { cause, file })
+    throw cause
   }
+  const { width, height, channels, data } = decoded
+  if (width !== header.width || height !== header.height) {
+    throw new TgsDataError('CORRUPT_PNG', `${file} decoded to ${width}×${height} but its header says ${header.width}×${header.height}; the file is damaged.`, { file })
+  }
+  // The first channel: the channels of TGS images are equal.
+  const pixels = channels === 1 ? data : Float32Array.from({ length: width * height }, (_, i) => data[i * channels]!)
   return { pixels, width, height, bitDepth: header.bitDepth, channels: header.channels }
-}
-
-/**
- * Encodes grey values in [0, 1] as a PNG: 8-bit (TGS images) or 16-bit (TGS
- * masks), one channel or three equal ones.
- *
- * @param pixels - row-major values in [0, 1] (a 0/1 mask is fine)
- * @param width - image width
- * @param height - image height
- * @param bitDepth - 8 or 16
- * @param channels - 1 (grey) or 3 (three equal channels)
- * @returns the PNG file bytes
- * @example
- * ```ts
- * const png = await encodePng(mask, 101, 101, 16) // 0 / 65535, like Kaggle's masks
- * ```
- */
-export async function encodePng(
-  pixels: ArrayLike<number>,
-  width: number,
-  height: number,
-  bitDepth: 8 | 16 = 8,
-  channels: 1 | 3 = 1,
-): Promise<Buffer> {
-  const n = width * height
-  if (channels === 3) {
-    // Three equal channels, as in the Kaggle TGS image files.
-    const rgb = new Uint8Array(3 * n)
-    for (let i = 0; i < n; i++) rgb.fill(Math.round(clamp01(pixels[i]!) * 255), 3 * i, 3 * i + 3)
-    if (bitDepth === 8) return sharp(rgb, { raw: { width, height, channels: 3 } }).png().toBuffer()
-    const rgb16 = new Uint16Array(3 * n)
-    for (let i = 0; i < n; i++) rgb16.fill(Math.round(clamp01(pixels[i]!) * 65535), 3 * i, 3 * i + 3)
-    return sharp(rgb16, { raw: { width, height, channels: 3 } }).toColourspace('rgb16').png().toBuffer()
-  }
-  if (bitDepth === 16) {
-    const u16 = new Uint16Array(n)
-    for (let i = 0; i < n; i++) u16[i] = Math.round(clamp01(pixels[i]!) * 65535)
-    return sharp(u16, { raw: { width, height, channels: 1 } }).toColourspace('grey16').png().toBuffer()
-  }
-  const u8 = new Uint8Array(n)
-  for (let i = 0; i < n; i++) u8[i] = Math.round(clamp01(pixels[i]!) * 255)
-  return sharp(u8, { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toBuffer()
-}
-
-function clamp01(v: number): number {
-  return v < 0 ? 0 : v > 1 ? 1 : v
 }

@@ -38,7 +38,7 @@ describe('pad mode', () => {
   })
 
   it('refuses a size smaller than the image', () => {
-    expect(() => toModelSize(train[0]!.image, SHAPE, { size: 64, mode: 'pad' })).toThrow(/cannot fit 101×101 into 64×64/)
+    expect(() => toModelSize(train[0]!.image, SHAPE, { size: 64, mode: 'pad' })).toThrow(/cannot fit a 101×101 image into 64×64/)
   })
 })
 

@@ -1,5 +1,6 @@
+// Stratified splits (from @unet/data, re-exported by this package) on TGS samples and their coverage classes.
 import { describe, expect, it } from 'vitest'
-import { stratifiedKFold, stratifiedSplit } from './split'
+import { stratifiedKFold, stratifiedSplit } from '@unet/data'
 
 // 1,000 fake samples with Kaggle-like class shares.
 const shares = [390, 120, 45, 45, 45, 45, 45, 45, 45, 45, 130]

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { coverageClass, maskCoverage } from './coverage'
+import { coverageClass, maskCoverage } from '@unet/data'
 import { generateSyntheticImage, generateSyntheticTgs } from './synthetic'
 import type { TgsSample } from './types'
 

@@ -1,6 +1,5 @@
-import { coverageClass, maskCoverage } from './coverage'
+import { type Random, coverageClass, createRng, deriveSeed, gaussian, maskCoverage, uniform } from '@unet/data'
 import { checkOption } from './errors'
-import { type Random, deriveSeed, gaussian, seededRandom, uniform } from './random'
 import type { TgsSample, TgsTestImage } from './types'
 
 /** Options of {@link generateSyntheticTgs} and {@link writeSyntheticTgs}. */
@@ -71,7 +70,7 @@ export function generateSyntheticImage(
 ): SyntheticImage {
   const n = options.size ?? 101
   const emptyFraction = options.emptyFraction ?? 0.39
-  const random = seededRandom(deriveSeed(seed, options.stream === 'test' ? 2 : 1, index))
+  const random = createRng(deriveSeed(seed, options.stream === 'test' ? 2 : 1, index))
   const N = n * n
 
   // Depth in feet, like depths.csv (51…959, mean about 500). Deeper images hold salt a bit more often.
@@ -473,7 +472,7 @@ export function generateSyntheticTgs(options: SyntheticTgsOptions = {}): Synthet
   checkOption(Number.isInteger(size) && size >= 8, `size must be an integer ≥ 8, got ${size}`)
   checkOption(emptyFraction >= 0 && emptyFraction <= 1, `emptyFraction must be in [0, 1], got ${emptyFraction}`)
 
-  const idRandom = seededRandom(deriveSeed(seed, 3))
+  const idRandom = createRng(deriveSeed(seed, 3))
   const used = new Set<string>()
   const nextId = (): string => {
     let id = hexId(idRandom)

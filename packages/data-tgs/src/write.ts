@@ -1,9 +1,9 @@
-import { mkdir, rename, writeFile } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
+import { encodePng, mapLimit } from '@unet/data'
+import { writeFileAtomic } from '@unet/files'
 import { encode as encodeRle } from '@unet/rle'
-import { mapLimit } from './concurrency'
 import { checkOption } from './errors'
-import { encodePng } from './png'
 import { type SyntheticTgsOptions, generateSyntheticTgs } from './synthetic'
 
 /** What {@link writeSyntheticTgs} wrote. */
@@ -15,10 +15,17 @@ export interface WrittenTgs {
   emptyMasks: number
 }
 
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`
-  await writeFile(tmp, text)
-  await rename(tmp, path)
+/** 8-bit grey values in [0, 1] as a PNG of 1 or 3 equal channels (Kaggle's images have three). */
+function imagePng(pixels: Float32Array, width: number, height: number, channels: 1 | 3): Uint8Array {
+  if (channels === 1) return encodePng(pixels, { width, height, channels: 1 }, { bitDepth: 8 })
+  const rgb = new Float32Array(3 * pixels.length)
+  for (let i = 0; i < pixels.length; i++) rgb.fill(pixels[i]!, 3 * i, 3 * i + 3)
+  return encodePng(rgb, { width, height, channels: 3 }, { bitDepth: 8 })
+}
+
+/** A 0/1 mask as a 16-bit grey PNG of 0 / 65535, like Kaggle's masks. */
+function maskPng(mask: Uint8Array, width: number, height: number): Uint8Array {
+  return encodePng(Uint16Array.from(mask, (v) => (v ? 65535 : 0)), { width, height, channels: 1 })
 }
 
 /**
@@ -46,11 +53,11 @@ export async function writeSyntheticTgs(dir: string, options: SyntheticTgsOption
   await mkdir(join(dir, 'train', 'masks'), { recursive: true })
   await mkdir(join(dir, 'test', 'images'), { recursive: true })
   await mapLimit(train, 8, async (s) => {
-    await writeFile(join(dir, 'train', 'images', `${s.id}.png`), await encodePng(s.image, s.width, s.height, 8, channels))
-    await writeFile(join(dir, 'train', 'masks', `${s.id}.png`), await encodePng(s.mask, s.width, s.height, 16))
+    await writeFileAtomic(join(dir, 'train', 'images', `${s.id}.png`), imagePng(s.image, s.width, s.height, channels))
+    await writeFileAtomic(join(dir, 'train', 'masks', `${s.id}.png`), maskPng(s.mask, s.width, s.height))
   })
   await mapLimit(test, 8, async (s) => {
-    await writeFile(join(dir, 'test', 'images', `${s.id}.png`), await encodePng(s.image, s.width, s.height, 8, channels))
+    await writeFileAtomic(join(dir, 'test', 'images', `${s.id}.png`), imagePng(s.image, s.width, s.height, channels))
   })
   const trainCsv = ['id,rle_mask', ...train.map((s) => `${s.id},${encodeRle(s.mask, { height: s.height, width: s.width })}`)]
   // Kaggle's depths.csv mixes train and test ids in no particular order; sorted is as good.
@@ -58,8 +65,8 @@ export async function writeSyntheticTgs(dir: string, options: SyntheticTgsOption
   const depthsCsv = ['id,z', ...depths.map((d) => `${d.id},${d.z}`)]
   // Kaggle's sample submission marks pixel 1 of every test image.
   const sample = ['id,rle_mask', ...test.map((s) => `${s.id},1 1`)]
-  await writeAtomic(join(dir, 'train.csv'), trainCsv.join('\n') + '\n')
-  await writeAtomic(join(dir, 'depths.csv'), depthsCsv.join('\n') + '\n')
-  await writeAtomic(join(dir, 'sample_submission.csv'), sample.join('\n') + '\n')
+  await writeFileAtomic(join(dir, 'train.csv'), trainCsv.join('\n') + '\n')
+  await writeFileAtomic(join(dir, 'depths.csv'), depthsCsv.join('\n') + '\n')
+  await writeFileAtomic(join(dir, 'sample_submission.csv'), sample.join('\n') + '\n')
   return { dir, trainCount: train.length, testCount: test.length, emptyMasks: report.emptyMasks }
 }

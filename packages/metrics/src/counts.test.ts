@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { confusionCounts, diceFromCounts, iouFromCounts, TGS_IOU_THRESHOLDS, tgsImageScoreFromCounts } from './counts'
+import { classScoresFromCounts, confusionCounts, diceFromCounts, iouFromCounts, pixelAccuracyFromCounts, TGS_IOU_THRESHOLDS, tgsImageScoreFromCounts } from './counts'
 import { MetricsError } from './errors'
-import { tgsImageScore } from './scores'
+import { pixelAccuracy, tgsImageScore } from './scores'
 import { masksWithCounts, random } from './testing'
 
 describe('confusionCounts', () => {
@@ -90,5 +90,21 @@ describe('TGS boundaries: IoU exactly on a threshold is not a hit', () => {
     // 7/10 and 0.7 are the same double, so a float comparison would also say "not greater" here;
     // counts 70/100 and 700/1000 must agree with it.
     for (const s of [1, 10, 100]) expect(tgsImageScoreFromCounts({ tp: 7 * s, fp: 3 * s, fn: 0 })).toBe(0.4)
+  })
+})
+
+describe('pixel accuracy and per-class scores', () => {
+  it('count right pixels of both classes, and score the background with the roles swapped', () => {
+    expect(pixelAccuracyFromCounts({ tp: 3, fp: 1, fn: 0, tn: 4 })).toBe(7 / 8)
+    expect(pixelAccuracy([1, 1, 0, 0], [1, 0, 1, 0])).toBe(0.5)
+    expect(pixelAccuracyFromCounts({ tp: 0, fp: 0, fn: 0, tn: 0 })).toBe(1)
+    const all = classScoresFromCounts({ tp: 3, fp: 1, fn: 0, tn: 4 })
+    expect(all.foreground).toEqual({ iou: 0.75, dice: 6 / 7 })
+    expect(all.background).toEqual({ iou: 0.8, dice: 8 / 9 })
+    // predicting all background on a mostly-background image: high background score, zero foreground
+    const empty = classScoresFromCounts({ tp: 0, fp: 0, fn: 5, tn: 95 })
+    expect(empty.foreground.iou).toBe(0)
+    expect(empty.background.iou).toBe(0.95)
+    expect(() => pixelAccuracyFromCounts({ tp: 1, fp: 0, fn: 0, tn: -1 })).toThrow(/tn must be a non-negative integer/)
   })
 })

@@ -188,3 +188,59 @@ export function tgsImageScoreFromCounts(counts: Pick<ConfusionCounts, 'tp' | 'fp
   checkCounts(counts)
   return tgsHits(counts.tp, counts.tp + counts.fp + counts.fn) / 10
 }
+
+/**
+ * Pixel accuracy from counts: (tp + tn) / (tp + fp + fn + tn), the share of pixels labelled right; 1 for an image
+ * with no pixels.
+ *
+ * @param counts - `{ tp, fp, fn, tn }`
+ * @returns the pixel accuracy in [0, 1]
+ * @throws {@link MetricsError} `INVALID_COUNTS`
+ *
+ * @example
+ * ```ts
+ * import { pixelAccuracyFromCounts } from '@unet/metrics'
+ * pixelAccuracyFromCounts({ tp: 3, fp: 1, fn: 0, tn: 4 }) // 7 / 8
+ * ```
+ */
+export function pixelAccuracyFromCounts(counts: ConfusionCounts): number {
+  checkCounts(counts)
+  if (!Number.isSafeInteger(counts.tn) || counts.tn < 0) {
+    throw new MetricsError('INVALID_COUNTS', `Confusion count tn must be a non-negative integer, got ${String(counts.tn)}.`)
+  }
+  const total = counts.tp + counts.fp + counts.fn + counts.tn
+  return total === 0 ? 1 : (counts.tp + counts.tn) / total
+}
+
+/** IoU and Dice of one class. */
+export interface ClassScores {
+  readonly iou: number
+  readonly dice: number
+}
+
+/**
+ * IoU and Dice of both classes of a binary mask: the foreground (salt, car, fluke) as {@link iouFromCounts} scores
+ * it, and the background, scored the same way with the roles swapped (its "tp" is `tn`). A model that predicts
+ * everything as background scores well on background and 0 on foreground, which one averaged number hides.
+ *
+ * @param counts - `{ tp, fp, fn, tn }`
+ * @returns `{ foreground: { iou, dice }, background: { iou, dice } }`
+ * @throws {@link MetricsError} `INVALID_COUNTS`
+ *
+ * @example
+ * ```ts
+ * import { classScoresFromCounts } from '@unet/metrics'
+ * classScoresFromCounts({ tp: 3, fp: 1, fn: 0, tn: 4 }) // foreground iou 0.75, background iou 0.8
+ * ```
+ */
+export function classScoresFromCounts(counts: ConfusionCounts): { readonly foreground: ClassScores; readonly background: ClassScores } {
+  checkCounts(counts)
+  if (!Number.isSafeInteger(counts.tn) || counts.tn < 0) {
+    throw new MetricsError('INVALID_COUNTS', `Confusion count tn must be a non-negative integer, got ${String(counts.tn)}.`)
+  }
+  const swapped = { tp: counts.tn, fp: counts.fn, fn: counts.fp }
+  return {
+    foreground: { iou: iouFromCounts(counts), dice: diceFromCounts(counts) },
+    background: { iou: iouFromCounts(swapped), dice: diceFromCounts(swapped) },
+  }
+}

@@ -1,13 +1,16 @@
 export {
+  classScoresFromCounts,
   confusionCounts,
+  pixelAccuracyFromCounts,
   diceFromCounts,
   iouFromCounts,
   tgsImageScoreFromCounts,
   TGS_IOU_THRESHOLDS,
+  type ClassScores,
   type ConfusionCounts,
   type MaskOptions,
 } from './counts'
-export { dice, iou, tgsImageScore, tgsScore } from './scores'
+export { dice, iou, pixelAccuracy, tgsImageScore, tgsScore } from './scores'
 export {
   DEFAULT_SWEEP_THRESHOLDS,
   sweepThresholds,

@@ -6,6 +6,7 @@ import {
   countPixels,
   diceFromCounts,
   iouFromCounts,
+  pixelAccuracyFromCounts,
   tgsHits,
 } from './counts'
 import { MetricsError } from './errors'
@@ -47,6 +48,25 @@ export function iou(pred: ArrayLike<number>, truth: ArrayLike<number>, options: 
  */
 export function dice(pred: ArrayLike<number>, truth: ArrayLike<number>, options: MaskOptions = {}): number {
   return diceFromCounts(confusionCounts(pred, truth, options))
+}
+
+/**
+ * Pixel accuracy of a predicted mask against its truth: the share of pixels on the right side of the threshold.
+ *
+ * @param pred - the predicted mask (any non-zero is foreground, or `> threshold` when given)
+ * @param truth - the true mask, same length (non-zero is foreground)
+ * @param options - `threshold` to binarise a probability map
+ * @returns the pixel accuracy in [0, 1] (1 for masks with no pixels)
+ * @throws {@link MetricsError} `LENGTH_MISMATCH`, `INVALID_THRESHOLD`
+ *
+ * @example
+ * ```ts
+ * import { pixelAccuracy } from '@unet/metrics'
+ * pixelAccuracy([1, 1, 0, 0], [1, 0, 1, 0]) // 0.5
+ * ```
+ */
+export function pixelAccuracy(pred: ArrayLike<number>, truth: ArrayLike<number>, options: MaskOptions = {}): number {
+  return pixelAccuracyFromCounts(confusionCounts(pred, truth, options))
 }
 
 /**

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { dice, iou, tgsScore } from './scores'
+import { dice, iou, pixelAccuracy, tgsScore } from './scores'
+import { classScoresFromCounts, confusionCounts } from './counts'
 import { DEFAULT_SWEEP_THRESHOLDS, sweepThresholds, ThresholdSweep } from './sweep'
 import { failure, random } from './testing'
 
@@ -101,6 +102,19 @@ describe('sweepThresholds', () => {
       // the TGS means come along whatever the metric
       expect(result.tgs).toEqual(sweepThresholds(probs, truths, [0.2, 0.45, 0.6]).scores)
     }
+  })
+
+  it('averages pixel accuracy and background IoU per image, equal to scoring each threshold alone', () => {
+    const { probs, truths } = dataset(9, 120, 6)
+    const thresholds = [0.1, 0.5, 0.77]
+    const result = sweepThresholds(probs, truths, thresholds, { metric: 'pixelAccuracy' })
+    result.thresholds.forEach((threshold, j) => {
+      const acc = probs.reduce((sum, p, k) => sum + pixelAccuracy(p, truths[k] as Uint8Array, { threshold }), 0) / probs.length
+      const bg = probs.reduce((sum, p, k) => sum + classScoresFromCounts(confusionCounts(p, truths[k] as Uint8Array, { threshold })).background.iou, 0) / probs.length
+      expect(result.scores[j]).toBeCloseTo(acc, 12)
+      expect(result.pixelAccuracy[j]).toBe(result.scores[j])
+      expect(result.backgroundIou[j]).toBeCloseTo(bg, 12)
+    })
   })
 
   it('picks the lowest threshold when several tie for best', () => {

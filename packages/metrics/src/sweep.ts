@@ -3,11 +3,11 @@ import { MetricsError } from './errors'
 import { countMismatch } from './scores'
 
 /** What a threshold sweep averages over images at each threshold. */
-export type SweepMetric = 'tgs' | 'iou' | 'dice'
+export type SweepMetric = 'tgs' | 'iou' | 'dice' | 'pixelAccuracy'
 
 /** Options of {@link sweepThresholds} and {@link ThresholdSweep}. */
 export interface SweepOptions {
-  /** The per-image score averaged at each threshold: `'tgs'` (the Kaggle TGS Salt score, default), `'iou'` or `'dice'`. */
+  /** The per-image score averaged at each threshold: `'tgs'` (the Kaggle TGS Salt score, default), `'iou'`, `'dice'` or `'pixelAccuracy'`. */
   readonly metric?: SweepMetric
 }
 
@@ -23,6 +23,10 @@ export interface SweepResult {
   readonly iou: number[]
   /** The mean Dice at each threshold (both masks empty counts as 1), whatever the `metric`. */
   readonly dice: number[]
+  /** The mean pixel accuracy at each threshold, whatever the `metric`. */
+  readonly pixelAccuracy: number[]
+  /** The mean IoU of the background class at each threshold (both backgrounds empty counts as 1). */
+  readonly backgroundIou: number[]
   /** The threshold with the highest score (the lowest such threshold when several tie). */
   readonly best: { readonly threshold: number; readonly score: number }
 }
@@ -89,6 +93,8 @@ export class ThresholdSweep {
   /** Per threshold: summed IoU and Dice. */
   private readonly iouSums: Float64Array
   private readonly diceSums: Float64Array
+  private readonly accuracySums: Float64Array
+  private readonly backgroundIouSums: Float64Array
   private count = 0
 
   /**
@@ -98,8 +104,8 @@ export class ThresholdSweep {
    */
   constructor(thresholds: readonly number[] = DEFAULT_SWEEP_THRESHOLDS, options: SweepOptions = {}) {
     const metric = options.metric ?? 'tgs'
-    if (metric !== 'tgs' && metric !== 'iou' && metric !== 'dice') {
-      throw new MetricsError('INVALID_THRESHOLD', `Unknown sweep metric ${JSON.stringify(metric)}: use 'tgs', 'iou' or 'dice'.`)
+    if (metric !== 'tgs' && metric !== 'iou' && metric !== 'dice' && metric !== 'pixelAccuracy') {
+      throw new MetricsError('INVALID_THRESHOLD', `Unknown sweep metric ${JSON.stringify(metric)}: use 'tgs', 'iou', 'dice' or 'pixelAccuracy'.`)
     }
     this.metric = metric
     this.sorted = checkThresholds(thresholds)
@@ -121,6 +127,8 @@ export class ThresholdSweep {
     this.hits = new Float64Array(m)
     this.iouSums = new Float64Array(m)
     this.diceSums = new Float64Array(m)
+    this.accuracySums = new Float64Array(m)
+    this.backgroundIouSums = new Float64Array(m)
   }
 
   /** Number of images added so far. */
@@ -147,7 +155,8 @@ export class ThresholdSweep {
     let tp = 0
     let fp = 0
     // All three scores cost a few operations per threshold and image, next to the pixel loop's work: compute them all.
-    const { hits, iouSums, diceSums } = this
+    const { hits, iouSums, diceSums, accuracySums, backgroundIouSums } = this
+    const n = probs.length
     for (let j = m - 1; j >= 0; j--) {
       tp += histogram[((j + 1) << 1) | 1] as number
       fp += histogram[(j + 1) << 1] as number
@@ -155,6 +164,9 @@ export class ThresholdSweep {
       hits[j] = (hits[j] as number) + tgsHits(tp, union)
       iouSums[j] = (iouSums[j] as number) + (union === 0 ? 1 : tp / union)
       diceSums[j] = (diceSums[j] as number) + (union === 0 ? 1 : (2 * tp) / (union + tp))
+      // tn = n - union; the background's union is n - tp
+      accuracySums[j] = (accuracySums[j] as number) + (n === 0 ? 1 : (n - union + tp) / n)
+      backgroundIouSums[j] = (backgroundIouSums[j] as number) + (n - tp === 0 ? 1 : (n - union) / (n - tp))
     }
     this.count++
     return this
@@ -172,7 +184,9 @@ export class ThresholdSweep {
     const tgs = Array.from(this.hits, (sum) => sum / (10 * images))
     const iou = Array.from(this.iouSums, (sum) => sum / images)
     const dice = Array.from(this.diceSums, (sum) => sum / images)
-    const scores = this.metric === 'tgs' ? tgs : this.metric === 'iou' ? iou : dice
+    const pixelAccuracy = Array.from(this.accuracySums, (sum) => sum / images)
+    const backgroundIou = Array.from(this.backgroundIouSums, (sum) => sum / images)
+    const scores = this.metric === 'tgs' ? tgs : this.metric === 'iou' ? iou : this.metric === 'dice' ? dice : pixelAccuracy
     let best = 0
     for (let j = 1; j < scores.length; j++) if ((scores[j] as number) > (scores[best] as number)) best = j
     return {
@@ -181,6 +195,8 @@ export class ThresholdSweep {
       tgs,
       iou,
       dice,
+      pixelAccuracy,
+      backgroundIou,
       best: { threshold: this.thresholds[best] as number, score: scores[best] as number },
     }
   }

@@ -35,8 +35,12 @@ dnnl::stream& Stream() {
   return s;
 }
 
+// What a forward convolution adds after the sums: a per-channel bias, and a ReLU (oneDNN post-op).
+enum Fuse { kNone = 0, kBias = 1, kRelu = 2 };
+
 struct Plan {
   dnnl::primitive conv;
+  memory::desc bias;
   std::string impl;
   memory::desc act_in, act_out, user_weights, weights;  // act_in: x or dy; act_out: y, dx (op 0/1)
   bool reorder_weights = false;
@@ -44,9 +48,10 @@ struct Plan {
   std::vector<float> weights_scratch;
 };
 
+// Keyed by op + 4 · fuse flags (forward only) and the geometry.
 std::map<std::pair<int, Geometry>, std::unique_ptr<Plan>> plans;
 
-std::unique_ptr<Plan> MakePlan(int op, const Geometry& g) {
+std::unique_ptr<Plan> MakePlan(int op, const Geometry& g, int fuse) {
   auto& eng = Engine();
   const memory::dim N = g[0], H = g[1], W = g[2], IC = g[3], OH = g[4], OW = g[5], OC = g[6], KH = g[7], KW = g[8];
   memory::dims strides{g[9], g[10]}, pad_l{g[11], g[12]}, pad_r{g[13], g[14]};
@@ -59,7 +64,25 @@ std::unique_ptr<Plan> MakePlan(int op, const Geometry& g) {
   dnnl::convolution_forward::primitive_desc fwd_pd(fwd_d, eng);
   auto plan = std::make_unique<Plan>();
   plan->user_weights = user_w;
-  if (op == kForward) {
+  if (op == kForward && fuse != kNone) {
+    // Prediction: no backward pass will read this primitive's workspace, so forward_inference.
+    memory::desc bias_d({OC}, dt::f32, tag::a);
+    dnnl::primitive_attr attr;
+    if (fuse & kRelu) {
+      dnnl::post_ops ops;
+      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+      attr.set_post_ops(ops);
+    }
+    auto d = (fuse & kBias) ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                                               src, any_w, bias_d, dst, strides, pad_l, pad_r)
+                            : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                                               src, any_w, dst, strides, pad_l, pad_r);
+    dnnl::convolution_forward::primitive_desc pd(d, attr, eng);
+    plan->conv = dnnl::convolution_forward(pd);
+    plan->impl = pd.impl_info_str();
+    plan->weights = pd.weights_desc();
+    plan->bias = bias_d;
+  } else if (op == kForward) {
     plan->conv = dnnl::convolution_forward(fwd_pd);
     plan->impl = fwd_pd.impl_info_str();
     plan->weights = fwd_pd.weights_desc();
@@ -87,15 +110,15 @@ std::unique_ptr<Plan> MakePlan(int op, const Geometry& g) {
   return plan;
 }
 
-Plan& GetPlan(int op, const Geometry& g) {
-  auto key = std::make_pair(op, g);
+Plan& GetPlan(int op, const Geometry& g, int fuse = kNone) {
+  auto key = std::make_pair(op + 4 * fuse, g);
   auto it = plans.find(key);
-  if (it == plans.end()) it = plans.emplace(key, MakePlan(op, g)).first;
+  if (it == plans.end()) it = plans.emplace(key, MakePlan(op, g, fuse)).first;
   return *it->second;
 }
 
-void Run(int op, const Geometry& g, float* a, float* b, float* out) {
-  Plan& p = GetPlan(op, g);
+void Run(int op, const Geometry& g, float* a, float* b, float* out, int fuse = kNone, float* bias = nullptr) {
+  Plan& p = GetPlan(op, g, fuse);
   auto& eng = Engine();
   auto& s = Stream();
   if (op == kForward || op == kBackwardData) {
@@ -107,7 +130,10 @@ void Run(int op, const Geometry& g, float* a, float* b, float* out) {
       p.weights_reorder.execute(s, user_w, w);
     }
     memory in(p.act_in, eng, a), res(p.act_out, eng, out);
-    if (op == kForward) {
+    if (op == kForward && (fuse & kBias)) {
+      memory bias_m(p.bias, eng, bias);
+      p.conv.execute(s, {{DNNL_ARG_SRC, in}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_BIAS, bias_m}, {DNNL_ARG_DST, res}});
+    } else if (op == kForward) {
       p.conv.execute(s, {{DNNL_ARG_SRC, in}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, res}});
     } else {
       p.conv.execute(s, {{DNNL_ARG_DIFF_DST, in}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DIFF_SRC, res}});
@@ -151,12 +177,13 @@ bool ReadGeometry(napi_env env, napi_value v, Geometry* g) {
   return true;
 }
 
-// conv(op, a, b, out, geometry[15]) -> undefined
+// conv(op, a, b, out, geometry[15], bias?: Float32Array | null, relu?: boolean) -> undefined
+// bias and relu apply to op 0 (forward) only: out = relu(conv(a, b) + bias).
 napi_value Conv(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 7;
+  napi_value argv[7];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc != 5) return Throw(env, "conv(op, a, b, out, geometry): 5 arguments expected");
+  if (argc < 5 || argc > 7) return Throw(env, "conv(op, a, b, out, geometry, bias?, relu?): 5 to 7 arguments expected");
   int op = -1;
   napi_get_value_int32(env, argv[0], &op);
   if (op < 0 || op > 2) return Throw(env, "conv: op must be 0 (forward), 1 (backward data) or 2 (backward weights)");
@@ -172,8 +199,30 @@ napi_value Conv(napi_env env, napi_callback_info info) {
                                    : op == kBackwardData ? std::array<size_t, 3>{y, w, x}
                                                          : std::array<size_t, 3>{x, y, w};
   if (na < want[0] || nb < want[1] || nout < want[2]) return Throw(env, "conv: a buffer is smaller than the geometry needs");
+  int fuse = kNone;
+  float* bias = nullptr;
+  if (argc >= 6) {
+    napi_valuetype type;
+    napi_typeof(env, argv[5], &type);
+    if (type != napi_null && type != napi_undefined) {
+      size_t nbias = 0;
+      if (!Float32Data(env, argv[5], &bias, &nbias)) return Throw(env, "conv: bias must be a Float32Array, null or undefined");
+      if (nbias < size_t(g[6])) return Throw(env, "conv: bias is shorter than the output channels");
+      fuse |= kBias;
+    }
+  }
+  if (argc >= 7) {
+    napi_valuetype type;
+    napi_typeof(env, argv[6], &type);
+    bool relu = false;
+    if (type != napi_undefined && type != napi_null && napi_get_value_bool(env, argv[6], &relu) != napi_ok) {
+      return Throw(env, "conv: relu must be a boolean, null or undefined");
+    }
+    if (relu) fuse |= kRelu;
+  }
+  if (fuse != kNone && op != kForward) return Throw(env, "conv: bias and relu apply to op 0 (forward) only");
   try {
-    Run(op, g, a, b, out);
+    Run(op, g, a, b, out, fuse, bias);
   } catch (const dnnl::error& e) {
     return Throw(env, std::string("oneDNN: ") + e.what());
   }

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it, vi } from 'vitest'
 
-import { loadNativeConv, nativeConvReason } from './index'
+import { loadNativeConv, nativeConvReason, preferPassiveOpenMp } from './index'
 
 const addon = loadNativeConv()
 if (addon === null) console.warn(`[@unet/runtime-native tests] addon tests skipped: ${nativeConvReason()}`)
@@ -75,6 +75,24 @@ describe.skipIf(addon === null)('the oneDNN addon', () => {
     expect(dot(dw, w)).toBeCloseTo(forward, 3)
   })
 
+  it('adds a bias and applies a ReLU in the forward pass (FusedConv2D), alone or together', () => {
+    const x = random(2 * 7 * 9 * 3, 6)
+    const w = random(3 * 3 * 3 * 4, 7)
+    const bias = Float32Array.from([0.3, -0.2, 0.05, -0.4])
+    const plain = reference(x, w, geometry)
+    for (const [withBias, relu] of [[true, false], [false, true], [true, true]] as const) {
+      const y = new Float32Array(plain.length)
+      addon!.conv(0, x, w, y, geometry, withBias ? bias : null, relu)
+      for (let i = 0; i < y.length; i++) {
+        const sum = plain[i]! + (withBias ? bias[i % 4]! : 0)
+        expect(y[i]).toBeCloseTo(relu ? Math.max(0, sum) : sum, 5)
+      }
+    }
+    const y = new Float32Array(plain.length)
+    expect(() => addon!.conv(0, x, w, y, geometry, bias.subarray(0, 3), true)).toThrow(/bias is shorter/)
+    expect(() => addon!.conv(1, random(y.length, 8), w, new Float32Array(x.length), geometry, bias, false)).toThrow(/forward\) only/)
+  })
+
   it('names its kernel, sets its threads, and rejects bad arguments', () => {
     expect(addon!.implementation(0, geometry)).toMatch(/\w/)
     const before = addon!.threads()
@@ -84,6 +102,18 @@ describe.skipIf(addon === null)('the oneDNN addon', () => {
     expect(() => addon!.conv(0, new Float32Array(4), new Float32Array(4), new Float32Array(4), geometry)).toThrow(/smaller than the geometry/)
     expect(() => addon!.conv(0, new Float64Array(4) as never, new Float32Array(4), new Float32Array(4), geometry)).toThrow(/Float32Arrays/)
     expect(() => addon!.conv(3 as never, new Float32Array(4), new Float32Array(4), new Float32Array(4), geometry)).toThrow(/op must be/)
+  })
+})
+
+describe('OpenMP wait policy', () => {
+  it('is passive unless the user chose one, and was set before the addon loaded', () => {
+    const unset: Record<string, string | undefined> = {}
+    preferPassiveOpenMp(unset)
+    expect(unset.OMP_WAIT_POLICY).toBe('PASSIVE')
+    const chosen: Record<string, string | undefined> = { OMP_WAIT_POLICY: 'ACTIVE' }
+    preferPassiveOpenMp(chosen)
+    expect(chosen.OMP_WAIT_POLICY).toBe('ACTIVE')
+    if (addon !== null) expect(process.env.OMP_WAIT_POLICY).toMatch(/^(PASSIVE|ACTIVE|passive|active)$/)
   })
 })
 

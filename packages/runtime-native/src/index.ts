@@ -12,9 +12,19 @@ export interface NativeConv {
    * One convolution. `op` 0: `out = y` from `a = x`, `b = filter`; 1: `out = dx` from `a = dy`, `b = filter`;
    * 2: `out = dfilter` from `a = x`, `b = dy`. `geometry` is that of the forward convolution:
    * `[N, H, W, inC, outH, outW, outC, kH, kW, strideH, strideW, padTop, padLeft, padBottom, padRight]`.
+   * For op 0 only, `bias` (one float per output channel, or null) is added and `relu` applied in the same
+   * pass, as oneDNN post-ops: `out = max(0, conv(x, filter) + bias)` (tfjs's `FusedConv2D`).
    * Throws when a buffer is smaller than the geometry needs or oneDNN rejects the geometry.
    */
-  conv(op: 0 | 1 | 2, a: Float32Array, b: Float32Array, out: Float32Array, geometry: readonly number[]): void
+  conv(
+    op: 0 | 1 | 2,
+    a: Float32Array,
+    b: Float32Array,
+    out: Float32Array,
+    geometry: readonly number[],
+    bias?: Float32Array | null,
+    relu?: boolean,
+  ): void
   /** oneDNN's name for the kernel it picks for `op` on `geometry` (e.g. `brgconv:avx512_core`). */
   implementation(op: 0 | 1 | 2, geometry: readonly number[]): string
   /** Sets the number of threads oneDNN's convolutions use (OpenMP; process-wide). */
@@ -27,6 +37,16 @@ export interface NativeConv {
 const ADDON = '../build/Release/dnnl_conv.node'
 
 let cached: { addon: NativeConv | null; reason: string } | undefined
+
+/**
+ * OpenMP threads spin after each convolution by default, waiting for the next; beside wasm's own thread pool
+ * that burns the cores the next kernel needs (2-thread training steps took 2–3× the CPU time). libgomp reads
+ * `OMP_WAIT_POLICY` once, when it loads with the addon, so it is set before; a value the user set wins.
+ * @internal
+ */
+export function preferPassiveOpenMp(env: Record<string, string | undefined>): void {
+  if (env.OMP_WAIT_POLICY === undefined) env.OMP_WAIT_POLICY = 'PASSIVE'
+}
 
 function load(): { addon: NativeConv | null; reason: string } {
   let path: string
@@ -42,6 +62,7 @@ function load(): { addon: NativeConv | null; reason: string } {
         'the oneDNN addon is not built (install libdnnl-dev and a C++ compiler, then `pnpm rebuild @unet/runtime-native`)',
     }
   }
+  preferPassiveOpenMp(process.env)
   try {
     const addon = createRequire(import.meta.url)(path) as NativeConv
     if (typeof addon.conv !== 'function') return { addon: null, reason: `${path} is not the oneDNN conv addon` }

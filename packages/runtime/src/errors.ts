@@ -63,3 +63,30 @@ export class ModelFileError extends Error {
     this.file = file
   }
 }
+
+/** What went wrong when building a predict-only model. */
+export type InferenceModelErrorCode = 'MODEL_UNSUPPORTED'
+
+/**
+ * Thrown by {@link createInferenceModel} and {@link inferencePlan} for a model they cannot read.
+ *
+ * @example
+ * ```ts
+ * try { await createInferenceModel(model) } catch (e) { if (e instanceof InferenceModelError) console.log(e.code) }
+ * ```
+ */
+export class InferenceModelError extends Error {
+  override readonly name = 'InferenceModelError'
+  /** A stable code to branch on. */
+  readonly code: InferenceModelErrorCode
+
+  /**
+   * @param code - what kind of failure
+   * @param message - what was wrong, where, and what to do
+   * @param options - the underlying error, if any
+   */
+  constructor(code: InferenceModelErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.code = code
+  }
+}

@@ -8,4 +8,6 @@ it('runs the README example as written', async () => {
   expect(backendRequests).toContain(example.backend)
   expect(example.reason).toMatch(new RegExp(`^${String(example.backend)}: `))
   expect(example.samePredictions).toBe(true)
+  expect(example.foldedLayers).toEqual(['Conv2D', 'Conv2D'])
+  expect(example.foldedMaxDiff).toBeLessThan(1e-5)
 })

@@ -50,7 +50,8 @@ function batch(): { xs: tf.Tensor4D; ys: tf.Tensor4D } {
   return { xs: tf.tensor4d(xs, [count, size, size, 1]), ys: tf.tensor4d(ys, [count, size, size, 1]) }
 }
 
-describe('training on wasm (no tfjs-node on this machine)', () => {
+// Starting wasm (threads, oneDNN) and 12 steps take ~1 s on a quiet machine, 10× that on a loaded 2-core one.
+describe('training on wasm (no tfjs-node on this machine)', { timeout: 60_000 }, () => {
   it('trains a small conv net: the loss falls, no tensors leak, and a saved model predicts the same', async () => {
     const info = await initBackend({ backend: 'wasm' })
     expect(info.backend).toBe('wasm')

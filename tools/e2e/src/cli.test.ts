@@ -34,6 +34,12 @@ function weightBytes(dir: string): Buffer {
   return Buffer.concat(manifest.weightsManifest.flatMap((g) => g.paths.map((p) => readFileSync(join(dir, p)))))
 }
 
+/** The folder a checkpoint slot's pointer names (RUN/checkpoints/<slot>.json). */
+function checkpoint(runDir: string, slot: string): string {
+  const pointer = JSON.parse(readFileSync(join(runDir, 'checkpoints', `${slot}.json`), 'utf8')) as { folder: string }
+  return join(runDir, 'checkpoints', pointer.folder)
+}
+
 function history(runDir: string): unknown[] {
   const h = JSON.parse(readFileSync(join(runDir, 'history.json'), 'utf8')) as Record<string, unknown>[]
   return h.map(({ seconds: _s, imagesPerSecond: _i, ...rest }) => rest)
@@ -53,20 +59,23 @@ describe('unet command, end to end', () => {
     expect(problems(t.stderr)).toBe('')
     expect(t.code).toBe(0)
     expect(t.stdout).toMatch(/best validation TGS score \d\.\d{4} at epoch \d, threshold 0\.\d\d \(empty-mask baseline \d\.\d{4}\)/)
-    for (const f of ['config.json', 'history.csv', 'history.json', 'log.jsonl', 'best', 'last', 'report']) expect(readdirSync(run)).toContain(f)
-    expect(readdirSync(join(run, 'report')).sort()).toEqual(['index.html', 'loss.png', 'metrics.png', 'threshold.png', 'validation-grid.png'])
+    for (const f of ['config.json', 'run.json', 'history.csv', 'history.json', 'log.jsonl', 'checkpoints', 'report']) expect(readdirSync(run)).toContain(f)
+    expect(readdirSync(join(run, 'report')).sort()).toEqual(['index.html', 'learning.png', 'loss.png', 'metrics.png', 'monitor.png', 'threshold.png', 'validation-grid.png'])
+    const runFile = JSON.parse(readFileSync(join(run, 'run.json'), 'utf8')) as { model: string; threshold: number }
+    expect(join(run, runFile.model)).toBe(join(checkpoint(run, 'best'), 'model.json'))
     const html = readFileSync(join(run, 'report', 'index.html'), 'utf8')
     expect(html).toContain('<svg')
     expect(html).toContain('data:image/png;base64,')
     expect(html).not.toMatch(/<(script|link)[^>]+(src|href)=/)
 
-    const bestState = JSON.parse(readFileSync(join(run, 'best', 'state.json'), 'utf8')) as { best: { threshold: number; score: number } }
+    const bestState = JSON.parse(readFileSync(join(checkpoint(run, 'best'), 'state.json'), 'utf8')) as { best: { threshold: number; value: number } }
+    expect(runFile.threshold).toBe(bestState.best.threshold)
     const e = await unet('evaluate', '--model', run, '--json')
     expect(e.code).toBe(0)
     const evaluation = JSON.parse(e.stdout) as { threshold: number; atThreshold: { score: number; iou: number; dice: number }; images: number }
     expect(evaluation.threshold).toBe(bestState.best.threshold)
     // the run's validation split again, scored by the best checkpoint: the score training recorded
-    expect(evaluation.atThreshold.score).toBeCloseTo(bestState.best.score, 10)
+    expect(evaluation.atThreshold.score).toBeCloseTo(bestState.best.value, 10)
     expect(evaluation.images).toBe(8)
 
     const out = join(work, 'submission.csv.gz')
@@ -110,15 +119,64 @@ describe('unet command, end to end', () => {
     const code = await new Promise<number | null>((done) => child.on('close', done))
     expect(signalled).toBe(true)
     expect(code).toBe(130)
-    const state = JSON.parse(readFileSync(join(cut, 'last', 'state.json'), 'utf8')) as { finished: boolean; globalStep: number }
+    const state = JSON.parse(readFileSync(join(checkpoint(cut, 'last'), 'state.json'), 'utf8')) as { finished: boolean; globalStep: number }
     expect(state.finished).toBe(false)
 
     const resumed = await unet('train', '--out', cut, '--resume', '--quiet')
     expect(problems(resumed.stderr)).toBe('')
     expect(resumed.code).toBe(0)
     expect(history(cut)).toEqual(history(straight))
-    expect(weightBytes(join(cut, 'last')).equals(weightBytes(join(straight, 'last')))).toBe(true)
-    expect(weightBytes(join(cut, 'best')).equals(weightBytes(join(straight, 'best')))).toBe(true)
+    expect(weightBytes(checkpoint(cut, 'last')).equals(weightBytes(checkpoint(straight, 'last')))).toBe(true)
+    expect(weightBytes(checkpoint(cut, 'best')).equals(weightBytes(checkpoint(straight, 'best')))).toBe(true)
+  })
+
+  it('F3: a signal is seen within a step — mid-epoch checkpoint, exit 130 / 143; a second signal waits for the save and says so', async () => {
+    // one image per step: 32 steps in the epoch, so stopping at its end would show as step 0 of epoch 1
+    const args = ['--data', data, '--image-size', '16', '--depth', '1', '--filters', '2', '--batch-size', '1', '--seed', '5', '--epochs', '1', '--augment', 'none', '--lr-patience', '0']
+    const straight = join(work, 'term-straight')
+    expect((await unet('train', ...args, '--out', straight, '--quiet')).code).toBe(0)
+
+    const cut = join(work, 'term-cut')
+    const child = spawn(process.execPath, [cli, 'train', ...args, '--out', cut, '--json'], { cwd: work })
+    let stdout = ''
+    let stderr = ''
+    let signalled = false
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString()
+      if (!signalled && /"event":"step"/.test(stdout)) {
+        signalled = true
+        // Ctrl-C and, at once, docker stop's SIGTERM (two of one kind would merge into one; the kernel hands SIGINT over first)
+        child.kill('SIGINT')
+        child.kill('SIGTERM')
+      }
+    })
+    const code = await new Promise<number | null>((done) => child.on('close', done))
+    expect(signalled).toBe(true)
+    expect(code).toBe(130)
+    expect(stderr).toMatch(/SIGINT: stopping after this step and saving a checkpoint/)
+    expect(stderr).toMatch(/SIGTERM while stopping: still saving the checkpoint .* waiting for it to finish/)
+    const state = JSON.parse(readFileSync(join(checkpoint(cut, 'last'), 'state.json'), 'utf8')) as { epoch: number; step: number; finished: boolean }
+    expect(state.epoch).toBe(0)
+    expect(state.step).toBeGreaterThan(0)
+    expect(state.step).toBeLessThan(32)
+    expect(state.finished).toBe(false)
+
+    const resumed = await unet('train', '--out', cut, '--resume', '--quiet')
+    expect(problems(resumed.stderr)).toBe('')
+    expect(resumed.code).toBe(0)
+    expect(weightBytes(checkpoint(cut, 'last')).equals(weightBytes(checkpoint(straight, 'last')))).toBe(true)
+
+    // SIGTERM alone: 143
+    const term = join(work, 'term-only')
+    const t = spawn(process.execPath, [cli, 'train', ...args, '--out', term, '--json'], { cwd: work })
+    let seen = ''
+    t.stdout.on('data', (chunk: Buffer) => {
+      if (!/"event":"step"/.test(seen) && /"event":"step"/.test((seen += chunk.toString()))) t.kill('SIGTERM')
+    })
+    expect(await new Promise<number | null>((done) => t.on('close', done))).toBe(143)
+    const s2 = JSON.parse(readFileSync(join(checkpoint(term, 'last'), 'state.json'), 'utf8')) as { epoch: number; step: number }
+    expect([s2.epoch, s2.step > 0 && s2.step < 32]).toEqual([0, true])
   })
 
   it('reports errors as one line and a non-zero exit code', async () => {

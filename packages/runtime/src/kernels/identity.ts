@@ -1,5 +1,6 @@
-import { Identity, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core'
+import { Cast, Identity, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core'
 
+import { WasmKernelError } from './errors'
 import type { WasmBackendLike } from './wasm-backend'
 
 /**
@@ -15,4 +16,22 @@ export function makeIdentity(stock: KernelConfig | undefined): KernelConfig {
     return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype }
   }
   return { kernelName: Identity, backendName: 'wasm', kernelFunc: kernelFunc as unknown as KernelFunc }
+}
+
+/**
+ * `Cast` to the dtype the tensor already has shares its buffer, as `Identity` does (tfjs-core's `moments`
+ * casts float32 activations to float32 in every batch norm, and tfjs-backend-wasm copies them); any real
+ * conversion goes to the stock kernel.
+ */
+export function makeCast(stock: KernelConfig | undefined): KernelConfig {
+  const identity = makeIdentity(undefined)
+  const kernelFunc = (args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs: Record<string, unknown> }): TensorInfo => {
+    const x = args.inputs.x as TensorInfo
+    if (x.dtype === args.attrs.dtype && x.dtype !== 'string') return identity.kernelFunc(args as never) as TensorInfo
+    if (stock === undefined) {
+      throw new WasmKernelError('KERNEL_UNSUPPORTED', `Cast from ${x.dtype} to ${String(args.attrs.dtype)}: no wasm Cast kernel; import '@tensorflow/tfjs-backend-wasm' first.`)
+    }
+    return stock.kernelFunc(args as never) as TensorInfo
+  }
+  return { kernelName: Cast, backendName: 'wasm', kernelFunc: kernelFunc as unknown as KernelFunc }
 }

@@ -4,10 +4,12 @@ import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from '
 // would put its slow Conv2DBackpropInput back.
 import '@tensorflow/tfjs-backend-wasm'
 
+import { makeAdamUpdate, overrideAdam } from './adam'
 import { makeBatchNormGrad, overrideBatchNormGradient } from './batch-norm-grad'
 import { makeConv2DBackpropFilter } from './conv2d-backprop-filter'
 import { makeConv2DBackpropInput } from './conv2d-backprop-input'
-import { makeIdentity } from './identity'
+import { makeCast, makeIdentity } from './identity'
+import { makeReluGrad, makeSquareGrad, overrideElementwiseGradients } from './elementwise-grads'
 import { makeBroadcastChannels, overrideReductionGradients } from './reduction-grads'
 import { makeConcat, makeFusedBatchNorm, makeMaxPoolGrad, makeMean, makeSplitV, makeSum } from './layout-kernels'
 
@@ -27,7 +29,13 @@ let registered: string[] | null = null
  *   for the channels-last cases a U-Net hits, the stock kernel otherwise;
  * - the gradients of `FusedBatchNorm`, `Mean` and `Sum` (registered globally, but they defer to tfjs-core's
  *   own on every backend other than wasm), through the kernels `UnetBatchNormGrad` and
- *   `UnetBroadcastChannels`.
+ *   `UnetBroadcastChannels`;
+ * - the gradients of `Relu` and `Square` (same rule): one SIMD pass each (`UnetReluGrad`, `UnetSquareGrad`)
+ *   instead of Step, Cast and Multiply, and Cast and two Multiply;
+ * - `Cast` to the same dtype shares the buffer (tfjs-core's `moments` casts float32 to float32 in every batch
+ *   norm) instead of copying it;
+ * - tfjs's `AdamOptimizer` update (patched globally, tfjs-core's own code on every other backend): one
+ *   `UnetAdamUpdate` pass per variable instead of 14 element-wise kernels, each a thread-pool round trip.
  *
  * Gradients agree with the cpu backend. Safe to call more than once, before or after the wasm backend has
  * started; later calls change nothing. Call it after `@tensorflow/tfjs-layers` (or tfjs-core's
@@ -59,6 +67,10 @@ export function registerWasmTrainingKernels(): string[] {
     makeMaxPoolGrad(),
     makeFusedBatchNorm(),
     makeBroadcastChannels(),
+    makeAdamUpdate(),
+    makeReluGrad(),
+    makeSquareGrad(),
+    makeCast(getKernel('Cast', 'wasm')),
   ]
   for (const config of configs) {
     if (getKernel(config.kernelName, 'wasm') !== undefined) unregisterKernel(config.kernelName, 'wasm')
@@ -66,6 +78,8 @@ export function registerWasmTrainingKernels(): string[] {
   }
   overrideBatchNormGradient()
   overrideReductionGradients()
+  overrideAdam()
+  overrideElementwiseGradients()
   registered = configs.map((c) => c.kernelName)
   return [...registered]
 }

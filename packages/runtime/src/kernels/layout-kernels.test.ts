@@ -87,6 +87,18 @@ const cases: Record<string, () => { values: number[]; shapes: number[][] }> = {
     })
     return { values: grads.flatMap((g) => [...g.dataSync()]), shapes: grads.map((g) => g.shape) }
   },
+  'max-pool 2×2 gradient in SIMD (channels in groups of 4): even and odd sizes, ties, valid and same': () => {
+    // Rounded, then ReLU: many ties, among zeros and among equal positive values.
+    const inputs = [t4([2, 6, 8, 8], 30), t4([1, 7, 5, 4], 31), t4([2, 4, 4, 12], 32)].map((x) => tf.relu(tf.round(tf.mul(x, 2))))
+    const grads = inputs.flatMap((x) =>
+      (['valid', 'same'] as const).map((pad) => {
+        const shape = tf.maxPool(x as tf.Tensor4D, 2, 2, pad).shape
+        const weights = tf.reshape(tf.range(1, 1 + shape.reduce((a, b) => a * b)), shape)
+        return tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(v as tf.Tensor4D, 2, 2, pad), weights)))(x)
+      }),
+    )
+    return { values: grads.flatMap((g) => [...g.dataSync()]), shapes: grads.map((g) => g.shape) }
+  },
 }
 
 describe('channels-last layout kernels on wasm', () => {

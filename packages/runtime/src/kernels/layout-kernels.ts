@@ -168,11 +168,30 @@ export function makeMaxPoolGrad(): KernelConfig {
     )
     const wasm = backend as WasmBackendLike
     const dx = wasm.makeOutput(input.shape, 'float32')
+    const { batchSize, inHeight, inWidth, inChannels: ch, outHeight, outWidth, strideHeight, strideWidth } = info
+    // The U-Net's pooling: 2 × 2 windows that tile the input (stride 2, no padding on top or left).
+    const tiles = info.effectiveFilterHeight === 2 && info.effectiveFilterWidth === 2 && strideHeight === 2 && strideWidth === 2
+    const loops = tiles && ch % 4 === 0 && info.padInfo.top === 0 && info.padInfo.left === 0 && 2 * outHeight <= inHeight && 2 * outWidth <= inWidth
+      ? simdLoops(wasm)
+      : null
+    if (loops !== null) {
+      // Rows or columns no window covers (odd sizes) get no gradient.
+      if (2 * outHeight !== inHeight || 2 * outWidth !== inWidth) heapF32(wasm, dx).fill(0)
+      const at = (t: TensorInfo) => (wasm.dataIdMap.get(t.dataId) as { memoryOffset: number }).memoryOffset
+      const [xBase, gBase, dxBase] = [at(input), at(dy), at(dx)]
+      const rowBytes = inWidth * ch * 4
+      for (let n = 0; n < batchSize; n++) {
+        for (let p = 0; p < outHeight; p++) {
+          const inRow = (n * inHeight + 2 * p) * rowBytes
+          loops.maxPool2x2Grad(xBase + inRow, gBase + (n * outHeight + p) * outWidth * ch * 4, dxBase + inRow, outWidth, ch / 4, rowBytes)
+        }
+      }
+      return dx
+    }
     const x = heapF32(wasm, input)
     const g = heapF32(wasm, dy)
     const out = heapF32(wasm, dx)
     out.fill(0)
-    const { batchSize, inHeight, inWidth, inChannels: ch, outHeight, outWidth, strideHeight, strideWidth } = info
     const fh = info.effectiveFilterHeight
     const fw = info.effectiveFilterWidth
     const top = info.padInfo.top

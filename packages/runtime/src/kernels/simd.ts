@@ -24,6 +24,16 @@ export interface SimdLoops {
    * (row stride `rowStride` bytes), in 4 × 4 blocks.
    */
   transpose4(src: number, pixelStride: number, dst: number, rowStride: number, p4: number, c4: number): void
+  /** out[i] = x[i] > 0 ? dy[i] : 0 over n4 groups of 4 floats: the gradient of a ReLU in one pass. */
+  reluMask(dy: number, x: number, out: number, n4: number): void
+  /** out[i] = 2 · x[i] · dy[i] over n4 groups of 4 floats: the gradient of a square in one pass. */
+  squareGrad(dy: number, x: number, out: number, n4: number): void
+  /**
+   * Gradient of a 2 × 2, stride-2 max-pool for one output row of `outW` pixels of 4·c4 channels: each dy goes
+   * to the first largest of its window's four inputs (row-major order, as the cpu backend picks), zeros to
+   * the other three. `x` and `dx` point at the window's top input row, `rowStride` bytes apart from the next.
+   */
+  maxPool2x2Grad(x: number, dy: number, dx: number, outW: number, c4: number, rowStride: number): void
 }
 
 const I32 = 0x7f
@@ -238,13 +248,98 @@ function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
       ],
     ),
   )
+  // Element-wise loops (dy 0, x 1, out 2, n4 3): out = compute(dy, x), with dy and x loaded in that order.
+  const elementwise = (compute: number[]) =>
+    body([[1, V128]], [
+      ...block,
+      ...get(3),
+      ...eqz,
+      ...brIf(0),
+      ...loop,
+      ...get(2),
+      ...get(0),
+      ...load,
+      ...get(1),
+      ...load,
+      ...compute,
+      ...store,
+      ...step16(0),
+      ...step16(1),
+      ...step16(2),
+      ...get(3),
+      ...i32(1),
+      ...sub,
+      ...tee(3),
+      ...brIf(0),
+      ...end,
+      ...end,
+    ])
+  // reluMask: dy AND (x > 0), the comparison's all-ones lanes keeping dy.
+  const relu = elementwise([
+    ...[0x43, 0x00, 0x00, 0x00, 0x00], // f32.const 0
+    ...[0xfd, 0x13], // f32x4.splat
+    ...[0xfd, 0x44], // f32x4.gt
+    ...[0xfd, 0x4e], // v128.and
+  ])
+  // squareGrad: dy · (x + x); x + x is x · 2 exactly, so the same as tfjs's dy · (x · 2). Local 4 holds x.
+  const squareGrad = elementwise([...tee(4), ...get(4), ...fadd, ...fmul])
+  // maxPool2x2Grad(x 0, dy 1, dx 2, outW 3, c4 4, rowStride 5); locals j 6, xp 7, gp 8, dp 9, chBytes 10;
+  // v128 a 11, b 12, c 13, d 14, g 15, best 16, gtb 17, gtc 18, gtd 19.
+  const gtF = [0xfd, 0x44] // f32x4.gt
+  const and = [0xfd, 0x4e] // v128.and
+  const andnot = [0xfd, 0x4f] // v128.andnot: a AND NOT b
+  const bitselect = [0xfd, 0x52] // v128.bitselect(v1, v2, mask): v1 where mask, v2 elsewhere
+  const at4 = (base: number, k: number) => [
+    ...get(base),
+    ...(k & 2 ? [...get(5), ...add] : []),
+    ...(k & 1 ? [...get(10), ...add] : []),
+  ]
+  const pool = body(
+    [
+      [5, I32],
+      [9, V128],
+    ],
+    [
+      ...get(4),
+      ...i32(4),
+      ...shl,
+      ...set(10),
+      ...rowsLoop(
+        3,
+        4,
+        6,
+        [
+          ...get(0), ...set(7), ...get(1), ...set(8), ...get(2), ...set(9),
+          ...get(0), ...get(10), ...i32(1), ...shl, ...add, ...set(0),
+          ...get(2), ...get(10), ...i32(1), ...shl, ...add, ...set(2),
+          ...get(1), ...get(10), ...add, ...set(1),
+        ],
+        [
+          ...[0, 1, 2, 3].flatMap((k) => [...at4(7, k), ...load, ...set(11 + k)]),
+          ...get(8), ...load, ...set(15),
+          ...get(12), ...get(11), ...gtF, ...set(17),
+          ...get(12), ...get(11), ...get(17), ...bitselect, ...set(16),
+          ...get(13), ...get(16), ...gtF, ...set(18),
+          ...get(13), ...get(16), ...get(18), ...bitselect, ...set(16),
+          ...get(14), ...get(16), ...gtF, ...set(19),
+          ...at4(9, 3), ...get(15), ...get(19), ...and, ...store,
+          ...at4(9, 2), ...get(15), ...get(18), ...and, ...get(19), ...andnot, ...store,
+          ...at4(9, 1), ...get(15), ...get(17), ...and, ...get(18), ...andnot, ...get(19), ...andnot, ...store,
+          ...at4(9, 0), ...get(15), ...get(17), ...andnot, ...get(18), ...andnot, ...get(19), ...andnot, ...store,
+          ...step16(7),
+          ...step16(8),
+          ...step16(9),
+        ],
+      ),
+    ],
+  )
   const fn = (params: number) => [0x60, ...uleb(params), ...Array<number>(params).fill(I32), 0x00]
   const bytes = [
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
     ...section(1, vec([fn(4), fn(7), fn(6)])),
     // A shared memory (the threaded build) must be imported as shared, with a maximum: 4 GiB covers any.
     ...section(2, vec([[...name('env'), ...name('memory'), 0x02, ...(shared ? [0x03, 0x00, ...uleb(65536)] : [0x00, 0x00])]])),
-    ...section(3, vec([[0], [1], [2], [0], [2], [2]])),
+    ...section(3, vec([[0], [1], [2], [0], [2], [2], [0], [0], [2]])),
     ...section(
       7,
       vec([
@@ -254,9 +349,12 @@ function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
         [...name('fillRows'), 0x00, 3],
         [...name('copyRows'), 0x00, 4],
         [...name('transpose4'), 0x00, 5],
+        [...name('reluMask'), 0x00, 6],
+        [...name('squareGrad'), 0x00, 7],
+        [...name('maxPool2x2Grad'), 0x00, 8],
       ]),
     ),
-    ...section(10, vec([sums, dots, scale, fill, copy, tr])),
+    ...section(10, vec([sums, dots, scale, fill, copy, tr, relu, squareGrad, pool])),
   ]
   return new Uint8Array(bytes)
 }

@@ -17,7 +17,7 @@ import { disposeInfo, heapF32, type WasmBackendLike } from '../kernels/wasm-back
  * never name the optional package).
  */
 export interface NativeConvAddon {
-  conv(op: 0 | 1 | 2, a: Float32Array, b: Float32Array, out: Float32Array, geometry: readonly number[]): void
+  conv(op: 0 | 1 | 2, a: Float32Array, b: Float32Array, out: Float32Array, geometry: readonly number[], bias?: Float32Array | null, relu?: boolean): void
   setThreads?(n: number): void
   threads?(): number
 }
@@ -61,9 +61,10 @@ function nativeCase(attrs: NamedAttrMap, inputs: TensorInfo[]): boolean {
 let registeredWith: NativeConvAddon | null = null
 
 /**
- * Replaces the wasm backend's `Conv2D`, `FusedConv2D` (without bias and activation), `Conv2DBackpropInput`
- * and `Conv2DBackpropFilter` with oneDNN's convolutions from `@unet/runtime-native`, reading and writing the
- * wasm heap in place. Every other case (NCHW, dilation, a fused bias or activation, non-float32) and any
+ * Replaces the wasm backend's `Conv2D`, `FusedConv2D` (with a per-channel bias and a ReLU or no activation,
+ * run as oneDNN post-ops in the same pass), `Conv2DBackpropInput` and `Conv2DBackpropFilter` with oneDNN's
+ * convolutions from `@unet/runtime-native`, reading and writing the wasm heap in place. Every other case
+ * (NCHW, dilation, another fused activation or a broadcast bias, non-float32) and any
  * geometry oneDNN rejects goes to the kernel registered before, so call this after
  * {@link registerWasmTrainingKernels} — `initBackend` does both when it picks wasm.
  *
@@ -106,9 +107,17 @@ export function registerNativeConvKernels(addon: NativeConvAddon): string[] {
       const inputs = args.inputs as Record<string, TensorInfo | undefined>
       let op: 0 | 1 | 2
       let a: TensorInfo, b: TensorInfo, outShape: number[], geometry: number[]
+      let bias: TensorInfo | null = null
+      let relu = false
       if (name === 'Conv2D' || name === 'FusedConv2D') {
-        if (name === 'FusedConv2D' && (inputs.bias != null || inputs.preluActivationWeights != null || (attrs.activation ?? 'linear') !== 'linear')) {
-          return fallback(args)
+        if (name === 'FusedConv2D') {
+          const activation = (attrs.activation ?? 'linear') as string
+          if (inputs.preluActivationWeights != null || (activation !== 'linear' && activation !== 'relu')) return fallback(args)
+          relu = activation === 'relu'
+          bias = inputs.bias ?? null
+          // A bias of one value per output channel; tfjs also allows a broadcast scalar, which wasm's kernel takes.
+          const channels = inputs.filter?.shape[3]
+          if (bias !== null && (bias.dtype !== 'float32' || bias.shape.length !== 1 || bias.shape[0] !== channels)) return fallback(args)
         }
         a = inputs.x!
         b = inputs.filter!
@@ -136,7 +145,8 @@ export function registerNativeConvKernels(addon: NativeConvAddon): string[] {
       const out = backend.makeOutput(outShape, 'float32')
       try {
         // Views after the last allocation: any allocation may grow (and so replace) the heap.
-        addon.conv(op, heapF32(backend, a), heapF32(backend, b), heapF32(backend, out), geometry)
+        if (bias === null && !relu) addon.conv(op, heapF32(backend, a), heapF32(backend, b), heapF32(backend, out), geometry)
+        else addon.conv(op, heapF32(backend, a), heapF32(backend, b), heapF32(backend, out), geometry, bias === null ? null : heapF32(backend, bias), relu)
       } catch {
         // A geometry oneDNN does not take (e.g. padding it finds inconsistent): the wasm kernel computes it.
         disposeInfo(backend, out)

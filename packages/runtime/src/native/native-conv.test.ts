@@ -12,11 +12,14 @@ if (addon === null) {
 
 /** Calls of the addon by op (0 forward, 1 input gradient, 2 filter gradient): proves the kernels ran natively. */
 const calls = [0, 0, 0]
+/** Forward calls with a fused bias or ReLU. */
+let fusedCalls = 0
 const counting = addon && {
   ...addon,
-  conv: (op: 0 | 1 | 2, a: Float32Array, b: Float32Array, out: Float32Array, geometry: readonly number[]) => {
+  conv: (op: 0 | 1 | 2, a: Float32Array, b: Float32Array, out: Float32Array, geometry: readonly number[], bias?: Float32Array | null, relu?: boolean) => {
     calls[op]! += 1
-    addon.conv(op, a, b, out, geometry)
+    if (bias != null || relu === true) fusedCalls++
+    addon.conv(op, a, b, out, geometry, bias, relu)
   },
   setThreads: (n: number) => addon.setThreads(n),
   threads: () => addon.threads(),
@@ -106,20 +109,60 @@ describe.skipIf(addon === null)('oneDNN conv kernels on wasm (threaded build: th
     }
   })
 
-  it('leaves fused bias and activation to the wasm kernel, which still computes them', async () => {
-    const args = () => ({
-      x: tf.randomUniform([1, 6, 6, 3], -1, 1, 'float32', 4) as tf.Tensor4D,
-      filter: tf.randomUniform([3, 3, 3, 4], -1, 1, 'float32', 5) as tf.Tensor4D,
-      bias: tf.randomUniform([4], -1, 1, 'float32', 6) as tf.Tensor1D,
-      strides: 1,
-      pad: 'same' as const,
-      activation: 'relu' as const,
-    })
-    const onWasm = tf.tidy(() => tf.fused.conv2d(args()).dataSync() as Float32Array)
+  it('runs FusedConv2D with bias and ReLU as one oneDNN call, as the cpu backend computes it; other activations go to wasm', async () => {
+    const fusedCases: Array<Case & { bias: boolean; activation: 'relu' | 'linear' | 'elu' }> = [
+      { ...cases[0]!, bias: true, activation: 'relu' },
+      { ...cases[2]!, bias: true, activation: 'linear' },
+      { ...cases[3]!, bias: false, activation: 'relu' },
+      { ...cases[4]!, bias: true, activation: 'relu' },
+      { ...cases[1]!, bias: true, activation: 'elu' },
+    ]
+    const runFused = () =>
+      fusedCases.map((c) =>
+        tf.tidy(() => {
+          const x = tf.randomUniform([c.n, c.h, c.w, c.ci], -1, 1, 'float32', 4) as tf.Tensor4D
+          const filter = tf.randomUniform([c.k, c.k, c.ci, c.co], -1, 1, 'float32', 5) as tf.Tensor4D
+          const bias = c.bias ? (tf.randomUniform([c.co], -1, 1, 'float32', 6) as tf.Tensor1D) : undefined
+          return tf.fused.conv2d({ x, filter, bias, strides: c.s, pad: c.pad, activation: c.activation }).dataSync() as Float32Array
+        }),
+      )
+    calls.fill(0)
+    fusedCalls = 0
+    const before = tf.memory().numTensors
+    const onWasm = runFused()
+    expect(tf.memory().numTensors).toBe(before)
+    // Four natively, each with its bias or ReLU fused; elu is not a oneDNN post-op here, so wasm's kernel computes it.
+    expect(calls[0]).toBe(4)
+    expect(fusedCalls).toBe(4)
     await tf.setBackend('cpu')
-    const onCpu = tf.tidy(() => tf.fused.conv2d(args()).dataSync() as Float32Array)
+    const onCpu = runFused()
     await tf.setBackend('wasm')
-    expect(maxDiff(onWasm, onCpu)).toBeLessThan(1e-4)
+    for (const [i, c] of fusedCases.entries()) {
+      expect(maxDiff(onWasm[i]!, onCpu[i]!), JSON.stringify(c)).toBeLessThan(1e-4 * c.k * c.k * c.ci)
+      if (c.activation === 'relu') expect(Math.min(...onWasm[i]!)).toBe(0)
+    }
+  })
+
+  it('predicts with a folded inference model (fused conv + bias + ReLU) as the original model does on cpu', async () => {
+    const input = tfl.input({ shape: [10, 14, 3] })
+    let x = tfl.layers.conv2d({ filters: 6, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) }).apply(input) as tfl.SymbolicTensor
+    x = tfl.layers.batchNormalization({ betaInitializer: 'ones', movingMeanInitializer: tfl.initializers.constant({ value: 0.3 }), movingVarianceInitializer: tfl.initializers.constant({ value: 2 }) }).apply(x) as tfl.SymbolicTensor
+    x = tfl.layers.activation({ activation: 'relu' }).apply(x) as tfl.SymbolicTensor
+    x = tfl.layers.conv2d({ filters: 1, kernelSize: 1, activation: 'sigmoid', kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }) }).apply(x) as tfl.SymbolicTensor
+    const model = tfl.model({ inputs: input, outputs: x })
+    const images = tf.randomUniform([2, 10, 14, 3], -1, 1, 'float32', 9)
+    const { createInferenceModel } = await import('../inference')
+    const fast = await createInferenceModel(model)
+    fusedCalls = 0
+    const onWasm = tf.tidy(() => (fast.predict(images) as tf.Tensor).dataSync() as Float32Array)
+    expect(fusedCalls).toBe(2) // conv + bias + relu, and the sigmoid head's conv + bias
+    await tf.setBackend('cpu')
+    const onCpu = tf.tidy(() => (model.predict(images) as tf.Tensor).dataSync() as Float32Array)
+    await tf.setBackend('wasm')
+    expect(maxDiff(onWasm, onCpu)).toBeLessThan(1e-5)
+    tf.dispose(images)
+    fast.dispose()
+    model.dispose()
   })
 
   it('trains a small conv net with falling loss and no tensor leaks', async () => {

@@ -1,0 +1,101 @@
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { writeCarvanaLike, writeWhaleLike } from './fixtures'
+
+const cli = resolve(import.meta.dirname, '../../../apps/trainer/dist/cli.js')
+const work = mkdtempSync(join(tmpdir(), 'unet-e2e-datasets-'))
+
+function unet(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [cli, ...args], { cwd: work, env: { ...process.env, UNET_DEBUG: '1' } })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()))
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
+    child.on('error', fail)
+    child.on('close', (code) => done({ code, stdout, stderr }))
+  })
+}
+
+interface Epoch {
+  valDice: number
+}
+const history = (run: string): Epoch[] => JSON.parse(readFileSync(join(run, 'history.json'), 'utf8')) as Epoch[]
+const runFile = (run: string) => JSON.parse(readFileSync(join(run, 'run.json'), 'utf8')) as Record<string, unknown>
+
+// the Dice of predicting all foreground (what a model that learned nothing but "say yes" gets); empty masks get 0
+const FULL_MASK_DICE = 0.45
+
+describe('unet train on other layouts, end to end', () => {
+  const carvana = join(work, 'carvana')
+  const whales = join(work, 'whales')
+  beforeAll(async () => {
+    await writeCarvanaLike(carvana, { cars: 7, views: 4, width: 96, height: 64 })
+    await writeWhaleLike(whales, 24)
+  })
+
+  it('Carvana layout (RGB JPEG + GIF masks, 3:2): learns far above the empty and all-ones baselines', async () => {
+    const run = join(work, 'carvana-run')
+    const r = await unet(
+      'train', '--data', carvana, '--out', run, '--image-size', '48x32', '--depth', '2', '--filters', '8', '--batch-size', '4', '--epochs', '8',
+      '--lr', '0.01', '--group-by', 'carvana', '--augment', 'horizontal_flip', '--seed', '3', '--quiet', '--backend', 'wasm',
+    )
+    expect(r.stderr).not.toMatch(/error/)
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/best val_dice 0\.\d{4} at epoch \d/)
+    const best = Math.max(...history(run).map((h) => h.valDice))
+    expect(best).toBeGreaterThan(FULL_MASK_DICE + 0.3)
+    expect(runFile(run)).toMatchObject({
+      layout: 'carvana',
+      input: { width: 48, height: 32, channels: 3 },
+      rle: { order: 'row', idColumn: 'img', idSuffix: '.jpg' },
+      monitor: { name: 'val_dice', mode: 'max' },
+    })
+  }, 300_000)
+
+  it('whale-fluke folder pair (RGB JPEGs of many sizes, JPEG masks > 108) at 64x32 letterboxed, from a YAML config', async () => {
+    const run = join(work, 'whale-run')
+    const config = join(work, 'whales.yaml')
+    writeFileSync(
+      config,
+      [
+        `images: ${join(whales, 'images')}`,
+        `masks: ${join(whales, 'masks')}`,
+        'maskThreshold: 108',
+        'imageSize: 64x32',
+        'resize: letterbox',
+        'depth: 2',
+        'filters: 8',
+        'batchSize: 4',
+        'epochs: 8',
+        'lr: 0.01',
+        'augment:',
+        '  - horizontal_flip',
+        '  - name: rotate',
+        '    limit: 5',
+        '    p: 0.3',
+        'seed: 4',
+      ].join('\n') + '\n',
+    )
+    const r = await unet('train', '--config', config, '--out', run, '--quiet', '--backend', 'wasm')
+    expect(r.stderr).not.toMatch(/error/)
+    expect(r.code).toBe(0)
+    const best = Math.max(...history(run).map((h) => h.valDice))
+    expect(best).toBeGreaterThan(FULL_MASK_DICE + 0.3)
+    expect(runFile(run)).toMatchObject({ layout: 'folders', input: { width: 64, height: 32, channels: 3 }, prepare: { mode: 'letterbox', pad: 'reflect' } })
+    const saved = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as Record<string, unknown>
+    expect(saved).toMatchObject({ imageSize: 64, imageHeight: 32, maskThreshold: 108, channels: 3, monitor: 'val_dice' })
+  }, 300_000)
+
+  it('checks flags and config keys, one line per problem with the valid choices', async () => {
+    const r = await unet('train', '--data', carvana, '--image-size', '50x30', '--depth', '2', '--augment', 'twirl', '--out', join(work, 'bad'))
+    expect(r.code).toBe(1)
+    const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('unet: error:'))
+    expect(lines.length).toBeGreaterThanOrEqual(2)
+    expect(r.stderr).toMatch(/--image-size must be divisible by 2\^depth = 4/)
+    expect(r.stderr).toMatch(/--augment .*horizontal_flip/)
+  }, 60_000)
+})
