@@ -71,7 +71,11 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv): Timing {
   }
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
 
 async function main(): Promise<void> {
   if (opts.child) return child(opts.child)
