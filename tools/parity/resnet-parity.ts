@@ -5,12 +5,15 @@
  *    torchvision's network (SE variants: an SE block written in the script) and writes them as safetensors by
  *    hand; @unet/resnet-encoder's loadEncoderWeights reads them into createEncoder(name); a random non-square
  *    batch goes through both; the max abs difference is printed at every stride.
+ *    The same for the pre-activation networks of qubvel's classification_models (--keras): random weights written
+ *    with h5py in the Keras layout of its *_imagenet_1000_no_top.h5 files, loaded from that h5, against a PyTorch
+ *    forward pass over the same file.
  * 2. Whole U-Net: createUnet({ encoder: resnetEncoder(name) }) with every weight randomised is rebuilt in PyTorch
  *    (ImageNet normalisation, the same encoder, @unet/layers' decoder) and both outputs compared.
  *
  * Run from the repository root (build @unet/layers first: pnpm --filter @unet/layers build):
  *   tools/bench/node_modules/.bin/tsx tools/parity/resnet-parity.ts [--encoders resnet18,resnet34,resnet50,seresnet34]
- *     [--height 64] [--width 96] [--batch 2] [--seed 0] [--backend cpu|wasm] [--unet resnet34,seresnet34]
+ *     [--keras resnet18,seresnet34] [--height 64] [--width 96] [--batch 2] [--seed 0] [--backend cpu|wasm] [--unet resnet34,seresnet34]
  */
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -31,6 +34,7 @@ const { values: opts } = parseArgs({
   options: {
     encoders: { type: 'string', default: 'resnet18,resnet34,resnet50,seresnet34' },
     unet: { type: 'string', default: 'resnet34,seresnet34' },
+    keras: { type: 'string', default: 'resnet18,seresnet34' },
     height: { type: 'string', default: '64' },
     width: { type: 'string', default: '96' },
     batch: { type: 'string', default: '2' },
@@ -52,20 +56,25 @@ function maxAbs(a: Float32Array, b: Float32Array): { diff: number; peak: number 
   return { diff, peak }
 }
 
-async function encoderParity(name: string): Promise<number> {
+async function encoderParity(name: string, keras = false): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'resnet-parity-'))
   try {
-    execFileSync(opts.python, [script, 'weights', dir, name, opts.seed], { stdio: 'inherit' })
-    const model = createEncoder(name, { inputShape: [height, width, 3] })
-    const result = await loadEncoderWeights(model, join(dir, `${name}.safetensors`))
-    const input = tf.randomNormal([batch, height, width, 3], 0, 1, 'float32', Number(opts.seed) + 1)
+    execFileSync(opts.python, [script, keras ? 'keras-weights' : 'weights', dir, name, opts.seed], { stdio: 'inherit' })
+    const model = createEncoder(name, { inputShape: [height, width, 3], ...(keras ? { topology: 'classification_models' as const } : {}) })
+    const result = await loadEncoderWeights(model, join(dir, keras ? `${name}-cm.h5` : `${name}.safetensors`))
+    // torchvision's networks take normalised input; classification_models' take 0–255 (bn_data normalises)
+    const input = keras ? tf.randomUniform([batch, height, width, 3], 0, 255, 'float32', Number(opts.seed) + 1) : tf.randomNormal([batch, height, width, 3], 0, 1, 'float32', Number(opts.seed) + 1)
     writeFileSync(join(dir, 'input.f32'), new Uint8Array((input.dataSync() as Float32Array).buffer))
     writeFileSync(join(dir, 'input.json'), JSON.stringify({ shape: input.shape }))
-    execFileSync(opts.python, [script, 'features', dir, name], { stdio: 'inherit' })
+    execFileSync(opts.python, [script, keras ? 'keras-features' : 'features', dir, name], { stdio: 'inherit' })
     const outputs = model.predict(input) as TfCore.Tensor[]
-    console.log(`\n${name}: ${result.loaded.length} layers from safetensors (ignored ${result.ignored.join(', ')}); input ${batch}×${height}×${width}×3, backend ${tf.getBackend()}`)
-    console.log('| feature | stride | shape | max abs diff | max abs value |')
-    console.log('| --- | --- | --- | --- | --- |')
+    console.log(
+      `\n${name}${keras ? " (classification_models' pre-activation network, Keras h5 written with h5py)" : ' (torchvision, safetensors)'}: ${result.loaded.length} layers loaded ` +
+        `(${result.ignored.length} file entries ignored: fc / num_batches_tracked); input ${batch}×${height}×${width}×3, backend ${tf.getBackend()}`,
+    )
+    const noise = JSON.parse(readFileSync(join(dir, 'noise.json'), 'utf8')) as number[]
+    console.log('| feature | stride | shape | max abs diff tfjs vs torch | max abs value | torch float32 vs float64 (rounding alone) |')
+    console.log('| --- | --- | --- | --- | --- | --- |')
     let worst = 0
     outputs.forEach((output, k) => {
       const bytes = readFileSync(join(dir, `torch_${k}.f32`))
@@ -74,7 +83,8 @@ async function encoderParity(name: string): Promise<number> {
       if (mine.length !== theirs.length) throw new Error(`${name} feature ${k}: tfjs [${output.shape.join(', ')}] has ${mine.length} values, torch ${theirs.length}`)
       const { diff, peak } = maxAbs(mine, theirs)
       worst = Math.max(worst, diff)
-      console.log(`| ${['relu(bn1(conv1))', 'layer1', 'layer2', 'layer3', 'layer4'][k]} | ${2 ** (k + 1)} | [${output.shape.join(', ')}] | ${diff.toExponential(2)} | ${peak.toExponential(2)} |`)
+      const names = keras ? ['relu0', 'stage2_unit1_relu1', 'stage3_unit1_relu1', 'stage4_unit1_relu1', 'relu1'] : ['relu(bn1(conv1))', 'layer1', 'layer2', 'layer3', 'layer4']
+      console.log(`| ${names[k]} | ${2 ** (k + 1)} | [${output.shape.join(', ')}] | ${diff.toExponential(2)} | ${peak.toExponential(2)} | ${noise[k]!.toExponential(2)} |`)
     })
     tf.dispose([input, ...outputs])
     model.dispose()
@@ -159,6 +169,7 @@ async function main(): Promise<void> {
   console.log(`ResNet parity, tfjs ${tf.version_core} on ${tf.getBackend()} vs PyTorch (eval mode)`)
   const worst: Record<string, number> = {}
   for (const name of opts.encoders.split(',').filter(Boolean)) worst[name] = await encoderParity(name)
+  for (const name of opts.keras.split(',').filter(Boolean)) worst[`${name} (classification_models h5)`] = await encoderParity(name, true)
   console.log('\nU-Nets (decoder included), random weights everywhere:')
   const cases: UnetOptions[] = [
     { inputShape: [height, width, 3] },

@@ -10,6 +10,10 @@
     resnet_parity.py features DIR ARCH
         runs DIR/input.f32 (NHWC, shape in DIR/input.json, already normalised) through the network in eval mode and
         writes DIR/torch_<k>.f32 (NHWC) for the five feature maps relu(bn1(conv1)), layer1 ... layer4
+    resnet_parity.py keras-weights DIR ARCH SEED / keras-features DIR ARCH
+        the same for the pre-activation networks of qubvel's classification_models: random weights written with h5py
+        in the Keras layout of its *_imagenet_1000_no_top.h5 files (DIR/ARCH-cm.h5, see classification_models_h5.py),
+        and the features of a PyTorch forward pass over that file (0-255 input)
     resnet_parity.py unet DIR
         reads a U-Net case written by resnet-parity.ts (manifest.json + data.bin: every tfjs weight by layer name,
         input, output), builds the same U-Net in PyTorch (ImageNet normalisation, the encoder above, the decoder of
@@ -31,6 +35,7 @@ from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
 sys.path.insert(0, str(Path(__file__).parent))
 from unet_parity import ConvBlock, upsample_bilinear_tf_legacy  # noqa: E402
+import classification_models_h5 as cm  # noqa: E402
 
 
 class SE(nn.Module):
@@ -148,8 +153,11 @@ def cmd_features(out, arch):
     shape = json.loads((out / "input.json").read_text())["shape"]
     x = torch.from_numpy(np.fromfile(out / "input.f32", dtype="<f4").reshape(shape).transpose(0, 3, 1, 2).copy())
     with torch.no_grad():
-        for k, f in enumerate(features(model, x)):
+        single = features(model, x)
+        double = features(model.double(), x.double())
+        for k, f in enumerate(single):
             f.permute(0, 2, 3, 1).contiguous().numpy().astype("<f4").tofile(out / f"torch_{k}.f32")
+    (out / "noise.json").write_text(json.dumps([float((a.double() - b).abs().max()) for a, b in zip(single, double)]))
 
 
 class ResnetUnet(nn.Module):
@@ -229,7 +237,10 @@ def load_unet_weights(model, weights):
             else:
                 assert module.bias is None, name
         used += sum(w.size for w in ws)
-    expected = sum(p.numel() for p in model.parameters()) + sum(b.numel() for n, b in model.named_buffers() if "running" in n)
+    # torchvision's classifier (encoder.fc) is not part of the U-Net
+    expected = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("encoder.fc.")) + sum(
+        b.numel() for n, b in model.named_buffers() if "running" in n
+    )
     assert used == expected, f"parameter count differs: torch {expected}, tfjs {used}"
 
 
@@ -258,6 +269,35 @@ def cmd_unet(case_dir):
     print(json.dumps(result))
 
 
+def cmd_keras_weights(out, arch, seed):
+    rng = np.random.default_rng(int(seed))
+
+    def value(layer, weight, shape, k):
+        if "moving_variance" in weight:
+            return rng.uniform(0.5, 2.0, shape)
+        if "gamma" in weight:
+            return 1 + 0.2 * rng.standard_normal(shape)
+        if "kernel" in weight:
+            return rng.standard_normal(shape) * (2.0 / np.prod(shape[:-1])) ** 0.5
+        return 0.2 * rng.standard_normal(shape)  # beta, moving_mean, biases
+
+    cm.write(Path(out) / f"{arch}-cm.h5", arch, value)
+
+
+def cmd_keras_features(out, arch):
+    out = Path(out)
+    weights = cm.read(out / f"{arch}-cm.h5")
+    shape = json.loads((out / "input.json").read_text())["shape"]
+    x = torch.from_numpy(np.fromfile(out / "input.f32", dtype="<f4").reshape(shape).transpose(0, 3, 1, 2).copy())
+    with torch.no_grad():
+        single = cm.features(weights, arch, x)
+        double = cm.features(weights, arch, x.double())
+        for k, f in enumerate(single):
+            f.permute(0, 2, 3, 1).contiguous().numpy().astype("<f4").tofile(out / f"torch_{k}.f32")
+    (out / "noise.json").write_text(json.dumps([float((a.double() - b).abs().max()) for a, b in zip(single, double)]))
+
+
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    {"weights": cmd_weights, "features": cmd_features, "unet": cmd_unet}[command](*args)
+    commands = {"weights": cmd_weights, "features": cmd_features, "unet": cmd_unet, "keras-weights": cmd_keras_weights, "keras-features": cmd_keras_features}
+    commands[command](*args)

@@ -17,7 +17,8 @@ Swap `generateSyntheticTgs` for `readTgsDataset('path/to/tgs.zip')` to use the c
     code("""
 import * as tf from '@tensorflow/tfjs-core'
 import { initBackend } from '@unet/runtime'
-import { generateSyntheticTgs, stratifiedSplit, seededRandom, toModelSize, fromModelSize, type TgsSample } from '@unet/data-tgs'
+import { generateSyntheticTgs, stratifiedSplit, toModelSize, fromModelSize, type TgsSample } from '@unet/data-tgs'
+import { deriveSeed, seededShuffle } from '@unet/data'
 import { createUnet } from '@unet/layers'
 import { getLoss } from '@unet/losses'
 import { sweepThresholds, tgsScore } from '@unet/metrics'
@@ -69,15 +70,7 @@ const pack = (parts: Float32Array[]) => {
   return out
 }
 // the order of an epoch: a seeded shuffle, a pure function of the epoch
-const order = (epoch: number) => {
-  const random = seededRandom(params.seed * 1000 + epoch)
-  const idx = train.map((_, i) => i)
-  for (let i = idx.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1))
-    ;[idx[i], idx[j]] = [idx[j]!, idx[i]!]
-  }
-  return idx
-}
+const order = (epoch: number) => seededShuffle(train.map((_, i) => i), deriveSeed(params.seed, epoch))
 const fitData: FitData = {
   train: {
     count: train.length,

@@ -67,7 +67,7 @@ describe('buildModel', () => {
     expect(() => resolveTrainConfig({ encoder: 'resnet35' as never })).toThrow(/--encoder must be one of plain, vgg16, resnet18, resnet34, resnet50, seresnet18, seresnet34, seresnet50/)
     expect(() => resolveTrainConfig({ encoder: 'resnet34', imageSize: 112 })).toThrow(/--image-size must be a multiple of 32 with --encoder resnet34/)
     expect(() => resolveTrainConfig({ encoder: 'resnet34', model: 'vgg16' })).toThrow(/--model must be vgg16 only with --encoder vgg16/)
-  })
+  }, 60_000)
 
   it('builds every encoder by name, the same weights for one seed, frozen up to --freeze-up-to', async () => {
     expect(ENCODER_CHOICES).toEqual(['plain', 'vgg16', 'resnet18', 'resnet34', 'resnet50', 'seresnet18', 'seresnet34', 'seresnet50'])
@@ -82,6 +82,18 @@ describe('buildModel', () => {
     expect(values(a)).toEqual(values(b))
     a.dispose()
     b.dispose()
+  }, 120_000)
+
+  it("builds classification_models' network for Keras .h5 ResNet weights and loads them", async () => {
+    const fixture = new URL('../../../packages/resnet-encoder/fixtures/seresnet18-pattern-cm.h5', import.meta.url).pathname
+    const model = await buildModel(resolveTrainConfig({ encoder: 'seresnet18', imageSize: 32, encoderWeights: fixture, freezeUpTo: 'layer2' }))
+    expect(model.getLayer('bn_data')).toBeDefined()
+    expect(model.getLayer('stage2_unit2_conv2').trainable).toBe(false)
+    expect(model.getLayer('stage3_unit1_conv1').trainable).toBe(true)
+    // the file's arrays hold k / 1000 in their tails: conv0's kernel is its fourth array
+    const kernel = model.getLayer('conv0').getWeights()[0]!.dataSync()
+    expect(kernel[kernel.length - 1]).toBeCloseTo(0.003, 6)
+    model.dispose()
   }, 120_000)
 
   it('names the file when ResNet weights cannot be loaded', async () => {

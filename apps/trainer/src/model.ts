@@ -89,12 +89,15 @@ export function encoderDepth(config: Pick<TrainConfig, 'encoder' | 'depth'>): nu
 function encoderOf(config: TrainConfig): Encoder | undefined {
   if (config.encoder === 'plain') return undefined
   if (config.encoder === 'vgg16') return vggEncoder()
-  return resnetEncoder(config.encoder)
+  // Keras .h5 ResNet weights are classification_models' (segmentation_models' downloads): its pre-activation network
+  const keras = config.encoderWeights !== null && /\.(h5|hdf5|keras)$/i.test(config.encoderWeights)
+  return resnetEncoder(config.encoder, keras ? { topology: 'classification_models' } : {})
 }
 
 /**
  * Builds the run's model: the plain U-Net, or the U-Net decoder over the chosen encoder (its pretrained weights
- * loaded from `encoderWeights` when given, frozen up to `freezeUpTo`). Initial weights come from the run seed,
+ * loaded from `encoderWeights` when given, frozen up to `freezeUpTo`). A ResNet with `.h5` weights is built as
+ * classification_models' pre-activation network, the one those files hold; with `.safetensors`, as torchvision's. Initial weights come from the run seed,
  * so two runs with one seed start from the same weights (a resumed run matches an uninterrupted one).
  *
  * @param config - architecture options and seed

@@ -29,6 +29,9 @@ describe('resolveUnetOptions', () => {
       classes: 1,
       outputActivation: 'sigmoid',
       name: 'unet',
+      decoderAttention: 'none',
+      hypercolumn: false,
+      deepSupervision: false,
     })
   })
 
@@ -64,6 +67,9 @@ describe('resolveUnetOptions', () => {
     ['decoderFilters', { depth: 2, decoderFilters: [4, 8, 16] }, '2 positive integers'],
     ['seed', { seed: -1 }, 'a non-negative integer'],
     ['seed', { seed: 1.5 }, 'a non-negative integer'],
+    ['decoderAttention', { decoderAttention: 'se' }, `'scse' or 'none'`],
+    ['hypercolumn', { hypercolumn: 'yes' }, 'true or false'],
+    ['deepSupervision', { deepSupervision: 1 }, 'true or false'],
   ] as const)('refuses a bad %s (%j), naming it and its valid range', (option, options, range) => {
     const error = errorOf(() => resolveUnetOptions(options as never))
     expect(error.code).toBe('INVALID_OPTION')

@@ -1,3 +1,4 @@
+import type { DecoderAttention } from './attention'
 import type { Encoder } from './encoder'
 import { UnetOptionError } from './errors'
 
@@ -56,6 +57,22 @@ export interface UnetOptions {
   outputActivation?: OutputActivation
   /** Name of the model. Default `'unet'` (plain encoder), `'<encoder>_unet'` otherwise. */
   name?: string
+  /**
+   * Attention after each decoder stage: `'scse'` adds a concurrent spatial and channel squeeze-and-excitation block
+   * (`dec<level>_scse`, see `scseBlock`). Default `'none'`.
+   */
+  decoderAttention?: DecoderAttention
+  /**
+   * Concatenate every decoder stage's output, up-sampled to full resolution, before the output layer (`hypercolumn`).
+   * Default false.
+   */
+  hypercolumn?: boolean
+  /**
+   * Add outputs for deep supervision: an auxiliary mask head on decoder stages 2 … depth (`dec<level>_aux`) and an
+   * image-level "has mask" classifier on the deepest features (`has_mask`). The model's outputs are then
+   * `['output', 'has_mask', 'dec2_aux', …]`; train with `@unet/losses`' `deepSupervisionLoss`. Default false.
+   */
+  deepSupervision?: boolean
 }
 
 /** {@link UnetOptions} with every default filled in and every value checked. */
@@ -77,6 +94,9 @@ export interface ResolvedUnetOptions {
   classes: number
   outputActivation: OutputActivation
   name: string
+  decoderAttention: DecoderAttention
+  hypercolumn: boolean
+  deepSupervision: boolean
 }
 
 const MAX_DEPTH = 8
@@ -166,7 +186,16 @@ export function resolveUnetOptions(options: UnetOptions = {}): ResolvedUnetOptio
   if (accepted && !accepted.includes(inputShape[2])) {
     throw invalid('inputShape', inputShape, `${accepted.join(' or ')} channels for the ${encoder.name} encoder`)
   }
-  return { encoder, decoderFilters, seed, freezeUpTo, depth, filters, filterScaling, batchNormMomentum, dropout, upsampling, inputShape, classes, outputActivation, name }
+  const decoderAttention = options.decoderAttention ?? 'none'
+  if (decoderAttention !== 'scse' && decoderAttention !== 'none') throw invalid('decoderAttention', decoderAttention, `'scse' or 'none'`)
+  const hypercolumn = options.hypercolumn ?? false
+  if (typeof hypercolumn !== 'boolean') throw invalid('hypercolumn', hypercolumn, 'true or false')
+  const deepSupervision = options.deepSupervision ?? false
+  if (typeof deepSupervision !== 'boolean') throw invalid('deepSupervision', deepSupervision, 'true or false')
+  return {
+    encoder, decoderFilters, seed, freezeUpTo, depth, filters, filterScaling, batchNormMomentum, dropout, upsampling, inputShape, classes, outputActivation, name,
+    decoderAttention, hypercolumn, deepSupervision,
+  }
 }
 
 function resolveDropout(dropout: number | readonly number[], count: number, what: string): number[] {

@@ -1,8 +1,10 @@
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers'
 import * as tfl from '@tensorflow/tfjs-layers'
+import { scseBlock } from './attention'
 import { convBlock, decoderStage } from './blocks'
 import { seedStream, type EncoderFeature } from './encoder'
 import { UnetOptionError } from './errors'
+import { auxiliaryHead, hasMaskHead, hypercolumn } from './heads'
 import { resolveUnetOptions, type UnetOptions } from './options'
 import { plainEncoder } from './plain'
 
@@ -37,9 +39,15 @@ function levelFilters({ depth, filters, filterScaling }: { depth: number; filter
  * (`dec<level>_concat`), and applies two convolutions (`dec<level>_conv1` … `dec<level>_relu2`); a 1×1
  * convolution `output` ends it.
  *
+ * The TGS winners' recipes are options, all off by default (the model is then exactly the one above):
+ * `decoderAttention: 'scse'` ends each stage with an scSE block (`dec<level>_scse`), `hypercolumn: true` feeds the
+ * output layer all stages up-sampled and concatenated (`hypercolumn`), and `deepSupervision: true` adds the outputs
+ * `has_mask` (image-level classifier) and `dec2_aux` … `dec<depth>_aux` (auxiliary mask heads).
+ *
  * @param options - encoder, decoderFilters, seed, freezeUpTo, depth, filters, filterScaling, batchNormMomentum,
- *   dropout, upsampling, inputShape, classes, outputActivation, name
- * @returns an uncompiled model mapping `[batch, h, w, c]` images to `[batch, h, w, classes]`
+ *   dropout, upsampling, inputShape, classes, outputActivation, name, decoderAttention, hypercolumn, deepSupervision
+ * @returns an uncompiled model mapping `[batch, h, w, c]` images to `[batch, h, w, classes]` (with
+ *   `deepSupervision`, to `[mask, hasMask [batch, classes], dec2_aux, …]`)
  * @throws {UnetOptionError} when an option is out of range, or the input size is not divisible by `2 ** depth`
  * @example
  * ```ts
@@ -50,6 +58,7 @@ function levelFilters({ depth, filters, filterScaling }: { depth: number; filter
 export function createUnet(options: UnetOptions = {}): LayersModel {
   const resolved = resolveUnetOptions(options)
   const { depth, batchNormMomentum, dropout, upsampling, inputShape, classes, outputActivation, name, decoderFilters } = resolved
+  const { decoderAttention, deepSupervision } = resolved
   const encoder =
     resolved.encoder ?? plainEncoder({ depth, levelFilters: levelFilters(resolved), batchNormMomentum, dropout })
   const decoderDropout = dropout.slice(0, depth)
@@ -59,7 +68,9 @@ export function createUnet(options: UnetOptions = {}): LayersModel {
   const features = encoder.build(input, { nextSeed })
   checkFeatures(features, encoder.name, depth)
   const byStride = new Map<number, EncoderFeature>(features.map((f) => [f.stride, f]))
-  let x = features[features.length - 1]!.tensor
+  const deepest = features[features.length - 1]!.tensor
+  let x = deepest
+  const stages: SymbolicTensor[] = [] // decoder stage outputs, dec1 first
   if (encoder.center) x = convBlock(x, { filters: decoderFilters[depth - 1]!, name: 'center', batchNormMomentum, nextSeed })
   for (let level = depth; level >= 1; level--) {
     x = decoderStage(x, byStride.get(2 ** (level - 1))?.tensor ?? null, {
@@ -70,7 +81,10 @@ export function createUnet(options: UnetOptions = {}): LayersModel {
       dropout: decoderDropout[level - 1]!,
       nextSeed,
     })
+    if (decoderAttention === 'scse') x = scseBlock(x, { name: `dec${level}`, nextSeed })
+    stages.unshift(x)
   }
+  if (resolved.hypercolumn) x = hypercolumn(stages)
   const output = tfl.layers
     .conv2d({
       filters: classes,
@@ -80,7 +94,14 @@ export function createUnet(options: UnetOptions = {}): LayersModel {
       name: 'output',
     })
     .apply(x) as SymbolicTensor
-  const model = tfl.model({ inputs: input, outputs: output, name })
+  const outputs = [output]
+  if (deepSupervision) {
+    outputs.push(hasMaskHead(deepest, { classes, nextSeed }))
+    for (let level = 2; level <= depth; level++) {
+      outputs.push(auxiliaryHead(stages[level - 1]!, { level, classes, activation: outputActivation, nextSeed }))
+    }
+  }
+  const model = tfl.model({ inputs: input, outputs: outputs.length === 1 ? output : outputs, name })
   if (resolved.freezeUpTo !== null) {
     try {
       for (const layer of encoder.frozenLayers(model, resolved.freezeUpTo)) model.getLayer(layer).trainable = false

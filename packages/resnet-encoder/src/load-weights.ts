@@ -103,11 +103,20 @@ async function readBytes(source: string | URL | Uint8Array | ArrayBuffer): Promi
  * ```
  */
 export async function loadEncoderWeights(model: LayersModel, source: string | URL | Uint8Array | ArrayBuffer): Promise<LoadEncoderWeightsResult> {
-  if (!model.layers.some((l) => l.name === 'conv1') || !model.layers.some((l) => l.name === 'layer1_0_conv1')) {
+  const has = (name: string) => model.layers.some((l) => l.name === name)
+  const torchvision = has('conv1') && has('layer1_0_conv1')
+  if (!torchvision && !(has('conv0') && has('stage1_unit1_conv1'))) {
     throw new ResnetEncoderError('NOT_AN_ENCODER', `loadEncoderWeights: model '${model.name}' has no ResNet layers (conv1, layer1_0_conv1); pass a model from createEncoder or a U-Net built with resnetEncoder`)
   }
   const { bytes, where } = await readBytes(source)
   if (isHdf5(bytes)) return loadKeras(model, bytes, where)
+  if (!torchvision) {
+    throw new ResnetEncoderError(
+      'BAD_FORMAT',
+      `loadEncoderWeights: ${where} is not HDF5, but model '${model.name}' is classification_models' pre-activation network, whose weights come as Keras .h5; ` +
+        "for safetensors (torchvision/timm names) build the model with topology 'torchvision'",
+    )
+  }
   const file = readSafetensors(bytes, where)
   // a common prefix such as 'encoder.' or 'model.' (segmentation_models.pytorch, wrapped checkpoints)
   const stem = [...file.keys()].find((key) => key === 'conv1.weight' || key.endsWith('.conv1.weight') && !/layer\d/.test(key))

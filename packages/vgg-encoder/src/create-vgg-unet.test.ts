@@ -181,7 +181,9 @@ describe('vggEncoder', () => {
     expect(viaLayers.layers.map((l) => [l.name, l.trainable])).toEqual(viaVgg.layers.map((l) => [l.name, l.trainable]))
     expect(viaLayers.getLayer('block2_conv2').trainable).toBe(false)
     expect(viaLayers.getLayer('block3_conv1').trainable).toBe(true)
-    const values = (m: tfl.LayersModel) => m.getWeights().map((w) => Array.from(w.dataSync()))
+    // a sample of kernels across encoder and decoder: the same seed draws the same values in both builds
+    const values = (m: tfl.LayersModel) =>
+      ['block1_conv1', 'block4_conv2', 'center_conv1', 'dec2_up', 'output'].map((name) => Array.from(m.getLayer(name).getWeights()[0]!.dataSync().slice(0, 64)))
     expect(values(viaLayers)).toEqual(values(viaVgg))
     viaLayers.dispose()
     viaVgg.dispose()
