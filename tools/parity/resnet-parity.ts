@@ -23,6 +23,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import type * as TfCore from '@tensorflow/tfjs-core'
+import { FixtureWriter } from './fixture'
 import { createUnet, resolveUnetOptions, type UnetOptions } from '../../packages/layers/src/index'
 import { createEncoder, loadEncoderWeights, resnetEncoder } from '../../packages/resnet-encoder/src/index'
 
@@ -98,14 +99,8 @@ async function unetParity(name: string, options: UnetOptions): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'resnet-unet-parity-'))
   try {
     const model = createUnet({ ...options, encoder: resnetEncoder(name) })
-    const chunks: Float32Array[] = []
-    let offset = 0
-    const put = (values: Float32Array, shape: number[]) => {
-      chunks.push(values)
-      const entry = { shape, offset }
-      offset += values.length
-      return entry
-    }
+    const fixture = new FixtureWriter()
+    const put = fixture.put.bind(fixture)
     const layers: Array<{ name: string; weights: Array<{ shape: number[]; offset: number }> }> = []
     for (const layer of model.layers) {
       const current = layer.getWeights()
@@ -139,14 +134,7 @@ async function unetParity(name: string, options: UnetOptions): Promise<number> {
     }
     tf.dispose([x, y])
     model.dispose()
-    const data = new Float32Array(offset)
-    let at = 0
-    for (const chunk of chunks) {
-      data.set(chunk, at)
-      at += chunk.length
-    }
-    writeFileSync(join(dir, 'data.bin'), new Uint8Array(data.buffer))
-    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest))
+    fixture.write(dir, manifest)
     const out = execFileSync(opts.python, [script, 'unet', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
     const result = JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, number | string>
     console.log(

@@ -9,11 +9,12 @@
  *   tools/bench/node_modules/.bin/tsx tools/parity/unet-parity.ts [--backend cpu|wasm]
  */
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type * as TfCore from '@tensorflow/tfjs-core'
+import { FixtureWriter } from './fixture'
 import type { UnetOptions } from '../../packages/layers/src/index'
 import { createUnet, resolveUnetOptions } from '../../packages/layers/src/index'
 
@@ -87,14 +88,8 @@ async function main(): Promise<void> {
 /** Randomises every weight (batch-norm statistics too, so inference-mode batch norm is exercised) and writes the case. */
 function writeCase(dir: string, c: Case): void {
   const model = createUnet(c.options)
-  const chunks: Float32Array[] = []
-  let offset = 0
-  const put = (values: Float32Array, shape: number[]) => {
-    chunks.push(values)
-    const entry = { shape, offset }
-    offset += values.length
-    return entry
-  }
+  const fixture = new FixtureWriter()
+  const put = fixture.put.bind(fixture)
   const layers: Array<{ name: string; weights: Array<{ shape: number[]; offset: number }> }> = []
   for (const layer of model.layers) {
     const current = layer.getWeights()
@@ -123,14 +118,7 @@ function writeCase(dir: string, c: Case): void {
   }
   tf.dispose([x, y])
   model.dispose()
-  const data = new Float32Array(offset)
-  let at = 0
-  for (const chunk of chunks) {
-    data.set(chunk, at)
-    at += chunk.length
-  }
-  writeFileSync(join(dir, 'data.bin'), new Uint8Array(data.buffer))
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest))
+  fixture.write(dir, manifest)
 }
 
 await main()
