@@ -4,10 +4,10 @@ import { loadImages, openDataset, restoreProbabilities, throwIfBadFiles, type Sa
 import { confusionCounts, diceFromCounts, iouFromCounts, ThresholdSweep, tgsImageScoreFromCounts, type SweepMetric } from '@unet/metrics'
 import { ensureFolder, writeFileAtomic } from '@unet/files'
 import { PredictError } from './errors'
-import { loadRunModel, type RunFolder } from './run-folder'
+import { loadRunModels, type ModelSet, type RunFolder } from './run-folder'
 import { postProcess } from './postprocess'
-import { predictProbabilities } from './probabilities'
-import { prepareFor, prepareSpec } from './predict-run'
+import { predictProbabilities, type Models } from './probabilities'
+import { prepareFor, prepareSpec, resolveEmptyThreshold } from './predict-run'
 import type { TtaView } from './tta'
 
 /** Options of {@link evaluateRun}. */
@@ -31,7 +31,10 @@ export interface EvaluateRunOptions {
   readonly chunkSize?: number
   readonly signal?: AbortSignal
   readonly onProgress?: (done: number, total: number) => void
-  readonly model?: LayersModel
+  /** The model, or models to average, when the caller loaded them already. */
+  readonly model?: Models
+  /** As {@link PredictRunOptions.emptyThreshold}: `auto` (default) = run.json's `emptyClassifier`, `null` = off. */
+  readonly emptyThreshold?: 'auto' | number | null
 }
 
 /** One image's scores at the chosen threshold. */
@@ -86,7 +89,7 @@ const DEFAULT_THRESHOLDS = Array.from({ length: 19 }, (_, i) => (i + 1) / 20)
  * const r = await evaluateRun(await readRun('runs/a'), { data: '/data/whales', perImage: 'scores.csv' })
  * ```
  */
-export async function evaluateRun(folder: RunFolder, options: EvaluateRunOptions): Promise<EvaluateRunResult> {
+export async function evaluateRun(folder: RunFolder | ModelSet, options: EvaluateRunOptions): Promise<EvaluateRunResult> {
   const { run } = folder
   const threshold = options.threshold === undefined || options.threshold === 'auto' ? run.threshold : options.threshold
   if (!(threshold >= 0 && threshold < 1)) throw new PredictError('BAD_OPTION', `threshold ${threshold} is not a probability in [0, 1)`)
@@ -99,7 +102,8 @@ export async function evaluateRun(folder: RunFolder, options: EvaluateRunOptions
   const spec = prepareSpec(run)
   const { width: W, height: H, channels: C } = run.input
   const perImage: ImageScore[] = []
-  const model = options.model ?? (await loadRunModel(folder))
+  const model: Models = options.model ?? (await loadRunModels(folder))
+  const emptyThreshold = resolveEmptyThreshold(folder.run, options.emptyThreshold)
   try {
     if (dataset.train.length === 0) throw new PredictError('BAD_OPTION', `${dataset.source} has no labelled images (images with masks) to score`)
     if (options.skipBad !== true) throwIfBadFiles(skipped, dataset.source, 'pass --skip-bad to score the rest')
@@ -127,7 +131,7 @@ export async function evaluateRun(folder: RunFolder, options: EvaluateRunOptions
       good.forEach(({ sample, where }, k) => {
         batch.set(prepareFor(sample, run, where), k * W * H * C)
       })
-      const maps = await predictProbabilities(model, { data: batch, count: good.length, height: H, width: W, channels: C }, { activation: run.output.activation, tta: options.tta ?? [], batchSize: options.batchSize ?? 8 })
+      const maps = await predictProbabilities(model, { data: batch, count: good.length, height: H, width: W, channels: C }, { activation: run.output.activation, tta: options.tta ?? [], batchSize: options.batchSize ?? 8, emptyThreshold })
       good.forEach(({ sample }, k) => {
         const size = { width: sample.width, height: sample.height }
         const probs = restoreProbabilities(maps[k] as Float32Array, size, spec)
@@ -170,7 +174,7 @@ export async function evaluateRun(folder: RunFolder, options: EvaluateRunOptions
     if (options.perImage !== undefined) await writeFileAtomic(options.perImage, perImageCsv(perImage, tgs), { mkdir: true })
     return result
   } finally {
-    if (options.model === undefined) model.dispose()
+    if (options.model === undefined) for (const m of model as LayersModel[]) m.dispose()
     await dataset.close()
   }
 }

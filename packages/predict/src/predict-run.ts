@@ -6,10 +6,10 @@ import { encode, submissionChunks, type SubmissionRow } from '@unet/rle'
 import { submissionFormat } from './convention'
 import { PredictError } from './errors'
 import { openInputs, type InputSet } from './inputs'
-import { loadRunModel, type RunFolder } from './run-folder'
+import { loadRunModels, type ModelSet, type RunFolder } from './run-folder'
 import { StagedFolder, StreamedFile } from './outputs'
 import { findComponents, postProcess, unionBox } from './postprocess'
-import { predictProbabilities } from './probabilities'
+import { predictProbabilities, type Models } from './probabilities'
 import { cutOut, maskBytes, overlay, toBytes } from './render'
 import type { RunFile } from './run-file'
 import { partPath, shardOf, type Shard } from './shard'
@@ -59,8 +59,13 @@ export interface PredictRunOptions {
   readonly signal?: AbortSignal
   /** After each chunk. */
   readonly onProgress?: (done: number, total: number) => void
-  /** The model, when the caller loaded it already (default: the run's, loaded here and disposed after). */
-  readonly model?: LayersModel
+  /** The model, or models to average, when the caller loaded them already (default: the run's or set's, loaded here and disposed after). */
+  readonly model?: Models
+  /**
+   * Zero the masks of images the model's "has mask" classifier calls empty (probability below this): `auto` (the
+   * default) uses run.json's `emptyClassifier` threshold when the run has one; `null` turns it off.
+   */
+  readonly emptyThreshold?: 'auto' | number | null
 }
 
 /** What {@link predictRun} did. */
@@ -171,7 +176,7 @@ function jsonLines(items: AsyncIterable<unknown>): AsyncIterable<string> {
  * await predictRun(await readRun('runs/carvana'), { data: '/data/carvana', out: 'submission.csv.gz', tta: ['hflip'] })
  * ```
  */
-export async function predictRun(folder: RunFolder, options: PredictRunOptions): Promise<PredictRunResult> {
+export async function predictRun(folder: RunFolder | ModelSet, options: PredictRunOptions): Promise<PredictRunResult> {
   const { run } = folder
   const outputs = [options.out, options.masksOut, options.probabilities, options.overlaysOut, options.cropsOut, options.boxes].filter((o) => o !== undefined)
   if (outputs.length === 0) throw new PredictError('BAD_OPTION', 'nothing to write: give --out, --masks-out, --probabilities, --overlays-out, --crops-out or --boxes')
@@ -204,7 +209,8 @@ export async function predictRun(folder: RunFolder, options: PredictRunOptions):
     await inputs.close()
     throw new PredictError('BAD_OPTION', `${inputs.source} holds no images to predict`)
   }
-  const model = options.model ?? (await loadRunModel(folder))
+  const model: Models = options.model ?? (await loadRunModels(folder))
+  const emptyThreshold = resolveEmptyThreshold(folder.run, options.emptyThreshold)
   const part = (path: string | undefined): string | undefined => (path === undefined || shard === null || path === '-' ? path : partPath(path, shard))
   let submission: StreamedFile<SubmissionRow> | null = null
   let boxes: StreamedFile<unknown> | null = null
@@ -249,7 +255,7 @@ export async function predictRun(folder: RunFolder, options: PredictRunOptions):
       good.forEach((img, k) => {
         batch.set(prepareFor(img, run, where[k] as string), k * W * H * C)
       })
-      const maps = await predictProbabilities(model, { data: batch, count: good.length, height: H, width: W, channels: C }, { activation: run.output.activation, tta: options.tta ?? [], batchSize: options.batchSize ?? 8 })
+      const maps = await predictProbabilities(model, { data: batch, count: good.length, height: H, width: W, channels: C }, { activation: run.output.activation, tta: options.tta ?? [], batchSize: options.batchSize ?? 8, emptyThreshold })
       for (let k = 0; k < good.length; k++) {
         const img = good[k] as ImageSample
         const size = { width: img.width, height: img.height }
@@ -308,7 +314,27 @@ export async function predictRun(folder: RunFolder, options: PredictRunOptions):
     for (const f of Object.values(folders)) await f.abort()
     throw error
   } finally {
-    if (options.model === undefined) model.dispose()
+    if (options.model === undefined) for (const m of model as LayersModel[]) m.dispose()
     await inputs.close()
   }
+}
+
+/**
+ * The empty-mask threshold a prediction uses: `auto` (or absent) is run.json's `emptyClassifier` threshold when the
+ * run has that classifier, else off (`null`).
+ *
+ * @param run - run.json
+ * @param given - `auto`, a probability, or `null` for off
+ * @returns the threshold, or null
+ * @throws {PredictError} `BAD_OPTION` for a probability outside [0, 1]
+ * @example
+ * ```ts
+ * resolveEmptyThreshold(run, 'auto') // 0.5 for a deep-supervised run
+ * ```
+ */
+export function resolveEmptyThreshold(run: Pick<RunFile, 'emptyClassifier'>, given: 'auto' | number | null | undefined): number | null {
+  if (given === undefined || given === 'auto') return run.emptyClassifier?.threshold ?? null
+  if (given === null) return null
+  if (!(given >= 0 && given <= 1)) throw new PredictError('BAD_OPTION', `empty threshold ${given} is not a probability in [0, 1]; give a probability, or none to keep every mask`)
+  return given
 }

@@ -9,6 +9,47 @@ export interface PredictOptions {
   readonly activation: 'sigmoid' | 'linear'
   /** Views averaged with the plain one (default none). */
   readonly tta?: readonly TtaView[]
+  /**
+   * Models with a "has mask" classifier output (`has_mask`, `@unet/layers`' `deepSupervision`): images whose
+   * classifier probability (averaged over the models and views, like the masks) is below this get an all-zero
+   * probability map. `null` or absent: the classifier is not used. Models without that output ignore it.
+   */
+  readonly emptyThreshold?: number | null
+}
+
+/** One model, or several whose probabilities are averaged (k folds, cosine snapshots). */
+export type Models = LayersModel | readonly LayersModel[]
+
+/** Name of the "has mask" classifier output (as `@unet/layers`' `HAS_MASK_OUTPUT`; this package does not depend on it). */
+const HAS_MASK_OUTPUT = 'has_mask'
+/** Name of the main mask output of a multi-output U-Net (as `@unet/layers`' `MASK_OUTPUT`). */
+const MASK_OUTPUT = 'output'
+
+/**
+ * The mask output, and the "has mask" classifier output when there is one, of what `model.predict` returned: one
+ * tensor for a plain U-Net, one per output (`output`, `has_mask`, `dec2_aux`, …) for a deep-supervised one.
+ */
+function splitOutputs(model: LayersModel, raw: tf.Tensor | tf.Tensor[]): { mask: tf.Tensor4D; hasMask: tf.Tensor | null } {
+  if (!Array.isArray(raw)) return { mask: raw as tf.Tensor4D, hasMask: null }
+  const names = model.outputNames
+  const at = (name: string): number => names.indexOf(name)
+  const mask = raw[Math.max(0, at(MASK_OUTPUT))] as tf.Tensor4D
+  const hasMask = at(HAS_MASK_OUTPUT) >= 0 ? (raw[at(HAS_MASK_OUTPUT)] as tf.Tensor) : null
+  return { mask, hasMask }
+}
+
+/**
+ * Whether a model has the "has mask" classifier output of `@unet/layers`' deep supervision.
+ *
+ * @param model - a model
+ * @returns true when one of its outputs is `has_mask`
+ * @example
+ * ```ts
+ * hasEmptyClassifier(model) // true for createUnet({ deepSupervision: true })
+ * ```
+ */
+export function hasEmptyClassifier(model: LayersModel): boolean {
+  return model.outputNames.includes(HAS_MASK_OUTPUT)
 }
 
 /** What a model accepts: its input's height, width and channels (null where any size goes). */
@@ -37,40 +78,73 @@ export function checkModelInput(model: LayersModel, shape: { height: number; wid
 
 /**
  * Predicts a batch (NHWC, prepared at the model's size) and returns the foreground probabilities (N×H×W×1),
- * averaged over the plain view and each TTA view after the view is undone. Synchronous and tidy: the caller
- * owns (and disposes) only the returned tensor.
+ * averaged over the plain view and each TTA view after the view is undone, and over the models when several are
+ * given (an ensemble: k folds, cosine snapshots; each gets the same views). A multi-output model (deep supervision)
+ * is read through its mask output; with `emptyThreshold`, its "has mask" classifier zeroes the images it calls empty.
+ * Synchronous and tidy: the caller owns (and disposes) only the returned tensor.
  *
- * @param model - the model
+ * @param models - the model, or several to average
  * @param x - the batch
- * @param options - activation and views; `plainOutput` sees the plain view's raw output inside the tidy scope
- *   (e.g. to compute a validation loss: `tf.keep` what you keep)
+ * @param options - activation, views, empty threshold; `plainOutput` sees the first model's plain-view raw mask
+ *   output inside the tidy scope (e.g. to compute a validation loss: `tf.keep` what you keep)
  * @returns the probabilities
+ * @throws {PredictError} `BAD_OPTION` for an empty model list or an empty threshold outside [0, 1]
  * @example
  * ```ts
  * const p = predictTensor(model, x, { activation: 'sigmoid', tta: ['hflip'] })
+ * const averaged = predictTensor([fold0, fold1, fold2], x, { activation: 'linear', tta: ['hflip'], emptyThreshold: 0.5 })
  * ```
  */
 export function predictTensor(
-  model: LayersModel,
+  models: Models,
   x: tf.Tensor4D,
   options: PredictOptions & { readonly plainOutput?: (raw: tf.Tensor4D) => void },
 ): tf.Tensor4D {
+  const list = listModels(models)
   const views = options.tta ?? []
+  const emptyThreshold = checkEmptyThreshold(options.emptyThreshold)
   return tf.tidy(() => {
     const toProbability = (raw: tf.Tensor4D): tf.Tensor4D => {
       // one class: the first output channel is the foreground
       const first = raw.shape[3] === 1 ? raw : (tf.slice(raw, [0, 0, 0, 0], [-1, -1, -1, 1]) as tf.Tensor4D)
       return options.activation === 'linear' ? tf.sigmoid(first) : first
     }
-    const raw = model.predict(x) as tf.Tensor4D
-    options.plainOutput?.(raw)
-    let sum = toProbability(raw)
-    for (const view of views) {
-      const y = toProbability(model.predict(applyView(view, x)) as tf.Tensor4D)
-      sum = tf.add(sum, undoView(view, y))
+    let sum: tf.Tensor4D | null = null
+    let classifierSum: tf.Tensor | null = null
+    let classifierCount = 0
+    for (const [m, model] of list.entries()) {
+      for (const view of [null, ...views]) {
+        const out = splitOutputs(model, model.predict(view === null ? x : applyView(view, x)) as tf.Tensor | tf.Tensor[])
+        if (view === null && m === 0) options.plainOutput?.(out.mask)
+        const p = view === null ? toProbability(out.mask) : (undoView(view, toProbability(out.mask)) as tf.Tensor4D)
+        sum = sum === null ? p : (tf.add(sum, p) as tf.Tensor4D)
+        if (out.hasMask !== null) {
+          // the first class's probability that the image has a mask; flips and blur do not move it
+          const first = tf.reshape(tf.slice(tf.reshape(out.hasMask, [x.shape[0], -1]), [0, 0], [-1, 1]), [x.shape[0], 1, 1, 1])
+          classifierSum = classifierSum === null ? first : tf.add(classifierSum, first)
+          classifierCount++
+        }
+      }
     }
-    return views.length === 0 ? sum : tf.div(sum, views.length + 1)
+    let mean = tf.div(sum as unknown as tf.Tensor4D, list.length * (views.length + 1)) as tf.Tensor4D
+    if (emptyThreshold !== null && classifierSum !== null) {
+      const keep = tf.cast(tf.greaterEqual(tf.div(classifierSum, classifierCount), emptyThreshold), 'float32')
+      mean = tf.mul(mean, keep) as tf.Tensor4D
+    }
+    return mean
   })
+}
+
+function listModels(models: Models): readonly LayersModel[] {
+  const list = Array.isArray(models) ? (models as readonly LayersModel[]) : [models as LayersModel]
+  if (list.length === 0) throw new PredictError('BAD_OPTION', 'predict: no model given; pass a model or a non-empty list of models to average')
+  return list
+}
+
+function checkEmptyThreshold(t: number | null | undefined): number | null {
+  if (t === undefined || t === null) return null
+  if (!(typeof t === 'number' && t >= 0 && t <= 1)) throw new PredictError('BAD_OPTION', `empty threshold ${JSON.stringify(t)} is not a probability in [0, 1]; give a probability, or none to keep every mask`)
+  return t
 }
 
 /** The images handed to {@link predictProbabilities}: `count` images of `height × width × channels`, pixel-interleaved, one after another. */
@@ -84,12 +158,13 @@ export interface ImageBatch {
 
 /**
  * Predicts prepared images in batches of `batchSize`, with TTA, and returns one `height × width` probability
- * map per image (row-major). Awaits each batch's result, so image decoding of the next chunk (sharp's threads)
+ * map per image (row-major). Given several models, it averages them (each with the same TTA views): the
+ * ensemble of k folds or cosine snapshots; `emptyThreshold` zeroes the images a "has mask" classifier calls empty. Awaits each batch's result, so image decoding of the next chunk (sharp's threads)
  * runs alongside.
  *
- * @param model - the model
+ * @param models - the model, or several whose probabilities are averaged
  * @param images - images at the model's input size, scaled as the run says
- * @param options - activation, TTA views, batch size (default 8)
+ * @param options - activation, TTA views, empty threshold, batch size (default 8)
  * @returns one probability map per image
  * @throws {PredictError} `MODEL_MISMATCH` when the model cannot take these images
  * @example
@@ -97,13 +172,13 @@ export interface ImageBatch {
  * const maps = await predictProbabilities(model, { data, count: 2, height: 128, width: 128, channels: 1 }, { activation: 'sigmoid', tta: ['hflip'] })
  * ```
  */
-export async function predictProbabilities(model: LayersModel, images: ImageBatch, options: PredictOptions & { readonly batchSize?: number }): Promise<Float32Array[]> {
+export async function predictProbabilities(models: Models, images: ImageBatch, options: PredictOptions & { readonly batchSize?: number }): Promise<Float32Array[]> {
   const { count, height, width, channels } = images
   const pixels = height * width
   if (images.data.length !== count * pixels * channels) {
     throw new PredictError('BAD_OPTION', `predictProbabilities: ${images.data.length} values do not make ${count} images of ${width}×${height}×${channels}`)
   }
-  checkModelInput(model, { height, width, channels }, options.tta)
+  for (const model of listModels(models)) checkModelInput(model, { height, width, channels }, options.tta)
   const batchSize = Math.max(1, options.batchSize ?? 8)
   const out: Float32Array[] = []
   for (let start = 0; start < count; start += batchSize) {
@@ -111,7 +186,7 @@ export async function predictProbabilities(model: LayersModel, images: ImageBatc
     const x = tf.tensor4d(images.data.subarray(start * pixels * channels, (start + n) * pixels * channels), [n, height, width, channels])
     let p: tf.Tensor4D
     try {
-      p = predictTensor(model, x, options)
+      p = predictTensor(models, x, options)
     } finally {
       x.dispose()
     }

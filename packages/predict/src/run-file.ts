@@ -36,6 +36,13 @@ export interface RunFile {
   /** The score that chose the best model. */
   readonly monitor: { readonly name: string; readonly mode: 'min' | 'max'; readonly best: number | null; readonly epoch: number }
   readonly encoder: string
+  /**
+   * Optional: the model has an image-level "has mask" classifier (deep supervision). Predict zeroes the masks of
+   * images whose classifier probability is below `threshold` unless told otherwise.
+   */
+  readonly emptyClassifier?: { readonly output: string; readonly threshold: number }
+  /** Optional: model.json paths (relative to the run folder) of the cosine-cycle snapshots, first cycle first. */
+  readonly snapshots?: readonly string[]
 }
 
 type Json = Record<string, unknown>
@@ -82,11 +89,11 @@ class Checker {
     return v as number
   }
 
-  modelPath(parent: Json, key: string): string {
-    const v = this.string(parent, key, key)
+  modelPath(parent: Json, key: string, path = key): string {
+    const v = this.string(parent, key, path)
     // the web page fetches this relative to the run's URL: keep it inside the run folder
     if (v.startsWith('/') || /^[a-zA-Z]:[\\/]/.test(v) || v.includes('://') || v.split(/[\\/]/).includes('..') || !v.endsWith('.json')) {
-      this.fail(key, 'a model.json path inside the run folder (relative, no "..")', v)
+      this.fail(path, 'a model.json path inside the run folder (relative, no "..")', v)
     }
     return v
   }
@@ -157,6 +164,20 @@ export function parseRunFile(json: string | unknown, source: string): RunFile {
     layout: c.oneOf(root, 'layout', 'layout', ['tgs', 'carvana', 'folders', 'synthetic'] as const),
     monitor: { name: c.string(monitor, 'name', 'monitor.name'), mode: c.oneOf(monitor, 'mode', 'monitor.mode', ['min', 'max'] as const), best, epoch: c.int(monitor, 'epoch', 'monitor.epoch', 0) },
     encoder: c.string(root, 'encoder', 'encoder'),
+  }
+  if (root.emptyClassifier !== undefined) {
+    const e = c.object(root, 'emptyClassifier')
+    Object.assign(run, {
+      emptyClassifier: {
+        output: c.string(e, 'output', 'emptyClassifier.output'),
+        threshold: c.number(e, 'threshold', 'emptyClassifier.threshold', (n) => n >= 0 && n <= 1, 'a probability between 0 and 1'),
+      },
+    })
+  }
+  if (root.snapshots !== undefined) {
+    if (!Array.isArray(root.snapshots)) c.fail('snapshots', 'a list of model.json paths', root.snapshots)
+    const list = root.snapshots as unknown[]
+    Object.assign(run, { snapshots: list.map((_, i) => c.modelPath(list as unknown as Json, String(i), `snapshots[${i}]`)) })
   }
   return run
 }

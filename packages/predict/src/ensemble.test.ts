@@ -1,0 +1,131 @@
+import * as tf from '@tensorflow/tfjs-core'
+import '@tensorflow/tfjs-backend-cpu'
+import * as tfl from '@tensorflow/tfjs-layers'
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { saveModel } from '@unet/runtime'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { PredictError } from './errors'
+import { hasEmptyClassifier, predictProbabilities, predictTensor } from './probabilities'
+import { parseRunFile } from './run-file'
+import { loadRunModels, readModelSet } from './run-folder'
+
+beforeAll(async () => {
+  await tf.setBackend('cpu')
+})
+
+/** A 1×1 convolution with a fixed weight: probability = weight × pixel. */
+function scaleModel(weight: number): tfl.LayersModel {
+  const model = tfl.sequential({ layers: [tfl.layers.conv2d({ inputShape: [2, 2, 1], filters: 1, kernelSize: 1, useBias: false })] })
+  model.setWeights([tf.tensor4d([weight], [1, 1, 1, 1])])
+  return model
+}
+
+/** A two-output model as deep supervision builds it: `output` (the pixels) and `has_mask` (the image's mean pixel). */
+function classifierModel(): tfl.LayersModel {
+  const input = tfl.input({ shape: [2, 2, 1] })
+  const output = tfl.layers.activation({ activation: 'linear', name: 'output' }).apply(input) as tfl.SymbolicTensor
+  const pooled = tfl.layers.globalAveragePooling2d({ name: 'has_mask_pool' }).apply(input) as tfl.SymbolicTensor
+  const hasMask = tfl.layers.activation({ activation: 'linear', name: 'has_mask' }).apply(pooled) as tfl.SymbolicTensor
+  return tfl.model({ inputs: input, outputs: [output, hasMask] })
+}
+
+describe('averaging models and the empty classifier', () => {
+  it('averages the probabilities of several models', async () => {
+    const models = [scaleModel(0.2), scaleModel(0.6)]
+    const image = { data: new Float32Array([1, 0.5, 0, 1]), count: 1, height: 2, width: 2, channels: 1 }
+    const [p] = await predictProbabilities(models, image, { activation: 'sigmoid', tta: ['hflip'] })
+    expect(Array.from(p!)).toEqual([0.4, 0.2, 0, 0.4].map((v) => Math.fround(v)).map((v, i) => expect.closeTo(v, 6) as unknown as number))
+    for (const m of models) m.dispose()
+  })
+
+  it('reads a deep-supervised model through its mask output, and zeroes images the classifier calls empty', () => {
+    const model = classifierModel()
+    expect(hasEmptyClassifier(model)).toBe(true)
+    expect(hasEmptyClassifier(scaleModel(1))).toBe(false)
+    const before = tf.memory().numTensors
+    // image 0: mean 0.3 (called empty at 0.5), image 1: mean 0.7
+    const x = tf.tensor4d([0.3, 0.3, 0.3, 0.3, 0.7, 0.7, 0.7, 0.7], [2, 2, 2, 1])
+    const kept = predictTensor(model, x, { activation: 'sigmoid' })
+    expect(Array.from(kept.dataSync())).toEqual(Array.from(x.dataSync()))
+    const zeroed = predictTensor(model, x, { activation: 'sigmoid', emptyThreshold: 0.5 })
+    expect(Array.from(zeroed.dataSync()).map((v) => Number(v.toFixed(5)))).toEqual([0, 0, 0, 0, 0.7, 0.7, 0.7, 0.7])
+    const none = predictTensor(model, x, { activation: 'sigmoid', emptyThreshold: 0.8 })
+    expect(Array.from(none.dataSync())).toEqual(new Array(8).fill(0))
+    kept.dispose()
+    zeroed.dispose()
+    none.dispose()
+    x.dispose()
+    expect(tf.memory().numTensors).toBe(before)
+    expect(() => predictTensor(model, tf.zeros([1, 2, 2, 1]) as tf.Tensor4D, { activation: 'sigmoid', emptyThreshold: 2 })).toThrow(PredictError)
+    expect(() => predictTensor([], tf.zeros([1, 2, 2, 1]) as tf.Tensor4D, { activation: 'sigmoid' })).toThrow(/no model/)
+    model.dispose()
+  })
+})
+
+const runJson = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  format: 'unet-run',
+  version: 2,
+  model: 'best/model.json',
+  input: { width: 2, height: 2, channels: 1 },
+  prepare: { mode: 'resize', interpolation: 'bilinear' },
+  scale: 'unit',
+  output: { classes: 1, activation: 'sigmoid' },
+  threshold: 0.4,
+  rle: { order: 'column', idColumn: 'id', idSuffix: '' },
+  layout: 'tgs',
+  monitor: { name: 'val_dice', mode: 'max', best: 0.5, epoch: 0 },
+  encoder: 'plain',
+  ...extra,
+})
+
+async function writeRun(dir: string, weight: number, extra: Record<string, unknown> = {}): Promise<void> {
+  mkdirSync(dir, { recursive: true })
+  const m = scaleModel(weight)
+  await saveModel(m, join(dir, 'best'))
+  for (const [i, s] of ((extra.snapshots as string[] | undefined) ?? []).entries()) await saveModel(scaleModel(weight + i), join(dir, s.replace(/\/model\.json$/, '')))
+  m.dispose()
+  writeFileSync(join(dir, 'run.json'), JSON.stringify(runJson(extra)))
+}
+
+describe('run.json additions and model sets', () => {
+  it('reads emptyClassifier and snapshots, and refuses bad ones naming the field', () => {
+    const run = parseRunFile(runJson({ emptyClassifier: { output: 'has_mask', threshold: 0.5 }, snapshots: ['checkpoints/snapshot-cycle-1-000004/model.json'] }), 'r/run.json')
+    expect(run.emptyClassifier).toEqual({ output: 'has_mask', threshold: 0.5 })
+    expect(run.snapshots).toEqual(['checkpoints/snapshot-cycle-1-000004/model.json'])
+    expect(parseRunFile(runJson(), 'r/run.json').snapshots).toBeUndefined()
+    expect(() => parseRunFile(runJson({ snapshots: ['../x/model.json'] }), 'r/run.json')).toThrow(/"snapshots\[0\]"/)
+    expect(() => parseRunFile(runJson({ emptyClassifier: { output: 'has_mask', threshold: 2 } }), 'r/run.json')).toThrow(/emptyClassifier.threshold/)
+  })
+
+  it('reads a k-fold folder as its folds, and a run as its snapshots', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'model-set-'))
+    await writeRun(join(root, 'fold-0'), 0.2, { threshold: 0.3, emptyClassifier: { output: 'has_mask', threshold: 0.4 } })
+    await writeRun(join(root, 'fold-1'), 0.6, { threshold: 0.5 })
+    const manifest = (status: string) => ({ format: 'unet-kfold', version: 1, folds: 2, runs: [{ fold: 0, dir: 'fold-0', status: 'finished' }, { fold: 1, dir: 'fold-1', status }] })
+    writeFileSync(join(root, 'kfold.json'), JSON.stringify(manifest('partial')))
+    await expect(readModelSet(root)).rejects.toThrow(/fold\(s\) 1 of 2 are not finished/)
+    writeFileSync(join(root, 'kfold.json'), JSON.stringify(manifest('finished')))
+    const set = await readModelSet(root)
+    expect(set.kind).toBe('kfold')
+    expect(set.modelPaths).toEqual([join(root, 'fold-0', 'best', 'model.json'), join(root, 'fold-1', 'best', 'model.json')])
+    expect(set.run.threshold).toBeCloseTo(0.4)
+    expect(set.run.emptyClassifier).toBeUndefined() // only one fold has the classifier
+    const models = await loadRunModels(set)
+    const [p] = await predictProbabilities(models, { data: new Float32Array([1, 1, 1, 1]), count: 1, height: 2, width: 2, channels: 1 }, { activation: 'sigmoid' })
+    expect(p![0]).toBeCloseTo(0.4, 6)
+    for (const m of models) m.dispose()
+    await expect(readModelSet(root, { snapshots: true })).rejects.toThrow(/no cosine snapshots/)
+
+    const run = join(root, 'single')
+    await writeRun(run, 0.1, { snapshots: ['checkpoints/snapshot-cycle-1-000002/model.json', 'checkpoints/snapshot-cycle-2-000004/model.json'] })
+    const snaps = await readModelSet(run, { snapshots: true })
+    expect(snaps.kind).toBe('run')
+    expect(snaps.modelPaths).toHaveLength(2)
+    const snapModels = await loadRunModels(snaps)
+    const [q] = await predictProbabilities(snapModels, { data: new Float32Array([0.5, 0.5, 0.5, 0.5]), count: 1, height: 2, width: 2, channels: 1 }, { activation: 'sigmoid' })
+    expect(q![0]).toBeCloseTo(0.5 * (0.1 + 1.1) / 2, 6)
+    for (const m of snapModels) m.dispose()
+  })
+})
