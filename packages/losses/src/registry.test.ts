@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import '@tensorflow/tfjs-backend-cpu'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { getLoss, isLossName, lossFromSpec, lossNames } from './registry'
+import { getLoss, isLossName, LOSS_INPUTS, lossFor, lossFromSpec, lossNames } from './registry'
 import { weightedLoss } from './weighted'
 import { LossError } from './errors'
 import { expectNoTensorLeaks, lossValue } from './test-utils'
@@ -90,5 +90,22 @@ describe('registry', () => {
 
   it('hides its name and spec from tfjs-layers, which reads enumerable properties of a loss as output names', () => {
     expect(Object.keys(getLoss('dice'))).toEqual([])
+  })
+})
+
+describe('LOSS_INPUTS and lossFor', () => {
+  it('declares what every registry loss takes', () => {
+    expect(Object.keys(LOSS_INPUTS).sort()).toEqual([...lossNames].sort())
+    expect(lossNames.filter((n) => LOSS_INPUTS[n] === 'logits')).toEqual(['bce_logits', 'lovasz_hinge', 'lovasz_hinge_elu'])
+  })
+
+  it('gives a probability loss a sigmoid on a logit model, and refuses a logit loss on a probability model', () => {
+    const y = [1, 0, 1, 0]
+    const logits = [2, -1, 0.5, -3]
+    const p = logits.map((x) => 1 / (1 + Math.exp(-x)))
+    expect(lossValue(lossFor('bce_dice', 'logits'), y, logits, [1, 2, 2, 1])).toBeCloseTo(lossValue(getLoss('bce_dice'), y, p, [1, 2, 2, 1]), 5)
+    expect(lossValue(lossFor('lovasz_hinge', 'logits'), y, logits, [1, 2, 2, 1])).toBeCloseTo(lossValue(getLoss('lovasz_hinge'), y, logits, [1, 2, 2, 1]), 6)
+    expect(() => lossFor('lovasz_hinge', 'probabilities')).toThrow(/takes logits/)
+    expect(() => lossFor('nope', 'logits')).toThrow(/valid names/)
   })
 })

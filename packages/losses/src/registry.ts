@@ -6,7 +6,8 @@ import { LossError } from './errors'
 import { focalLoss, type FocalOptions } from './focal'
 import { jaccardLoss } from './jaccard'
 import { lovaszHingeEluLoss, lovaszHingeLoss } from './lovasz'
-import type { LossFunction, LossSpec } from './math'
+import * as tf from '@tensorflow/tfjs-core'
+import { defineLoss, type LossFunction, type LossSpec } from './math'
 import { weightedLoss } from './weighted'
 
 /** The options each registry name takes. */
@@ -33,6 +34,51 @@ const factories: { [N in LossName]: (options?: LossOptionsByName[N]) => LossFunc
   focal: focalLoss,
   lovasz_hinge: lovaszHingeLoss,
   lovasz_hinge_elu: lovaszHingeEluLoss,
+}
+
+/** What a loss expects from the model: raw scores (`logits`, the model ends without a sigmoid) or `probabilities`. */
+export type LossInput = 'logits' | 'probabilities'
+
+/**
+ * What each registry loss expects from the model, declared once (the CLI picks the model's output activation from it).
+ *
+ * @example
+ * ```ts
+ * LOSS_INPUTS.lovasz_hinge // 'logits'
+ * ```
+ */
+export const LOSS_INPUTS: Readonly<Record<LossName, LossInput>> = Object.freeze({
+  bce: 'probabilities',
+  bce_logits: 'logits',
+  dice: 'probabilities',
+  bce_dice: 'probabilities',
+  jaccard: 'probabilities',
+  focal: 'probabilities',
+  lovasz_hinge: 'logits',
+  lovasz_hinge_elu: 'logits',
+})
+
+/**
+ * A registry loss for a model that outputs `input`: a loss on probabilities given logits gets a sigmoid first (so
+ * one logit model can train with `bce_dice` and then `lovasz_hinge`). A loss on logits cannot take probabilities.
+ *
+ * @param name - one of {@link lossNames}
+ * @param input - what the model outputs
+ * @returns the loss, reading that output
+ * @throws {LossError} `UNKNOWN_LOSS`, or `INVALID_OPTION` for a logit loss on a probability model
+ * @example
+ * ```ts
+ * const loss = lossFor('bce_dice', 'logits') // bce_dice(y, sigmoid(logits))
+ * ```
+ */
+export function lossFor(name: string, input: LossInput): LossFunction {
+  const loss = getLoss(name)
+  const takes = LOSS_INPUTS[name as LossName]
+  if (takes === input) return loss
+  if (takes === 'logits') {
+    throw new LossError('INVALID_OPTION', `Loss ${JSON.stringify(name)} takes logits, but the model outputs probabilities; build it with outputActivation 'linear'.`)
+  }
+  return defineLoss(name, undefined, (yTrue, yPred) => loss(yTrue, tf.sigmoid(yPred)))
 }
 
 /**

@@ -21,6 +21,25 @@ import { assertSchedule, learningRateAt, type LrSchedule } from './schedules'
 import { isFinished, type StopReason } from './stop'
 import { validate, type ValidationResult } from './validate'
 
+/** A loss of {@link fit}: `(yTrue, yPred) => loss` on the model's (main) output. */
+export type FitLoss = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor
+
+/** One phase of a {@link FitOptions.lossSchedule}: from epoch `fromEpoch` (0-based) on, train with `loss`. */
+export interface LossPhase {
+  /** First epoch (0-based) of this loss. */
+  readonly fromEpoch: number
+  /** The loss from then on. */
+  readonly loss: FitLoss
+  /** Its name, for logs (e.g. `'lovasz_hinge'`). */
+  readonly name?: string
+}
+
+/**
+ * The training loss of a model with several outputs (deep supervision), built from the segmentation loss in force:
+ * called with the true masks and the model's outputs by name (`output`, `has_mask`, `dec2_aux`, …).
+ */
+export type OutputsLoss = (segmentation: FitLoss) => (masks: tf.Tensor, outputs: Record<string, tf.Tensor>) => tf.Scalar
+
 /** Options of {@link fit}. */
 export interface FitOptions {
   /** Epochs to train for (in all; a resumed run counts the epochs done before). */
@@ -29,8 +48,24 @@ export interface FitOptions {
   readonly batchSize: number
   /** The optimizer. */
   readonly optimizer: OptimizerSpec
-  /** The loss, `(yTrue, yPred) => loss` (@unet/losses' `getLoss(name)`). */
-  readonly loss: (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor
+  /**
+   * The loss, `(yTrue, yPred) => loss` (@unet/losses' `getLoss(name)`); with a `lossSchedule`, the loss of the epochs
+   * before its first phase (not needed when the schedule starts at epoch 0).
+   */
+  readonly loss?: FitLoss
+  /**
+   * Losses that take over at given epochs, e.g. `[{ fromEpoch: 0, loss: bceDice }, { fromEpoch: 6, loss: lovasz }]`
+   * (the TGS winners' BCE+Dice, then Lovasz hinge). The loss of an epoch is a function of the epoch alone, so a run
+   * resumed on either side of a switch continues exactly. Validation loss is the loss in force.
+   */
+  readonly lossSchedule?: readonly LossPhase[]
+  /**
+   * For a model with several outputs (`@unet/layers`' `deepSupervision`): the training loss over all outputs, built
+   * from the segmentation loss in force, e.g. `(segmentation) => deepSupervisionLoss({ segmentation })` from
+   * @unet/losses. Each step then runs `optimizer.minimize` over `model.apply(x, { training: true })`. Validation and
+   * the monitor read the main mask output (`output`). Required when the model has several outputs.
+   */
+  readonly outputsLoss?: OutputsLoss
   /** The model outputs logits (predictions get a sigmoid). Default false. */
   readonly logits?: boolean
   /** What the best checkpoint, early stopping and LR reduction follow; also picks the threshold metric. Default `val_dice`. */
@@ -124,6 +159,11 @@ export async function fit(model: LayersModel, data: FitData, options: FitOptions
     if (names.has(cb.name)) throw new TrainError('BAD_OPTION', `two callbacks are named ${JSON.stringify(cb.name)}; give each a unique name (their state is stored under it)`)
     names.add(cb.name)
   }
+  const lossAt = resolveLossSchedule(options)
+  const multiOutput = model.outputs.length > 1
+  if (multiOutput && !options.outputsLoss) {
+    throw new TrainError('BAD_OPTION', `the model has ${model.outputs.length} outputs (${model.outputNames.join(', ')}); give fit an outputsLoss (e.g. (segmentation) => deepSupervisionLoss({ segmentation }) from @unet/losses)`)
+  }
   const dir = options.checkpoints
   if (options.resume && !dir) throw new TrainError('BAD_OPTION', 'resume needs the checkpoints folder to resume from')
 
@@ -144,7 +184,25 @@ export async function fit(model: LayersModel, data: FitData, options: FitOptions
 
   const baseLr = options.optimizer.learningRate
   const optimizer = createOptimizer({ ...options.optimizer, learningRate: state?.lr ?? baseLr })
-  model.compile({ optimizer, loss: options.loss as never })
+  // one compiled loss that reads the loss in force: switching phases needs no recompile (which would reset nothing, but is slow)
+  let activeLoss: FitLoss = lossAt(state?.epoch ?? 0)
+  const compiled: FitLoss = options.lossSchedule ? (yTrue, yPred) => activeLoss(yTrue, yPred) : activeLoss
+  model.compile({ optimizer, loss: compiled as never })
+  const outputsLosses = new Map<FitLoss, (masks: tf.Tensor, outputs: Record<string, tf.Tensor>) => tf.Scalar>()
+  const trainStep = async (xs: tf.Tensor4D, ys: tf.Tensor4D): Promise<number> => {
+    if (!multiOutput) return (await model.trainOnBatch(xs, ys)) as number
+    let total = outputsLosses.get(activeLoss)
+    if (!total) outputsLosses.set(activeLoss, (total = (options.outputsLoss as OutputsLoss)(activeLoss)))
+    const lossOf = total
+    const variables = model.trainableWeights.map((w) => w.read() as tf.Variable)
+    const cost = optimizer.minimize(() => {
+      const outputs = model.apply(xs, { training: true }) as tf.Tensor[]
+      return lossOf(ys, Object.fromEntries(model.outputNames.map((name, i) => [name, outputs[i] as tf.Tensor])))
+    }, true, variables)
+    const value = (await (cost as tf.Scalar).data())[0] as number
+    cost?.dispose()
+    return value
+  }
   if (optimizerState) await restoreOptimizerState(optimizer, optimizerState)
   if (state) for (const cb of callbacks) if (cb.setState && state.callbacks[cb.name] !== undefined) cb.setState(state.callbacks[cb.name])
 
@@ -229,6 +287,7 @@ export async function fit(model: LayersModel, data: FitData, options: FitOptions
   const aborted = (): boolean => options.signal?.aborted === true
   try {
     outer: while (epoch < options.epochs && !aborted()) {
+      activeLoss = lossAt(epoch)
       options.onEpochStart?.({ epoch, startStep: step, stepsPerEpoch: steps })
       const epochStart = performance.now()
       while (step < steps) {
@@ -245,7 +304,7 @@ export async function fit(model: LayersModel, data: FitData, options: FitOptions
         const ys = tf.tensor4d(batch.y, [batch.count, h, w, 1])
         let loss: number
         try {
-          loss = (await model.trainOnBatch(xs, ys)) as number
+          loss = await trainStep(xs, ys)
         } finally {
           xs.dispose()
           ys.dispose()
@@ -290,7 +349,7 @@ export async function fit(model: LayersModel, data: FitData, options: FitOptions
       const v = await validate(model, data.validation, {
         batchSize: options.batchSize,
         logits: options.logits ?? false,
-        loss: options.loss,
+        loss: activeLoss,
         thresholdMetric: monitor.thresholdMetric,
         ...(options.thresholds ? { thresholds: options.thresholds } : {}),
       })
@@ -336,5 +395,33 @@ export async function fit(model: LayersModel, data: FitData, options: FitOptions
     }
   } finally {
     disposeOptimizer(optimizer)
+  }
+}
+
+/**
+ * The loss of each epoch from `loss` and `lossSchedule`, checked: phases in increasing `fromEpoch` order, integers ≥ 0,
+ * and `loss` given when the schedule does not start at epoch 0.
+ */
+function resolveLossSchedule(options: Pick<FitOptions, 'loss' | 'lossSchedule'>): (epoch: number) => FitLoss {
+  const phases = options.lossSchedule ?? []
+  if (phases.length === 0) {
+    if (typeof options.loss !== 'function') throw new TrainError('BAD_OPTION', 'fit needs a loss (or a lossSchedule)')
+    const only = options.loss
+    return () => only
+  }
+  phases.forEach((phase, i) => {
+    if (!(Number.isInteger(phase.fromEpoch) && phase.fromEpoch >= 0)) throw new TrainError('BAD_OPTION', `lossSchedule[${i}].fromEpoch must be an integer ≥ 0, got ${phase.fromEpoch}`)
+    if (typeof phase.loss !== 'function') throw new TrainError('BAD_OPTION', `lossSchedule[${i}].loss must be a loss function (yTrue, yPred) => tensor`)
+    const before = phases[i - 1]
+    if (before && phase.fromEpoch <= before.fromEpoch) throw new TrainError('BAD_OPTION', `lossSchedule epochs must increase: phase ${i} starts at ${phase.fromEpoch}, not after ${before.fromEpoch}`)
+  })
+  const first = phases[0] as LossPhase
+  if (first.fromEpoch > 0 && typeof options.loss !== 'function') {
+    throw new TrainError('BAD_OPTION', `lossSchedule starts at epoch ${first.fromEpoch}; give loss for the epochs before it, or start the schedule at 0`)
+  }
+  return (epoch) => {
+    let current: FitLoss | undefined = options.loss
+    for (const phase of phases) if (phase.fromEpoch <= epoch) current = phase.loss
+    return current as FitLoss
   }
 }

@@ -1,4 +1,4 @@
-export { fit, type FitOptions, type FitResult } from './fit'
+export { fit, type FitLoss, type FitOptions, type FitResult, type LossPhase, type OutputsLoss } from './fit'
 export { stepsPerEpoch, type Batch, type FitData, type TrainingData, type ValidationBatch, type ValidationData } from './data'
 export {
   bestCheckpoint,

@@ -8,8 +8,16 @@ import type { Batch, FitData, TrainingData, ValidationBatch } from './data'
  * @internal Test fixtures: a tiny seeded U-Net and an in-memory dataset of 8×8 images whose masks are the bright
  * pixels, small enough that a few epochs take a second on the cpu backend.
  */
-export function tinyModel(options: { dropout?: number } = {}): tfl.LayersModel {
-  const model = createUnet({ depth: 1, filters: 2, inputShape: [8, 8, 1], dropout: options.dropout ?? 0, batchNormMomentum: 0.9 }) as unknown as tfl.LayersModel
+export function tinyModel(options: { dropout?: number; outputActivation?: 'sigmoid' | 'linear'; deepSupervision?: boolean } = {}): tfl.LayersModel {
+  const model = createUnet({
+    depth: 1,
+    filters: 2,
+    inputShape: [8, 8, 1],
+    dropout: options.dropout ?? 0,
+    batchNormMomentum: 0.9,
+    outputActivation: options.outputActivation ?? 'sigmoid',
+    deepSupervision: options.deepSupervision ?? false,
+  }) as unknown as tfl.LayersModel
   // the same weights every time, whatever tfjs' unseeded initialisers drew
   tf.tidy(() => {
     model.weights.forEach((w, k) => {
