@@ -3,8 +3,19 @@ import { UnetOptionError } from './errors'
 
 type SymbolicTensor = tfl.SymbolicTensor
 
+/**
+ * The decoder attentions `createUnet({ decoderAttention })` takes, declared once: `'none'`, or `'scse'` blocks
+ * (see {@link scseBlock}). Option checks, the CLI's choices and its help read this list.
+ *
+ * @example
+ * ```ts
+ * DECODER_ATTENTIONS // ['none', 'scse']
+ * ```
+ */
+export const DECODER_ATTENTIONS = Object.freeze(['none', 'scse'] as const)
+
 /** How the decoder re-weights each stage's features: scSE blocks, or nothing. */
-export type DecoderAttention = 'scse' | 'none'
+export type DecoderAttention = (typeof DECODER_ATTENTIONS)[number]
 
 /** Options of {@link scseBlock}. */
 export interface ScseBlockOptions {

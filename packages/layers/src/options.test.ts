@@ -67,7 +67,7 @@ describe('resolveUnetOptions', () => {
     ['decoderFilters', { depth: 2, decoderFilters: [4, 8, 16] }, '2 positive integers'],
     ['seed', { seed: -1 }, 'a non-negative integer'],
     ['seed', { seed: 1.5 }, 'a non-negative integer'],
-    ['decoderAttention', { decoderAttention: 'se' }, `'scse' or 'none'`],
+    ['decoderAttention', { decoderAttention: 'se' }, `'none' or 'scse'`],
     ['hypercolumn', { hypercolumn: 'yes' }, 'true or false'],
     ['deepSupervision', { deepSupervision: 1 }, 'true or false'],
   ] as const)('refuses a bad %s (%j), naming it and its valid range', (option, options, range) => {

@@ -1,4 +1,4 @@
-import type { DecoderAttention } from './attention'
+import { DECODER_ATTENTIONS, type DecoderAttention } from './attention'
 import type { Encoder } from './encoder'
 import { UnetOptionError } from './errors'
 
@@ -187,7 +187,7 @@ export function resolveUnetOptions(options: UnetOptions = {}): ResolvedUnetOptio
     throw invalid('inputShape', inputShape, `${accepted.join(' or ')} channels for the ${encoder.name} encoder`)
   }
   const decoderAttention = options.decoderAttention ?? 'none'
-  if (decoderAttention !== 'scse' && decoderAttention !== 'none') throw invalid('decoderAttention', decoderAttention, `'scse' or 'none'`)
+  if (!(DECODER_ATTENTIONS as readonly string[]).includes(decoderAttention)) throw invalid('decoderAttention', decoderAttention, DECODER_ATTENTIONS.map((a) => `'${a}'`).join(' or '))
   const hypercolumn = options.hypercolumn ?? false
   if (typeof hypercolumn !== 'boolean') throw invalid('hypercolumn', hypercolumn, 'true or false')
   const deepSupervision = options.deepSupervision ?? false

@@ -99,7 +99,7 @@ describe('scSE decoder attention', () => {
   })
 
   it('refuses an unknown attention, naming the choices', () => {
-    expect(() => resolveUnetOptions({ decoderAttention: 'cbam' as never })).toThrow(/"decoderAttention" is "cbam"; it must be 'scse' or 'none'/)
+    expect(() => resolveUnetOptions({ decoderAttention: 'cbam' as never })).toThrow(/"decoderAttention" is "cbam"; it must be 'none' or 'scse'/)
     expect(() => scseBlock(tfl.input({ shape: [4, 4, 2] }), { name: 'x', reduction: 0 })).toThrow(UnetOptionError)
   })
 })
