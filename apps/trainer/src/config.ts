@@ -3,7 +3,16 @@ import { createAugmentation, LAYOUTS } from '@unet/data'
 import { parse as parseYaml } from 'yaml'
 import { MONITOR_NAMES, OPTIMIZER_NAMES, SCHEDULE_NAMES, type MonitorName, type OptimizerName, type ScheduleName } from '@unet/train'
 import { TrainerError } from './errors'
+import { DECODER_ATTENTIONS, type DecoderAttention } from '@unet/layers'
+import { lossNames } from '@unet/losses'
 import { ENCODER_CHOICES, encoderDepth, type EncoderChoice } from './model'
+import { RECIPE_NAMES } from './recipes'
+
+/** One phase of `--loss-schedule`: the loss from `fromEpoch` (0-based) on. */
+export interface LossPhaseConfig {
+  loss: string
+  fromEpoch: number
+}
 
 /** Backends `unet train` can run on (see @unet/runtime's `initBackend`). */
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu'
@@ -72,6 +81,18 @@ export interface TrainConfig {
   skipBad: boolean
   /** Loss name from @unet/losses. */
   loss: string
+  /** Losses by epoch (`--loss-schedule bce_dice@0,lovasz_hinge@6`), or null for `loss` throughout. */
+  lossSchedule: LossPhaseConfig[] | null
+  /** Attention blocks after each decoder stage (@unet/layers' `DECODER_ATTENTIONS`). */
+  decoderAttention: DecoderAttention
+  /** Concatenate all decoder stages, up-sampled, before the output (hypercolumn). */
+  hypercolumn: boolean
+  /** Auxiliary mask heads and a "has mask" classifier, trained with @unet/losses' deepSupervisionLoss. */
+  deepSupervision: boolean
+  /** The preset the run started from (`--recipe`), recorded; its settings are already in the other keys. */
+  recipe: string | null
+  /** A folder of pseudo-labelled images (`images/` + `masks/`) added to the train split (`unet pseudo-label`). */
+  pseudoLabels: string | null
   /** Share of train images held out for validation (ignored with `folds`). */
   valSplit: number
   /** K of a stratified K-fold split, or `null` for a single split. */
@@ -152,6 +173,12 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   lrCycleMult: 1,
   skipBad: false,
   loss: 'bce_dice',
+  lossSchedule: null,
+  decoderAttention: 'none',
+  hypercolumn: false,
+  deepSupervision: false,
+  recipe: null,
+  pseudoLabels: null,
   valSplit: 0.2,
   folds: null,
   fold: 0,
@@ -268,6 +295,7 @@ export function resolveTrainConfig(...layers: Partial<TrainConfig>[]): TrainConf
       if (v !== undefined) (config as unknown as Record<string, unknown>)[k] = v
     }
   }
+  if (typeof config.lossSchedule === 'string') config.lossSchedule = parseLossSchedule(config.lossSchedule)
   // `--model vgg16` (and runs saved before `encoder` existed) mean `--encoder vgg16`
   if (config.model === 'vgg16' && config.encoder === 'plain') config.encoder = 'vgg16'
   if (config.encoder === 'vgg16') config.model = 'vgg16'
@@ -291,6 +319,33 @@ export function parseImageSize(value: string): { imageSize: number; imageHeight:
   const w = Number(m[1])
   const h = m[2] === undefined ? null : Number(m[2])
   return { imageSize: w, imageHeight: h === null || h === w ? null : h }
+}
+
+/**
+ * Parses `--loss-schedule`: comma-separated `loss@epoch` phases (epochs 0-based, increasing), loss names from
+ * @unet/losses' registry.
+ *
+ * @param value - e.g. `bce_dice@0,lovasz_hinge@6`
+ * @returns the phases
+ * @throws {TrainerError} `BAD_CONFIG`, one line naming the bad phase and listing the valid names
+ * @example
+ * ```ts
+ * parseLossSchedule('bce_dice@0,lovasz_hinge@6') // [{ loss: 'bce_dice', fromEpoch: 0 }, { loss: 'lovasz_hinge', fromEpoch: 6 }]
+ * ```
+ */
+export function parseLossSchedule(value: string): LossPhaseConfig[] {
+  const how = `give loss@epoch phases such as bce_dice@0,lovasz_hinge@6 (loss names: ${lossNames.join(', ')})`
+  const phases = value.split(',').map((part) => part.trim()).filter(Boolean).map((part) => {
+    const m = /^([a-z_]+)@(\d+)$/.exec(part)
+    if (!m) throw new TrainerError('BAD_CONFIG', `--loss-schedule: ${JSON.stringify(part)} is not loss@epoch; ${how}`)
+    if (!(lossNames as readonly string[]).includes(m[1] as string)) throw new TrainerError('BAD_CONFIG', `--loss-schedule: ${JSON.stringify(m[1])} is not a known loss; ${how}`)
+    return { loss: m[1] as string, fromEpoch: Number(m[2]) }
+  })
+  if (phases.length === 0) throw new TrainerError('BAD_CONFIG', `--loss-schedule is empty; ${how}`)
+  phases.forEach((p, i) => {
+    if (i > 0 && p.fromEpoch <= (phases[i - 1] as LossPhaseConfig).fromEpoch) throw new TrainerError('BAD_CONFIG', `--loss-schedule: epochs must increase (${p.loss}@${p.fromEpoch} after ${phases[i - 1]!.loss}@${phases[i - 1]!.fromEpoch}); ${how}`)
+  })
+  return phases
 }
 
 /** Splits an `--augment` list (`a,b:p=0.3`), `none` or empty for none. */
@@ -399,6 +454,15 @@ function checkAll(config: TrainConfig): void {
   if (typeof config.lrCycleMult !== 'number' || !(config.lrCycleMult >= 1)) fail('lrCycleMult', 'a number ≥ 1', config.lrCycleMult)
   if (typeof config.skipBad !== 'boolean') fail('skipBad', 'true or false', config.skipBad)
   if (typeof config.loss !== 'string' || config.loss === '') fail('loss', 'a loss name', config.loss)
+  if (config.lossSchedule !== null) {
+    const ok = Array.isArray(config.lossSchedule) && config.lossSchedule.every((p, i, all) => (lossNames as readonly string[]).includes(p?.loss) && Number.isInteger(p?.fromEpoch) && p.fromEpoch >= 0 && (i === 0 || p.fromEpoch > all[i - 1]!.fromEpoch))
+    if (!ok) fail('lossSchedule', `loss@epoch phases with increasing epochs, e.g. bce_dice@0,lovasz_hinge@6 (loss names: ${lossNames.join(', ')})`, config.lossSchedule)
+  }
+  oneOf(c, 'decoderAttention', DECODER_ATTENTIONS)
+  if (typeof config.hypercolumn !== 'boolean') fail('hypercolumn', 'true or false', config.hypercolumn)
+  if (typeof config.deepSupervision !== 'boolean') fail('deepSupervision', 'true or false', config.deepSupervision)
+  if (config.recipe !== null) oneOf(c, 'recipe', RECIPE_NAMES)
+  if (config.pseudoLabels !== null && typeof config.pseudoLabels !== 'string') fail('pseudoLabels', 'a folder with images/ and masks/', config.pseudoLabels)
   if (typeof config.valSplit !== 'number' || !(config.valSplit > 0 && config.valSplit < 1)) fail('valSplit', 'a number between 0 and 1', config.valSplit)
   if (config.folds !== null) {
     positiveInt(c, 'folds', 2)

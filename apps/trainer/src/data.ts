@@ -15,6 +15,7 @@ import {
   type Augmentation,
   type PrepareSpec,
 } from '@unet/data'
+import { join } from 'node:path'
 import { generateSyntheticTgs, readTgsDataset } from '@unet/data-tgs'
 import type { Batch, FitData, ValidationBatch } from '@unet/train'
 import { parseAugmentation, type TrainConfig } from './config'
@@ -125,6 +126,7 @@ export async function loadRunData(config: TrainConfig, channels: number | null):
   if (split.validation.length === 0 || split.train.length === 0) {
     throw new TrainerError('NO_DATA', `split of ${train.length} images left ${split.train.length} for training and ${split.validation.length} for validation; use more images or change --val-split`)
   }
+  if (config.pseudoLabels !== null) split.train.push(...(await loadPseudoLabels(config.pseudoLabels, config)))
   const spec = prepareSpec(config)
   if (config.resize === 'pad') {
     const big = train.find((s) => s.width > spec.width || s.height > spec.height)
@@ -138,6 +140,13 @@ export async function loadRunData(config: TrainConfig, channels: number | null):
     layout,
     skipped,
   }
+}
+
+/** Pseudo-labelled test images (`unet pseudo-label`: `images/` + `masks/` PNG pairs): train images, never validation. */
+async function loadPseudoLabels(dir: string, config: TrainConfig): Promise<RunSample[]> {
+  const read = await loadRawData({ data: null, seed: config.seed, synthTrain: config.synthTrain, synthTest: 0, images: join(dir, 'images'), masks: join(dir, 'masks') }, { test: false })
+  if (read.skipped.length > 0) throw new TrainerError('BAD_DATA', `${read.skipped.length} pseudo-labelled file(s) in ${dir} cannot be used (first: ${read.skipped[0]!.file ?? read.skipped[0]!.id}: ${read.skipped[0]!.message}); run unet pseudo-label again`)
+  return read.train.map((s) => ({ ...s, id: `pseudo:${s.id}` }))
 }
 
 function splitSamples(samples: RunSample[], config: TrainConfig): { train: RunSample[]; validation: RunSample[] } {

@@ -3,26 +3,76 @@ import type { LayersModel } from '@tensorflow/tfjs-layers'
 import { createUnet, UnetOptionError, type Encoder } from '@unet/layers'
 import { ENCODERS, loadEncoderWeights, resnetEncoder } from '@unet/resnet-encoder'
 import { loadVggWeights, VggError, vggEncoder } from '@unet/vgg-encoder'
-import { getLoss, lossNames } from '@unet/losses'
+import { deepSupervisionLoss, LOSS_INPUTS, lossFor, lossNames, type LossName } from '@unet/losses'
+import type { FitLoss, LossPhase, OutputsLoss } from '@unet/train'
 import { TrainerError } from './errors'
 import type { TrainConfig } from './config'
 
-/** Losses that expect raw scores (logits): the model then ends without a sigmoid. */
-export const LOGIT_LOSSES: ReadonlySet<string> = new Set(['bce_logits', 'lovasz_hinge', 'lovasz_hinge_elu'])
+/** Losses that expect raw scores (logits): the model then ends without a sigmoid. Read from @unet/losses' `LOSS_INPUTS`. */
+export const LOGIT_LOSSES: ReadonlySet<string> = new Set(lossNames.filter((n) => LOSS_INPUTS[n] === 'logits'))
 
 /**
- * Whether the model of a run outputs logits (so predictions need a sigmoid).
+ * The loss names a run trains with, in order: its `--loss-schedule` (and `--loss` before the schedule's first epoch,
+ * when that is not 0), or `--loss` alone.
  *
- * @param config - the run's loss
- * @returns true for logit losses
+ * @param config - the run's loss and loss schedule
+ * @returns the names used
+ * @example
+ * ```ts
+ * lossesInUse({ loss: 'bce', lossSchedule: [{ loss: 'bce_dice', fromEpoch: 0 }, { loss: 'lovasz_hinge', fromEpoch: 6 }] }) // ['bce_dice', 'lovasz_hinge']
+ * ```
+ */
+export function lossesInUse(config: Pick<TrainConfig, 'loss'> & Partial<Pick<TrainConfig, 'lossSchedule'>>): string[] {
+  const schedule = config.lossSchedule ?? []
+  if (schedule.length === 0) return [config.loss]
+  return [...(schedule[0]!.fromEpoch > 0 ? [config.loss] : []), ...schedule.map((p) => p.loss)]
+}
+
+/**
+ * Whether the model of a run outputs logits (so predictions need a sigmoid): when any loss it trains with takes logits
+ * (the losses on probabilities then get a sigmoid first).
+ *
+ * @param config - the run's loss and loss schedule
+ * @returns true when a logit loss is used
  * @example
  * ```ts
  * outputsLogits({ loss: 'lovasz_hinge' }) // true
  * ```
  */
-export function outputsLogits(config: Pick<TrainConfig, 'loss'>): boolean {
-  return LOGIT_LOSSES.has(config.loss)
+export function outputsLogits(config: Pick<TrainConfig, 'loss'> & Partial<Pick<TrainConfig, 'lossSchedule'>>): boolean {
+  return lossesInUse(config).some((n) => LOGIT_LOSSES.has(n))
 }
+
+/**
+ * The losses `fit` trains a run with: `loss` and `lossSchedule`, each reading the model's output (logits or
+ * probabilities, see {@link outputsLogits}), and for deep supervision the loss over all outputs.
+ *
+ * @param config - the run's loss, schedule and deep supervision
+ * @returns fit's `loss`, `lossSchedule` and `outputsLoss`, and the loss of the last phase (for reports)
+ * @throws {TrainerError} `BAD_CONFIG` for an unknown loss name
+ * @example
+ * ```ts
+ * const { loss, lossSchedule } = runLosses(config)
+ * ```
+ */
+export function runLosses(config: TrainConfig): { loss: FitLoss; lossSchedule?: LossPhase[]; outputsLoss?: OutputsLoss; last: FitLoss } {
+  const logits = outputsLogits(config)
+  const loss = resolveLoss(config.loss, logits)
+  const lossSchedule = config.lossSchedule?.map((p) => ({ fromEpoch: p.fromEpoch, loss: resolveLoss(p.loss, logits, '--loss-schedule'), name: p.loss }))
+  const outputsLoss: OutputsLoss | undefined = config.deepSupervision
+    ? (segmentation) => deepSupervisionLoss({ segmentation, classifierWeight: DEEP_SUPERVISION_WEIGHTS.classifier, auxiliaryWeight: DEEP_SUPERVISION_WEIGHTS.auxiliary })
+    : undefined
+  return { loss, ...(lossSchedule ? { lossSchedule } : {}), ...(outputsLoss ? { outputsLoss } : {}), last: lossSchedule?.at(-1)?.loss ?? loss }
+}
+
+/**
+ * Weights of the deep-supervision terms `unet train --deep-supervision` uses (segmentation 1). The classifier's is
+ * higher than @unet/losses' default (0.05): a run of a few hundred steps on 2 CPU cores must teach it in that time.
+ */
+export const DEEP_SUPERVISION_WEIGHTS = Object.freeze({ classifier: 0.5, auxiliary: 0.1 })
+
+/** The has-mask probability below which predict zeroes a deep-supervised run's mask, unless told otherwise (run.json). */
+export const DEFAULT_EMPTY_THRESHOLD = 0.5
 
 /**
  * Channels the model of a run takes (1: the gray TGS images).
@@ -40,21 +90,23 @@ export function modelChannels(config: Pick<TrainConfig, 'encoder'> & Partial<Pic
 }
 
 /**
- * Looks the loss up by name, turning an unknown name into a one-line error.
+ * Looks the loss up by name, turning an unknown name into a one-line error; on a logit model a loss on
+ * probabilities gets a sigmoid first (@unet/losses' `lossFor`).
  *
  * @param name - loss name
+ * @param logits - the model outputs logits (default: when this loss takes them)
+ * @param flag - the flag named in the error
  * @returns the loss function
  * @example
  * ```ts
  * const loss = resolveLoss('bce_dice')
  * ```
  */
-export function resolveLoss(name: string): (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor {
-  try {
-    return getLoss(name) as (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor
-  } catch (cause) {
-    throw new TrainerError('BAD_CONFIG', `--loss ${JSON.stringify(name)} is not a known loss; use one of ${[...lossNames].join(', ')}`, { cause })
+export function resolveLoss(name: string, logits = LOGIT_LOSSES.has(name), flag = '--loss'): (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor {
+  if (!(lossNames as readonly string[]).includes(name)) {
+    throw new TrainerError('BAD_CONFIG', `${flag} ${JSON.stringify(name)} is not a known loss; use one of ${[...lossNames].join(', ')}`)
   }
+  return lossFor(name as LossName, logits ? 'logits' : 'probabilities') as (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor
 }
 
 /**
@@ -118,6 +170,9 @@ export async function buildModel(config: TrainConfig): Promise<LayersModel> {
       dropout: config.dropout,
       batchNormMomentum: config.batchNormMomentum,
       outputActivation: outputsLogits(config) ? 'linear' : 'sigmoid',
+      decoderAttention: config.decoderAttention,
+      hypercolumn: config.hypercolumn,
+      deepSupervision: config.deepSupervision,
       seed: config.seed,
       freezeUpTo: config.freezeUpTo,
     }) as unknown as LayersModel

@@ -1,11 +1,12 @@
 import { dirname, join, relative } from 'node:path'
-import { readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { HAS_MASK_OUTPUT } from '@unet/layers'
 import { writeFileAtomic } from '@unet/files'
 import { parseRunFile, type RunFile } from '@unet/predict'
-import { MONITORS, type BestEpoch } from '@unet/train'
+import { findCheckpoint, MONITORS, type BestEpoch } from '@unet/train'
 import type { TrainConfig } from './config'
 import { prepareSpec } from './data'
-import { modelChannels, outputsLogits } from './model'
+import { DEFAULT_EMPTY_THRESHOLD, modelChannels, outputsLogits } from './model'
 
 /**
  * The run.json of a run (docs/run-format.md, version 2): what predict, serve and the web page read to use the
@@ -15,13 +16,15 @@ import { modelChannels, outputsLogits } from './model'
  * @param config - the resolved config
  * @param best - the best epoch (monitor value, epoch, threshold)
  * @param bestFolder - the folder holding the best model.json
+ * @param layout - the data's layout
+ * @param snapshots - the cosine snapshot folders (default: those committed in RUN/checkpoints)
  * @returns the run file
  * @example
  * ```ts
  * const run = runFileOf('runs/a', config, best, 'runs/a/checkpoints/best-000003')
  * ```
  */
-export function runFileOf(runDir: string, config: TrainConfig, best: BestEpoch, bestFolder: string, layout: RunFile['layout']): RunFile {
+export function runFileOf(runDir: string, config: TrainConfig, best: BestEpoch, bestFolder: string, layout: RunFile['layout'], snapshots: readonly string[] = snapshotFolders(join(runDir, 'checkpoints'))): RunFile {
   const monitor = best.monitor
   const spec = prepareSpec(config)
   // how each layout's Kaggle submissions number pixels and name images
@@ -40,7 +43,29 @@ export function runFileOf(runDir: string, config: TrainConfig, best: BestEpoch, 
     layout,
     monitor: { name: monitor, mode: MONITORS[monitor].mode, best: Number.isFinite(best.value) ? best.value : null, epoch: best.epoch },
     encoder: config.encoder,
+    ...(config.deepSupervision ? { emptyClassifier: { output: HAS_MASK_OUTPUT, threshold: DEFAULT_EMPTY_THRESHOLD } } : {}),
+    ...(snapshots.length > 0 ? { snapshots: snapshots.map((folder) => relative(runDir, join(folder, 'model.json')).split('\\').join('/')) } : {}),
   }
+}
+
+/**
+ * The cosine-cycle snapshot folders of a run's checkpoints, first cycle first (`snapshot-cycle-<n>` pointers).
+ *
+ * @param checkpoints - the run's checkpoints folder
+ * @returns the committed snapshot folders
+ * @example
+ * ```ts
+ * snapshotFolders('runs/a/checkpoints') // ['/…/snapshot-cycle-1-000008', '/…/snapshot-cycle-2-000016']
+ * ```
+ */
+export function snapshotFolders(checkpoints: string): string[] {
+  if (!existsSync(checkpoints)) return []
+  return readdirSync(checkpoints)
+    .map((name) => /^(snapshot-cycle-(\d+))\.json$/.exec(name))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .sort((a, b) => Number(a[2]) - Number(b[2]))
+    .map((m) => findCheckpoint(checkpoints, m[1] as string))
+    .filter((f): f is string => f !== null)
 }
 
 /**

@@ -25,10 +25,10 @@ import {
   type MonitorName,
   type StopReason,
 } from '@unet/train'
-import { RESUMABLE_KEYS, validateTrainConfig, type TrainConfig } from './config'
+import { DEFAULT_TRAIN_CONFIG, RESUMABLE_KEYS, validateTrainConfig, type TrainConfig } from './config'
 import { fitData, layoutOf, loadRunData, type RunData } from './data'
 import { TrainerError } from './errors'
-import { buildModel, outputsLogits, resolveLoss } from './model'
+import { buildModel, outputsLogits, runLosses } from './model'
 import { formatTable, silentReporter, type TrainReporter } from './progress'
 import { learningStrip, STRIP_IMAGES } from './progress-strip'
 import { pickShowcase, writeReport } from './report'
@@ -140,7 +140,8 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   const monitor = resolveMonitor(monitorOf(config))
 
   const backend = await startBackend(config)
-  const lossFn = resolveLoss(config.loss)
+  const losses = runLosses(config)
+  const lossFn = losses.last
   const data = await loadRunData(config, config.channels)
   // channels come from the data (grey stays grey, RGB stays RGB) and are saved with the run
   config = { ...config, channels: data.train.channels }
@@ -195,7 +196,9 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       epochs: config.epochs,
       batchSize: config.batchSize,
       optimizer: { name: config.optimizer, learningRate: config.lr, momentum: config.momentum, weightDecay: config.weightDecay },
-      loss: lossFn,
+      loss: losses.loss,
+      ...(losses.lossSchedule ? { lossSchedule: losses.lossSchedule } : {}),
+      ...(losses.outputsLoss ? { outputsLoss: losses.outputsLoss } : {}),
       logits: outputsLogits(config),
       monitor: monitor.name,
       schedule,
@@ -209,10 +212,11 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       onEpochStart: ({ epoch, startStep, stepsPerEpoch: n }) => reporter.epochStart(epoch, config.epochs, n, startStep),
       onCheckpoint: async (info) => {
         reporter.checkpoint({ which: info.which, dir: info.folder, epoch: info.epoch, step: info.step, globalStep: info.globalStep })
-        // run.json follows the best model, before the previous best folder is removed
-        if (info.which === 'best') {
+        // run.json follows the best model and lists the cycle snapshots, before a previous folder is removed
+        if (info.which === 'best' || info.which.startsWith('snapshot-cycle-')) {
           const st = await readState(checkpoints, 'best')
-          if (st.best) await writeRunFile(runDir, runFileOf(runDir, config, st.best, info.folder, layout))
+          const bestFolder = info.which === 'best' ? info.folder : findCheckpoint(checkpoints, 'best')
+          if (st.best && bestFolder) await writeRunFile(runDir, runFileOf(runDir, config, st.best, bestFolder, layout))
         }
       },
     })
@@ -322,7 +326,8 @@ function baselineOf(data: RunData): number {
 
 function mergeResumeConfig(saved: TrainConfig, given: TrainConfig, explicitKeys: readonly string[]): TrainConfig {
   const explicit = new Set(explicitKeys)
-  const merged: TrainConfig = { ...saved }
+  // keys added since the run was saved take their defaults, which are the behaviour it was trained with
+  const merged: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, ...saved }
   for (const key of explicit) {
     const k = key as keyof TrainConfig
     if (JSON.stringify(given[k]) === JSON.stringify(saved[k])) continue

@@ -1,11 +1,13 @@
 import type { Command } from 'commander'
 import type { TtaView } from '@unet/predict'
-import { evaluateRun, readRun, type EvaluateRunResult } from '@unet/predict/node'
-import { describeSkipped, interruptible, runDir, startPredictBackend, table, ttaArg, ttaHelp } from './shared'
+import { evaluateRun, type EvaluateRunResult } from '@unet/predict/node'
+import { describeSkipped, interruptible, startPredictBackend, table, ttaArg, ttaHelp, emptyThresholdArg, emptyThresholdHelp, modelSetHelp, modelsOf, snapshotsHelp, describeModelSet } from './shared'
 import { backendOption, int, threshold } from './options'
 
 interface EvaluateFlags {
   model?: string
+  snapshots?: boolean
+  emptyThreshold?: number | 'none'
   data: string
   threshold?: 'auto' | number
   tta?: TtaView[]
@@ -58,7 +60,9 @@ export function addEvaluateCommand(program: Command): Command {
   return program
     .command('evaluate')
     .description("Score a run's model on a labelled dataset: Dice, IoU, pixel accuracy, TGS score where it applies, threshold sweep, per-image scores.")
-    .option('--model <run_dir>', 'run folder written by `unet train` (default: the newest under ./runs)')
+    .option('--model <dir>', modelSetHelp)
+    .option('--snapshots', snapshotsHelp)
+    .option('--empty-threshold <p|none>', emptyThresholdHelp, emptyThresholdArg)
     .requiredOption('--data <dir>', 'a labelled dataset (TGS, Carvana or folders layout, folder or zip); every image with a mask is scored')
     .option('--threshold <auto|x>', "threshold of the reported scores; auto = the run's chosen one (default: auto)", threshold)
     .option('--tta <views>', ttaHelp, ttaArg)
@@ -73,11 +77,13 @@ export function addEvaluateCommand(program: Command): Command {
     .option('--threads <n>', 'wasm backend threads (default: the backend decides)', int(1))
     .option('--json', 'print the result as JSON')
     .action(async (flags: EvaluateFlags) => {
-      const folder = await readRun(runDir(flags.model))
+      const { folder, emptyThreshold } = await modelsOf(flags)
+      if (flags.json !== true && (flags as { quiet?: boolean }).quiet !== true) process.stderr.write(describeModelSet(folder, emptyThreshold))
       await startPredictBackend(flags.backend, flags.threads)
       const r = await interruptible(
         (signal) =>
           evaluateRun(folder, {
+            emptyThreshold,
             data: flags.data,
             threshold: flags.threshold ?? 'auto',
             tta: flags.tta ?? [],

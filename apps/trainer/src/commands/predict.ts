@@ -1,12 +1,14 @@
 import type { Command } from 'commander'
 import { Option } from 'commander'
 import { shardFromEnv, type Shard, type TtaView } from '@unet/predict'
-import { predictRun, readRun } from '@unet/predict/node'
-import { describeSkipped, interruptible, runDir, shardArg, startPredictBackend, ttaArg, ttaHelp } from './shared'
+import { predictRun } from '@unet/predict/node'
+import { describeSkipped, interruptible, shardArg, startPredictBackend, ttaArg, ttaHelp, emptyThresholdArg, emptyThresholdHelp, modelSetHelp, modelsOf, snapshotsHelp, describeModelSet } from './shared'
 import { backendOption, int, num, threshold } from './options'
 
 interface PredictFlags {
   model?: string
+  snapshots?: boolean
+  emptyThreshold?: number | 'none'
   data?: string
   images?: string
   out?: string
@@ -43,7 +45,9 @@ export function addPredictCommand(program: Command): Command {
   return program
     .command('predict')
     .description("Predict a dataset or a folder of images with a run's model: submission, masks, probabilities, overlays, cut-outs, boxes.")
-    .option('--model <run_dir>', 'run folder written by `unet train` (default: the newest under ./runs)')
+    .option('--model <dir>', modelSetHelp)
+    .option('--snapshots', snapshotsHelp)
+    .option('--empty-threshold <p|none>', emptyThresholdHelp, emptyThresholdArg)
     .option('--data <dir>', 'a dataset (TGS, Carvana or folders layout, folder or zip): its test images, or all its images when it has no test set')
     .option('--images <dir>', 'a plain folder of images (any format and size, grey or RGB)')
     .option('--out <file>', "submission CSV in the dataset's convention (run.json's rle); .gz is gzipped; - is standard output")
@@ -69,7 +73,8 @@ export function addPredictCommand(program: Command): Command {
     .option('--json', 'print the result as JSON')
     .action(async (flags: PredictFlags) => {
       const shard = flags.shard ?? shardFromEnv(process.env)
-      const folder = await readRun(runDir(flags.model))
+      const { folder, emptyThreshold } = await modelsOf(flags)
+      if (flags.json !== true && (flags as { quiet?: boolean }).quiet !== true) process.stderr.write(describeModelSet(folder, emptyThreshold))
       await startPredictBackend(flags.backend, flags.threads)
       // progress and summaries go to stderr when the submission itself goes to standard output
       const say = flags.out === '-' ? process.stderr : process.stdout
@@ -78,6 +83,7 @@ export function addPredictCommand(program: Command): Command {
       const r = await interruptible(
         (signal) =>
           predictRun(folder, {
+            emptyThreshold,
             ...(flags.data !== undefined ? { data: flags.data } : {}),
             ...(flags.images !== undefined ? { images: flags.images } : {}),
             ...(flags.out !== undefined ? { out: flags.out } : {}),

@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from 'commander'
 import { initBackend } from '@unet/runtime'
 import { parseShard, parseTtaViews, TTA_VIEW_NAMES, type Shard, type TtaView } from '@unet/predict'
-import { latestRun } from '@unet/predict/node'
+import { latestRun, readModelSet, type ModelSet } from '@unet/predict/node'
 
 /** `--tta hflip,blur`, from the one list of views. */
 export function ttaArg(value: string): TtaView[] {
@@ -69,4 +69,39 @@ export function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
   const line = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()
   return [line(head), ...rows.map(line)].join('\n')
+}
+
+/** `--empty-threshold P|none`: a probability, or `none` (commander would turn a parsed null into '', so it stays a word). */
+export function emptyThresholdArg(value: string): number | 'none' {
+  if (value === 'none') return 'none'
+  const n = Number(value)
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('must be a probability between 0 and 1, or none')
+  return n
+}
+
+export const emptyThresholdHelp =
+  'runs with a "has mask" classifier (--deep-supervision): zero the masks of images whose classifier probability is below P; none keeps every mask (default: run.json\'s, 0.5)'
+
+export const snapshotsHelp = "average the run's cosine snapshot models (snapshot-cycle-*, one per cosine cycle of --lr-schedule cosine) instead of its best model, each with the TTA views"
+
+export const modelSetHelp = 'run folder written by `unet train`, or a k-fold folder written by `unet kfold` (its folds averaged) (default: the newest run under ./runs)'
+
+/** `--model`, `--snapshots` and `--empty-threshold` as @unet/predict takes them: the models to average and the empty threshold. */
+export async function modelsOf(flags: { model?: string; snapshots?: boolean; emptyThreshold?: number | 'none' }): Promise<{ folder: ModelSet; emptyThreshold: 'auto' | number | null }> {
+  const folder = await readModelSet(runDir(flags.model), { snapshots: flags.snapshots === true })
+  const emptyThreshold = flags.emptyThreshold === undefined ? 'auto' : flags.emptyThreshold === 'none' ? null : flags.emptyThreshold
+  return { folder, emptyThreshold }
+}
+
+/** One line saying what `--model` (and `--snapshots`) made of the models, when it is more than one run's best. */
+export function describeModelSet(folder: ModelSet, emptyThreshold: 'auto' | number | null): string {
+  const empty = emptyThreshold === 'auto' ? (folder.run.emptyClassifier?.threshold ?? null) : emptyThreshold
+  const what =
+    folder.kind === 'kfold'
+      ? `averaging ${folder.members.length} folds of ${folder.dir}${folder.modelPaths.length > folder.members.length ? ` (${folder.modelPaths.length} snapshot models)` : ''}`
+      : folder.modelPaths.some((p) => /snapshot-cycle-/.test(p))
+        ? `averaging ${folder.modelPaths.length} cosine snapshot models of ${folder.dir}`
+        : ''
+  const parts = [what, empty !== null ? `zeroing masks of images the has-mask classifier puts below ${empty}` : ''].filter(Boolean)
+  return parts.length > 0 ? `${parts.join('; ')}\n` : ''
 }

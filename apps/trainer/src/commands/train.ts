@@ -3,10 +3,13 @@ import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { AUGMENTATION_NAMES, LAYOUTS } from '@unet/data'
 import { findCheckpoint, LR_SCHEDULES, MONITOR_NAMES, MONITORS, OPTIMIZER_NAMES, OPTIMIZERS, SCHEDULE_NAMES } from '@unet/train'
-import { DEFAULT_TRAIN_CONFIG, parseImageSize, readConfigFile, resolveTrainConfig, splitAugmentList, type TrainConfig } from '../config'
+import { DECODER_ATTENTIONS } from '@unet/layers'
+import { lossNames } from '@unet/losses'
+import { DEFAULT_TRAIN_CONFIG, flagOf, parseImageSize, parseLossSchedule, readConfigFile, resolveTrainConfig, splitAugmentList, type LossPhaseConfig, type TrainConfig } from '../config'
+import { describeRecipe, RECIPE_NAMES, RECIPES, recipeSettings } from '../recipes'
 import { TrainerError } from '../errors'
 import { consoleReporter } from '../progress'
-import { train } from '../train'
+import { train, type TrainSummary } from '../train'
 import { ENCODER_CHOICES } from '../model'
 import { backendOption, int, num } from './options'
 
@@ -17,6 +20,14 @@ function imageSize(value: string): { imageSize: number; imageHeight: number | nu
     return parseImageSize(value)
   } catch (e) {
     throw new InvalidArgumentError((e as Error).message.replace(/^--image-size /, ''))
+  }
+}
+
+function lossScheduleArg(value: string): LossPhaseConfig[] {
+  try {
+    return parseLossSchedule(value)
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message.replace(/^--loss-schedule:? /, ''))
   }
 }
 
@@ -42,7 +53,7 @@ const list = (table: Record<string, { description: string }>): string =>
 /** Keys of the train command's options that map one-to-one onto {@link TrainConfig}. */
 const TRAIN_KEYS: (keyof TrainConfig)[] = [
   'data', 'layout', 'images', 'masks', 'maskSuffix', 'maskThreshold', 'groupBy', 'out', 'encoder', 'model', 'encoderWeights', 'freezeUpTo', 'depth', 'filters', 'imageSize', 'resize', 'epochs', 'batchSize', 'lr', 'optimizer', 'momentum', 'weightDecay', 'monitor',
-  'lrSchedule', 'lrStepEpochs', 'lrCycleEpochs', 'lrCycleMult', 'imageHeight', 'loss', 'valSplit', 'folds', 'fold', 'augment', 'dropout', 'batchNormMomentum', 'seed', 'skipBad',
+  'lrSchedule', 'lrStepEpochs', 'lrCycleEpochs', 'lrCycleMult', 'imageHeight', 'loss', 'lossSchedule', 'decoderAttention', 'hypercolumn', 'deepSupervision', 'recipe', 'valSplit', 'folds', 'fold', 'augment', 'dropout', 'batchNormMomentum', 'seed', 'skipBad',
   'synthTrain', 'synthTest', 'patience', 'lrPatience', 'lrFactor', 'minLr', 'timeLimit', 'backend', 'threads', 'reportImages',
 ]
 
@@ -54,9 +65,33 @@ const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const
  * (atomically) and the command exits with 130 / 143; a second signal while it saves waits for the save and says so.
  */
 export function addTrainCommand(program: Command): void {
-  program
-    .command('train')
-    .description('Train a U-Net; without --data, on the built-in synthetic TGS-like data (generated in memory).')
+  addTrainOptions(
+    program
+      .command('train')
+      .description('Train a U-Net; without --data, on the built-in synthetic TGS-like data (generated in memory).'),
+  )
+    .option('--resume', 'continue the run in --out (default: the newest under ./runs) from its last checkpoint')
+    .action(async (opts: Record<string, unknown>) => {
+      const resume = opts.resume === true
+      const resumeOut = (): string => {
+        const latest = latestResumable(process.cwd())
+        if (!latest) throw new TrainerError('NO_RUN', '--resume: no run with a checkpoint under ./runs; pass --out RUN_DIR')
+        return latest
+      }
+      const { config, explicitKeys } = await trainConfigFromFlags(opts, resume ? { defaultOut: resumeOut } : {})
+      await trainWithSignals(config, { resume, explicitKeys, quiet: opts.quiet === true, json: opts.json === true })
+    })
+}
+
+/**
+ * Adds the flags of `unet train` (all but `--resume`) to a command: `unet kfold` and `unet pseudo-label` train with
+ * the same flags. {@link trainConfigFromFlags} turns the parsed flags into a config.
+ *
+ * @param command - the command to add them to
+ * @returns the command
+ */
+export function addTrainOptions(command: Command): Command {
+  return command
     .option('--data <dir>', `dataset folder or .zip, its layout detected (${LAYOUTS.join(', ')}: TGS train/images + train/masks, Carvana train/ + train_masks/, or images/ + masks/ pairs); default: synthetic TGS-like data`)
     .addOption(new Option('--layout <name>', 'read --data as this layout instead of detecting it').choices([...LAYOUTS]))
     .option('--images <dir>', 'folder pairs: the images folder (with --masks)')
@@ -84,7 +119,12 @@ export function addTrainCommand(program: Command): void {
     .option('--lr-step-epochs <n>', `step schedule: epochs between cuts by --lr-factor (default: ${D.lrStepEpochs})`, int(1))
     .option('--lr-cycle-epochs <n>', `cosine schedule: epochs of the first cycle (default: ${D.lrCycleEpochs})`, int(1))
     .option('--lr-cycle-mult <x>', `cosine schedule: each cycle this many times longer (default: ${D.lrCycleMult})`, num((n) => n >= 1, 'a number ≥ 1'))
-    .option('--loss <name>', `loss: bce, bce_logits, dice, bce_dice, jaccard, focal, lovasz_hinge, lovasz_hinge_elu (default: ${D.loss})`)
+    .option('--loss <name>', `loss: ${lossNames.join(', ')} (default: ${D.loss})`)
+    .option('--loss-schedule <list>', `losses by epoch, loss@first_epoch, e.g. "bce_dice@0,lovasz_hinge@6" (the TGS winners' switch to Lovasz hinge; a logit loss makes the model output logits, and losses on probabilities then see their sigmoid); default: --loss throughout`, lossScheduleArg)
+    .addOption(new Option('--decoder-attention <name>', `attention after each decoder stage: none, or scse (concurrent spatial and channel squeeze-and-excitation) (default: ${D.decoderAttention})`).choices([...DECODER_ATTENTIONS]))
+    .option('--hypercolumn', 'concatenate every decoder stage, up-sampled to full resolution, before the output')
+    .option('--deep-supervision', 'auxiliary mask heads on the decoder stages and a "has mask" classifier on the bottleneck; the segmentation loss counts only non-empty images, and predict zeroes the masks of images the classifier calls empty (--empty-threshold)')
+    .addOption(new Option('--recipe <name>', `a preset of settings (flags and --config override it; what it turns on is printed): ${Object.entries(RECIPES).map(([n, r]) => `${n} (${r.description})`).join('; ')}`).choices([...RECIPE_NAMES]))
     .option('--val-split <x>', `share of train images held out for validation, stratified by coverage (default: ${D.valSplit})`, num((n) => n > 0 && n < 1, 'between 0 and 1'))
     .option('--folds <k>', 'use a stratified K-fold split instead of --val-split', int(2))
     .option('--fold <i>', 'with --folds: which fold (0-based) is validation (default: 0)', int(0))
@@ -108,57 +148,85 @@ export function addTrainCommand(program: Command): void {
     .option('--threads <n>', 'wasm backend threads (default: the backend decides)', int(0))
     .option('--report-images <n>', `validation images in the report grid (default: ${D.reportImages})`, int(0))
     .option('--config <file>', 'YAML (.yaml/.yml) or JSON file with any of these settings as camelCase keys (epochs: 10, imageSize: 384x192, augment: [horizontal_flip, "rotate:limit=5"]); flags override it')
-    .option('--resume', 'continue the run in --out (default: the newest under ./runs) from its last checkpoint')
     .option('--quiet', 'print only the final summary')
     .option('--json', 'print JSON lines (one event each) instead of progress bars; RUN_DIR/log.jsonl is always written')
-    .action(async (opts: Record<string, unknown>) => {
-      const fromFile = typeof opts.config === 'string' ? await readConfigFile(opts.config) : {}
-      const fromFlags: Partial<TrainConfig> = {}
-      if (opts.bnMomentum !== undefined) opts.batchNormMomentum = opts.bnMomentum === 'none' ? null : opts.bnMomentum
-      if (opts.imageSize !== undefined) Object.assign(opts, opts.imageSize as object)
-      for (const key of TRAIN_KEYS) if (opts[key] !== undefined) (fromFlags as Record<string, unknown>)[key] = opts[key]
-      if (opts.fold !== undefined && opts.folds === undefined && fromFile.folds === undefined) {
-        throw new TrainerError('BAD_FLAG', '--fold needs --folds K (the number of folds)')
-      }
-      const resume = opts.resume === true
-      if (fromFlags.out === undefined && fromFile.out === undefined) {
-        if (resume) {
-          const latest = latestResumable(process.cwd())
-          if (!latest) throw new TrainerError('NO_RUN', '--resume: no run with a checkpoint under ./runs; pass --out RUN_DIR')
-          fromFlags.out = latest
-        } else {
-          fromFlags.out = join('runs', `run-${stamp()}`)
-        }
-      }
-      const config = resolveTrainConfig(fromFile, fromFlags)
-      const explicitKeys = [...Object.keys(fromFile), ...Object.keys(fromFlags)]
-      const controller = new AbortController()
-      const reporter = consoleReporter({ quiet: opts.quiet === true, json: opts.json === true, logFile: join(resolve(config.out), 'log.jsonl') })
-      let signal: keyof typeof SIGNAL_EXIT | null = null
-      const onSignal = (name: keyof typeof SIGNAL_EXIT): void => {
-        if (signal !== null) {
-          // quitting now could only lose the checkpoint being written; the save is atomic and nearly done
-          process.stderr.write(`unet: ${name} while stopping: still saving the checkpoint (atomic, a few seconds); waiting for it to finish before exiting\n`)
-          return
-        }
-        signal = name
-        controller.abort()
-        process.stderr.write(`unet: ${name}: stopping after this step and saving a checkpoint (continue with: unet train --out ${config.out} --resume)\n`)
-      }
-      const onInt = (): void => onSignal('SIGINT')
-      const onTerm = (): void => onSignal('SIGTERM')
-      process.on('SIGINT', onInt)
-      process.on('SIGTERM', onTerm)
-      try {
-        const summary = await train(config, { resume, signal: controller.signal, reporter, explicitKeys })
-        if (summary.stopReason.kind === 'interrupted') process.exitCode = SIGNAL_EXIT[signal ?? 'SIGINT']
-        else if (summary.stopReason.kind === 'nan_loss') {
-          process.stderr.write(`unet: error: loss became ${summary.stopReason.loss} at step ${summary.stopReason.globalStep + 1}; the best checkpoint was kept as it was — lower --lr or change --loss\n`)
-          process.exitCode = 1
-        }
-      } finally {
-        process.off('SIGINT', onInt)
-        process.off('SIGTERM', onTerm)
-      }
-    })
+}
+
+/**
+ * The config of parsed train flags: the recipe's settings (`--recipe`), then the config file (`--config`), then the
+ * flags; `out` defaults to runs/run-<date>-<time>. Prints what a recipe turned on (to stderr).
+ *
+ * @param opts - what commander parsed for {@link addTrainOptions}'s flags
+ * @param options - `print`: where the recipe's summary goes (default stderr; null for nowhere); `defaultOut`: the run
+ *   folder when neither flags nor config file name one (default: a new runs/run-<date>-<time>)
+ * @returns the resolved config and the keys the user set (config file or flags)
+ * @throws {TrainerError} `BAD_FLAG` / `BAD_CONFIG` for flags that do not go together or bad values
+ */
+export async function trainConfigFromFlags(
+  opts: Record<string, unknown>,
+  options: { print?: ((line: string) => void) | null; defaultOut?: () => string } = {},
+): Promise<{ config: TrainConfig; explicitKeys: string[] }> {
+  const fromFile = typeof opts.config === 'string' ? await readConfigFile(opts.config) : {}
+  const fromFlags: Partial<TrainConfig> = {}
+  if (opts.bnMomentum !== undefined) opts.batchNormMomentum = opts.bnMomentum === 'none' ? null : opts.bnMomentum
+  if (opts.imageSize !== undefined) Object.assign(opts, opts.imageSize as object)
+  for (const key of TRAIN_KEYS) if (opts[key] !== undefined) (fromFlags as Record<string, unknown>)[key] = opts[key]
+  if (opts.fold !== undefined && opts.folds === undefined && fromFile.folds === undefined) {
+    throw new TrainerError('BAD_FLAG', '--fold needs --folds K (the number of folds)')
+  }
+  if (fromFlags.out === undefined && fromFile.out === undefined) fromFlags.out = options.defaultOut?.() ?? join('runs', `run-${stamp()}`)
+  const recipe = (fromFlags.recipe ?? fromFile.recipe ?? null) as string | null
+  const fromRecipe = recipe !== null ? recipeSettings(recipe) : {}
+  const config = resolveTrainConfig(fromRecipe, fromFile, fromFlags)
+  const explicitKeys = [...Object.keys(fromFile), ...Object.keys(fromFlags)]
+  if (recipe !== null && options.print !== null) {
+    const { applied, overridden } = describeRecipe(recipe, explicitKeys)
+    ;(options.print ?? ((line: string) => process.stderr.write(line + '\n')))(
+      `--recipe ${recipe}: ${applied.join(' ')}${overridden.length > 0 ? ` (yours instead: ${overridden.map(flagOf).join(' ')})` : ''}`,
+    )
+  }
+  return { config, explicitKeys: recipe !== null ? [...new Set([...Object.keys(fromRecipe), ...explicitKeys])] : explicitKeys }
+}
+
+/**
+ * Runs {@link train} the way `unet train` does: progress on the console, SIGINT / SIGTERM stop it after the current
+ * step (checkpoint saved; exit code 130 / 143), a NaN loss sets exit code 1.
+ *
+ * @param config - the resolved config
+ * @param options - resume, the keys the user set, output style
+ * @returns the summary
+ */
+export async function trainWithSignals(
+  config: TrainConfig,
+  options: { resume: boolean; explicitKeys: readonly string[]; quiet?: boolean; json?: boolean },
+): Promise<TrainSummary> {
+  const controller = new AbortController()
+  const reporter = consoleReporter({ quiet: options.quiet === true, json: options.json === true, logFile: join(resolve(config.out), 'log.jsonl') })
+  let signal: keyof typeof SIGNAL_EXIT | null = null
+  const onSignal = (name: keyof typeof SIGNAL_EXIT): void => {
+    if (signal !== null) {
+      // quitting now could only lose the checkpoint being written; the save is atomic and nearly done
+      process.stderr.write(`unet: ${name} while stopping: still saving the checkpoint (atomic, a few seconds); waiting for it to finish before exiting\n`)
+      return
+    }
+    signal = name
+    controller.abort()
+    process.stderr.write(`unet: ${name}: stopping after this step and saving a checkpoint (continue with: unet train --out ${config.out} --resume)\n`)
+  }
+  const onInt = (): void => onSignal('SIGINT')
+  const onTerm = (): void => onSignal('SIGTERM')
+  process.on('SIGINT', onInt)
+  process.on('SIGTERM', onTerm)
+  try {
+    const summary = await train(config, { resume: options.resume, signal: controller.signal, reporter, explicitKeys: options.explicitKeys })
+    if (summary.stopReason.kind === 'interrupted') process.exitCode = SIGNAL_EXIT[signal ?? 'SIGINT']
+    else if (summary.stopReason.kind === 'nan_loss') {
+      process.stderr.write(`unet: error: loss became ${summary.stopReason.loss} at step ${summary.stopReason.globalStep + 1}; the best checkpoint was kept as it was — lower --lr or change --loss\n`)
+      process.exitCode = 1
+    }
+    return summary
+  } finally {
+    process.off('SIGINT', onInt)
+    process.off('SIGTERM', onTerm)
+  }
 }
