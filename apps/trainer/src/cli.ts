@@ -10,6 +10,8 @@ import { addReportCommand } from './commands/report'
 import { addServeCommand } from './serve'
 import { addSynthCommand } from './commands/synth'
 import { addTrainCommand } from './commands/train'
+import { addKfoldCommand } from './commands/kfold'
+import { addPseudoLabelCommand } from './commands/pseudo-label'
 
 /**
  * Builds the `unet` command line program (commander): one module per command under ./commands.
@@ -26,6 +28,8 @@ export function createProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureHelp({ sortOptions: false })
   addTrainCommand(program)
+  addKfoldCommand(program)
+  addPseudoLabelCommand(program)
   addEvaluateCommand(program)
   addPredictCommand(program)
   addMergeSubmissionsCommand(program)

@@ -59,6 +59,11 @@ export interface PredictRunOptions {
   readonly signal?: AbortSignal
   /** After each chunk. */
   readonly onProgress?: (done: number, total: number) => void
+  /**
+   * Called with each image and its probabilities at the image's own size (row-major, before thresholding), in input
+   * order: what `unet pseudo-label` selects confident images from. Counts as an output.
+   */
+  readonly onPrediction?: (prediction: { readonly image: ImageSample; readonly probabilities: Float32Array }) => void | Promise<void>
   /** The model, or models to average, when the caller loaded them already (default: the run's or set's, loaded here and disposed after). */
   readonly model?: Models
   /**
@@ -178,7 +183,7 @@ function jsonLines(items: AsyncIterable<unknown>): AsyncIterable<string> {
  */
 export async function predictRun(folder: RunFolder | ModelSet, options: PredictRunOptions): Promise<PredictRunResult> {
   const { run } = folder
-  const outputs = [options.out, options.masksOut, options.probabilities, options.overlaysOut, options.cropsOut, options.boxes].filter((o) => o !== undefined)
+  const outputs = [options.out, options.masksOut, options.probabilities, options.overlaysOut, options.cropsOut, options.boxes, options.onPrediction].filter((o) => o !== undefined)
   if (outputs.length === 0) throw new PredictError('BAD_OPTION', 'nothing to write: give --out, --masks-out, --probabilities, --overlays-out, --crops-out or --boxes')
   if (run.output.classes !== 1) throw new PredictError('MODEL_MISMATCH', `${folder.dir} predicts ${run.output.classes} classes; predict writes one foreground mask per image (classes 1)`)
   const threshold = options.threshold === undefined || options.threshold === 'auto' ? run.threshold : options.threshold
@@ -260,6 +265,7 @@ export async function predictRun(folder: RunFolder | ModelSet, options: PredictR
         const img = good[k] as ImageSample
         const size = { width: img.width, height: img.height }
         const probs = restoreProbabilities(maps[k] as Float32Array, size, spec)
+        await options.onPrediction?.({ image: img, probabilities: probs })
         const mask = postProcess(probs, size, post)
         let any = false
         for (let i = 0; i < mask.length; i++) {

@@ -88,9 +88,12 @@ export function addTrainCommand(program: Command): void {
  * the same flags. {@link trainConfigFromFlags} turns the parsed flags into a config.
  *
  * @param command - the command to add them to
+ * @param options - `legacyModelFlag: false` leaves out `--model` (the old name of `--encoder`)
  * @returns the command
  */
-export function addTrainOptions(command: Command): Command {
+export function addTrainOptions(command: Command, options: { legacyModelFlag?: boolean } = {}): Command {
+  // `unet pseudo-label` names its source run --model, so it goes without this old name of --encoder
+  if (options.legacyModelFlag !== false) command.addOption(new Option('--model <name>', 'old name of --encoder: --model vgg16 is --encoder vgg16').choices(['unet', 'vgg16']))
   return command
     .option('--data <dir>', `dataset folder or .zip, its layout detected (${LAYOUTS.join(', ')}: TGS train/images + train/masks, Carvana train/ + train_masks/, or images/ + masks/ pairs); default: synthetic TGS-like data`)
     .addOption(new Option('--layout <name>', 'read --data as this layout instead of detecting it').choices([...LAYOUTS]))
@@ -101,7 +104,6 @@ export function addTrainOptions(command: Command): Command {
     .option('--group-by <carvana|regex>', 'keep groups on one side of the split: carvana (the car id), or a regular expression whose first group of the image id names the group')
     .option('--out <run_dir>', 'run folder for checkpoints, config, history and report (default: runs/run-<date>-<time>)')
     .addOption(new Option('--encoder <name>', `the U-Net's encoder: plain (shaped by --depth/--filters), VGG-16, a ResNet or an SE-ResNet (default: ${D.encoder})`).choices([...ENCODER_CHOICES]))
-    .addOption(new Option('--model <name>', 'old name of --encoder: --model vgg16 is --encoder vgg16').choices(['unet', 'vgg16']))
     .option('--encoder-weights <file>', 'pretrained encoder weights: VGG-16 Keras .h5 (vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5) or tfjs model.json folder; ResNets .safetensors (torchvision/timm names) or classification_models .h5')
     .option('--freeze-up-to <name>', 'encoder layers up to this point do not train: a stage (vgg16: block1-block5; resnets: stem, layer1-layer4), its number, a layer name, or none')
     .option('--depth <n>', `down-sampling stages of the U-Net (default: ${D.depth})`, int(1))
@@ -158,13 +160,14 @@ export function addTrainOptions(command: Command): Command {
  *
  * @param opts - what commander parsed for {@link addTrainOptions}'s flags
  * @param options - `print`: where the recipe's summary goes (default stderr; null for nowhere); `defaultOut`: the run
- *   folder when neither flags nor config file name one (default: a new runs/run-<date>-<time>)
+ *   folder when neither flags nor config file name one (default: a new runs/run-<date>-<time>); `base`: a config
+ *   under all of them (`unet pseudo-label` starts from the source run's)
  * @returns the resolved config and the keys the user set (config file or flags)
  * @throws {TrainerError} `BAD_FLAG` / `BAD_CONFIG` for flags that do not go together or bad values
  */
 export async function trainConfigFromFlags(
   opts: Record<string, unknown>,
-  options: { print?: ((line: string) => void) | null; defaultOut?: () => string } = {},
+  options: { print?: ((line: string) => void) | null; defaultOut?: () => string; base?: Partial<TrainConfig> } = {},
 ): Promise<{ config: TrainConfig; explicitKeys: string[] }> {
   const fromFile = typeof opts.config === 'string' ? await readConfigFile(opts.config) : {}
   const fromFlags: Partial<TrainConfig> = {}
@@ -177,7 +180,7 @@ export async function trainConfigFromFlags(
   if (fromFlags.out === undefined && fromFile.out === undefined) fromFlags.out = options.defaultOut?.() ?? join('runs', `run-${stamp()}`)
   const recipe = (fromFlags.recipe ?? fromFile.recipe ?? null) as string | null
   const fromRecipe = recipe !== null ? recipeSettings(recipe) : {}
-  const config = resolveTrainConfig(fromRecipe, fromFile, fromFlags)
+  const config = resolveTrainConfig(options.base ?? {}, fromRecipe, fromFile, fromFlags)
   const explicitKeys = [...Object.keys(fromFile), ...Object.keys(fromFlags)]
   if (recipe !== null && options.print !== null) {
     const { applied, overridden } = describeRecipe(recipe, explicitKeys)
