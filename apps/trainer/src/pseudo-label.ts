@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path'
 import { encodePng } from '@unet/data'
 import { ensureFolder, writeFileAtomic } from '@unet/files'
 import { binarize, maskBytes, toBytes, type TtaView } from '@unet/predict'
-import { KFOLD_FILE, loadRunModels, predictRun, readModelSet } from '@unet/predict/node'
+import { KFOLD_FILE, loadRunModels, predictRun, readModelSet, toModelChannels } from '@unet/predict/node'
 import type { TrainConfig } from './config'
 import { TrainerError } from './errors'
 
@@ -112,7 +112,9 @@ export async function selectPseudoLabels(options: {
         predicted++
         if (!isConfident(probabilities, below, above)) return
         const size = { width: image.width, height: image.height }
-        await writeFileAtomic(join(folder, 'images', `${image.id}.png`), encodePng(toBytes(image.image), { ...size, channels: image.channels }))
+        // in the model's channels (TGS's 3-channel PNGs are grey), as the train images are read
+        const channels = set.run.input.channels
+        await writeFileAtomic(join(folder, 'images', `${image.id}.png`), encodePng(toBytes(toModelChannels(image, channels, image.id)), { ...size, channels }))
         await writeFileAtomic(join(folder, 'masks', `${image.id}.png`), encodePng(maskBytes(binarize(probabilities, PSEUDO_LABEL_DEFAULTS.maskThreshold)), { ...size, channels: 1 }))
         ids.push(image.id)
       },
