@@ -1,30 +1,19 @@
 import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
 import { decode, parseSubmission } from '@unet/rle'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { CLI as cli, cliIn } from './cli-runner'
 
-const cli = resolve(import.meta.dirname, '../../../apps/trainer/dist/cli.js')
 const work = mkdtempSync(join(tmpdir(), 'unet-e2e-'))
 const data = join(work, 'data')
 
 // tiny model and data: seconds per run even on two busy cores
 const TINY = ['--image-size', '32', '--depth', '2', '--filters', '4', '--batch-size', '8', '--seed', '7', '--lr-patience', '0']
 
-// async, so the test worker stays responsive while the CLI runs
-function unet(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd: work, env: { ...process.env, UNET_DEBUG: '' } })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()))
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
-    child.on('error', fail)
-    child.on('close', (code) => done({ code, stdout, stderr }))
-  })
-}
+const unet = cliIn(work)
 
 // tfjs prints a banner on stderr the first time its pure-JS cpu backend runs in Node; anything else is a problem
 const problems = (stderr: string): string => stderr.replace(/\n?=+\nHi, looks like you are running TensorFlow\.js in Node\.js[^\n]*\n=+\n/g, '').trim()

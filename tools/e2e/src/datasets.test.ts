@@ -1,24 +1,13 @@
-import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { cliIn } from './cli-runner'
 import { writeCarvanaLike, writeWhaleLike } from './fixtures'
 
-const cli = resolve(import.meta.dirname, '../../../apps/trainer/dist/cli.js')
 const work = mkdtempSync(join(tmpdir(), 'unet-e2e-datasets-'))
 
-function unet(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd: work, env: { ...process.env, UNET_DEBUG: '1' } })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()))
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
-    child.on('error', fail)
-    child.on('close', (code) => done({ code, stdout, stderr }))
-  })
-}
+const unet = cliIn(work, { UNET_DEBUG: '1' })
 
 interface Epoch {
   valDice: number

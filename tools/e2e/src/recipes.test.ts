@@ -1,27 +1,16 @@
-import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { cliIn } from './cli-runner'
 
-const cli = resolve(import.meta.dirname, '../../../apps/trainer/dist/cli.js')
 const work = mkdtempSync(join(tmpdir(), 'unet-e2e-recipes-'))
 const data = join(work, 'data')
 
 // tiny: seconds per fold on two busy cores
 const TINY = ['--image-size', '32', '--depth', '2', '--filters', '2', '--batch-size', '8', '--epochs', '1', '--report-images', '0', '--backend', 'cpu', '--quiet']
 
-function unet(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd: work, env: { ...process.env, UNET_DEBUG: '' } })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()))
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
-    child.on('error', fail)
-    child.on('close', (code) => done({ code, stdout, stderr }))
-  })
-}
+const unet = cliIn(work)
 
 describe('the TGS winners\' recipes from the command line', () => {
   beforeAll(async () => {
