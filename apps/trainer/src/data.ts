@@ -126,7 +126,7 @@ export async function loadRunData(config: TrainConfig, channels: number | null):
   if (split.validation.length === 0 || split.train.length === 0) {
     throw new TrainerError('NO_DATA', `split of ${train.length} images left ${split.train.length} for training and ${split.validation.length} for validation; use more images or change --val-split`)
   }
-  if (config.pseudoLabels !== null) split.train.push(...(await loadPseudoLabels(config.pseudoLabels, config)))
+  if (config.pseudoLabels) split.train.push(...(await loadPseudoLabels(config.pseudoLabels, config)))
   const spec = prepareSpec(config)
   if (config.resize === 'pad') {
     const big = train.find((s) => s.width > spec.width || s.height > spec.height)

@@ -6,7 +6,7 @@ import { findCheckpoint, readState, type EpochLogs } from '@unet/train'
 import type { TrainConfig } from '../config'
 import { loadRunData } from '../data'
 import { TrainerError } from '../errors'
-import { modelChannels, resolveLoss } from '../model'
+import { modelChannels, runLosses } from '../model'
 import { startBackend } from '../backend'
 import { writeReport } from '../report'
 import { monitorOf } from '../train'
@@ -34,7 +34,7 @@ export async function regenerateReport(runDir: string, backend?: TrainConfig['ba
   const history: EpochLogs[] = last.history
   const name = await startBackend({ backend: backend ?? config.backend, threads: config.threads })
   const data = await loadRunData({ ...config, skipBad: true }, config.channels ?? modelChannels(config))
-  const lossFn = resolveLoss(config.loss)
+  const lossFn = runLosses(config).last
   return writeReport({
     runDir: dir,
     config,
