@@ -86,7 +86,7 @@ describe('--recipe', () => {
     expect(explicitKeys).toContain('epochs')
     expect(lines).toHaveLength(1)
     expect(lines[0]).toContain('encoder=resnet34')
-    expect(lines[0]).toContain('lossSchedule=bce_dice@0,lovasz_hinge@4')
+    expect(lines[0]).toContain('lossSchedule=bce_dice@0,lovasz_hinge_symmetric@4')
     expect(lines[0]).toContain('(yours instead: --epochs)')
     expect(describeRecipe('tgs-winner', []).overridden).toEqual([])
     await expect(trainConfigFromFlags({ recipe: 'nope', out: 'x' })).rejects.toThrow(/use one of tgs-winner/)

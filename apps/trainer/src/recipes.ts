@@ -15,7 +15,7 @@ export interface RecipeDeclaration {
  *
  * `tgs-winner` combines the TGS Salt winners' recipes at a budget that fits 2 CPU cores in under an hour on the
  * synthetic set (400 images at 128×128): a ResNet-34 encoder, scSE decoder attention, hypercolumn, deep supervision
- * with the "has mask" classifier, BCE+Dice then Lovasz hinge from the second cycle, and cosine annealing in three cycles
+ * with the "has mask" classifier, BCE+Dice then the symmetric Lovasz hinge from the second cycle, and cosine annealing in three cycles
  * of 4 epochs, each ending in a snapshot (`unet predict --snapshots`), in batches of 8 (16 exceed wasm's 4 GiB of memory). Which of them help on this data is measured by the ablation in
  * tools/parity; the preset follows its result.
  *
@@ -26,7 +26,7 @@ export interface RecipeDeclaration {
  */
 export const RECIPES = Object.freeze({
   'tgs-winner': {
-    description: 'the TGS winners\' combination: resnet34 encoder, scSE, hypercolumn, deep supervision, bce_dice then lovasz_hinge, 3 cosine cycles with snapshots',
+    description: 'the TGS winners\' combination: resnet34 encoder, scSE, hypercolumn, deep supervision, bce_dice then lovasz_hinge_symmetric, 3 cosine cycles with snapshots',
     settings: {
       encoder: 'resnet34',
       decoderAttention: 'scse',
@@ -34,7 +34,7 @@ export const RECIPES = Object.freeze({
       deepSupervision: true,
       lossSchedule: [
         { loss: 'bce_dice', fromEpoch: 0 },
-        { loss: 'lovasz_hinge', fromEpoch: 4 },
+        { loss: 'lovasz_hinge_symmetric', fromEpoch: 4 },
       ],
       lrSchedule: 'cosine',
       lrCycleEpochs: 4,

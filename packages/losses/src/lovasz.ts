@@ -91,3 +91,23 @@ export function lovaszHingeEluLoss(options: Record<string, never> = {}): LossFun
     lovaszPerImage(y, x, (e) => tf.add(tf.relu(e), tf.exp(tf.minimum(e, 0)))),
   )
 }
+
+/**
+ * The symmetric Lovasz hinge of the TGS winners: the mean of the Lovasz hinge on the mask and on its complement
+ * (`(L(y, x) + L(1 − y, −x)) / 2`), so the background is scored as an object too — an empty image is then charged
+ * for every false positive pixel, not only its most confident one. Per image, on logits. Registry name
+ * `'lovasz_hinge_symmetric'`.
+ *
+ * @param options - none
+ * @returns a loss for `model.compile({ loss })` of a model built with `outputActivation: 'linear'`
+ * @example
+ * ```ts
+ * model.compile({ optimizer: 'adam', loss: lovaszHingeSymmetricLoss() })
+ * ```
+ */
+export function lovaszHingeSymmetricLoss(options: Record<string, never> = {}): LossFunction {
+  checkOptionKeys('lovasz_hinge_symmetric', options, [])
+  return defineLoss('lovasz_hinge_symmetric', { name: 'lovasz_hinge_symmetric', options: {} }, (y, x) =>
+    tf.mul(0.5, tf.add(lovaszPerImage(y, x, (e) => tf.relu(e)), lovaszPerImage(tf.sub(1, y), tf.neg(x), (e) => tf.relu(e)))),
+  )
+}

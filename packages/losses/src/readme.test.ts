@@ -8,5 +8,5 @@ afterAll(() => warn.mockRestore())
 it('runs the README example as written', async () => {
   const example = await runReadmeExample(new URL('..', import.meta.url).pathname)
   expect(example.restored).toBe('lovasz_hinge_elu')
-  expect(example.names).toEqual(['bce', 'bce_logits', 'dice', 'bce_dice', 'jaccard', 'focal', 'lovasz_hinge', 'lovasz_hinge_elu'])
+  expect(example.names).toEqual(['bce', 'bce_logits', 'dice', 'bce_dice', 'jaccard', 'focal', 'lovasz_hinge', 'lovasz_hinge_elu', 'lovasz_hinge_symmetric'])
 })

@@ -22,8 +22,8 @@ function errorOf(fn: () => unknown): LossError {
 }
 
 describe('registry', () => {
-  it('knows the eight losses by name', () => {
-    expect(lossNames).toEqual(['bce', 'bce_logits', 'dice', 'bce_dice', 'jaccard', 'focal', 'lovasz_hinge', 'lovasz_hinge_elu'])
+  it('knows the nine losses by name', () => {
+    expect(lossNames).toEqual(['bce', 'bce_logits', 'dice', 'bce_dice', 'jaccard', 'focal', 'lovasz_hinge', 'lovasz_hinge_elu', 'lovasz_hinge_symmetric'])
     for (const name of lossNames) {
       const loss = getLoss(name)
       expect(loss.lossName).toBe(name)
@@ -96,7 +96,7 @@ describe('registry', () => {
 describe('LOSS_INPUTS and lossFor', () => {
   it('declares what every registry loss takes', () => {
     expect(Object.keys(LOSS_INPUTS).sort()).toEqual([...lossNames].sort())
-    expect(lossNames.filter((n) => LOSS_INPUTS[n] === 'logits')).toEqual(['bce_logits', 'lovasz_hinge', 'lovasz_hinge_elu'])
+    expect(lossNames.filter((n) => LOSS_INPUTS[n] === 'logits')).toEqual(['bce_logits', 'lovasz_hinge', 'lovasz_hinge_elu', 'lovasz_hinge_symmetric'])
   })
 
   it('gives a probability loss a sigmoid on a logit model, and refuses a logit loss on a probability model', () => {
@@ -107,5 +107,21 @@ describe('LOSS_INPUTS and lossFor', () => {
     expect(lossValue(lossFor('lovasz_hinge', 'logits'), y, logits, [1, 2, 2, 1])).toBeCloseTo(lossValue(getLoss('lovasz_hinge'), y, logits, [1, 2, 2, 1]), 6)
     expect(() => lossFor('lovasz_hinge', 'probabilities')).toThrow(/takes logits/)
     expect(() => lossFor('nope', 'logits')).toThrow(/valid names/)
+  })
+})
+
+describe('lovasz_hinge_symmetric', () => {
+  it('is the mean of the Lovasz hinge on the mask and on its complement, and charges every false positive of an empty image', () => {
+    const y = [1, 0, 1, 0]
+    const x = [2, -1, 0.5, 3]
+    const shape = [1, 2, 2, 1]
+    const direct = lossValue(getLoss('lovasz_hinge'), y, x, shape)
+    const complement = lossValue(getLoss('lovasz_hinge'), y.map((v) => 1 - v), x.map((v) => -v), shape)
+    expect(lossValue(getLoss('lovasz_hinge_symmetric'), y, x, shape)).toBeCloseTo((direct + complement) / 2, 6)
+    // an empty mask: the plain hinge sees only the most confident false positive, the symmetric one both
+    const one = lossValue(getLoss('lovasz_hinge_symmetric'), [0, 0, 0, 0], [3, -5, -5, -5], shape)
+    const two = lossValue(getLoss('lovasz_hinge_symmetric'), [0, 0, 0, 0], [3, 3, -5, -5], shape)
+    expect(lossValue(getLoss('lovasz_hinge'), [0, 0, 0, 0], [3, -5, -5, -5], shape)).toBeCloseTo(lossValue(getLoss('lovasz_hinge'), [0, 0, 0, 0], [3, 3, -5, -5], shape), 6)
+    expect(two).toBeGreaterThan(one)
   })
 })

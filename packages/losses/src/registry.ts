@@ -5,7 +5,7 @@ import { diceLoss, type SoftOverlapOptions } from './dice'
 import { LossError } from './errors'
 import { focalLoss, type FocalOptions } from './focal'
 import { jaccardLoss } from './jaccard'
-import { lovaszHingeEluLoss, lovaszHingeLoss } from './lovasz'
+import { lovaszHingeEluLoss, lovaszHingeLoss, lovaszHingeSymmetricLoss } from './lovasz'
 import * as tf from '@tensorflow/tfjs-core'
 import { defineLoss, type LossFunction, type LossSpec } from './math'
 import { weightedLoss } from './weighted'
@@ -20,6 +20,7 @@ export interface LossOptionsByName {
   focal: FocalOptions
   lovasz_hinge: Record<string, never>
   lovasz_hinge_elu: Record<string, never>
+  lovasz_hinge_symmetric: Record<string, never>
 }
 
 /** A name the registry knows: see {@link lossNames}. */
@@ -34,6 +35,7 @@ const factories: { [N in LossName]: (options?: LossOptionsByName[N]) => LossFunc
   focal: focalLoss,
   lovasz_hinge: lovaszHingeLoss,
   lovasz_hinge_elu: lovaszHingeEluLoss,
+  lovasz_hinge_symmetric: lovaszHingeSymmetricLoss,
 }
 
 /** What a loss expects from the model: raw scores (`logits`, the model ends without a sigmoid) or `probabilities`. */
@@ -56,6 +58,7 @@ export const LOSS_INPUTS: Readonly<Record<LossName, LossInput>> = Object.freeze(
   focal: 'probabilities',
   lovasz_hinge: 'logits',
   lovasz_hinge_elu: 'logits',
+  lovasz_hinge_symmetric: 'logits',
 })
 
 /**
@@ -86,7 +89,7 @@ export function lossFor(name: string, input: LossInput): LossFunction {
  *
  * @example
  * ```ts
- * lossNames // ['bce', 'bce_logits', 'dice', 'bce_dice', 'jaccard', 'focal', 'lovasz_hinge', 'lovasz_hinge_elu']
+ * lossNames // ['bce', 'bce_logits', 'dice', 'bce_dice', 'jaccard', 'focal', 'lovasz_hinge', 'lovasz_hinge_elu', 'lovasz_hinge_symmetric']
  * ```
  */
 export const lossNames: readonly LossName[] = Object.freeze(Object.keys(factories) as LossName[])
