@@ -10,6 +10,8 @@ import { PredictError } from './errors'
 import { hasEmptyClassifier, predictProbabilities, predictTensor } from './probabilities'
 import { parseRunFile } from './run-file'
 import { loadRunModels, readModelSet } from './run-folder'
+import { predictRun } from './predict-run'
+import { encodePng } from '@unet/data'
 
 beforeAll(async () => {
   await tf.setBackend('cpu')
@@ -127,5 +129,32 @@ describe('run.json additions and model sets', () => {
     const [q] = await predictProbabilities(snapModels, { data: new Float32Array([0.5, 0.5, 0.5, 0.5]), count: 1, height: 2, width: 2, channels: 1 }, { activation: 'sigmoid' })
     expect(q![0]).toBeCloseTo(0.5 * (0.1 + 1.1) / 2, 6)
     for (const m of snapModels) m.dispose()
+  })
+})
+
+describe('predictRun with a "has mask" classifier', () => {
+  it('zeroes the images the classifier calls empty by run.json\'s threshold, unless told otherwise', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'classifier-run-'))
+    const model = classifierModel()
+    await saveModel(model, join(dir, 'best'))
+    model.dispose()
+    writeFileSync(join(dir, 'run.json'), JSON.stringify(runJson({ emptyClassifier: { output: 'has_mask', threshold: 0.5 } })))
+    const images = join(dir, 'images')
+    mkdirSync(images)
+    // a dark image (mean 0.2: called empty) and a bright one (mean 0.8)
+    writeFileSync(join(images, 'dark.png'), encodePng(new Uint8Array(4).fill(51), { width: 2, height: 2, channels: 1 }))
+    writeFileSync(join(images, 'bright.png'), encodePng(new Uint8Array(4).fill(204), { width: 2, height: 2, channels: 1 }))
+    const means = async (emptyThreshold?: number | null): Promise<Record<string, number>> => {
+      const seen: Record<string, number> = {}
+      await predictRun(await readModelSet(dir), {
+        images,
+        ...(emptyThreshold !== undefined ? { emptyThreshold } : {}),
+        onPrediction: ({ image, probabilities }) => void (seen[image.id] = Number((probabilities.reduce((a, b) => a + b, 0) / probabilities.length).toFixed(3))),
+      })
+      return seen
+    }
+    expect(await means()).toEqual({ dark: 0, bright: 0.8 })
+    expect(await means(null)).toEqual({ dark: 0.2, bright: 0.8 })
+    expect(await means(0.9)).toEqual({ dark: 0, bright: 0 })
   })
 })
