@@ -102,6 +102,8 @@ export function describeModelSet(folder: ModelSet, emptyThreshold: 'auto' | numb
       : folder.modelPaths.some((p) => /snapshot-cycle-/.test(p))
         ? `averaging ${folder.modelPaths.length} cosine snapshot models of ${folder.dir}`
         : ''
-  const parts = [what, empty !== null ? `zeroing masks of images the has-mask classifier puts below ${empty}` : ''].filter(Boolean)
+  const classifier = folder.run.emptyClassifier !== undefined
+  const zeroing = empty === null ? '' : classifier ? `zeroing masks of images the has-mask classifier puts below ${empty}` : `note: ${folder.dir} has no has-mask classifier (train with --deep-supervision); --empty-threshold has no effect`
+  const parts = [what, zeroing].filter(Boolean)
   return parts.length > 0 ? `${parts.join('; ')}\n` : ''
 }
