@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import '@tensorflow/tfjs-backend-cpu'
 import { initBackend } from '@unet/runtime'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { getLoss, lossNames } from './registry'
+import { getLoss, LOSS_INPUTS, lossNames, type LossName } from './registry'
 import { expectNoTensorLeaks, seededRandom } from './test-utils'
 
 beforeAll(async () => {
@@ -19,7 +19,7 @@ const probabilities = Array.from({ length: SIZE }, () => 0.02 + 0.96 * random())
 const logits = Array.from({ length: SIZE }, () => random() * 8 - 4)
 
 function valueAndGradient(name: string): { value: number; gradient: number[] } {
-  const onLogits = name === 'bce_logits' || name.startsWith('lovasz')
+  const onLogits = LOSS_INPUTS[name as LossName] === 'logits'
   return tf.tidy(() => {
     const y = tf.tensor(truth, SHAPE)
     const { value, grad } = tf.valueAndGrad((p: tf.Tensor) => getLoss(name)(y, p))(tf.tensor(onLogits ? logits : probabilities, SHAPE))

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import '@tensorflow/tfjs-backend-cpu'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { getLoss, lossNames } from './registry'
+import { getLoss, LOSS_INPUTS, lossNames } from './registry'
 import { weightedLoss } from './weighted'
 import type { LossFunction } from './math'
 import { expectNoTensorLeaks, seededRandom, shuffled } from './test-utils'
@@ -52,7 +52,7 @@ function checkGradient(loss: LossFunction, onLogits: boolean): void {
 
 describe('gradients match central finite differences', () => {
   it.each(lossNames)('%s', (name) => {
-    checkGradient(getLoss(name), name === 'bce_logits' || name.startsWith('lovasz'))
+    checkGradient(getLoss(name), LOSS_INPUTS[name] === 'logits')
   })
 
   it.each([

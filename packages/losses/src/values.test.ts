@@ -8,7 +8,7 @@ import { diceLoss } from './dice'
 import { focalLoss } from './focal'
 import { jaccardLoss } from './jaccard'
 import { lovaszHingeEluLoss, lovaszHingeLoss } from './lovasz'
-import { getLoss, lossNames } from './registry'
+import { getLoss, LOSS_INPUTS, lossNames } from './registry'
 import { weightedLoss } from './weighted'
 import { LossError } from './errors'
 import { expectNoTensorLeaks, lossValue, seededRandom } from './test-utils'
@@ -110,7 +110,7 @@ describe('hand-computed values', () => {
 
 describe('empty masks', () => {
   it.each(lossNames)('%s gives a finite value and gradient when truth and prediction are both empty', (name) => {
-    const onLogits = name === 'bce_logits' || name.startsWith('lovasz')
+    const onLogits = LOSS_INPUTS[name] === 'logits'
     const y = tf.zeros([2, 4, 4, 1])
     const p = onLogits ? tf.fill([2, 4, 4, 1], -10) : tf.zeros([2, 4, 4, 1])
     const loss = getLoss(name)
