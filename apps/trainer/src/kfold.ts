@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path'
 import { ensureFolder, writeFileAtomic } from '@unet/files'
 import { KFOLD_FILE, parseKfoldManifest, type KfoldFold, type KfoldManifest } from '@unet/predict/node'
 import { findCheckpoint, readState } from '@unet/train'
-import { resolveTrainConfig, type TrainConfig } from './config'
+import { RESUMABLE_KEYS, resolveTrainConfig, type TrainConfig } from './config'
 import { TrainerError } from './errors'
 import type { TrainSummary } from './train'
 
@@ -60,6 +60,12 @@ export async function trainKfold(
     }
     // the recorded config is the run's; flags given again override it key by key, as `unet train --resume` allows
     const given = Object.fromEntries(explicitKeys.filter((k) => k !== 'out' && k !== 'folds').map((k) => [k, (config as unknown as Record<string, unknown>)[k]]))
+    // every fold must learn the same way: only what --resume may change can change between the folds
+    for (const [k, v] of Object.entries(given)) {
+      if (JSON.stringify(v) !== JSON.stringify((saved as unknown as Record<string, unknown>)[k]) && !RESUMABLE_KEYS.includes(k as keyof TrainConfig)) {
+        throw new TrainerError('RESUME_MISMATCH', `${dir} was started with ${k} ${JSON.stringify((saved as unknown as Record<string, unknown>)[k])}; its folds cannot continue with ${JSON.stringify(v)} (only ${RESUMABLE_KEYS.join(', ')} can change); drop that flag or choose another --out`)
+      }
+    }
     base = resolveTrainConfig(saved, given, { out: config.out, fold: 0 })
     explicitKeys = Object.keys(given)
   }

@@ -147,6 +147,8 @@ describe('unet kfold', () => {
     expect(second.manifest.runs.map((r) => r.status)).toEqual(['finished', 'finished'])
     const third = await trainKfold(tiny(out, { folds: 2 }), trainFold, { explicitKeys: ['folds'] })
     expect(third.trained).toHaveLength(0)
+    // the folds all learn the same way: a rerun cannot change what they learn
+    await expect(trainKfold(tiny(out, { folds: 2, seed: 5 }), trainFold, { explicitKeys: ['folds', 'seed'] })).rejects.toThrow(/cannot continue with 5/)
     expect(calls).toEqual([
       { fold: 0, resume: false },
       { fold: 0, resume: true },
