@@ -26,6 +26,7 @@ import {
   type StopReason,
 } from '@unet/train'
 import { RESUMABLE_KEYS, validateTrainConfig, type TrainConfig } from './config'
+import { checkMonitor, unproducibleMonitors } from './checks'
 import { fitData, layoutOf, loadRunData, type RunData } from './data'
 import { TrainerError } from './errors'
 import { buildModel, outputsLogits, resolveLoss } from './model'
@@ -142,9 +143,34 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   const backend = await startBackend(config)
   const lossFn = resolveLoss(config.loss)
   const data = await loadRunData(config, config.channels)
+  try {
+    return await trainOn(data, config, monitor, layout, backend, lossFn, options)
+  } finally {
+    await data.close?.()
+  }
+}
+
+async function trainOn(
+  data: RunData,
+  config: TrainConfig,
+  monitor: ReturnType<typeof resolveMonitor>,
+  layout: Awaited<ReturnType<typeof layoutOf>>,
+  backend: string,
+  lossFn: ReturnType<typeof resolveLoss>,
+  options: TrainOptions,
+): Promise<TrainSummary> {
+  const reporter = options.reporter ?? silentReporter()
+  const runDir = resolve(config.out)
+  const checkpoints = join(runDir, 'checkpoints')
   // channels come from the data (grey stays grey, RGB stays RGB) and are saved with the run
   config = { ...config, channels: data.train.channels }
   validateTrainConfig(config)
+  if ((options.explicitKeys ?? []).includes('monitor') || options.resume) checkMonitor(monitor.name, data, data.source)
+  else if (unproducibleMonitors(data).some((p) => p.monitor === monitor.name)) {
+    reporter.warn(`${monitor.name} cannot judge ${data.source} (${unproducibleMonitors(data)[0]?.reason}); monitoring val_loss instead`)
+    config = { ...config, monitor: 'val_loss' }
+    monitor = resolveMonitor('val_loss')
+  }
   await checkSkipped(data, config, runDir, reporter)
 
   await ensureFolder(runDir)
@@ -315,9 +341,9 @@ export function stripIndices(data: RunData): number[] {
 }
 
 function baselineOf(data: RunData): number {
-  const n = data.validation.originalMasks.length
-  if (n === 0) return 0
-  return data.validation.originalMasks.filter((m) => !m.some((v) => v !== 0)).length / n
+  // an empty prediction scores 1 (TGS score and Dice alike) on an empty mask, 0 on any other
+  const classes = data.validation.coverageClasses
+  return classes.length === 0 ? 0 : classes.filter((c) => c === 0).length / classes.length
 }
 
 function mergeResumeConfig(saved: TrainConfig, given: TrainConfig, explicitKeys: readonly string[]): TrainConfig {

@@ -329,7 +329,7 @@ describe('streaming', () => {
     for (const entry of dataset.train.slice(0, 3)) {
       const alone = await dataset.loadMask(entry)
       const both = await dataset.load(entry)
-      expect([alone.width, alone.height]).toEqual([both.width, both.height])
+      expect([alone.width, alone.height, alone.channels]).toEqual([both.width, both.height, both.channels])
       expect(Array.from(alone.mask)).toEqual(Array.from(both.mask))
     }
     await dataset.close()

@@ -123,9 +123,9 @@ export interface Dataset {
   /**
    * Decodes one train sample's mask alone (0/1, at the image's size, which is read from the image's header and
    * checked): what `load` gives as `mask`, without decoding the photo, e.g. to stratify a split by coverage
-   * over data bigger than memory.
+   * over data bigger than memory. `channels` is what `load` will give the image (1 grey, 3 colour).
    */
-  loadMask(entry: SampleEntry): Promise<{ mask: Uint8Array; width: number; height: number }>
+  loadMask(entry: SampleEntry): Promise<{ mask: Uint8Array; width: number; height: number; channels: number }>
   /** Decodes one image (no mask). */
   loadImage(entry: SampleEntry): Promise<ImageSample>
   /** Releases open zips. */
@@ -404,9 +404,10 @@ async function list(src: DatasetSource, options: ReadOptions, onBad: 'error' | '
       format: img.format,
     }
   }
-  const loadMask = async (entry: SampleEntry): Promise<{ mask: Uint8Array; width: number; height: number }> => {
+  const loadMask = async (entry: SampleEntry): Promise<{ mask: Uint8Array; width: number; height: number; channels: number }> => {
     const own = await readImageHeader(await entry.image.read(), entry.image.where)
-    return { mask: await maskOf(entry, own), width: own.width, height: own.height }
+    // decodeImage keeps grey (and grey + alpha) as one channel and gives three otherwise
+    return { mask: await maskOf(entry, own), width: own.width, height: own.height, channels: own.channels <= 2 ? 1 : 3 }
   }
   const loadImage = async (entry: SampleEntry): Promise<ImageSample> => {
     const img = await decodeImage(await entry.image.read(), entry.image.where)
