@@ -19,7 +19,7 @@ import { TrainerError } from './errors'
 export function unproducibleMonitors(data: Pick<RunData, 'validation'>): { monitor: MonitorName; reason: string }[] {
   const v = data.validation
   if (v.count === 0 || v.coverageClasses.some((c) => c > 0)) return []
-  const reason = `none of the ${v.count} validation images has a foreground pixel, so predicting nothing scores 1 and no model can beat it`
+  const reason = `its validation masks (${v.count}) have no foreground pixel, so predicting nothing scores 1 and no model can beat it`
   return (Object.keys(MONITORS) as MonitorName[]).filter((m) => m !== 'val_loss').map((monitor) => ({ monitor, reason }))
 }
 
