@@ -554,12 +554,16 @@ export function fitData(data: RunData, config: TrainConfig): FitData {
   let batcher: Batcher
   let plain: Batcher
   let batch: (epoch: number, step: number) => Promise<Batch>
+  let recalibrationSteps = Infinity
   if (isStreamed(train)) {
     // the loader brings each photo to the model size as it is decoded, so the batcher augments there, as in memory
     const loader = createSampleLoader(train.streamed.source, train.streamed.entries, { prepare: spec, ...(config.cacheDir !== null ? { cache: resolve(config.cacheDir) } : {}) })
     batcher = createBatcher(loader, { prepare: spec, batchSize: config.batchSize, seed: config.seed, ...(augment ? { augment } : {}), prefetch: 0 })
     plain = createBatcher(loader, { prepare: spec, batchSize: config.batchSize, seed: config.seed ^ 0x9e37, prefetch: 1 })
     batch = lookahead((epoch, step) => batcher.batch(epoch, step).then(toBatch), batcher.batchesPerEpoch)
+    // batch-norm statistics settle long before a pass over every photo: without a cache that pass would decode the
+    // whole train set again each epoch
+    recalibrationSteps = RECALIBRATION_STEPS
   } else if (isPrepared(train)) {
     // the train images were brought to the model size once (prepareSet); the batcher augments them there, so a step
     // costs no resampling (as fast as before @unet/data's batcher) and batch k of epoch e is still a pure function
@@ -584,12 +588,19 @@ export function fitData(data: RunData, config: TrainConfig): FitData {
       inputShape: [height, width, channels],
       batch: (epoch, step) => batch(epoch, step),
       async *plainBatches(epoch) {
-        for await (const b of plain.epoch(epoch)) yield toBatch(b)
+        let step = 0
+        for await (const b of plain.epoch(epoch)) {
+          yield toBatch(b)
+          if (++step >= recalibrationSteps) return
+        }
       },
     },
     validation: validationData(validation, spec),
   }
 }
+
+/** Streamed sets: batches of a shuffled epoch that batch-norm recalibration averages over (in memory: all). */
+export const RECALIBRATION_STEPS = 64
 
 /**
  * Batch `(epoch, step)` now, and the one after it started at once (decoded in sharp's threads while the caller

@@ -25,7 +25,7 @@ import {
   type MonitorName,
   type StopReason,
 } from '@unet/train'
-import { RESUMABLE_KEYS, validateTrainConfig, type TrainConfig } from './config'
+import { DEFAULT_TRAIN_CONFIG, RESUMABLE_KEYS, validateTrainConfig, type TrainConfig } from './config'
 import { checkMonitor, unproducibleMonitors } from './checks'
 import { fitData, layoutOf, loadRunData, type RunData } from './data'
 import { TrainerError } from './errors'
@@ -124,7 +124,8 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     if (!findCheckpoint(checkpoints, 'last')) {
       throw new TrainerError('NO_CHECKPOINT', `--resume: ${runDir} holds no checkpoint (no checkpoints/last.json); start a new run without --resume`)
     }
-    const saved = JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8')) as TrainConfig
+    // keys added since the run was saved take their defaults (a run saved before `cacheDir` existed did not cache)
+    const saved = { ...DEFAULT_TRAIN_CONFIG, ...(JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8')) as TrainConfig) }
     config = mergeResumeConfig(saved, config, options.explicitKeys ?? [])
     const state = await readState(checkpoints, 'last')
     if (state.finished && !(state.stopReason?.kind === 'completed' && config.epochs > state.epoch)) {
