@@ -170,11 +170,12 @@ export function prepareSpec(config: Pick<TrainConfig, 'imageSize' | 'imageHeight
 /**
  * Loads the run's data — a dataset folder or zip (TGS, Carvana or folder pairs, detected), folder pairs given by
  * `images`/`masks`, or the synthetic set generated in memory from the seed — and splits it the same way every time
- * for a given config, so evaluate/predict/resume see the very split training saw.
+ * for a given config, so evaluate/predict/resume see the very split training saw. Carvana and folder pairs stream
+ * (sets of listed photos, decoded on demand; call `close()` when done), TGS and synthetic data are held in memory.
  *
  * @param config - the run's config
  * @param channels - channels the model takes (grey images are repeated to fill them)
- * @returns the prepared sets
+ * @returns the sets (streamed or in memory)
  * @example
  * ```ts
  * const data = await loadRunData(resolveTrainConfig({ synthTrain: 40 }), 1)
