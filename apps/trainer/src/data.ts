@@ -12,6 +12,7 @@ import {
   maskCoverage,
   openDataset,
   prepareImage,
+  readDataset,
   prepareMask,
   restoreProbabilities,
   stratifiedKFold,
@@ -366,9 +367,10 @@ export async function layoutOf(config: Pick<TrainConfig, 'data' | 'layout' | 'im
 }
 
 /**
- * Reads the raw samples of the data held in memory: TGS through @unet/data-tgs (depths, coverage classes), or the
- * synthetic set (Carvana and folder pairs stream instead, see {@link loadRunData}). Unusable files never vanish
- * silently: they are returned in `skipped` (a missing depth is not one: depth is optional for training).
+ * Reads the raw samples behind a config into memory: TGS through @unet/data-tgs (depths, coverage classes), Carvana
+ * and folder pairs through @unet/data (every photo decoded: for small sets such as pseudo-labels; `loadRunData`
+ * streams those layouts instead), or the synthetic set. Unusable files never vanish silently: they are returned in
+ * `skipped` (a missing depth is not one: depth is optional for training).
  *
  * @param config - which data and which seed
  * @param options - `test: false` skips the test images
@@ -379,16 +381,16 @@ export async function layoutOf(config: Pick<TrainConfig, 'data' | 'layout' | 'im
  * ```
  */
 export async function loadRawData(
-  config: Pick<TrainConfig, 'data' | 'seed' | 'synthTrain' | 'synthTest'> & Partial<Pick<TrainConfig, 'layout' | 'images' | 'masks'>>,
+  config: Pick<TrainConfig, 'data' | 'seed' | 'synthTrain' | 'synthTest'> & Partial<Pick<TrainConfig, 'layout' | 'images' | 'masks' | 'maskSuffix' | 'maskThreshold'>>,
   options: { test?: boolean; train?: boolean } = {},
 ): Promise<{
   train: RunSample[]
   test: { id: string; image: Float32Array; height: number; width: number }[]
   source: string
   skipped: SkippedFile[]
-  layout: 'tgs' | 'synthetic'
+  layout: 'tgs' | 'carvana' | 'folders' | 'synthetic'
 }> {
-  const full = { layout: null, images: null, masks: null, ...config }
+  const full = { layout: null, images: null, masks: null, maskSuffix: '', maskThreshold: null, ...config }
   const layout = await layoutOf(full)
   if (layout === 'synthetic') {
     const ds = generateSyntheticTgs({
@@ -398,16 +400,40 @@ export async function loadRawData(
     })
     return { train: ds.train, test: ds.test, source: `synthetic (${config.synthTrain} train, ${config.synthTest} test, seed ${config.seed})`, skipped: [], layout }
   }
-  if (layout !== 'tgs') throw new TrainerError('BAD_CONFIG', `${config.data} is in the ${layout} layout, which streams from disk; read it with loadRunData`)
+  const where = full.images !== null ? `${full.images} + ${full.masks}` : (config.data as string)
   try {
-    // read everything and list the bad files: the trainer stops on them (naming them) unless --skip-bad
-    const ds = await readTgsDataset(config.data as string, { test: options.test !== false, onInvalidFile: 'skip' })
-    const skipped = ds.report.skipped.filter((p) => p.code !== 'MISSING_DEPTH').map((p) => ({ code: p.code, id: p.id, ...(p.file ? { file: p.file } : {}), message: p.message }))
-    return { train: ds.train, test: ds.test, source: config.data as string, skipped, layout }
+    if (layout === 'tgs') {
+      // read everything and list the bad files: the trainer stops on them (naming them) unless --skip-bad
+      const ds = await readTgsDataset(config.data as string, { test: options.test !== false, onInvalidFile: 'skip' })
+      const skipped = ds.report.skipped.filter((p) => p.code !== 'MISSING_DEPTH').map((p) => ({ code: p.code, id: p.id, ...(p.file ? { file: p.file } : {}), message: p.message }))
+      return { train: ds.train, test: ds.test, source: config.data as string, skipped, layout }
+    }
+    const path = full.images !== null ? commonParent(full.images, full.masks as string) : (config.data as string)
+    const read = await readDataset(path, {
+      layout,
+      test: false,
+      onBadFile: 'skip',
+      ...(full.images !== null ? { images: relativeTo(path, full.images), masks: relativeTo(path, full.masks as string) } : {}),
+      ...(full.maskSuffix !== '' ? { maskName: `{stem}${full.maskSuffix}` } : {}),
+      ...(full.maskThreshold !== null ? { maskThreshold: full.maskThreshold } : {}),
+    })
+    await read.dataset.close()
+    const train: RunSample[] = read.train.map((s) => ({
+      id: s.id,
+      image: s.image,
+      mask: s.mask,
+      height: s.height,
+      width: s.width,
+      channels: s.channels,
+      coverageClass: coverageClass(maskCoverage(s.mask)),
+      ...(s.group !== undefined ? { group: s.group } : {}),
+    }))
+    const skipped = read.report.skipped.map((p) => ({ code: p.code, ...(p.id !== undefined ? { id: p.id } : {}), file: p.file, message: p.reason }))
+    return { train, test: [], source: where, skipped, layout }
   } catch (cause) {
     if (cause instanceof TrainerError) throw cause
     const msg = cause instanceof Error ? cause.message : String(cause)
-    throw new TrainerError('NO_DATA', `cannot read the dataset at ${config.data}: ${msg}`, { cause })
+    throw new TrainerError('NO_DATA', `cannot read the dataset at ${where}: ${msg}`, { cause })
   }
 }
 
