@@ -33,7 +33,7 @@ describe('resolveTrainConfig', () => {
       '--monitor must be one of val_tgs, val_dice, val_iou, val_pixel_accuracy, val_loss, got "val_acc"',
       '--lr-schedule must be one of plateau, cosine, step, none, got "linear"',
     ])
-    expect(() => resolveTrainConfig({ momentum: 0.9 })).toThrow(/--momentum must be used with --optimizer sgd or rmsprop/)
+    expect(() => resolveTrainConfig({ momentum: 0.9 })).toThrow(/^--momentum must be left out with --optimizer adam \(adam has no momentum setting; use --optimizer sgd or rmsprop, or drop --momentum\), got 0\.9$/)
     expect(resolveTrainConfig({ optimizer: 'sgd', momentum: 0.99 }).momentum).toBe(0.99)
   })
 })

@@ -33,6 +33,11 @@ export interface TrainConfig {
   maskThreshold: number | null
   /** Keep groups on one side of the split: `carvana` (the car id), or a regular expression whose first group (or match) of the id names the group. */
   groupBy: string | null
+  /**
+   * Photos streamed from disk (Carvana, folder pairs): a folder where each train image is kept once resized to the
+   * model size (8-bit), so later epochs read that instead of decoding the photo; null: decode every epoch.
+   */
+  cacheDir: string | null
   /** Run folder: checkpoints, config, history, report. */
   out: string
   /** The U-Net's encoder (see `ENCODER_CHOICES`): the plain U-Net, VGG-16, a ResNet or an SE-ResNet. */
@@ -149,6 +154,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   maskSuffix: '',
   maskThreshold: null,
   groupBy: null,
+  cacheDir: null,
   out: 'runs/latest',
   encoder: 'plain',
   model: 'unet',
@@ -414,6 +420,7 @@ function checkAll(config: TrainConfig): void {
       fail('groupBy', 'carvana or a regular expression (its first group, or the match, names the group)', config.groupBy)
     }
   }
+  if (config.cacheDir !== null && (typeof config.cacheDir !== 'string' || config.cacheDir === '')) fail('cacheDir', 'a folder path', config.cacheDir)
   if (config.imageHeight !== null) {
     positiveInt(c, 'imageHeight', 8)
     if (Number.isInteger(config.depth) && Number.isInteger(config.imageHeight) && config.imageHeight % 2 ** encoderDepth(config) !== 0) {
@@ -445,7 +452,7 @@ function checkAll(config: TrainConfig): void {
   if (typeof config.lr !== 'number' || !(config.lr > 0) || !Number.isFinite(config.lr)) fail('lr', 'a positive number', config.lr)
   oneOf(c, 'optimizer', OPTIMIZER_NAMES)
   if (typeof config.momentum !== 'number' || !(config.momentum >= 0 && config.momentum < 1)) fail('momentum', 'a number in [0, 1)', config.momentum)
-  else if (config.momentum > 0 && config.optimizer === 'adam') fail('momentum', 'used with --optimizer sgd or rmsprop (Adam has its own)', config.momentum)
+  else if (config.momentum > 0 && config.optimizer === 'adam') fail('momentum', 'left out with --optimizer adam (adam has no momentum setting; use --optimizer sgd or rmsprop, or drop --momentum)', config.momentum)
   if (typeof config.weightDecay !== 'number' || !(config.weightDecay >= 0) || !Number.isFinite(config.weightDecay)) fail('weightDecay', 'a number ≥ 0', config.weightDecay)
   if (config.monitor !== null) oneOf(c, 'monitor', MONITOR_NAMES)
   oneOf(c, 'lrSchedule', SCHEDULE_NAMES)

@@ -70,19 +70,24 @@ export function learningStrip(options: { runDir: string; data: RunData; config: 
   const { runDir, data, config, indices } = options
   const every = stripEvery(config.epochs)
   const v = data.validation
-  const first = indices[0] === undefined ? null : tileSize(v.shapes[indices[0]] as { width: number; height: number })
+  // the few images followed, at model size, and their own sizes: read once (a streamed set decodes them here)
+  let followed: Promise<{ x: Float32Array; shapes: { width: number; height: number }[] }> | null = null
+  const follow = async (): Promise<{ x: Float32Array; shapes: { width: number; height: number }[] }> => ({
+    x: await v.inputs(indices),
+    shapes: (await v.originals(indices)).map((o) => ({ width: o.width, height: o.height })),
+  })
   return {
     name: 'learningStrip',
     async onEpochEnd(logs, control) {
-      if (!first || ((logs.epoch + 1) % every !== 0 && logs.epoch + 1 !== config.epochs)) return
-      const plane = v.width * v.height * v.channels
-      const x = new Float32Array(indices.length * plane)
-      indices.forEach((i, k) => x.set(v.images.subarray(i * plane, (i + 1) * plane), k * plane))
+      if (indices.length === 0 || ((logs.epoch + 1) % every !== 0 && logs.epoch + 1 !== config.epochs)) return
+      followed ??= follow()
+      const { x, shapes } = await followed
+      const first = tileSize(shapes[0] as { width: number; height: number })
       const p = tf.tidy(() => predictTensor(control.model, tf.tensor4d(x, [indices.length, v.height, v.width, v.channels]), { activation: outputsLogits(config) ? 'linear' : 'sigmoid' }))
       const probs = (await p.data()) as Float32Array
       p.dispose()
-      const tiles = indices.map((i, k) => {
-        const shape = v.shapes[i] as { width: number; height: number }
+      const tiles = indices.map((_i, k) => {
+        const shape = shapes[k] as { width: number; height: number }
         const own = toOriginalSize(probs.slice(k * v.width * v.height, (k + 1) * v.width * v.height), shape, config)
         return grey(shrink(own, shape, first, 1))
       })
@@ -112,15 +117,13 @@ export async function learningStripPicture(runDir: string, data: RunData, indice
   if (!existsSync(dir) || indices[0] === undefined) return null
   const files = readdirSync(dir).filter((f) => /^epoch-\d+\.png$/.test(f)).sort()
   if (files.length === 0) return null
-  const v = data.validation
-  const size = tileSize(v.shapes[indices[0]] as { width: number; height: number })
-  const images = row(indices.map((i) => {
-    const shape = v.shapes[i] as { width: number; height: number }
-    const c = v.originalChannels[i] ?? 1
-    const small = shrink(v.originalImages[i] as Float32Array, shape, size, c)
-    return c === 3 ? small : grey(small)
+  const originals = await data.validation.originals(indices)
+  const size = tileSize(originals[0] as { width: number; height: number })
+  const images = row(originals.map((o) => {
+    const small = shrink(o.image, o, size, o.channels)
+    return o.channels === 3 ? small : grey(small)
   }), size)
-  const truths = row(indices.map((i) => grey(Float32Array.from(shrink(v.originalMasks[i] as Uint8Array, v.shapes[i] as { width: number; height: number }, size, 1)))), size)
+  const truths = row(originals.map((o) => grey(Float32Array.from(shrink(o.mask, o, size, 1)))), size)
   const label = 70
   const rows: { input: Buffer | string; text: string }[] = [
     { input: Buffer.from(encodePng(images.rgb, { width: images.width, height: images.height, channels: 3 })), text: 'image' },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { gridFrameSvg, pickShowcase, renderStrip } from './report'
+import { byCoverageClass, foregroundName, gridFrameSvg, pickShowcase, renderStrip } from './report'
 
 describe('pickShowcase', () => {
   it('spreads the picks over coverage classes, sorted by class', () => {
@@ -43,5 +43,29 @@ describe('gridFrameSvg', () => {
     expect(height).toBeGreaterThan(top + 1292)
     // a narrow grid (one strip) wraps the key onto more lines instead of cutting it off
     expect(gridFrameSvg({ width: 400, gridHeight: 100, tileWidth: 94, tileGap: 6, stripGap: 16, columns: 1, threshold: 0.5 }).height).toBeGreaterThan(top + 100 + 8 + 22)
+  })
+})
+
+describe('the colour key names the foreground of the data', () => {
+  it('salt on TGS and synthetic data, car on Carvana, foreground on folder pairs', () => {
+    expect([foregroundName('tgs'), foregroundName('synthetic'), foregroundName('carvana'), foregroundName('folders')]).toEqual(['salt', 'salt', 'car', 'foreground'])
+    const frame = (foreground: string) => gridFrameSvg({ width: 1668, gridHeight: 100, tileWidth: 202, tileGap: 6, stripGap: 16, columns: 2, threshold: 0.5, foreground }).svg
+    expect(frame('car')).toContain('green: car missed (truth only)')
+    expect(frame('car')).not.toContain('salt')
+    expect(frame('salt')).toContain('red: false salt (prediction only)')
+  })
+})
+
+describe('byCoverageClass', () => {
+  it('averages per-image scores by class, classes in order', () => {
+    const images = [
+      { tgs: 1, iou: 1, dice: 1 },
+      { tgs: 0.5, iou: 0.6, dice: 0.7 },
+      { tgs: 0, iou: 0.2, dice: 0.3 },
+    ]
+    expect(byCoverageClass(images, [3, 0, 3])).toEqual([
+      { coverageClass: 0, count: 1, tgs: 0.5, iou: 0.6, dice: 0.7 },
+      { coverageClass: 3, count: 2, tgs: 0.5, iou: 0.6, dice: 0.65 },
+    ])
   })
 })

@@ -2,14 +2,14 @@ import { join } from 'node:path'
 import sharp from 'sharp'
 import { ensureFolder, writeFileAtomic } from '@unet/files'
 import { loadModel } from '@unet/runtime'
-import { describeStop, findCheckpoint, MONITORS, readState, type EpochLogs } from '@unet/train'
+import { describeStop, findCheckpoint, MONITORS, readState, validate, type EpochLogs, type ValidationResult } from '@unet/train'
 import type { TrainConfig } from './config'
 import { TrainerError } from './errors'
 import { learningStripPicture, STRIP_IMAGES } from './progress-strip'
-import type { RunData } from './data'
+import { validationSource, type RunData } from './data'
 import { lineChart } from './charts'
+import { outputsLogits } from './model'
 import type { TrainSummary } from './train'
-import { validate } from './validation'
 import type * as tf from '@tensorflow/tfjs-core'
 
 /** Inputs of {@link writeReport}. */
@@ -75,9 +75,24 @@ export function fitTile(t: ReportTile, size?: { width: number; height: number })
 }
 
 /**
+ * What the foreground is called in a dataset's report: salt on TGS data (and the synthetic TGS-like set), the car
+ * on Carvana, and plainly "foreground" on folder pairs, whose objects the toolkit cannot know.
+ *
+ * @param layout - the layout the data was read as
+ * @returns the word the report's colour key uses
+ * @example
+ * ```ts
+ * foregroundName('carvana') // 'car'
+ * ```
+ */
+export function foregroundName(layout: RunData['layout']): string {
+  return layout === 'tgs' || layout === 'synthetic' ? 'salt' : layout === 'carvana' ? 'car' : 'foreground'
+}
+
+/**
  * Renders one validation image as four tiles side by side: the image, the true
- * mask, the predicted mask, and an overlay (green: missed salt, red: false
- * salt, yellow: both agree).
+ * mask, the predicted mask, and an overlay (green: missed foreground, red: false
+ * foreground, yellow: both agree).
  *
  * @param t - image, truth and probabilities at the original size
  * @returns raw RGBA pixels, `height × 4·width`
@@ -129,12 +144,23 @@ async function rawToPng(r: { data: Uint8Array; width: number; height: number }, 
     .toBuffer()
 }
 
-/** The overlay tile's colours over a mid-grey image, for the legend's swatches; the words say what each means. */
-export const OVERLAY_KEY: readonly { color: string; label: string }[] = [
-  { color: 'rgb(217,217,77)', label: 'yellow: salt, found (truth and prediction)' },
-  { color: 'rgb(77,217,77)', label: 'green: salt missed (truth only)' },
-  { color: 'rgb(237,77,77)', label: 'red: false salt (prediction only)' },
-]
+/**
+ * The overlay tile's colours over a mid-grey image, for the legend's swatches; the words say what each means.
+ *
+ * @param foreground - what the foreground is called (see {@link foregroundName})
+ * @returns the key's entries
+ * @example
+ * ```ts
+ * overlayKey('car')[1].label // 'green: car missed (truth only)'
+ * ```
+ */
+export function overlayKey(foreground: string): { color: string; label: string }[] {
+  return [
+    { color: 'rgb(217,217,77)', label: `yellow: ${foreground}, found (truth and prediction)` },
+    { color: 'rgb(77,217,77)', label: `green: ${foreground} missed (truth only)` },
+    { color: 'rgb(237,77,77)', label: `red: false ${foreground} (prediction only)` },
+  ]
+}
 
 /** Column titles of a strip, in {@link renderStrip}'s order. */
 export const STRIP_COLUMNS: readonly string[] = ['image', 'true mask', 'predicted mask', 'overlay']
@@ -144,11 +170,12 @@ export const STRIP_COLUMNS: readonly string[] = ['image', 'true mask', 'predicte
  * colour key below, with room left in between for the grid picture itself, so
  * the PNG explains itself outside the HTML report too.
  *
- * @param layout - scaled sizes: the grid picture, the tile width and the gaps, the strips per row, the threshold
+ * @param layout - scaled sizes: the grid picture, the tile width and the gaps, the strips per row, the threshold,
+ *   and what the foreground is called (default `foreground`)
  * @returns the SVG and where the grid goes (`top`)
  * @example
  * ```ts
- * const { svg, top, height } = gridFrameSvg({ width: 1668, gridHeight: 1292, tileWidth: 202, tileGap: 6, stripGap: 16, columns: 2, threshold: 0.5 })
+ * const { svg, top, height } = gridFrameSvg({ width: 1668, gridHeight: 1292, tileWidth: 202, tileGap: 6, stripGap: 16, columns: 2, threshold: 0.5, foreground: 'salt' })
  * ```
  */
 export function gridFrameSvg(layout: {
@@ -159,11 +186,12 @@ export function gridFrameSvg(layout: {
   stripGap: number
   columns: number
   threshold: number
+  foreground?: string
 }): { svg: string; top: number; height: number } {
   const { width, gridHeight, tileWidth, tileGap, stripGap, columns } = layout
   const top = 26
   const lineH = 22
-  const items = [...OVERLAY_KEY.map((k) => ({ ...k, w: 26 + k.label.length * 7.2 })), { color: '', label: `threshold ${layout.threshold.toFixed(2)}`, w: 120 }]
+  const items = [...overlayKey(layout.foreground ?? 'foreground').map((k) => ({ ...k, w: 26 + k.label.length * 7.2 })), { color: '', label: `threshold ${layout.threshold.toFixed(2)}`, w: 120 }]
   // lay the key out in as many lines as the width needs
   const placed: { x: number; line: number; color: string; label: string }[] = []
   let x = 8
@@ -248,14 +276,27 @@ export async function writeReport(input: ReportInput): Promise<string> {
   if (!bestFolder) throw new TrainerError('NO_CHECKPOINT', `${runDir} has no best checkpoint yet (no finished epoch); train longer with \`unet train --out ${runDir} --resume\``)
   const state = await readState(checkpoints, 'best')
   const model = await loadModel(bestFolder)
-  let v: ReturnType<typeof validate>
+  const v = data.validation
+  const indices = pickShowcase(v.coverageClasses, config.reportImages)
+  // the best checkpoint's threshold (chosen by the monitor during training); every image is scored there
+  const threshold = state.best?.threshold ?? 0.5
+  let scores: ValidationResult
   try {
-    v = validate(model, data, config, input.resolveLoss())
+    scores = await validate(model, validationSource(data, config), {
+      batchSize: config.batchSize,
+      logits: outputsLogits(config),
+      loss: input.resolveLoss(),
+      keep: indices,
+      scoreImagesAt: threshold,
+    })
   } finally {
     model.dispose()
   }
-  const threshold = state.best?.threshold ?? v.scores.best.threshold
-  const chosen = v.scores.sweep.reduce((a, b) => (Math.abs(b.threshold - threshold) < Math.abs(a.threshold - threshold) ? b : a))
+  const sweep = scores.sweep
+  const near = sweep.thresholds.reduce((a, t, j) => (Math.abs(t - threshold) < Math.abs((sweep.thresholds[a] as number) - threshold) ? j : a), 0)
+  const chosen = { score: sweep.tgs[near] ?? NaN, iou: sweep.iou[near] ?? NaN, dice: sweep.dice[near] ?? NaN }
+  const emptyBaseline = scores.baselines.empty.tgs
+  const foreground = foregroundName(data.layout)
   const epochs = history.map((h) => h.epoch + 1)
   const lossSvg = lineChart({
     title: 'Loss',
@@ -279,7 +320,7 @@ export async function writeReport(input: ReportInput): Promise<string> {
       { name: 'TGS score @0.5', color: '#98df8a', points: history.map((h, i) => [epochs[i] as number, h.valTgsAtHalf]) },
       { name: 'mean IoU', color: '#9467bd', points: history.map((h, i) => [epochs[i] as number, h.valIou]) },
       { name: 'Dice', color: '#1f77b4', points: history.map((h, i) => [epochs[i] as number, h.valDice]) },
-      { name: 'empty-mask baseline (TGS)', color: '#7f7f7f', dashed: true, points: history.map((_h, i) => [epochs[i] as number, v.scores.emptyBaseline]) },
+      { name: 'empty-mask baseline (TGS)', color: '#7f7f7f', dashed: true, points: history.map((_h, i) => [epochs[i] as number, emptyBaseline]) },
     ],
     markers: summary.best ? [{ x: summary.best.epoch + 1, label: 'best', color: '#d62728' }] : [],
   })
@@ -298,30 +339,29 @@ export async function writeReport(input: ReportInput): Promise<string> {
     yRange: [0, 1],
     legend: 'bottom-right',
     series: [
-      { name: 'mean IoU', color: '#9467bd', points: v.scores.sweep.map((s) => [s.threshold, s.iou]) },
-      { name: 'TGS score', color: '#2ca02c', points: v.scores.sweep.map((s) => [s.threshold, s.score]) },
+      { name: 'mean IoU', color: '#9467bd', points: sweep.thresholds.map((t, j) => [t, sweep.iou[j] as number]) },
+      { name: 'TGS score', color: '#2ca02c', points: sweep.thresholds.map((t, j) => [t, sweep.tgs[j] as number]) },
     ],
     markers: [{ x: threshold, label: `chosen ${threshold.toFixed(2)}`, color: '#d62728' }],
   })
 
-  const indices = pickShowcase(data.validation.coverageClasses, config.reportImages)
   // every tile at the size of the first one shown (shrunk to fit), so the strips line up whatever the image sizes
-  const first = indices[0] === undefined ? null : (data.validation.shapes[indices[0]] as { height: number; width: number })
+  const originals = await v.originals(indices)
+  const first = originals[0] ?? null
   const f0 = first ? Math.max(1, Math.max(first.width, first.height) / MAX_TILE) : 1
   const tileSize = first ? { width: Math.max(1, Math.round(first.width / f0)), height: Math.max(1, Math.round(first.height / f0)) } : undefined
   const strips = await Promise.all(
-    indices.map(async (i) => {
-      const shape = data.validation.shapes[i] as { height: number; width: number }
-      const truth = data.validation.originalMasks[i] as Uint8Array
-      const image = data.validation.originalImages[i] as Float32Array
+    indices.map(async (i, k) => {
+      const o = originals[k] as (typeof originals)[number]
       const tile = fitTile({
-        id: data.validation.ids[i] as string,
-        image,
-        truth,
-        probabilities: v.probabilities[i] as Float32Array,
-        ...shape,
+        id: o.id,
+        image: o.image,
+        truth: o.mask,
+        probabilities: scores.kept.get(i) as Float32Array,
+        width: o.width,
+        height: o.height,
         threshold,
-        channels: data.validation.originalChannels?.[i] ?? 1,
+        channels: o.channels,
       }, tileSize)
       const strip = renderStrip(tile)
       return { i, tile, strip, png: await rawToPng(strip) }
@@ -360,12 +400,13 @@ export async function writeReport(input: ReportInput): Promise<string> {
       stripGap: gap * SCALE,
       columns,
       threshold,
+      foreground,
     })
     const picture = await rawToPng({ data: grid, width: gridW, height: gridH })
     const framed = await sharp(Buffer.from(frame.svg)).composite([{ input: picture, top: frame.top, left: 0 }]).png().toBuffer()
     await writeFileAtomic(join(dest, 'validation-grid.png'), framed)
   }
-  const learning = await learningStripPicture(runDir, data, pickShowcase(data.validation.coverageClasses, STRIP_IMAGES))
+  const learning = await learningStripPicture(runDir, data, pickShowcase(v.coverageClasses, STRIP_IMAGES))
   if (learning) await writeFileAtomic(join(dest, 'learning.png'), learning.png)
   const learningHtml = learning
     ? `<h2>What the model predicts as it learns</h2>\n<p>The same ${STRIP_IMAGES} validation images after epochs ${learning.epochs.join(', ')}: probabilities, white = foreground.</p>\n<img alt="predictions per epoch" src="data:image/png;base64,${learning.png.toString('base64')}">`
@@ -374,11 +415,13 @@ export async function writeReport(input: ReportInput): Promise<string> {
   const best = summary.best
   const rows = strips
     .map(({ i, tile, png }) => {
-      const score = v.scores.imageScores[i] as number
-      return `<tr><td><img alt="${esc(tile.id)}" src="data:image/png;base64,${png.toString('base64')}"></td><td>${esc(tile.id)}<br>coverage class ${data.validation.coverageClasses[i]}<br>TGS ${score.toFixed(2)}</td></tr>`
+      const score = scores.images[i] as { tgs: number; dice: number }
+      return `<tr><td><img alt="${esc(tile.id)}" src="data:image/png;base64,${png.toString('base64')}"></td><td>${esc(tile.id)}<br>coverage class ${v.coverageClasses[i]}<br>TGS ${score.tgs.toFixed(2)}, Dice ${score.dice.toFixed(2)}</td></tr>`
     })
     .join('\n')
-  const classRows = v.scores.byCoverageClass.map((c) => `<tr><td>${c.coverageClass}</td><td>${c.count}</td><td>${c.score.toFixed(4)}</td><td>${c.iou.toFixed(4)}</td></tr>`).join('\n')
+  const classRows = byCoverageClass(scores.images, v.coverageClasses)
+    .map((c) => `<tr><td>${c.coverageClass}</td><td>${c.count}</td><td>${c.tgs.toFixed(4)}</td><td>${c.iou.toFixed(4)}</td><td>${c.dice.toFixed(4)}</td></tr>`)
+    .join('\n')
   const historyRows = history
     .map((h) => `<tr><td>${h.epoch + 1}</td><td>${h.loss.toFixed(4)}</td><td>${h.valLoss.toFixed(4)}</td><td>${h.valIou.toFixed(4)}</td><td>${h.valDice.toFixed(4)}</td><td>${h.valPixelAccuracy.toFixed(4)}</td><td>${h.valTgsAtHalf.toFixed(4)}</td><td>${h.valTgs.toFixed(4)}</td><td>${h.threshold.toFixed(2)}</td><td>${h.lr.toPrecision(2)}</td><td>${h.imagesPerSecond.toFixed(1)}</td></tr>`)
     .join('\n')
@@ -389,7 +432,7 @@ export async function writeReport(input: ReportInput): Promise<string> {
 <body>
 <h1>U-Net training report</h1>
 <p>Run <code>${esc(runDir)}</code> on ${esc(data.source)} — ${data.train.count} train / ${data.validation.count} validation images, model ${config.model} (depth ${config.depth}, filters ${config.filters}), image size ${config.imageSize} (${config.resize}), loss ${esc(config.loss)}, backend ${esc(summary.backend)}.</p>
-<p><b>Best ${monitor} ${best ? best.value.toFixed(4) : 'n/a'}</b>${best ? ` at epoch ${best.epoch + 1}, threshold ${threshold.toFixed(2)}` : ''}; TGS empty-mask baseline ${v.scores.emptyBaseline.toFixed(4)}; TGS score ${chosen.score.toFixed(4)}, mean IoU ${chosen.iou.toFixed(4)}, Dice ${chosen.dice.toFixed(4)} at the chosen threshold. Stopped: ${esc(describeStop(summary.stopReason))}.</p>
+<p><b>Best ${monitor} ${best ? best.value.toFixed(4) : 'n/a'}</b>${best ? ` at epoch ${best.epoch + 1}, threshold ${threshold.toFixed(2)}` : ''}; TGS empty-mask baseline ${emptyBaseline.toFixed(4)}; TGS score ${chosen.score.toFixed(4)}, mean IoU ${chosen.iou.toFixed(4)}, Dice ${chosen.dice.toFixed(4)} at the chosen threshold. Stopped: ${esc(describeStop(summary.stopReason))}.</p>
 ${skippedHtml(input.data.skipped ?? [], esc)}
 <div class="charts">
 ${monitorSvg}
@@ -402,10 +445,10 @@ ${learningHtml}
 <table><tr><th>epoch</th><th>loss</th><th>val loss</th><th>val IoU</th><th>Dice</th><th>pixel acc.</th><th>TGS @0.5</th><th>TGS</th><th>threshold</th><th>lr</th><th>img/s</th></tr>
 ${historyRows}</table>
 <h2>By coverage class (best checkpoint, threshold ${threshold.toFixed(2)})</h2>
-<table><tr><th>class</th><th>images</th><th>TGS score</th><th>mean IoU</th></tr>
+<table><tr><th>class</th><th>images</th><th>TGS score</th><th>mean IoU</th><th>Dice</th></tr>
 ${classRows}</table>
 <h2>Validation images</h2>
-<p class="key">image · true mask · predicted mask · overlay:<span style="background:#ffff60"></span>both<span style="background:#40c040"></span>missed salt<span style="background:#e04040"></span>false salt</p>
+<p class="key">image · true mask · predicted mask · overlay:<span style="background:#ffff60"></span>${foreground} found<span style="background:#40c040"></span>${foreground} missed<span style="background:#e04040"></span>false ${foreground}</p>
 <table class="grid">
 ${rows}
 </table>
@@ -413,6 +456,27 @@ ${rows}
 `
   await writeFileAtomic(join(dest, 'index.html'), html)
   return join(dest, 'index.html')
+}
+
+/**
+ * Per-image scores grouped by coverage class (0 empty … 10 nearly full), the classes in order.
+ *
+ * @param images - each image's scores (validate's `images`)
+ * @param coverageClasses - each image's class
+ * @returns one row per class present: images, mean TGS score, IoU and Dice
+ * @example
+ * ```ts
+ * byCoverageClass(v.images, data.validation.coverageClasses)
+ * ```
+ */
+export function byCoverageClass(images: readonly { tgs: number; iou: number; dice: number }[], coverageClasses: readonly number[]): { coverageClass: number; count: number; tgs: number; iou: number; dice: number }[] {
+  const classes = new Map<number, { count: number; tgs: number; iou: number; dice: number }>()
+  images.forEach((s, k) => {
+    const c = coverageClasses[k] as number
+    const e = classes.get(c) ?? { count: 0, tgs: 0, iou: 0, dice: 0 }
+    classes.set(c, { count: e.count + 1, tgs: e.tgs + s.tgs, iou: e.iou + s.iou, dice: e.dice + s.dice })
+  })
+  return [...classes.entries()].sort((a, b) => a[0] - b[0]).map(([coverageClass, e]) => ({ coverageClass, count: e.count, tgs: e.tgs / e.count, iou: e.iou / e.count, dice: e.dice / e.count }))
 }
 
 function skippedHtml(skipped: readonly { id?: string; file?: string; message: string }[], esc: (s: string) => string): string {

@@ -70,6 +70,10 @@ describe('train', () => {
     expect(b1.finished).toBe(false)
     const cut = await readState(join(root, 'b', 'checkpoints'), 'last')
     expect([cut.epoch, cut.step, cut.globalStep]).toEqual([1, 1, 4])
+    // a run saved before a config key existed (here cacheDir) resumes with that key's default
+    const savedConfig = JSON.parse(readFileSync(join(root, 'b', 'config.json'), 'utf8')) as Record<string, unknown>
+    delete savedConfig.cacheDir
+    writeFileSync(join(root, 'b', 'config.json'), JSON.stringify(savedConfig))
 
     const b2 = await train(tiny(join(root, 'b')), { resume: true, report: false })
     expect(b2.stopReason).toEqual({ kind: 'completed' })

@@ -26,6 +26,7 @@ import {
   type StopReason,
 } from '@unet/train'
 import { DEFAULT_TRAIN_CONFIG, RESUMABLE_KEYS, validateTrainConfig, type TrainConfig } from './config'
+import { checkMonitor, unproducibleMonitors } from './checks'
 import { fitData, layoutOf, loadRunData, type RunData } from './data'
 import { TrainerError } from './errors'
 import { buildModel, outputsLogits, runLosses } from './model'
@@ -123,7 +124,8 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     if (!findCheckpoint(checkpoints, 'last')) {
       throw new TrainerError('NO_CHECKPOINT', `--resume: ${runDir} holds no checkpoint (no checkpoints/last.json); start a new run without --resume`)
     }
-    const saved = JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8')) as TrainConfig
+    // keys added since the run was saved take their defaults (a run saved before `cacheDir` existed did not cache)
+    const saved = { ...DEFAULT_TRAIN_CONFIG, ...(JSON.parse(await readFile(join(runDir, 'config.json'), 'utf8')) as TrainConfig) }
     config = mergeResumeConfig(saved, config, options.explicitKeys ?? [])
     const state = await readState(checkpoints, 'last')
     if (state.finished && !(state.stopReason?.kind === 'completed' && config.epochs > state.epoch)) {
@@ -141,11 +143,36 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
 
   const backend = await startBackend(config)
   const losses = runLosses(config)
-  const lossFn = losses.last
   const data = await loadRunData(config, config.channels)
+  try {
+    return await trainOn(data, config, monitor, layout, backend, losses, options)
+  } finally {
+    await data.close?.()
+  }
+}
+
+async function trainOn(
+  data: RunData,
+  config: TrainConfig,
+  monitor: ReturnType<typeof resolveMonitor>,
+  layout: Awaited<ReturnType<typeof layoutOf>>,
+  backend: string,
+  losses: ReturnType<typeof runLosses>,
+  options: TrainOptions,
+): Promise<TrainSummary> {
+  const lossFn = losses.last
+  const reporter = options.reporter ?? silentReporter()
+  const runDir = resolve(config.out)
+  const checkpoints = join(runDir, 'checkpoints')
   // channels come from the data (grey stays grey, RGB stays RGB) and are saved with the run
   config = { ...config, channels: data.train.channels }
   validateTrainConfig(config)
+  if ((options.explicitKeys ?? []).includes('monitor') || options.resume) checkMonitor(monitor.name, data, data.source)
+  else if (unproducibleMonitors(data).some((p) => p.monitor === monitor.name)) {
+    reporter.warn(`${monitor.name} cannot judge ${data.source} (${unproducibleMonitors(data)[0]?.reason}); monitoring val_loss instead`)
+    config = { ...config, monitor: 'val_loss' }
+    monitor = resolveMonitor('val_loss')
+  }
   await checkSkipped(data, config, runDir, reporter)
 
   await ensureFolder(runDir)
@@ -319,9 +346,9 @@ export function stripIndices(data: RunData): number[] {
 }
 
 function baselineOf(data: RunData): number {
-  const n = data.validation.originalMasks.length
-  if (n === 0) return 0
-  return data.validation.originalMasks.filter((m) => !m.some((v) => v !== 0)).length / n
+  // an empty prediction scores 1 (TGS score and Dice alike) on an empty mask, 0 on any other
+  const classes = data.validation.coverageClasses
+  return classes.length === 0 ? 0 : classes.filter((c) => c === 0).length / classes.length
 }
 
 function mergeResumeConfig(saved: TrainConfig, given: TrainConfig, explicitKeys: readonly string[]): TrainConfig {

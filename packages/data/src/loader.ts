@@ -28,7 +28,8 @@ export interface SampleLoaderOptions {
   /**
    * A folder for resized copies (needs `prepare`): each sample is decoded and
    * resized once, then read back from here (8-bit, or 16-bit with `cacheDepth: 16`).
-   * Entries are keyed by file, mask, spec and depth: delete the folder when the data changes.
+   * Entries are keyed by file, mask, spec and depth: delete the folder when the data changes. A sample
+   * decoded now comes back with the cached precision too, so results do not depend on what the cache held.
    */
   cache?: string
   /** Bits per value in the cache: 8 (default; errors ≤ 1/510) or 16. */
@@ -107,11 +108,13 @@ export function createSampleLoader(dataset: Pick<Dataset, 'load'>, entries: read
       stats.cached++
       return hit
     }
-    const s = await decode(e)
+    const bytes = encodeCache(await decode(e), depth)
     folderReady ??= ensureFolder(options.cache)
     await folderReady
-    await writeFileAtomic(file, encodeCache(s, depth))
-    return s
+    await writeFileAtomic(file, bytes)
+    // what a later read gives (8- or 16-bit values), so a sample is the same whether the cache held it or not:
+    // batch k of epoch e stays a function of (seed, e, k), and a resumed run sees what an uninterrupted one saw
+    return parseCache(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), e, file) as Sample
   }
   return { length: entries.length, get, stats }
 }
@@ -136,7 +139,10 @@ function encodeCache(s: Sample, depth: 8 | 16): Uint8Array {
 }
 
 async function readCache(file: string, e: SampleEntry): Promise<Sample | undefined> {
-  const bytes = await readFile(file)
+  return parseCache(await readFile(file), e, file)
+}
+
+function parseCache(bytes: Buffer, e: SampleEntry, file: string): Sample | undefined {
   try {
     const length = bytes.readUInt32BE(0)
     const h = JSON.parse(bytes.subarray(4, 4 + length).toString('utf8')) as {

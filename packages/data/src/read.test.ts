@@ -323,4 +323,20 @@ describe('streaming', () => {
     expect(chunks).toEqual([['aaaa0000bbb0_01'], ['aaaa0000bbb1_01']])
     await dataset.close()
   })
+
+  it('loadMask decodes a mask alone, the same as load gives, and checks it against its image', async () => {
+    const dataset = await openDataset(carvana)
+    for (const entry of dataset.train.slice(0, 3)) {
+      const alone = await dataset.loadMask(entry)
+      const both = await dataset.load(entry)
+      expect([alone.width, alone.height, alone.channels]).toEqual([both.width, both.height, both.channels])
+      expect(Array.from(alone.mask)).toEqual(Array.from(both.mask))
+    }
+    await dataset.close()
+    const dir = await whaleCopy('mask-alone')
+    await writeFile(join(dir, 'masks', 'fluke_3.jpg'), await sharp(Buffer.alloc(81), { raw: { width: 9, height: 9, channels: 1 } }).jpeg().toBuffer())
+    const whales = await openDataset(dir, { maskThreshold: 108 })
+    await expectDataError(whales.loadMask(whales.train.find((e) => e.id === 'fluke_3')!), 'SIZE_MISMATCH', /fluke_3\.jpg is 9×9 but its image/)
+    await whales.close()
+  })
 })

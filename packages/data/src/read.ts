@@ -120,6 +120,12 @@ export interface Dataset {
    * the mask follow (bilinear, then ≥ 0.5); `original` keeps the size in the file.
    */
   load(entry: SampleEntry, options?: { resize?: { width: number; height: number } }): Promise<Sample>
+  /**
+   * Decodes one train sample's mask alone (0/1, at the image's size, which is read from the image's header and
+   * checked): what `load` gives as `mask`, without decoding the photo, e.g. to stratify a split by coverage
+   * over data bigger than memory. `channels` is what `load` will give the image (1 grey, 3 colour).
+   */
+  loadMask(entry: SampleEntry): Promise<{ mask: Uint8Array; width: number; height: number; channels: number }>
   /** Decodes one image (no mask). */
   loadImage(entry: SampleEntry): Promise<ImageSample>
   /** Releases open zips. */
@@ -362,10 +368,8 @@ async function list(src: DatasetSource, options: ReadOptions, onBad: 'error' | '
   if (onBad === 'error') throwIfBadFiles(skipped, src.path, "pass { onBadFile: 'skip' } (CLI: --skip-bad) to go on without them")
   const threshold = options.maskThreshold
 
-  const load = async (entry: SampleEntry, loadOptions: { resize?: { width: number; height: number } } = {}): Promise<Sample> => {
-    const img = await decodeImage(await entry.image.read(), entry.image.where, loadOptions.resize ? { resize: loadOptions.resize } : {})
-    const own = img.original
-    let mask: Uint8Array
+  /** The mask of `entry` at the image's own size `own`, checked against it (and against the CSV's RLE). */
+  const maskOf = async (entry: SampleEntry, own: { width: number; height: number }): Promise<Uint8Array> => {
     if (entry.mask) {
       const m = await decodeMask(await entry.mask.read(), entry.mask.where, threshold === undefined ? {} : { threshold })
       if (m.width !== own.width || m.height !== own.height) {
@@ -375,13 +379,16 @@ async function list(src: DatasetSource, options: ReadOptions, onBad: 'error' | '
           { file: entry.mask.where },
         )
       }
-      mask = m.data
-      if (entry.rle) checkAgainstRle(mask, entry, own)
-    } else if (entry.rle) {
-      mask = rleMask(entry.rle, entry.id, own)
-    } else {
-      throw new DataError('IMAGE_WITHOUT_MASK', `${entry.image.where} has no mask; it cannot be a train sample.`, { file: entry.image.where })
+      if (entry.rle) checkAgainstRle(m.data, entry, own)
+      return m.data
     }
+    if (entry.rle) return rleMask(entry.rle, entry.id, own)
+    throw new DataError('IMAGE_WITHOUT_MASK', `${entry.image.where} has no mask; it cannot be a train sample.`, { file: entry.image.where })
+  }
+  const load = async (entry: SampleEntry, loadOptions: { resize?: { width: number; height: number } } = {}): Promise<Sample> => {
+    const img = await decodeImage(await entry.image.read(), entry.image.where, loadOptions.resize ? { resize: loadOptions.resize } : {})
+    const own = img.original
+    let mask = await maskOf(entry, own)
     if (img.width !== own.width || img.height !== own.height) {
       mask = prepareMask(mask, own, { width: img.width, height: img.height, mode: 'resize' })
     }
@@ -396,6 +403,11 @@ async function list(src: DatasetSource, options: ReadOptions, onBad: 'error' | '
       ...(entry.group !== undefined ? { group: entry.group } : {}),
       format: img.format,
     }
+  }
+  const loadMask = async (entry: SampleEntry): Promise<{ mask: Uint8Array; width: number; height: number; channels: number }> => {
+    const own = await readImageHeader(await entry.image.read(), entry.image.where)
+    // decodeImage keeps grey (and grey + alpha) as one channel and gives three otherwise
+    return { mask: await maskOf(entry, own), width: own.width, height: own.height, channels: own.channels <= 2 ? 1 : 3 }
   }
   const loadImage = async (entry: SampleEntry): Promise<ImageSample> => {
     const img = await decodeImage(await entry.image.read(), entry.image.where)
@@ -417,6 +429,7 @@ async function list(src: DatasetSource, options: ReadOptions, onBad: 'error' | '
     test,
     report: { source: src.path, layout, trainCount: train.length, testCount: test.length, skipped, notes, formats: {} },
     load,
+    loadMask,
     loadImage,
     close: () => src.close(),
   }

@@ -50,6 +50,5 @@ export { checkSchedule, cosineCycle, learningRateAt, LR_SCHEDULES, SCHEDULE_NAME
 export { describeStop, isFinished, type StopReason } from './stop'
 export { recalibrateBatchNorm } from './batch-norm'
 export { seedDropout } from './dropout'
-export { validate, type ScoresAt, type ValidateOptions, type ValidationResult } from './validate'
-export { DEFAULT_THRESHOLDS, scoreProbabilities, type SetScores, type ThresholdScores } from './scoring'
+export { DEFAULT_THRESHOLDS, validate, type ImageScores, type ScoresAt, type ValidateOptions, type ValidationResult } from './validate'
 export { TrainError, type TrainErrorCode } from './errors'

@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core'
 import type { LayersModel } from '@tensorflow/tfjs-layers'
-import { ThresholdSweep, type SweepResult } from '@unet/metrics'
+import { confusionCounts, diceFromCounts, iouFromCounts, ThresholdSweep, tgsImageScoreFromCounts, type SweepResult } from '@unet/metrics'
 import { predictTensor, type TtaView } from '@unet/predict'
 import type { ValidationData } from './data'
-import { DEFAULT_THRESHOLDS } from './scoring'
+
+/** Thresholds swept by default: 0.05, 0.10, …, 0.95. */
+export const DEFAULT_THRESHOLDS: readonly number[] = Array.from({ length: 19 }, (_, i) => Math.round((i + 1) * 5) / 100)
 
 /** Scores of one threshold. */
 export interface ScoresAt {
@@ -32,6 +34,20 @@ export interface ValidateOptions {
   readonly thresholdMetric?: 'tgs' | 'iou' | 'dice' | 'pixelAccuracy'
   /** Keep the (original-size) probabilities of these validation images (indices), e.g. for the report's strip. */
   readonly keep?: readonly number[]
+  /**
+   * Also score every image alone at this threshold (e.g. the best checkpoint's), into `images`: for per-image
+   * and per-group tables (TGS coverage classes) without holding the set's probabilities.
+   */
+  readonly scoreImagesAt?: number
+}
+
+/** One image's scores at {@link ValidateOptions.scoreImagesAt}. */
+export interface ImageScores {
+  readonly tgs: number
+  readonly iou: number
+  readonly dice: number
+  /** Share of the true mask's pixels that are foreground. */
+  readonly coverage: number
 }
 
 /** What {@link validate} found. */
@@ -50,6 +66,8 @@ export interface ValidationResult {
   readonly baselines: { readonly empty: { tgs: number; dice: number; pixelAccuracy: number }; readonly full: { tgs: number; dice: number; pixelAccuracy: number } }
   /** The kept probabilities, by image index. */
   readonly kept: ReadonlyMap<number, Float32Array>
+  /** Each image's scores at `scoreImagesAt`, in order (empty without it). */
+  readonly images: readonly ImageScores[]
 }
 
 /**
@@ -72,6 +90,8 @@ export async function validate(model: LayersModel, data: ValidationData, options
   const half = new ThresholdSweep([0.5])
   const keep = new Set(options.keep ?? [])
   const kept = new Map<number, Float32Array>()
+  const images: ImageScores[] = []
+  const at = options.scoreImagesAt
   let lossSum = 0
   let n = 0
   const empty = { tgs: 0, dice: 0, pixelAccuracy: 0 }
@@ -107,6 +127,10 @@ export async function validate(model: LayersModel, data: ValidationData, options
       let fg = 0
       for (let i = 0; i < truth.length; i++) if (truth[i] !== 0) fg++
       const px = truth.length
+      if (at !== undefined) {
+        const counts = confusionCounts(probs, truth, { threshold: at })
+        images.push({ tgs: tgsImageScoreFromCounts(counts), iou: iouFromCounts(counts), dice: diceFromCounts(counts), coverage: px === 0 ? 0 : fg / px })
+      }
       empty.tgs += fg === 0 ? 1 : 0
       empty.dice += fg === 0 ? 1 : 0
       empty.pixelAccuracy += px === 0 ? 1 : (px - fg) / px
@@ -118,7 +142,7 @@ export async function validate(model: LayersModel, data: ValidationData, options
   }
   const mean = (o: { tgs: number; dice: number; pixelAccuracy: number }) => ({ tgs: o.tgs / Math.max(1, n), dice: o.dice / Math.max(1, n), pixelAccuracy: o.pixelAccuracy / Math.max(1, n) })
   const result = n > 0 ? sweep.result() : null
-  const at = (r: SweepResult | null, threshold: number): ScoresAt => {
+  const scoresAt = (r: SweepResult | null, threshold: number): ScoresAt => {
     const j = r ? r.thresholds.indexOf(threshold) : -1
     if (!r || j < 0) return { threshold, tgs: NaN, iou: NaN, dice: NaN, pixelAccuracy: NaN, backgroundIou: NaN }
     return { threshold, tgs: r.tgs[j] as number, iou: r.iou[j] as number, dice: r.dice[j] as number, pixelAccuracy: r.pixelAccuracy[j] as number, backgroundIou: r.backgroundIou[j] as number }
@@ -127,10 +151,11 @@ export async function validate(model: LayersModel, data: ValidationData, options
   return {
     count: n,
     loss: options.loss && n > 0 ? lossSum / n : NaN,
-    chosen: at(result, result?.best.threshold ?? 0.5),
-    atHalf: at(n > 0 ? half.result() : null, 0.5),
+    chosen: scoresAt(result, result?.best.threshold ?? 0.5),
+    atHalf: scoresAt(n > 0 ? half.result() : null, 0.5),
     sweep: result ?? emptySweep,
     baselines: { empty: mean(empty), full: mean(full) },
     kept,
+    images,
   }
 }

@@ -85,14 +85,15 @@ export async function writeCarvanaLike(dir: string, options: { cars: number; vie
   }
 }
 
-/** Whale flukes: images/<name>.jpg RGB of varying sizes, masks/<name>.jpg grey JPEGs (0/255 blurred by JPEG: threshold 108). */
-export async function writeWhaleLike(dir: string, count: number): Promise<void> {
+/** Whale flukes: images/<name>.jpg RGB of varying sizes, masks/<name>.jpg grey JPEGs (0/255 blurred by JPEG: threshold 108); `emptyMasks`: no fluke in any mask. */
+export async function writeWhaleLike(dir: string, count: number, options: { emptyMasks?: boolean } = {}): Promise<void> {
   await mkdir(join(dir, 'images'), { recursive: true })
   await mkdir(join(dir, 'masks'), { recursive: true })
   for (let i = 0; i < count; i++) {
     const width = 80 + ((i * 11) % 24)
     const height = 36 + ((i * 7) % 10)
     const { rgb, mask } = blobPicture(width, height, 100 + i)
+    if (options.emptyMasks) mask.fill(0)
     await writeFile(join(dir, 'images', `fluke_${i}.jpg`), await jpeg(rgb, width, height, 3))
     await writeFile(join(dir, 'masks', `fluke_${i}.jpg`), await jpeg(Uint8Array.from(mask, (m) => m * 255), width, height, 1, 70))
   }

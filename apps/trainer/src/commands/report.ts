@@ -35,14 +35,18 @@ export async function regenerateReport(runDir: string, backend?: TrainConfig['ba
   const name = await startBackend({ backend: backend ?? config.backend, threads: config.threads })
   const data = await loadRunData({ ...config, skipBad: true }, config.channels ?? modelChannels(config))
   const lossFn = runLosses(config).last
-  return writeReport({
-    runDir: dir,
-    config,
-    data,
-    history,
-    summary: { monitor: monitorOf(config), best: last.best, stopReason: last.stopReason ?? { kind: 'interrupted' }, backend: name },
-    resolveLoss: () => lossFn,
-  })
+  try {
+    return await writeReport({
+      runDir: dir,
+      config,
+      data,
+      history,
+      summary: { monitor: monitorOf(config), best: last.best, stopReason: last.stopReason ?? { kind: 'interrupted' }, backend: name },
+      resolveLoss: () => lossFn,
+    })
+  } finally {
+    await data.close?.()
+  }
 }
 
 /** Adds `unet report RUN`. */

@@ -56,6 +56,8 @@ const TRAIN_KEYS: (keyof TrainConfig)[] = [
   'lrSchedule', 'lrStepEpochs', 'lrCycleEpochs', 'lrCycleMult', 'imageHeight', 'loss', 'lossSchedule', 'decoderAttention', 'hypercolumn', 'deepSupervision', 'recipe', 'valSplit', 'folds', 'fold', 'augment', 'dropout', 'batchNormMomentum', 'seed', 'skipBad',
   'synthTrain', 'synthTest', 'patience', 'lrPatience', 'lrFactor', 'minLr', 'timeLimit', 'backend', 'threads', 'reportImages',
 ]
+/** Keys of the data path's options (kept apart so the list above can grow without conflicts). */
+const DATA_KEYS: (keyof TrainConfig)[] = ['cacheDir']
 
 /** Exit codes of a run stopped by a signal: 128 + the signal's number, as shells report it. */
 const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const
@@ -101,6 +103,7 @@ export function addTrainOptions(command: Command, options: { legacyModelFlag?: b
     .option('--masks <dir>', 'folder pairs: the masks folder, matched to the images by file stem')
     .option('--mask-suffix <text>', 'a mask is named after its image plus this (e.g. _mask for car_01_mask.png)')
     .option('--mask-threshold <n>', 'foreground where a mask is above this, in 8-bit units (whale-fluke JPEG masks: 108); default: masks must be binary', num((n) => n >= 0 && n < 255, 'in [0, 255)'))
+    .option('--cache-dir <dir>', 'photos streamed from disk (Carvana, folder pairs): keep each train image here once resized to --image-size (8-bit), so later epochs skip decoding it; default: decode every epoch')
     .option('--group-by <carvana|regex>', 'keep groups on one side of the split: carvana (the car id), or a regular expression whose first group of the image id names the group')
     .option('--out <run_dir>', 'run folder for checkpoints, config, history and report (default: runs/run-<date>-<time>)')
     .addOption(new Option('--encoder <name>', `the U-Net's encoder: plain (shaped by --depth/--filters), VGG-16, a ResNet or an SE-ResNet (default: ${D.encoder})`).choices([...ENCODER_CHOICES]))
@@ -173,7 +176,7 @@ export async function trainConfigFromFlags(
   const fromFlags: Partial<TrainConfig> = {}
   if (opts.bnMomentum !== undefined) opts.batchNormMomentum = opts.bnMomentum === 'none' ? null : opts.bnMomentum
   if (opts.imageSize !== undefined) Object.assign(opts, opts.imageSize as object)
-  for (const key of TRAIN_KEYS) if (opts[key] !== undefined) (fromFlags as Record<string, unknown>)[key] = opts[key]
+  for (const key of [...TRAIN_KEYS, ...DATA_KEYS]) if (opts[key] !== undefined) (fromFlags as Record<string, unknown>)[key] = opts[key]
   if (opts.fold !== undefined && opts.folds === undefined && fromFile.folds === undefined) {
     throw new TrainerError('BAD_FLAG', '--fold needs --folds K (the number of folds)')
   }
