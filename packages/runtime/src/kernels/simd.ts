@@ -1,4 +1,35 @@
+import { defineLoopModule, parallelTarget, runParallel, type LoopModule } from './parallel'
 import type { WasmBackendLike } from './wasm-backend'
+import {
+  add,
+  block,
+  body,
+  brIf,
+  end,
+  eqz,
+  fadd,
+  fmul,
+  fsub,
+  get,
+  i32,
+  I32,
+  load,
+  loop,
+  mul,
+  name,
+  rowsLoop,
+  section,
+  set,
+  shl,
+  shuffle,
+  step16,
+  store,
+  sub,
+  tee,
+  uleb,
+  V128,
+  vec,
+} from './wasm-asm'
 
 /**
  * Four per-channel loops in WebAssembly SIMD, run in place on the wasm backend's own memory. The batch-norm,
@@ -34,103 +65,6 @@ export interface SimdLoops {
    * the other three. `x` and `dx` point at the window's top input row, `rowStride` bytes apart from the next.
    */
   maxPool2x2Grad(x: number, dy: number, dx: number, outW: number, c4: number, rowStride: number): void
-}
-
-const I32 = 0x7f
-const V128 = 0x7b
-
-/** Unsigned LEB128. */
-function uleb(n: number): number[] {
-  const out: number[] = []
-  do {
-    let byte = n & 0x7f
-    n >>>= 7
-    if (n !== 0) byte |= 0x80
-    out.push(byte)
-  } while (n !== 0)
-  return out
-}
-
-/** Signed LEB128 for small constants. */
-function sleb(n: number): number[] {
-  const out: number[] = []
-  for (;;) {
-    const byte = n & 0x7f
-    n >>= 7
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte)
-      return out
-    }
-    out.push(byte | 0x80)
-  }
-}
-
-const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body]
-const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()]
-const name = (s: string) => [...uleb(s.length), ...[...s].map((c) => c.charCodeAt(0))]
-
-// Instructions.
-const get = (i: number) => [0x20, ...uleb(i)]
-const set = (i: number) => [0x21, ...uleb(i)]
-const tee = (i: number) => [0x22, ...uleb(i)]
-const i32 = (n: number) => [0x41, ...sleb(n)]
-const add = [0x6a]
-const sub = [0x6b]
-const eqz = [0x45]
-const ltU = [0x49]
-const brIf = (depth: number) => [0x0d, ...uleb(depth)]
-const block = [0x02, 0x40]
-const loop = [0x03, 0x40]
-const end = [0x0b]
-const load = [0xfd, 0x00, 0x00, 0x00] // v128.load align=1 offset=0
-const store = [0xfd, 0x0b, 0x00, 0x00] // v128.store align=1 offset=0
-const fadd = [0xfd, ...uleb(228)] // f32x4.add
-const fsub = [0xfd, ...uleb(229)] // f32x4.sub
-const fmul = [0xfd, ...uleb(230)] // f32x4.mul
-const shl = [0x74]
-const mul = [0x6c]
-/** i8x16.shuffle picking four f32 lanes (0–3 from the first operand, 4–7 from the second). */
-const shuffle = (lanes: number[]) => [0xfd, 0x0d, ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3])]
-/** local += 16 */
-const step16 = (i: number) => [...get(i), ...i32(16), ...add, ...set(i)]
-
-/**
- * The loop nest shared by all four functions: for rows (param `rowsParam`, counted down), reset the
- * per-channel pointers, then run `inner` c4 times with channel counter `j`.
- */
-function rowsLoop(rowsParam: number, c4Param: number, j: number, reset: number[], inner: number[]): number[] {
-  return [
-    ...block,
-    ...get(rowsParam),
-    ...eqz,
-    ...brIf(0),
-    ...loop,
-    ...reset,
-    ...i32(0),
-    ...set(j),
-    ...loop,
-    ...inner,
-    ...get(j),
-    ...i32(1),
-    ...add,
-    ...tee(j),
-    ...get(c4Param),
-    ...ltU,
-    ...brIf(0),
-    ...end,
-    ...get(rowsParam),
-    ...i32(1),
-    ...sub,
-    ...tee(rowsParam),
-    ...brIf(0),
-    ...end,
-    ...end,
-  ]
-}
-
-function body(locals: Array<[number, number]>, code: number[]): number[] {
-  const content = [...vec(locals.map(([count, type]) => [...uleb(count), type])), ...code, ...end]
-  return [...uleb(content.length), ...content]
 }
 
 function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
@@ -359,32 +293,48 @@ function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
   return new Uint8Array(bytes)
 }
 
+/** The loops' names, in the order of the module's exports. */
+const SIMD_NAMES = ['channelSums', 'channelDots', 'scaleShift', 'fillRows', 'copyRows', 'transpose4', 'reluMask', 'squareGrad', 'maxPool2x2Grad']
+
+/** This module, as the helper threads of `parallel.ts` instantiate it. */
+export const SIMD_MODULE = defineLoopModule(SIMD_NAMES, moduleBytes)
+
 const instances = new WeakMap<object, SimdLoops | null>()
 
 /** Internal switch; the tests turn the SIMD loops off to check the JS paths give the same results. */
 export const simdTuning = { enabled: true }
 
-/** The SIMD loops bound to this backend's memory, or null where they cannot run. */
-export function simdLoops(backend: WasmBackendLike): SimdLoops | null {
-  if (!simdTuning.enabled) return null
-  // The single-threaded build exports its memory; the threaded one creates it in JS and keeps it here.
-  const module = backend.wasm as unknown as { asm?: { memory?: unknown }; wasmMemory?: unknown }
-  const memory = module.asm?.memory ?? module.wasmMemory
-  if (!(memory instanceof WebAssembly.Memory)) return null
-  const known = instances.get(memory)
+/** A loop module instantiated on this thread over the backend's memory, or null where it cannot run. */
+export function instantiateLoops<T>(backend: WasmBackendLike, module: LoopModule, cache: WeakMap<object, T | null>): T | null {
+  const memory = parallelTarget(backend.wasm)?.memory
+  if (memory === undefined) return null
+  const known = cache.get(memory)
   if (known !== undefined) return known
-  let loops: SimdLoops | null = null
+  let loops: T | null = null
   try {
-    const bytes = moduleBytes(typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer)
+    const bytes = module.build(typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer)
     if (WebAssembly.validate(bytes)) {
-      const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } })
-      loops = instance.exports as unknown as SimdLoops
+      loops = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as unknown as T
     }
   } catch {
     loops = null
   }
-  instances.set(memory, loops)
+  cache.set(memory, loops)
   return loops
+}
+
+/** The SIMD loops bound to this backend's memory, or null where they cannot run. */
+export function simdLoops(backend: WasmBackendLike): SimdLoops | null {
+  if (!simdTuning.enabled) return null
+  return instantiateLoops(backend, SIMD_MODULE, instances)
+}
+
+/**
+ * Runs `name` once per argument list, split over this thread and the helper threads (see `parallel.ts`);
+ * the calls must write disjoint memory.
+ */
+export function simdParallel(backend: WasmBackendLike, loops: SimdLoops, name: keyof SimdLoops, calls: number[][]): void {
+  runParallel(parallelTarget(backend.wasm), SIMD_MODULE, name, loops[name] as (...args: number[]) => void, calls)
 }
 
 /** Rows per float32 partial sum; the partials are added in float64, so long reductions stay accurate. */
