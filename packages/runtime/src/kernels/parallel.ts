@@ -83,7 +83,7 @@ interface Pool {
 const pools = new WeakMap<WebAssembly.Memory, Pool | null>()
 
 /** Internal switch: the tests run the loops on one thread to compare. */
-export const parallelTuning = { enabled: true }
+export const parallelTuning = { enabled: true, /** batches handed to helper threads so far */ batches: 0 }
 
 function poolFor(memory: WebAssembly.Memory, threads: number, module: LoopModule): Pool | null {
   const known = pools.get(memory)
@@ -171,6 +171,7 @@ export function runParallel(
       Atomics.notify(c, 0)
       used.push(c)
     })
+    if (used.length > 0) parallelTuning.batches++
     for (const args of batch.slice(0, share)) local(...args)
     let failed = false
     for (const c of used) {

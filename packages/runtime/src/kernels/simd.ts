@@ -65,6 +65,12 @@ export interface SimdLoops {
    * the other three. `x` and `dx` point at the window's top input row, `rowStride` bytes apart from the next.
    */
   maxPool2x2Grad(x: number, dy: number, dx: number, outW: number, c4: number, rowStride: number): void
+  /**
+   * One Adam step over n4 groups of 4 floats, in float32 as tfjs-core's ops: m′ = β₁m + (1 − β₁)g,
+   * v′ = β₂v + (1 − β₂)g², x′ = x − (lr · (m′ / c₁)) / (√(v′ / c₂) + ε). `k` holds
+   * [β₁, 1 − β₁, β₂, 1 − β₂, c₁, c₂, ε, lr] as float32.
+   */
+  adamUpdate(x: number, g: number, m: number, v: number, x2: number, m2: number, v2: number, n4: number, k: number): void
 }
 
 function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
@@ -267,13 +273,41 @@ function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
       ),
     ],
   )
+  // adamUpdate(x 0, g 1, m 2, v 3, x2 4, m2 5, v2 6, n4 7, k 8); v128 b1 9, nb1 10, b2 11, nb2 12, c1 13, c2 14,
+  // eps 15, lr 16, g 17, m′ 18, v′ 19.
+  const loadSplat = (offset: number) => [0xfd, 0x09, 0x02, ...uleb(offset)] // v128.load32_splat align=4
+  const fdiv = [0xfd, ...uleb(231)] // f32x4.div
+  const fsqrt = [0xfd, ...uleb(227)] // f32x4.sqrt
+  const adam = body(
+    [[11, V128]],
+    [
+      ...[0, 1, 2, 3, 4, 5, 6, 7].flatMap((k) => [...get(8), ...loadSplat(4 * k), ...set(9 + k)]),
+      ...block, ...get(7), ...eqz, ...brIf(0), ...loop,
+      ...get(1), ...load, ...set(17),
+      // m′ = β₁m + (1 − β₁)g
+      ...get(9), ...get(2), ...load, ...fmul, ...get(10), ...get(17), ...fmul, ...fadd, ...set(18),
+      // v′ = β₂v + (1 − β₂)g·g
+      ...get(11), ...get(3), ...load, ...fmul, ...get(12), ...get(17), ...fmul, ...get(17), ...fmul, ...fadd, ...set(19),
+      ...get(5), ...get(18), ...store,
+      ...get(6), ...get(19), ...store,
+      // x′ = x − (lr · (m′ / c₁)) / (√(v′ / c₂) + ε)
+      ...get(4),
+      ...get(0), ...load,
+      ...get(16), ...get(18), ...get(13), ...fdiv, ...fmul,
+      ...get(19), ...get(14), ...fdiv, ...fsqrt, ...get(15), ...fadd,
+      ...fdiv, ...fsub, ...store,
+      ...[0, 1, 2, 3, 4, 5, 6].flatMap((k) => step16(k)),
+      ...get(7), ...i32(1), ...sub, ...tee(7), ...brIf(0),
+      ...end, ...end,
+    ],
+  )
   const fn = (params: number) => [0x60, ...uleb(params), ...Array<number>(params).fill(I32), 0x00]
   const bytes = [
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, vec([fn(4), fn(7), fn(6)])),
+    ...section(1, vec([fn(4), fn(7), fn(6), fn(9)])),
     // A shared memory (the threaded build) must be imported as shared, with a maximum: 4 GiB covers any.
     ...section(2, vec([[...name('env'), ...name('memory'), 0x02, ...(shared ? [0x03, 0x00, ...uleb(65536)] : [0x00, 0x00])]])),
-    ...section(3, vec([[0], [1], [2], [0], [2], [2], [0], [0], [2]])),
+    ...section(3, vec([[0], [1], [2], [0], [2], [2], [0], [0], [2], [3]])),
     ...section(
       7,
       vec([
@@ -286,15 +320,16 @@ function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
         [...name('reluMask'), 0x00, 6],
         [...name('squareGrad'), 0x00, 7],
         [...name('maxPool2x2Grad'), 0x00, 8],
+        [...name('adamUpdate'), 0x00, 9],
       ]),
     ),
-    ...section(10, vec([sums, dots, scale, fill, copy, tr, relu, squareGrad, pool])),
+    ...section(10, vec([sums, dots, scale, fill, copy, tr, relu, squareGrad, pool, adam])),
   ]
   return new Uint8Array(bytes)
 }
 
 /** The loops' names, in the order of the module's exports. */
-const SIMD_NAMES = ['channelSums', 'channelDots', 'scaleShift', 'fillRows', 'copyRows', 'transpose4', 'reluMask', 'squareGrad', 'maxPool2x2Grad']
+const SIMD_NAMES = ['channelSums', 'channelDots', 'scaleShift', 'fillRows', 'copyRows', 'transpose4', 'reluMask', 'squareGrad', 'maxPool2x2Grad', 'adamUpdate']
 
 /** This module, as the helper threads of `parallel.ts` instantiate it. */
 export const SIMD_MODULE = defineLoopModule(SIMD_NAMES, moduleBytes)
@@ -337,6 +372,39 @@ export function simdParallel(backend: WasmBackendLike, loops: SimdLoops, name: k
   runParallel(parallelTarget(backend.wasm), SIMD_MODULE, name, loops[name] as (...args: number[]) => void, calls)
 }
 
+/** The least work (bytes touched) worth handing to a helper thread: a wake-up costs tens of microseconds. */
+const MIN_CHUNK_BYTES = 1 << 16
+
+/**
+ * Runs `name` over `args`, split by rows over this thread and the helpers: the argument at `rowsArg` counts
+ * rows, and each `[argument, bytes]` of `perRow` is a pointer that advances that many bytes per row.
+ */
+export function simdRows(
+  backend: WasmBackendLike,
+  loops: SimdLoops,
+  name: keyof SimdLoops,
+  args: number[],
+  rowsArg: number,
+  perRow: Array<[number, number]>,
+): void {
+  const rows = args[rowsArg] as number
+  const rowBytes = perRow.reduce((a, [, b]) => a + b, 0)
+  const chunks = Math.max(1, Math.min(8, rows, Math.floor((rows * rowBytes) / MIN_CHUNK_BYTES)))
+  if (chunks === 1) {
+    ;(loops[name] as (...a: number[]) => void)(...args)
+    return
+  }
+  const per = Math.ceil(rows / chunks)
+  const calls: number[][] = []
+  for (let start = 0; start < rows; start += per) {
+    const call = [...args]
+    call[rowsArg] = Math.min(per, rows - start)
+    for (const [k, bytes] of perRow) call[k] = (args[k] as number) + start * bytes
+    calls.push(call)
+  }
+  simdParallel(backend, loops, name, calls)
+}
+
 /** Rows per float32 partial sum; the partials are added in float64, so long reductions stay accurate. */
 const BLOCK_ROWS = 512
 
@@ -368,18 +436,23 @@ export function blockedChannelSums(
 ): [Float64Array, Float64Array] {
   const sums = new Float64Array(channels)
   const dots = new Float64Array(channels)
-  withScratch(backend, 2 * channels, (acc) => {
-    const acc2 = acc + channels * 4
-    for (let r0 = 0; r0 < rows; r0 += BLOCK_ROWS) {
-      const n = Math.min(BLOCK_ROWS, rows - r0)
-      const view = new Float32Array(backend.wasm.HEAPU8.buffer, acc, 2 * channels)
-      view.fill(0)
-      const skip = r0 * channels * 4
-      if (dot === undefined) loops.channelSums(x + skip, n, channels / 4, acc)
-      else loops.channelDots(dot.dy + skip, x + skip, dot.mean, n, channels / 4, acc, acc2)
+  const blocks = Math.ceil(rows / BLOCK_ROWS)
+  // One pair of accumulators per block, so the blocks can run on any thread in any order.
+  withScratch(backend, 2 * channels * blocks, (acc) => {
+    const calls: number[][] = []
+    for (let b = 0; b < blocks; b++) {
+      const n = Math.min(BLOCK_ROWS, rows - b * BLOCK_ROWS)
+      const skip = b * BLOCK_ROWS * channels * 4
+      const a1 = acc + 2 * b * channels * 4
+      calls.push(dot === undefined ? [x + skip, n, channels / 4, a1] : [dot.dy + skip, x + skip, dot.mean, n, channels / 4, a1, a1 + channels * 4])
+    }
+    simdParallel(backend, loops, dot === undefined ? 'channelSums' : 'channelDots', calls)
+    const view = new Float32Array(backend.wasm.HEAPU8.buffer, acc, 2 * channels * blocks)
+    for (let b = 0; b < blocks; b++) {
+      const base = 2 * b * channels
       for (let c = 0; c < channels; c++) {
-        sums[c] = (sums[c] as number) + (view[c] as number)
-        dots[c] = (dots[c] as number) + (view[channels + c] as number)
+        sums[c] = (sums[c] as number) + (view[base + c] as number)
+        dots[c] = (dots[c] as number) + (view[base + channels + c] as number)
       }
     }
   })
