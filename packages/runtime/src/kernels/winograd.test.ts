@@ -107,6 +107,28 @@ describe('Winograd F(2×2, 3×3) FusedConv2D on wasm', () => {
     }
   })
 
+  it('computes the input gradient of a 3 × 3 stride-1 convolution (Conv2DBackpropInput) as the cpu backend does', () => {
+    const go = (backend: 'cpu' | 'wasm') => {
+      tf.setBackend(backend)
+      return tf.tidy(() => {
+        const dy = tf.tensor4d(values(2 * 8 * 6 * 32, 6), [2, 8, 6, 32])
+        const filter = tf.tensor4d(values(9 * 8 * 32, 7), [3, 3, 8, 32])
+        return tf.conv2dTranspose(dy, filter, [2, 8, 6, 8], 1, 'same').dataSync() as Float32Array
+      })
+    }
+    const want = go('cpu')
+    const got = go('wasm')
+    winogradTuning.enabled = false
+    let direct: Float32Array
+    try {
+      direct = go('wasm')
+    } finally {
+      winogradTuning.enabled = true
+    }
+    expect(got.some((v, i) => v !== direct[i])).toBe(true)
+    for (let i = 0; i < want.length; i++) expect(Math.abs((got[i] as number) - (want[i] as number))).toBeLessThan(1e-4)
+  })
+
   it('leaks no tensors and no wasm memory', () => {
     tf.setBackend('wasm')
     const c = cases[3]!
