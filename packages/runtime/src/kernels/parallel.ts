@@ -37,18 +37,30 @@ export function defineLoopModule(names: string[], build: (shared: boolean) => Ui
   return module
 }
 
-/** Control block per helper, in 32-bit slots: sequence, done, error, module, function, count, arity, args… */
-const HEADER = 7
+/**
+ * Control block per helper, in 32-bit slots: sequence, done, error, module, function, count, arity, state
+ * (0 starting, 1 ready, −1 failed to start), then the argument lists.
+ */
+const HEADER = 8
 const SLOTS = 1 << 15
+/** A helper that has not finished its share by then is taken for dead: the kernel throws. */
+const HELPER_TIMEOUT_MS = 120_000
 
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads')
 const { memory, modules, control } = workerData
-const loops = modules.map((m) => {
-  const exports = new WebAssembly.Instance(new WebAssembly.Module(m.bytes), { env: { memory } }).exports
-  return m.names.map((n) => exports[n])
-})
 const c = new Int32Array(control)
+let loops
+try {
+  loops = modules.map((m) => {
+    const exports = new WebAssembly.Instance(new WebAssembly.Module(m.bytes), { env: { memory } }).exports
+    return m.names.map((n) => exports[n])
+  })
+  Atomics.store(c, 7, 1)
+} catch (e) {
+  Atomics.store(c, 7, -1)
+  throw e
+}
 let seen = 0
 for (;;) {
   Atomics.wait(c, 0, seen)
@@ -151,13 +163,15 @@ export function runParallel(
   }
   const arity = calls[0]!.length
   const perBatch = Math.floor((SLOTS - HEADER) / Math.max(1, arity))
-  const parts = pool.helpers.length + 1
-  for (let start = 0; start < calls.length; start += perBatch * parts) {
-    const batch = calls.slice(start, start + perBatch * parts)
-    const share = Math.ceil(batch.length / parts)
+  for (let start = 0; start < calls.length; ) {
+    // Helpers still starting (or that failed to) get no share: this thread runs it.
+    const ready = pool.helpers.filter((h) => Atomics.load(h.control, 7) === 1)
+    const batch = calls.slice(start, start + perBatch * (ready.length + 1))
+    start += batch.length
     const sequence = ++pool.sequence
     const used: Int32Array[] = []
-    pool.helpers.forEach((h, i) => {
+    const share = Math.ceil(batch.length / (ready.length + 1))
+    ready.forEach((h, i) => {
       const mine = batch.slice((i + 1) * share, (i + 2) * share)
       if (mine.length === 0) return
       const c = h.control
@@ -172,18 +186,30 @@ export function runParallel(
       used.push(c)
     })
     if (used.length > 0) parallelTuning.batches++
-    for (const args of batch.slice(0, share)) local(...args)
     let failed = false
-    for (const c of used) {
-      for (;;) {
-        const done = Atomics.load(c, 1)
-        if (done === sequence) break
-        Atomics.wait(c, 1, done, 1000)
+    try {
+      for (const args of batch.slice(0, share)) local(...args)
+    } finally {
+      // Always join, so that no helper still writes when the caller moves on (or throws).
+      for (const c of used) {
+        const since = Date.now()
+        for (;;) {
+          const done = Atomics.load(c, 1)
+          if (done === sequence) break
+          if (Date.now() - since > HELPER_TIMEOUT_MS) {
+            failed = true
+            break
+          }
+          Atomics.wait(c, 1, done, 1000)
+        }
+        if (Atomics.load(c, 2) !== 0) failed = true
       }
-      if (Atomics.load(c, 2) !== 0) failed = true
     }
     if (failed) {
-      throw new WasmKernelError('KERNEL_UNSUPPORTED', `A SIMD loop (${name}) failed on a helper thread; set UNET_WASM_THREADS=1 to run them on one thread, and report the shapes.`)
+      throw new WasmKernelError(
+        'KERNEL_UNSUPPORTED',
+        `A SIMD loop (${name}) failed or stalled on a helper thread; set UNET_WASM_THREADS=1 to run on one thread, and report the shapes.`,
+      )
     }
   }
 }
