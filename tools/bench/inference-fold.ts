@@ -56,7 +56,9 @@ function timePredict(model: tfl.LayersModel, x: tf.Tensor): number {
   const times: number[] = []
   for (let i = 0; i <= runs; i++) {
     const t0 = performance.now()
-    tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync())
+    const y = model.predict(x) as tf.Tensor // not tidy(() => …dataSync()): tidy walks the returned array
+    y.dataSync()
+    y.dispose()
     if (i > 0) times.push((performance.now() - t0) / 1000)
   }
   return median(times)

@@ -17,6 +17,7 @@ import {
   type Variable,
 } from '@tensorflow/tfjs-core'
 
+import { simdLoops, simdRows, withScratch } from './simd'
 import { heapF32, type WasmBackendLike } from './wasm-backend'
 
 /** Name of the kernel that runs one Adam update of one variable in one pass. */
@@ -38,6 +39,18 @@ export function makeAdamUpdate(): KernelConfig {
     const { x, g, m, v } = args.inputs as Record<'x' | 'g' | 'm' | 'v', TensorInfo>
     const a = args.attrs as Record<string, number>
     const outs = [x, m, v].map((t) => backend.makeOutput([...t.shape], 'float32'))
+    const size = x.shape.reduce((p, q) => p * q, 1)
+    const loops = simdLoops(backend)
+    const n4 = loops === null ? 0 : size >> 2
+    if (n4 > 0) {
+      // In float32 SIMD, split over the helper threads where there are any; the JS loop takes the tail.
+      withScratch(backend, 8, (k) => {
+        new Float32Array(backend.wasm.HEAPU8.buffer, k, 8).set([a.beta1!, 1 - a.beta1!, a.beta2!, 1 - a.beta2!, a.oneMinusAccBeta1!, a.oneMinusAccBeta2!, a.epsilon!, a.learningRate!])
+        const at = (t: TensorInfo) => (backend.dataIdMap.get(t.dataId) as { memoryOffset: number }).memoryOffset
+        const args = [...[x, g, m, v, ...outs].map(at), n4, k]
+        simdRows(backend, loops!, 'adamUpdate', args, 7, [0, 1, 2, 3, 4, 5, 6].map((i) => [i, 16] as [number, number]))
+      })
+    }
     // Views after the last allocation (an allocation may grow the heap).
     const [X, G, M, V] = [x, g, m, v].map((t) => heapF32(backend, t)) as [Float32Array, Float32Array, Float32Array, Float32Array]
     const [X2, M2, V2] = outs.map((t) => heapF32(backend, t)) as [Float32Array, Float32Array, Float32Array]
@@ -47,7 +60,7 @@ export function makeAdamUpdate(): KernelConfig {
     const c2 = a.oneMinusAccBeta2!
     const lr = a.learningRate!
     const eps = a.epsilon!
-    for (let i = 0; i < X.length; i++) {
+    for (let i = 4 * n4; i < X.length; i++) {
       const gi = G[i]!
       const mi = Math.fround(b1 * M[i]! + (1 - b1) * gi)
       const vi = Math.fround(b2 * V[i]! + (1 - b2) * gi * gi)

@@ -13,7 +13,7 @@ import {
   util,
 } from '@tensorflow/tfjs-core'
 
-import { blockedChannelSums, simdLoops, withScratch } from './simd'
+import { blockedChannelSums, simdLoops, simdRows, withScratch } from './simd'
 import { heapF32, type WasmBackendLike } from './wasm-backend'
 
 /** Name of the kernel that computes every gradient of a batch norm in two passes over the data. */
@@ -78,7 +78,8 @@ export function makeBatchNormGrad(): KernelConfig {
     if (loops !== null) {
       withScratch(backend, 2 * channels, (scratch) => {
         new Float32Array(backend.wasm.HEAPU8.buffer, scratch, channels).set(k)
-        loops.scaleShift(offset(dy as TensorInfo), offset(dx), scratch, scratch + channels * 4, rows, channels / 4)
+        const args = [offset(dy as TensorInfo), offset(dx), scratch, scratch + channels * 4, rows, channels / 4]
+        simdRows(backend, loops, 'scaleShift', args, 4, [[0, channels * 4], [1, channels * 4]])
       })
     } else {
       const dyV = heapF32(backend, dy as TensorInfo)

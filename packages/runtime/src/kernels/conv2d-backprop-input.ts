@@ -9,8 +9,9 @@ import {
 import { WasmKernelError } from './errors'
 
 import { convGeometry } from './conv-geometry'
-import { simdLoops } from './simd'
+import { simdLoops, simdParallel } from './simd'
 import { disposeInfo, heapF32, runWasmKernel, type WasmBackendLike } from './wasm-backend'
+import { winogradCase, winogradConv3x3 } from './winograd'
 
 /**
  * How one spatial axis of the input gradient is computed as a stride-1 convolution of dy.
@@ -115,12 +116,15 @@ export function makeConv2DBackpropInput(stock: KernelConfig | undefined): Kernel
         size: [g.batch, g.outHeight - rows.skip, g.outWidth - cols.skip, co],
       })
     }
-    const z = runWasmKernel('Conv2D', backend, { x: dyUsed, filter: wc }, {
-      strides: [1, 1],
+    const convAttrs = {
+      strides: [1, 1] as [number, number],
       pad: [[0, 0], [rows.padBefore, rows.padAfter], [cols.padBefore, cols.padAfter], [0, 0]],
       dataFormat: 'NHWC',
-      dilations: [1, 1],
-    })
+      dilations: [1, 1] as [number, number],
+    }
+    // The input gradient of a 3 × 3 stride-1 'same' convolution is one too: Winograd where it pays.
+    const wino = winogradCase(backend, dyUsed, wc, convAttrs)
+    const z = wino !== null ? winogradConv3x3(backend, wino, dyUsed, wc, null, false) : runWasmKernel('Conv2D', backend, { x: dyUsed, filter: wc }, convAttrs)
     disposeInfo(backend, wc)
     if (dyUsed !== dy) disposeInfo(backend, dyUsed)
     if (s === 1) {
@@ -141,6 +145,7 @@ export function makeConv2DBackpropInput(stock: KernelConfig | undefined): Kernel
       // Per output row and column phase, one strided copy of whole pixels.
       const zBase = offsetOf(backend, z)
       const dxBase = offsetOf(backend, dx)
+      const calls: number[][] = []
       for (let img = 0; img < g.batch; img++) {
         for (let i = 0; i < g.inHeight; i++) {
           const ii = i + rows.cropOffset
@@ -151,17 +156,18 @@ export function makeConv2DBackpropInput(stock: KernelConfig | undefined): Kernel
             if (j0 >= g.inWidth) continue
             const count = Math.ceil((g.inWidth - j0) / s)
             const b0 = (j0 + cols.cropOffset - rw) / s
-            loops.copyRows(
+            calls.push([
               zBase + ((rowBase + b0) * zC + (rh * s + rw) * ci) * 4,
               zC * 4,
               dxBase + ((img * g.inHeight + i) * g.inWidth + j0) * ci * 4,
               s * ci * 4,
               count,
               ci / 4,
-            )
+            ])
           }
         }
       }
+      simdParallel(backend, loops, 'copyRows', calls)
       disposeInfo(backend, z)
       return dx
     }

@@ -12,7 +12,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core'
 
-import { simdLoops, type SimdLoops } from './simd'
+import { simdLoops, simdRows } from './simd'
 import { heapF32, type WasmBackendLike } from './wasm-backend'
 
 /** Name of the kernel that computes a ReLU's input gradient in one pass. */
@@ -26,7 +26,7 @@ export const SQUARE_GRAD = 'UnetSquareGrad'
  */
 function elementwiseGrad(
   kernelName: string,
-  simd: (loops: SimdLoops) => (dy: number, x: number, out: number, n4: number) => void,
+  simd: 'reluMask' | 'squareGrad',
   js: (dy: number, x: number) => number,
 ): KernelConfig {
   const kernelFunc = (args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs: NamedAttrMap }): TensorInfo => {
@@ -38,7 +38,8 @@ function elementwiseGrad(
     const n4 = loops === null ? 0 : n >> 2
     if (n4 > 0) {
       const at = (t: TensorInfo) => (backend.dataIdMap.get(t.dataId) as { memoryOffset: number }).memoryOffset
-      simd(loops!)(at(dy), at(x), at(out), n4)
+      // Split over the helper threads where there are any (threaded build).
+      simdRows(backend, loops!, simd, [at(dy), at(x), at(out), n4], 3, [[0, 16], [1, 16], [2, 16]])
     }
     const D = heapF32(backend, dy)
     const X = heapF32(backend, x)
@@ -54,7 +55,7 @@ function elementwiseGrad(
  * full size and, on the threaded build, three waits for the thread pool, after every ReLU of the network.
  */
 export function makeReluGrad(): KernelConfig {
-  return elementwiseGrad(RELU_GRAD, (l) => l.reluMask, (dy, x) => (x > 0 ? dy : 0))
+  return elementwiseGrad(RELU_GRAD, 'reluMask', (dy, x) => (x > 0 ? dy : 0))
 }
 
 /**
@@ -62,7 +63,7 @@ export function makeReluGrad(): KernelConfig {
  * the full-size deviations (`tf.moments`), so this runs once per batch norm per step.
  */
 export function makeSquareGrad(): KernelConfig {
-  return elementwiseGrad(SQUARE_GRAD, (l) => l.squareGrad, (dy, x) => dy * (x + x))
+  return elementwiseGrad(SQUARE_GRAD, 'squareGrad', (dy, x) => dy * (x + x))
 }
 
 function override(kernelName: string, gradKernel: string): void {

@@ -11,6 +11,7 @@ import { makeConv2DBackpropInput } from './conv2d-backprop-input'
 import { makeCast, makeIdentity } from './identity'
 import { makeReluGrad, makeSquareGrad, overrideElementwiseGradients } from './elementwise-grads'
 import { makeBroadcastChannels, overrideReductionGradients } from './reduction-grads'
+import { makeWinogradFusedConv2D } from './winograd'
 import { makeConcat, makeFusedBatchNorm, makeMaxPoolGrad, makeMean, makeSplitV, makeSum } from './layout-kernels'
 
 export { WasmKernelError } from './errors'
@@ -32,6 +33,9 @@ let registered: string[] | null = null
  *   `UnetBroadcastChannels`;
  * - the gradients of `Relu` and `Square` (same rule): one SIMD pass each (`UnetReluGrad`, `UnetSquareGrad`)
  *   instead of Step, Cast and Multiply, and Cast and two Multiply;
+ * - `FusedConv2D` with a 3 × 3 filter, stride 1 and 'same' padding (every U-Net convolution but the first
+ *   and last; with its bias and ReLU, or without) as Winograd F(2×2, 3×3): 16 XNNPACK GEMMs with 4/9 of the
+ *   multiply-adds, the transforms in wasm SIMD; other convolutions through the stock kernel;
  * - `Cast` to the same dtype shares the buffer (tfjs-core's `moments` casts float32 to float32 in every batch
  *   norm) instead of copying it;
  * - tfjs's `AdamOptimizer` update (patched globally, tfjs-core's own code on every other backend): one
@@ -71,6 +75,7 @@ export function registerWasmTrainingKernels(): string[] {
     makeReluGrad(),
     makeSquareGrad(),
     makeCast(getKernel('Cast', 'wasm')),
+    makeWinogradFusedConv2D(),
   ]
   for (const config of configs) {
     if (getKernel(config.kernelName, 'wasm') !== undefined) unregisterKernel(config.kernelName, 'wasm')

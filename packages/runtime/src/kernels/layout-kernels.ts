@@ -14,7 +14,7 @@ import {
 
 import { WasmKernelError } from './errors'
 
-import { blockedChannelSums, simdLoops, withScratch } from './simd'
+import { blockedChannelSums, simdLoops, simdParallel, simdRows, withScratch } from './simd'
 import { heapF32, stockKernel, type KernelArgs, type WasmBackendLike } from './wasm-backend'
 
 // Kernels whose stock wasm versions are slow at the shapes of a channels-last CNN: reductions over every
@@ -93,7 +93,8 @@ export function makeConcat(): KernelConfig {
       let at = 0
       parts.forEach((t, k) => {
         const width = widths[k] as number
-        loops.copyRows(offsetOf(wasm, t), width * 4, offsetOf(wasm, out) + at * 4, total * 4, rows, width / 4)
+        const args = [offsetOf(wasm, t), width * 4, offsetOf(wasm, out) + at * 4, total * 4, rows, width / 4]
+        simdRows(wasm, loops, 'copyRows', args, 4, [[0, width * 4], [2, total * 4]])
         at += width
       })
       return out
@@ -130,7 +131,8 @@ export function makeSplitV(): KernelConfig {
       let at = 0
       outs.forEach((out, k) => {
         const width = widths[k] as number
-        loops.copyRows(offsetOf(wasm, x) + at * 4, total * 4, offsetOf(wasm, out), width * 4, rows, width / 4)
+        const args = [offsetOf(wasm, x) + at * 4, total * 4, offsetOf(wasm, out), width * 4, rows, width / 4]
+        simdRows(wasm, loops, 'copyRows', args, 4, [[0, total * 4], [2, width * 4]])
         at += width
       })
       return outs
@@ -180,12 +182,14 @@ export function makeMaxPoolGrad(): KernelConfig {
       const at = (t: TensorInfo) => (wasm.dataIdMap.get(t.dataId) as { memoryOffset: number }).memoryOffset
       const [xBase, gBase, dxBase] = [at(input), at(dy), at(dx)]
       const rowBytes = inWidth * ch * 4
+      const calls: number[][] = []
       for (let n = 0; n < batchSize; n++) {
         for (let p = 0; p < outHeight; p++) {
           const inRow = (n * inHeight + 2 * p) * rowBytes
-          loops.maxPool2x2Grad(xBase + inRow, gBase + (n * outHeight + p) * outWidth * ch * 4, dxBase + inRow, outWidth, ch / 4, rowBytes)
+          calls.push([xBase + inRow, gBase + (n * outHeight + p) * outWidth * ch * 4, dxBase + inRow, outWidth, ch / 4, rowBytes])
         }
       }
+      simdParallel(wasm, loops, 'maxPool2x2Grad', calls)
       return dx
     }
     const x = heapF32(wasm, input)
@@ -262,7 +266,8 @@ export function makeFusedBatchNorm(): KernelConfig {
       new Float32Array(wasm.wasm.HEAPU8.buffer, scratch, channels).set(k)
       new Float32Array(wasm.wasm.HEAPU8.buffer, scratch + channels * 4, channels).set(b)
       const rows = util.sizeFromShape(x.shape) / channels
-      loops.scaleShift(offsetOf(wasm, x), offsetOf(wasm, out), scratch, scratch + channels * 4, rows, channels / 4)
+      const args = [offsetOf(wasm, x), offsetOf(wasm, out), scratch, scratch + channels * 4, rows, channels / 4]
+      simdRows(wasm, loops, 'scaleShift', args, 4, [[0, channels * 4], [1, channels * 4]])
     })
     return out
   })

@@ -13,7 +13,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core'
 
-import { simdLoops, withScratch } from './simd'
+import { simdLoops, simdRows, withScratch } from './simd'
 import { heapF32, type WasmBackendLike } from './wasm-backend'
 
 /** Name of the kernel that spreads one value per channel over a whole channels-last tensor. */
@@ -39,7 +39,7 @@ export function makeBroadcastChannels(): KernelConfig {
       withScratch(backend, channels, (scratch) => {
         new Float32Array(backend.wasm.HEAPU8.buffer, scratch, channels).set(k)
         const outOffset = (backend.dataIdMap.get(out.dataId) as { memoryOffset: number }).memoryOffset
-        loops.fillRows(outOffset, scratch, rows, channels / 4)
+        simdRows(backend, loops, 'fillRows', [outOffset, scratch, rows, channels / 4], 2, [[0, channels * 4]])
       })
       return out
     }

@@ -1,4 +1,35 @@
+import { defineLoopModule, parallelTarget, runParallel, type LoopModule } from './parallel'
 import type { WasmBackendLike } from './wasm-backend'
+import {
+  add,
+  block,
+  body,
+  brIf,
+  end,
+  eqz,
+  fadd,
+  fmul,
+  fsub,
+  get,
+  i32,
+  I32,
+  load,
+  loop,
+  mul,
+  name,
+  rowsLoop,
+  section,
+  set,
+  shl,
+  shuffle,
+  step16,
+  store,
+  sub,
+  tee,
+  uleb,
+  V128,
+  vec,
+} from './wasm-asm'
 
 /**
  * Four per-channel loops in WebAssembly SIMD, run in place on the wasm backend's own memory. The batch-norm,
@@ -34,103 +65,12 @@ export interface SimdLoops {
    * the other three. `x` and `dx` point at the window's top input row, `rowStride` bytes apart from the next.
    */
   maxPool2x2Grad(x: number, dy: number, dx: number, outW: number, c4: number, rowStride: number): void
-}
-
-const I32 = 0x7f
-const V128 = 0x7b
-
-/** Unsigned LEB128. */
-function uleb(n: number): number[] {
-  const out: number[] = []
-  do {
-    let byte = n & 0x7f
-    n >>>= 7
-    if (n !== 0) byte |= 0x80
-    out.push(byte)
-  } while (n !== 0)
-  return out
-}
-
-/** Signed LEB128 for small constants. */
-function sleb(n: number): number[] {
-  const out: number[] = []
-  for (;;) {
-    const byte = n & 0x7f
-    n >>= 7
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte)
-      return out
-    }
-    out.push(byte | 0x80)
-  }
-}
-
-const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body]
-const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()]
-const name = (s: string) => [...uleb(s.length), ...[...s].map((c) => c.charCodeAt(0))]
-
-// Instructions.
-const get = (i: number) => [0x20, ...uleb(i)]
-const set = (i: number) => [0x21, ...uleb(i)]
-const tee = (i: number) => [0x22, ...uleb(i)]
-const i32 = (n: number) => [0x41, ...sleb(n)]
-const add = [0x6a]
-const sub = [0x6b]
-const eqz = [0x45]
-const ltU = [0x49]
-const brIf = (depth: number) => [0x0d, ...uleb(depth)]
-const block = [0x02, 0x40]
-const loop = [0x03, 0x40]
-const end = [0x0b]
-const load = [0xfd, 0x00, 0x00, 0x00] // v128.load align=1 offset=0
-const store = [0xfd, 0x0b, 0x00, 0x00] // v128.store align=1 offset=0
-const fadd = [0xfd, ...uleb(228)] // f32x4.add
-const fsub = [0xfd, ...uleb(229)] // f32x4.sub
-const fmul = [0xfd, ...uleb(230)] // f32x4.mul
-const shl = [0x74]
-const mul = [0x6c]
-/** i8x16.shuffle picking four f32 lanes (0–3 from the first operand, 4–7 from the second). */
-const shuffle = (lanes: number[]) => [0xfd, 0x0d, ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3])]
-/** local += 16 */
-const step16 = (i: number) => [...get(i), ...i32(16), ...add, ...set(i)]
-
-/**
- * The loop nest shared by all four functions: for rows (param `rowsParam`, counted down), reset the
- * per-channel pointers, then run `inner` c4 times with channel counter `j`.
- */
-function rowsLoop(rowsParam: number, c4Param: number, j: number, reset: number[], inner: number[]): number[] {
-  return [
-    ...block,
-    ...get(rowsParam),
-    ...eqz,
-    ...brIf(0),
-    ...loop,
-    ...reset,
-    ...i32(0),
-    ...set(j),
-    ...loop,
-    ...inner,
-    ...get(j),
-    ...i32(1),
-    ...add,
-    ...tee(j),
-    ...get(c4Param),
-    ...ltU,
-    ...brIf(0),
-    ...end,
-    ...get(rowsParam),
-    ...i32(1),
-    ...sub,
-    ...tee(rowsParam),
-    ...brIf(0),
-    ...end,
-    ...end,
-  ]
-}
-
-function body(locals: Array<[number, number]>, code: number[]): number[] {
-  const content = [...vec(locals.map(([count, type]) => [...uleb(count), type])), ...code, ...end]
-  return [...uleb(content.length), ...content]
+  /**
+   * One Adam step over n4 groups of 4 floats, in float32 as tfjs-core's ops: m′ = β₁m + (1 − β₁)g,
+   * v′ = β₂v + (1 − β₂)g², x′ = x − (lr · (m′ / c₁)) / (√(v′ / c₂) + ε). `k` holds
+   * [β₁, 1 − β₁, β₂, 1 − β₂, c₁, c₂, ε, lr] as float32.
+   */
+  adamUpdate(x: number, g: number, m: number, v: number, x2: number, m2: number, v2: number, n4: number, k: number): void
 }
 
 function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
@@ -333,13 +273,41 @@ function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
       ),
     ],
   )
+  // adamUpdate(x 0, g 1, m 2, v 3, x2 4, m2 5, v2 6, n4 7, k 8); v128 b1 9, nb1 10, b2 11, nb2 12, c1 13, c2 14,
+  // eps 15, lr 16, g 17, m′ 18, v′ 19.
+  const loadSplat = (offset: number) => [0xfd, 0x09, 0x02, ...uleb(offset)] // v128.load32_splat align=4
+  const fdiv = [0xfd, ...uleb(231)] // f32x4.div
+  const fsqrt = [0xfd, ...uleb(227)] // f32x4.sqrt
+  const adam = body(
+    [[11, V128]],
+    [
+      ...[0, 1, 2, 3, 4, 5, 6, 7].flatMap((k) => [...get(8), ...loadSplat(4 * k), ...set(9 + k)]),
+      ...block, ...get(7), ...eqz, ...brIf(0), ...loop,
+      ...get(1), ...load, ...set(17),
+      // m′ = β₁m + (1 − β₁)g
+      ...get(9), ...get(2), ...load, ...fmul, ...get(10), ...get(17), ...fmul, ...fadd, ...set(18),
+      // v′ = β₂v + (1 − β₂)g·g
+      ...get(11), ...get(3), ...load, ...fmul, ...get(12), ...get(17), ...fmul, ...get(17), ...fmul, ...fadd, ...set(19),
+      ...get(5), ...get(18), ...store,
+      ...get(6), ...get(19), ...store,
+      // x′ = x − (lr · (m′ / c₁)) / (√(v′ / c₂) + ε)
+      ...get(4),
+      ...get(0), ...load,
+      ...get(16), ...get(18), ...get(13), ...fdiv, ...fmul,
+      ...get(19), ...get(14), ...fdiv, ...fsqrt, ...get(15), ...fadd,
+      ...fdiv, ...fsub, ...store,
+      ...[0, 1, 2, 3, 4, 5, 6].flatMap((k) => step16(k)),
+      ...get(7), ...i32(1), ...sub, ...tee(7), ...brIf(0),
+      ...end, ...end,
+    ],
+  )
   const fn = (params: number) => [0x60, ...uleb(params), ...Array<number>(params).fill(I32), 0x00]
   const bytes = [
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, vec([fn(4), fn(7), fn(6)])),
+    ...section(1, vec([fn(4), fn(7), fn(6), fn(9)])),
     // A shared memory (the threaded build) must be imported as shared, with a maximum: 4 GiB covers any.
     ...section(2, vec([[...name('env'), ...name('memory'), 0x02, ...(shared ? [0x03, 0x00, ...uleb(65536)] : [0x00, 0x00])]])),
-    ...section(3, vec([[0], [1], [2], [0], [2], [2], [0], [0], [2]])),
+    ...section(3, vec([[0], [1], [2], [0], [2], [2], [0], [0], [2], [3]])),
     ...section(
       7,
       vec([
@@ -352,39 +320,89 @@ function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
         [...name('reluMask'), 0x00, 6],
         [...name('squareGrad'), 0x00, 7],
         [...name('maxPool2x2Grad'), 0x00, 8],
+        [...name('adamUpdate'), 0x00, 9],
       ]),
     ),
-    ...section(10, vec([sums, dots, scale, fill, copy, tr, relu, squareGrad, pool])),
+    ...section(10, vec([sums, dots, scale, fill, copy, tr, relu, squareGrad, pool, adam])),
   ]
   return new Uint8Array(bytes)
 }
+
+/** The loops' names, in the order of the module's exports. */
+const SIMD_NAMES = ['channelSums', 'channelDots', 'scaleShift', 'fillRows', 'copyRows', 'transpose4', 'reluMask', 'squareGrad', 'maxPool2x2Grad', 'adamUpdate']
+
+/** This module, as the helper threads of `parallel.ts` instantiate it. */
+export const SIMD_MODULE = defineLoopModule(SIMD_NAMES, moduleBytes)
 
 const instances = new WeakMap<object, SimdLoops | null>()
 
 /** Internal switch; the tests turn the SIMD loops off to check the JS paths give the same results. */
 export const simdTuning = { enabled: true }
 
-/** The SIMD loops bound to this backend's memory, or null where they cannot run. */
-export function simdLoops(backend: WasmBackendLike): SimdLoops | null {
-  if (!simdTuning.enabled) return null
-  // The single-threaded build exports its memory; the threaded one creates it in JS and keeps it here.
-  const module = backend.wasm as unknown as { asm?: { memory?: unknown }; wasmMemory?: unknown }
-  const memory = module.asm?.memory ?? module.wasmMemory
-  if (!(memory instanceof WebAssembly.Memory)) return null
-  const known = instances.get(memory)
+/** A loop module instantiated on this thread over the backend's memory, or null where it cannot run. */
+export function instantiateLoops<T>(backend: WasmBackendLike, module: LoopModule, cache: WeakMap<object, T | null>): T | null {
+  const memory = parallelTarget(backend.wasm)?.memory
+  if (memory === undefined) return null
+  const known = cache.get(memory)
   if (known !== undefined) return known
-  let loops: SimdLoops | null = null
+  let loops: T | null = null
   try {
-    const bytes = moduleBytes(typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer)
+    const bytes = module.build(typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer)
     if (WebAssembly.validate(bytes)) {
-      const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } })
-      loops = instance.exports as unknown as SimdLoops
+      loops = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as unknown as T
     }
   } catch {
     loops = null
   }
-  instances.set(memory, loops)
+  cache.set(memory, loops)
   return loops
+}
+
+/** The SIMD loops bound to this backend's memory, or null where they cannot run. */
+export function simdLoops(backend: WasmBackendLike): SimdLoops | null {
+  if (!simdTuning.enabled) return null
+  return instantiateLoops(backend, SIMD_MODULE, instances)
+}
+
+/**
+ * Runs `name` once per argument list, split over this thread and the helper threads (see `parallel.ts`);
+ * the calls must write disjoint memory.
+ */
+export function simdParallel(backend: WasmBackendLike, loops: SimdLoops, name: keyof SimdLoops, calls: number[][]): void {
+  runParallel(parallelTarget(backend.wasm), SIMD_MODULE, name, loops[name] as (...args: number[]) => void, calls)
+}
+
+/** The least work (bytes touched) worth handing to a helper thread: a wake-up costs tens of microseconds. */
+const MIN_CHUNK_BYTES = 1 << 16
+
+/**
+ * Runs `name` over `args`, split by rows over this thread and the helpers: the argument at `rowsArg` counts
+ * rows, and each `[argument, bytes]` of `perRow` is a pointer that advances that many bytes per row.
+ */
+export function simdRows(
+  backend: WasmBackendLike,
+  loops: SimdLoops,
+  name: keyof SimdLoops,
+  args: number[],
+  rowsArg: number,
+  perRow: Array<[number, number]>,
+): void {
+  const rows = args[rowsArg] as number
+  const rowBytes = perRow.reduce((a, [, b]) => a + b, 0)
+  const chunks = Math.max(1, Math.min(8, rows, Math.floor((rows * rowBytes) / MIN_CHUNK_BYTES)))
+  if (chunks === 1) {
+    ;(loops[name] as (...a: number[]) => void)(...args)
+    return
+  }
+  const per = Math.ceil(rows / chunks)
+  const calls: number[][] = []
+  for (let start = 0; start < rows; start += per) {
+    const call = [...args]
+    call[rowsArg] = Math.min(per, rows - start)
+    for (const [k, bytes] of perRow) call[k] = (args[k] as number) + start * bytes
+    calls.push(call)
+  }
+  simdParallel(backend, loops, name, calls)
 }
 
 /** Rows per float32 partial sum; the partials are added in float64, so long reductions stay accurate. */
@@ -418,18 +436,23 @@ export function blockedChannelSums(
 ): [Float64Array, Float64Array] {
   const sums = new Float64Array(channels)
   const dots = new Float64Array(channels)
-  withScratch(backend, 2 * channels, (acc) => {
-    const acc2 = acc + channels * 4
-    for (let r0 = 0; r0 < rows; r0 += BLOCK_ROWS) {
-      const n = Math.min(BLOCK_ROWS, rows - r0)
-      const view = new Float32Array(backend.wasm.HEAPU8.buffer, acc, 2 * channels)
-      view.fill(0)
-      const skip = r0 * channels * 4
-      if (dot === undefined) loops.channelSums(x + skip, n, channels / 4, acc)
-      else loops.channelDots(dot.dy + skip, x + skip, dot.mean, n, channels / 4, acc, acc2)
+  const blocks = Math.ceil(rows / BLOCK_ROWS)
+  // One pair of accumulators per block, so the blocks can run on any thread in any order.
+  withScratch(backend, 2 * channels * blocks, (acc) => {
+    const calls: number[][] = []
+    for (let b = 0; b < blocks; b++) {
+      const n = Math.min(BLOCK_ROWS, rows - b * BLOCK_ROWS)
+      const skip = b * BLOCK_ROWS * channels * 4
+      const a1 = acc + 2 * b * channels * 4
+      calls.push(dot === undefined ? [x + skip, n, channels / 4, a1] : [dot.dy + skip, x + skip, dot.mean, n, channels / 4, a1, a1 + channels * 4])
+    }
+    simdParallel(backend, loops, dot === undefined ? 'channelSums' : 'channelDots', calls)
+    const view = new Float32Array(backend.wasm.HEAPU8.buffer, acc, 2 * channels * blocks)
+    for (let b = 0; b < blocks; b++) {
+      const base = 2 * b * channels
       for (let c = 0; c < channels; c++) {
-        sums[c] = (sums[c] as number) + (view[c] as number)
-        dots[c] = (dots[c] as number) + (view[channels + c] as number)
+        sums[c] = (sums[c] as number) + (view[base + c] as number)
+        dots[c] = (dots[c] as number) + (view[base + channels + c] as number)
       }
     }
   })

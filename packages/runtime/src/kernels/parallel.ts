@@ -1,0 +1,215 @@
+import { Worker } from 'node:worker_threads'
+
+import { WasmKernelError } from './errors'
+
+/**
+ * Runs our SIMD loops on more than one thread. tfjs-backend-wasm's thread pool is XNNPACK's and takes no
+ * outside work, so on the threaded build (whose heap is a `SharedArrayBuffer`) we start our own helpers:
+ * `threads − 1` Node worker threads, each instantiating the same loop modules over the same wasm memory.
+ * A batch of calls is split into contiguous shares; the calling thread runs the first share while each
+ * helper runs one of the others, and returns when all are done. Helpers wait on `Atomics.wait` between
+ * batches (asleep, not spinning) and never keep the process alive.
+ *
+ * Calls in one batch must write disjoint memory; that is the caller's split (rows, tiles, blocks of values).
+ * Without shared memory, with one thread, or outside Node, every call runs on the calling thread.
+ */
+
+/** A module of loops: its exports by name, and its bytes for a shared or an unshared memory. */
+export interface LoopModule {
+  names: string[]
+  build(shared: boolean): Uint8Array<ArrayBuffer>
+}
+
+const registry: LoopModule[] = []
+
+/** Declares a loop module (once, at import), so that helper threads started later instantiate it too. */
+export function defineLoopModule(names: string[], build: (shared: boolean) => Uint8Array<ArrayBuffer>): LoopModule {
+  const cache = new Map<boolean, Uint8Array<ArrayBuffer>>()
+  const module: LoopModule = {
+    names,
+    build: (shared) => {
+      let bytes = cache.get(shared)
+      if (bytes === undefined) cache.set(shared, (bytes = build(shared)))
+      return bytes
+    },
+  }
+  registry.push(module)
+  return module
+}
+
+/**
+ * Control block per helper, in 32-bit slots: sequence, done, error, module, function, count, arity, state
+ * (0 starting, 1 ready, −1 failed to start), then the argument lists.
+ */
+const HEADER = 8
+const SLOTS = 1 << 15
+/** A helper that has not finished its share by then is taken for dead: the kernel throws. */
+const HELPER_TIMEOUT_MS = 120_000
+
+const WORKER_SOURCE = `
+const { workerData } = require('node:worker_threads')
+const { memory, modules, control } = workerData
+const c = new Int32Array(control)
+let loops
+try {
+  loops = modules.map((m) => {
+    const exports = new WebAssembly.Instance(new WebAssembly.Module(m.bytes), { env: { memory } }).exports
+    return m.names.map((n) => exports[n])
+  })
+  Atomics.store(c, 7, 1)
+} catch (e) {
+  Atomics.store(c, 7, -1)
+  throw e
+}
+let seen = 0
+for (;;) {
+  Atomics.wait(c, 0, seen)
+  seen = Atomics.load(c, 0)
+  if (seen < 0) break
+  let failed = 0
+  try {
+    const f = loops[c[3]][c[4]]
+    const count = c[5]
+    const arity = c[6]
+    let p = ${HEADER}
+    const a = new Array(arity)
+    for (let i = 0; i < count; i++, p += arity) {
+      for (let k = 0; k < arity; k++) a[k] = c[p + k]
+      f.apply(null, a)
+    }
+  } catch (e) {
+    failed = 1
+  }
+  Atomics.store(c, 2, failed)
+  Atomics.store(c, 1, seen)
+  Atomics.notify(c, 1)
+}
+`
+
+interface Pool {
+  helpers: Array<{ worker: Worker; control: Int32Array }>
+  modules: LoopModule[]
+  sequence: number
+}
+
+const pools = new WeakMap<WebAssembly.Memory, Pool | null>()
+
+/** Internal switch: the tests run the loops on one thread to compare. */
+export const parallelTuning = { enabled: true, /** batches handed to helper threads so far */ batches: 0 }
+
+function poolFor(memory: WebAssembly.Memory, threads: number, module: LoopModule): Pool | null {
+  const known = pools.get(memory)
+  if (known !== undefined) {
+    // A module declared after the helpers started: they cannot run it, so its calls stay on this thread.
+    return known !== null && known.modules.includes(module) ? known : null
+  }
+  const modules = [...registry]
+  let pool: Pool | null = null
+  if (threads > 1 && typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer) {
+    try {
+      const helpers = Array.from({ length: threads - 1 }, () => {
+        const control = new Int32Array(new SharedArrayBuffer(SLOTS * 4))
+        const worker = new Worker(WORKER_SOURCE, {
+          eval: true,
+          workerData: { memory, modules: modules.map((m) => ({ bytes: m.build(true), names: m.names })), control: control.buffer },
+        })
+        worker.unref()
+        return { worker, control }
+      })
+      pool = { helpers, modules, sequence: 0 }
+    } catch {
+      pool = null
+    }
+  }
+  pools.set(memory, pool)
+  return pool
+}
+
+/** The wasm memory and thread count of a backend. */
+export interface ParallelTarget {
+  memory: WebAssembly.Memory
+  threads: number
+}
+
+/** The backend's memory and its wasm thread count (1 for the single-threaded build), or null. */
+export function parallelTarget(wasm: unknown): ParallelTarget | null {
+  const module = wasm as { asm?: { memory?: unknown }; wasmMemory?: unknown; _get_threads_count?: () => number }
+  const memory = module.asm?.memory ?? module.wasmMemory
+  if (!(memory instanceof WebAssembly.Memory)) return null
+  let threads = 1
+  try {
+    threads = Math.max(1, Math.floor(module._get_threads_count?.() ?? 1))
+  } catch {
+    threads = 1
+  }
+  return { memory, threads }
+}
+
+/**
+ * Runs `f` of `module` once per argument list in `calls` (all lists of the same length, 32-bit integers),
+ * split over the calling thread and the helpers. `local` is the same function instantiated on this thread.
+ */
+export function runParallel(
+  target: ParallelTarget | null,
+  module: LoopModule,
+  name: string,
+  local: (...args: number[]) => void,
+  calls: number[][],
+): void {
+  const pool = parallelTuning.enabled && target !== null && calls.length > 1 ? poolFor(target.memory, target.threads, module) : null
+  if (pool === null) {
+    for (const args of calls) local(...args)
+    return
+  }
+  const arity = calls[0]!.length
+  const perBatch = Math.floor((SLOTS - HEADER) / Math.max(1, arity))
+  for (let start = 0; start < calls.length; ) {
+    // Helpers still starting (or that failed to) get no share: this thread runs it.
+    const ready = pool.helpers.filter((h) => Atomics.load(h.control, 7) === 1)
+    const batch = calls.slice(start, start + perBatch * (ready.length + 1))
+    start += batch.length
+    const sequence = ++pool.sequence
+    const used: Int32Array[] = []
+    const share = Math.ceil(batch.length / (ready.length + 1))
+    ready.forEach((h, i) => {
+      const mine = batch.slice((i + 1) * share, (i + 2) * share)
+      if (mine.length === 0) return
+      const c = h.control
+      c[3] = pool.modules.indexOf(module)
+      c[4] = module.names.indexOf(name)
+      c[5] = mine.length
+      c[6] = arity
+      let p = HEADER
+      for (const args of mine) for (const a of args) c[p++] = a
+      Atomics.store(c, 0, sequence)
+      Atomics.notify(c, 0)
+      used.push(c)
+    })
+    if (used.length > 0) parallelTuning.batches++
+    let failed = false
+    try {
+      for (const args of batch.slice(0, share)) local(...args)
+    } finally {
+      // Always join, so that no helper still writes when the caller moves on (or throws).
+      for (const c of used) {
+        const since = Date.now()
+        for (;;) {
+          const done = Atomics.load(c, 1)
+          if (done === sequence) break
+          if (Date.now() - since > HELPER_TIMEOUT_MS) {
+            failed = true
+            break
+          }
+          Atomics.wait(c, 1, done, 1000)
+        }
+        if (Atomics.load(c, 2) !== 0) failed = true
+      }
+    }
+    if (failed) {
+      throw new WasmKernelError(
+        'KERNEL_UNSUPPORTED',
+        `A SIMD loop (${name}) failed or stalled on a helper thread; set UNET_WASM_THREADS=1 to run on one thread, and report the shapes.`,
+      )
+    }
+  }
+}

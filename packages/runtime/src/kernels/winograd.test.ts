@@ -1,0 +1,142 @@
+import * as tf from '@tensorflow/tfjs-core'
+import '@tensorflow/tfjs-backend-cpu'
+import '@tensorflow/tfjs-backend-wasm'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+
+import { registerWasmTrainingKernels } from './index'
+import { winogradTuning } from './winograd'
+
+/** Deterministic values in [-1, 1) so cpu and wasm see identical inputs. */
+function values(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n)
+  let s = seed >>> 0
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
+    out[i] = s / 2 ** 31 - 1
+  }
+  return out
+}
+
+interface Case {
+  x: [number, number, number, number]
+  outChannels: number
+  bias: boolean
+  activation: 'linear' | 'relu'
+  pad: 'same' | [[number, number], [number, number], [number, number], [number, number]]
+}
+
+function run(backend: 'cpu' | 'wasm', c: Case): Float32Array {
+  tf.setBackend(backend)
+  return tf.tidy(() => {
+    const [, , , ci] = c.x
+    const x = tf.tensor4d(values(c.x.reduce((a, b) => a * b, 1), 1), c.x)
+    const filter = tf.tensor4d(values(9 * ci * c.outChannels, 2), [3, 3, ci, c.outChannels])
+    const bias = c.bias ? tf.tensor1d(values(c.outChannels, 3)) : undefined
+    const y = tf.fused.conv2d({ x, filter, strides: 1, pad: c.pad, bias, activation: c.activation })
+    return y.dataSync() as Float32Array
+  })
+}
+
+describe('Winograd F(2×2, 3×3) FusedConv2D on wasm', () => {
+  beforeAll(async () => {
+    registerWasmTrainingKernels()
+    await tf.setBackend('wasm')
+  })
+  afterEach(() => {
+    winogradTuning.minChannels = 32
+    winogradTuning.maxTiles = 16384
+  })
+
+  const cases: Case[] = [
+    { x: [2, 8, 6, 32], outChannels: 8, bias: true, activation: 'relu', pad: 'same' },
+    { x: [1, 4, 10, 36], outChannels: 12, bias: false, activation: 'linear', pad: 'same' },
+    { x: [3, 2, 2, 32], outChannels: 4, bias: true, activation: 'linear', pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
+    { x: [2, 16, 16, 64], outChannels: 64, bias: true, activation: 'relu', pad: 'same' },
+  ]
+  for (const c of cases) {
+    it(`matches the cpu backend: x ${c.x.join('×')} → ${c.outChannels}, ${c.bias ? 'bias' : 'no bias'}, ${c.activation}`, () => {
+      const want = run('cpu', c)
+      const got = run('wasm', c)
+      expect(got.length).toBe(want.length)
+      let worst = 0
+      let scale = 0
+      for (let i = 0; i < want.length; i++) {
+        worst = Math.max(worst, Math.abs((got[i] as number) - (want[i] as number)))
+        scale = Math.max(scale, Math.abs(want[i] as number))
+      }
+      // Sums of 9·C products of values in [−1, 1): float32 rounding, a little larger than the direct sum's.
+      expect(worst).toBeLessThan(1e-5 * Math.max(1, scale))
+      if (c.activation === 'relu') expect(Math.min(...got)).toBeGreaterThanOrEqual(0)
+    })
+  }
+
+  it('runs the Winograd path for these cases, not the stock kernel', () => {
+    const c = cases[0]!
+    const wino = run('wasm', c)
+    winogradTuning.enabled = false
+    try {
+      const direct = run('wasm', c)
+      // Different arithmetic, same result to rounding: equal to the last bit would mean the stock kernel ran twice.
+      expect(wino.some((v, i) => v !== direct[i])).toBe(true)
+      let worst = 0
+      for (let i = 0; i < wino.length; i++) worst = Math.max(worst, Math.abs((wino[i] as number) - (direct[i] as number)))
+      expect(worst).toBeLessThan(1e-4)
+    } finally {
+      winogradTuning.enabled = true
+    }
+  })
+
+  it('leaves other convolutions (odd sizes, few channels, stride 2, 1 × 1) to the stock kernel, with the same results', () => {
+    for (const [shape, k, stride, co] of [
+      [[1, 7, 6, 32], 3, 1, 8],
+      [[1, 8, 8, 16], 3, 1, 8],
+      [[1, 8, 8, 32], 3, 2, 8],
+      [[1, 8, 8, 32], 1, 1, 8],
+    ] as Array<[[number, number, number, number], number, number, number]>) {
+      const go = (backend: 'cpu' | 'wasm') => {
+        tf.setBackend(backend)
+        return tf.tidy(() => {
+          const x = tf.tensor4d(values(shape.reduce((a, b) => a * b, 1), 4), shape)
+          const f = tf.tensor4d(values(k * k * shape[3] * co, 5), [k, k, shape[3], co])
+          return tf.fused.conv2d({ x, filter: f, strides: stride, pad: 'same', bias: tf.ones([co]), activation: 'relu' }).dataSync() as Float32Array
+        })
+      }
+      const want = go('cpu')
+      const got = go('wasm')
+      for (let i = 0; i < want.length; i++) expect(Math.abs((got[i] as number) - (want[i] as number))).toBeLessThan(1e-4)
+    }
+  })
+
+  it('computes the input gradient of a 3 × 3 stride-1 convolution (Conv2DBackpropInput) as the cpu backend does', () => {
+    const go = (backend: 'cpu' | 'wasm') => {
+      tf.setBackend(backend)
+      return tf.tidy(() => {
+        const dy = tf.tensor4d(values(2 * 8 * 6 * 32, 6), [2, 8, 6, 32])
+        const filter = tf.tensor4d(values(9 * 8 * 32, 7), [3, 3, 8, 32])
+        return tf.conv2dTranspose(dy, filter, [2, 8, 6, 8], 1, 'same').dataSync() as Float32Array
+      })
+    }
+    const want = go('cpu')
+    const got = go('wasm')
+    winogradTuning.enabled = false
+    let direct: Float32Array
+    try {
+      direct = go('wasm')
+    } finally {
+      winogradTuning.enabled = true
+    }
+    expect(got.some((v, i) => v !== direct[i])).toBe(true)
+    for (let i = 0; i < want.length; i++) expect(Math.abs((got[i] as number) - (want[i] as number))).toBeLessThan(1e-4)
+  })
+
+  it('leaks no tensors and no wasm memory', () => {
+    tf.setBackend('wasm')
+    const c = cases[3]!
+    run('wasm', c)
+    const before = tf.memory()
+    for (let i = 0; i < 3; i++) run('wasm', c)
+    const after = tf.memory()
+    expect(after.numTensors).toBe(before.numTensors)
+    expect(after.numBytes).toBe(before.numBytes)
+  })
+})

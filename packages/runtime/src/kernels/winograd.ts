@@ -1,0 +1,394 @@
+import { FusedConv2D, type FusedConv2DAttrs, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core'
+
+import { convGeometry } from './conv-geometry'
+import { WasmKernelError } from './errors'
+import { defineLoopModule, parallelTarget, runParallel } from './parallel'
+import { instantiateLoops, simdLoops, simdParallel, withScratch } from './simd'
+import { aliasInfo, disposeAlias, disposeInfo, heapF32, stockKernel, type KernelArgs, type WasmBackendLike } from './wasm-backend'
+import {
+  add,
+  block,
+  body,
+  brIf,
+  end,
+  eqz,
+  fadd,
+  fmul,
+  fsub,
+  get,
+  i32,
+  I32,
+  load,
+  loop,
+  name,
+  rowsLoop,
+  section,
+  set,
+  shl,
+  step16,
+  store,
+  sub,
+  tee,
+  uleb,
+  V128,
+  vec,
+} from './wasm-asm'
+
+/**
+ * Winograd F(2×2, 3×3) for the 3 × 3, stride-1, pad-1 convolutions of a U-Net on wasm (Lavin & Gray, 2015):
+ * every 2 × 2 block of outputs comes from a 4 × 4 patch of the input as Y = Aᵀ [ Σ_c (G g Gᵀ) ⊙ (Bᵀ d B) ] A,
+ * which turns the 9 multiply-adds per output, input channel and output channel of the direct convolution into
+ * 4, spent in 16 GEMMs of [tiles, C_in] · [C_in, C_out] (XNNPACK's, through the backend's own `BatchMatMul`,
+ * on its thread pool). The three transforms are the loops below, in wasm SIMD over 4 channels at a time, run
+ * on the calling thread:
+ *
+ *   filterTransform  U[ξ, ci, co] = (G g[·, ·, ci, co] Gᵀ)[ξ]          G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]
+ *   inputTransform   V[ξ, t, ci]  = (Bᵀ d_t[·, ·, ci] B)[ξ]             Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]
+ *   outputTransform  y_t[·, ·, co] = max(Aᵀ M_t[·, ·, co] A + bias, lo)  Aᵀ = [1 1 1 0; 0 1 −1 −1]
+ *
+ * with ξ the 16 positions of a 4 × 4 tile, t a tile (image, tile row, tile column), d_t its 4 × 4 input patch
+ * from the zero-padded input, and lo 0 for a fused ReLU, −∞ otherwise.
+ */
+interface WinogradLoops {
+  /** n4 groups of 4 (ci, co) pairs: the 9 taps at g + k·plane, the 16 transformed at u + ξ·plane. */
+  filterTransform(g: number, u: number, plane: number, n4: number): void
+  /** One row of `tiles` tiles: patch rows `rowStride` bytes apart, tile t at p + 2t·C·4, V rows at v + t·C·4. */
+  inputTransform(p: number, rowStride: number, v: number, plane: number, tiles: number, c4: number): void
+  /** One row of `tiles` tiles, from M at m + ξ·plane into the two output rows at out and out + rowStride. */
+  outputTransform(m: number, plane: number, out: number, rowStride: number, tiles: number, c4: number, bias: number): void
+  outputTransformRelu(m: number, plane: number, out: number, rowStride: number, tiles: number, c4: number, bias: number): void
+}
+
+const fmax = [0xfd, ...uleb(233)] // f32x4.max
+const f32Const = (bits: number[]) => [0x43, ...bits]
+const splat = [0xfd, 0x13] // f32x4.splat
+
+/** local ← a (op) b for v128 locals. */
+const vop = (dst: number, a: number, b: number, op: number[]) => [...get(a), ...get(b), ...op, ...set(dst)]
+
+/** Locals first..first+14 ← plane·1 … plane·15. */
+function planeOffsets(plane: number, first: number): number[] {
+  const code = [...get(plane), ...set(first)]
+  for (let k = 1; k < 15; k++) code.push(...get(first + k - 1), ...get(plane), ...add, ...set(first + k))
+  return code
+}
+
+/** base + (offset local, if any). */
+const addr = (base: number, ...offsets: Array<number | null>) => [
+  ...get(base),
+  ...offsets.flatMap((o) => (o === null ? [] : [...get(o), ...add])),
+]
+
+function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
+  // filterTransform(g 0, u 1, plane 2, n4 3); i32 P1..P15 4–18; v128 G 19–27, Q 28–39, half 40, s 41.
+  const P = (first: number, k: number) => (k === 0 ? null : first + k - 1)
+  const G = (kh: number, kw: number) => 19 + kh * 3 + kw
+  const Q = (i: number, kw: number) => 28 + i * 3 + kw
+  const half = 40
+  const tmp = 41
+  /** dst ← (a + b + c)·½ or (a − b + c)·½. */
+  const halfSum = (dst: number, a: number, b: number, c: number, minus: boolean) => [
+    ...get(a), ...get(b), ...(minus ? fsub : fadd), ...get(c), ...fadd, ...get(half), ...fmul, ...set(dst),
+  ]
+  const filter = body(
+    [
+      [15, I32],
+      [23, V128],
+    ],
+    [
+      ...planeOffsets(2, 4),
+      ...f32Const([0x00, 0x00, 0x00, 0x3f]), ...splat, ...set(half), // 0.5
+      ...block, ...get(3), ...eqz, ...brIf(0), ...loop,
+      ...[0, 1, 2].flatMap((kh) => [0, 1, 2].flatMap((kw) => [...addr(0, P(4, kh * 3 + kw)), ...load, ...set(G(kh, kw))])),
+      ...[0, 1, 2].flatMap((kw) => [
+        ...get(G(0, kw)), ...set(Q(0, kw)),
+        ...halfSum(Q(1, kw), G(0, kw), G(1, kw), G(2, kw), false),
+        ...halfSum(Q(2, kw), G(0, kw), G(1, kw), G(2, kw), true),
+        ...get(G(2, kw)), ...set(Q(3, kw)),
+      ]),
+      ...[0, 1, 2, 3].flatMap((i) => [
+        ...addr(1, P(4, 4 * i)), ...get(Q(i, 0)), ...store,
+        ...halfSum(tmp, Q(i, 0), Q(i, 1), Q(i, 2), false), ...addr(1, P(4, 4 * i + 1)), ...get(tmp), ...store,
+        ...halfSum(tmp, Q(i, 0), Q(i, 1), Q(i, 2), true), ...addr(1, P(4, 4 * i + 2)), ...get(tmp), ...store,
+        ...addr(1, P(4, 4 * i + 3)), ...get(Q(i, 2)), ...store,
+      ]),
+      ...step16(0), ...step16(1),
+      ...get(3), ...i32(1), ...sub, ...tee(3), ...brIf(0),
+      ...end, ...end,
+    ],
+  )
+
+  // inputTransform(p 0, rowStride 1, v 2, plane 3, tiles 4, c4 5); i32 j 6, pp 7, vp 8, ch 9, s2 10, s3 11,
+  // c2 12, c3 13, P1..P15 14–28; v128 D 29–44, R 45–60.
+  const rowOff = [null, 1, 10, 11]
+  const colOff = [null, 9, 12, 13]
+  const D = (i: number, j: number) => 29 + 4 * i + j
+  const R = (i: number, j: number) => 45 + 4 * i + j
+  const input = body(
+    [
+      [23, I32],
+      [32, V128],
+    ],
+    [
+      ...get(5), ...i32(4), ...shl, ...set(9),
+      ...get(1), ...i32(1), ...shl, ...set(10),
+      ...get(10), ...get(1), ...add, ...set(11),
+      ...get(9), ...i32(1), ...shl, ...set(12),
+      ...get(12), ...get(9), ...add, ...set(13),
+      ...planeOffsets(3, 14),
+      ...rowsLoop(4, 5, 6, [...get(0), ...set(7), ...get(2), ...set(8), ...get(0), ...get(12), ...add, ...set(0), ...get(2), ...get(9), ...add, ...set(2)], [
+        ...[0, 1, 2, 3].flatMap((i) => [0, 1, 2, 3].flatMap((j) => [...addr(7, rowOff[i] ?? null, colOff[j] ?? null), ...load, ...set(D(i, j))])),
+        // Bᵀ d: along the rows.
+        ...[0, 1, 2, 3].flatMap((j) => [
+          ...vop(R(0, j), D(0, j), D(2, j), fsub),
+          ...vop(R(1, j), D(1, j), D(2, j), fadd),
+          ...vop(R(2, j), D(2, j), D(1, j), fsub),
+          ...vop(R(3, j), D(1, j), D(3, j), fsub),
+        ]),
+        // (Bᵀ d) B: along the columns, stored to the 16 planes.
+        ...[0, 1, 2, 3].flatMap((i) => [
+          ...addr(8, P(14, 4 * i)), ...get(R(i, 0)), ...get(R(i, 2)), ...fsub, ...store,
+          ...addr(8, P(14, 4 * i + 1)), ...get(R(i, 1)), ...get(R(i, 2)), ...fadd, ...store,
+          ...addr(8, P(14, 4 * i + 2)), ...get(R(i, 2)), ...get(R(i, 1)), ...fsub, ...store,
+          ...addr(8, P(14, 4 * i + 3)), ...get(R(i, 1)), ...get(R(i, 3)), ...fsub, ...store,
+        ]),
+        ...step16(7), ...step16(8),
+      ]),
+    ],
+  )
+
+  // outputTransform(m 0, plane 1, out 2, rowStride 3, tiles 4, c4 5, bias 6); i32 j 7, mp 8, op 9, bp 10,
+  // ch 11, c2 12, P1..P15 13–27, rc 28; v128 M 29–44, T 45–52, B 53, lo 54.
+  const M = (i: number, j: number) => 29 + 4 * i + j
+  const T = (r: number, j: number) => 45 + 4 * r + j
+  const output = (relu: boolean) =>
+    body(
+      [
+        [22, I32],
+        [26, V128],
+      ],
+      [
+        ...get(5), ...i32(4), ...shl, ...set(11),
+        ...get(11), ...i32(1), ...shl, ...set(12),
+        ...get(3), ...get(11), ...add, ...set(28),
+        ...planeOffsets(1, 13),
+        ...f32Const(relu ? [0x00, 0x00, 0x00, 0x00] : [0x00, 0x00, 0x80, 0xff]), ...splat, ...set(54), // 0 or −∞
+        ...rowsLoop(4, 5, 7, [...get(0), ...set(8), ...get(2), ...set(9), ...get(6), ...set(10), ...get(0), ...get(11), ...add, ...set(0), ...get(2), ...get(12), ...add, ...set(2)], [
+          ...[0, 1, 2, 3].flatMap((i) => [0, 1, 2, 3].flatMap((j) => [...addr(8, P(13, 4 * i + j)), ...load, ...set(M(i, j))])),
+          // Aᵀ M: two rows.
+          ...[0, 1, 2, 3].flatMap((j) => [
+            ...get(M(0, j)), ...get(M(1, j)), ...fadd, ...get(M(2, j)), ...fadd, ...set(T(0, j)),
+            ...get(M(1, j)), ...get(M(2, j)), ...fsub, ...get(M(3, j)), ...fsub, ...set(T(1, j)),
+          ]),
+          ...get(10), ...load, ...set(53),
+          // (Aᵀ M) A + bias, clamped below: the four outputs of the tile.
+          ...[0, 1].flatMap((r) => [
+            ...addr(9, r === 0 ? null : 3),
+            ...get(T(r, 0)), ...get(T(r, 1)), ...fadd, ...get(T(r, 2)), ...fadd, ...get(53), ...fadd, ...get(54), ...fmax, ...store,
+            ...addr(9, r === 0 ? 11 : 28),
+            ...get(T(r, 1)), ...get(T(r, 2)), ...fsub, ...get(T(r, 3)), ...fsub, ...get(53), ...fadd, ...get(54), ...fmax, ...store,
+          ]),
+          ...step16(8), ...step16(9), ...step16(10),
+        ]),
+      ],
+    )
+
+  const fn = (params: number) => [0x60, ...uleb(params), ...Array<number>(params).fill(I32), 0x00]
+  const bytes = [
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    ...section(1, vec([fn(4), fn(6), fn(7)])),
+    ...section(2, vec([[...name('env'), ...name('memory'), 0x02, ...(shared ? [0x03, 0x00, ...uleb(65536)] : [0x00, 0x00])]])),
+    ...section(3, vec([[0], [1], [2], [2]])),
+    ...section(
+      7,
+      vec([
+        [...name('filterTransform'), 0x00, 0],
+        [...name('inputTransform'), 0x00, 1],
+        [...name('outputTransform'), 0x00, 2],
+        [...name('outputTransformRelu'), 0x00, 3],
+      ]),
+    ),
+    ...section(10, vec([filter, input, output(false), output(true)])),
+  ]
+  return new Uint8Array(bytes)
+}
+
+const WINOGRAD_MODULE = defineLoopModule(['filterTransform', 'inputTransform', 'outputTransform', 'outputTransformRelu'], moduleBytes)
+
+const instances = new WeakMap<object, WinogradLoops | null>()
+
+/** Internal switches: off, or the smallest input channel count and largest tile count it takes on. */
+export const winogradTuning = { enabled: true, minChannels: 32, maxTiles: 16384 }
+
+function winogradLoops(backend: WasmBackendLike): WinogradLoops | null {
+  // Only where the other SIMD loops run too (the padding uses them).
+  if (simdLoops(backend) === null) return null
+  return instantiateLoops(backend, WINOGRAD_MODULE, instances)
+}
+
+/** Runs one of the loops once per argument list, over this thread and the helpers. */
+function parallel(backend: WasmBackendLike, loops: WinogradLoops, name: keyof WinogradLoops, calls: number[][]): void {
+  runParallel(parallelTarget(backend.wasm), WINOGRAD_MODULE, name, loops[name] as (...args: number[]) => void, calls)
+}
+
+type RawBatchMatMul = (
+  aId: number, aShape: Uint8Array, aRank: number, bId: number, bShape: Uint8Array, bRank: number,
+  transposeA: number, transposeB: number, outId: number,
+) => void
+
+const matMuls = new WeakMap<object, RawBatchMatMul>()
+
+/** The backend's own BatchMatMul entry point, which takes the output tensor's id (ours: a plane of M). */
+function rawBatchMatMul(backend: WasmBackendLike): RawBatchMatMul {
+  let f = matMuls.get(backend.wasm)
+  if (f === undefined) {
+    const wasm = backend.wasm as unknown as { cwrap(name: string, ret: null, args: string[]): RawBatchMatMul }
+    f = wasm.cwrap('BatchMatMul', null, ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number'])
+    matMuls.set(backend.wasm, f)
+  }
+  return f
+}
+
+const offsetOf = (backend: WasmBackendLike, info: TensorInfo) => backend.dataIdMap.get(info.dataId)!.memoryOffset
+const idOf = (backend: WasmBackendLike, info: TensorInfo) => backend.dataIdMap.get(info.dataId)!.id
+const shapeBytes = (shape: number[]) => new Uint8Array(new Int32Array(shape).buffer)
+
+/**
+ * y = conv(x, filter, 3 × 3, stride 1, pad 1) (+ bias) (then ReLU), x [N, H, W, C_in] with H and W even,
+ * channels divisible by 4. The caller checks the case.
+ */
+export function winogradConv3x3(
+  backend: WasmBackendLike,
+  loops: WinogradLoops,
+  x: TensorInfo,
+  filter: TensorInfo,
+  bias: TensorInfo | null,
+  relu: boolean,
+): TensorInfo {
+  const [n, h, w, ci] = x.shape as [number, number, number, number]
+  const co = filter.shape[3] as number
+  const th = h / 2
+  const tw = w / 2
+  const tiles = n * th * tw
+  const pw = w + 2
+  const padded = backend.makeOutput([n, h + 2, pw, ci], 'float32')
+  const u = backend.makeOutput([16, ci, co], 'float32')
+  const v = backend.makeOutput([16, tiles, ci], 'float32')
+  const m = backend.makeOutput([16, tiles, co], 'float32')
+  const out = backend.makeOutput([n, h, w, co], 'float32')
+  try {
+    return withScratch(backend, bias === null ? co : 4, (zeros) => {
+      const simd = simdLoops(backend)!
+      // Zero-padded input: one border row and column on each side.
+      heapF32(backend, padded).fill(0)
+      const xOff = offsetOf(backend, x)
+      const pOff = offsetOf(backend, padded)
+      const copies: number[][] = []
+      for (let img = 0; img < n; img++) {
+        for (let i = 0; i < h; i += 8) {
+          const rows = Math.min(8, h - i)
+          copies.push([xOff + (img * h + i) * w * ci * 4, w * ci * 4, pOff + ((img * (h + 2) + 1 + i) * pw + 1) * ci * 4, pw * ci * 4, rows, (w * ci) / 4])
+        }
+      }
+      simdParallel(backend, simd, 'copyRows', copies)
+      const uOff = offsetOf(backend, u)
+      const fOff = offsetOf(backend, filter)
+      const n4 = (ci * co) / 4
+      const chunk = Math.ceil(n4 / 8)
+      const filterCalls: number[][] = []
+      for (let k = 0; k < n4; k += chunk) filterCalls.push([fOff + k * 16, uOff + k * 16, ci * co * 4, Math.min(chunk, n4 - k)])
+      parallel(backend, loops, 'filterTransform', filterCalls)
+      const vOff = offsetOf(backend, v)
+      const inputCalls: number[][] = []
+      for (let img = 0; img < n; img++) {
+        for (let ty = 0; ty < th; ty++) {
+          inputCalls.push([pOff + (img * (h + 2) + 2 * ty) * pw * ci * 4, pw * ci * 4, vOff + (img * th + ty) * tw * ci * 4, tiles * ci * 4, tw, ci / 4])
+        }
+      }
+      parallel(backend, loops, 'inputTransform', inputCalls)
+      const mOff = offsetOf(backend, m)
+      const matMul = rawBatchMatMul(backend)
+      const aShape = shapeBytes([1, tiles, ci])
+      const bShape = shapeBytes([1, ci, co])
+      for (let k = 0; k < 16; k++) {
+        const a = aliasInfo(backend, vOff + k * tiles * ci * 4, [1, tiles, ci])
+        const b = aliasInfo(backend, uOff + k * ci * co * 4, [1, ci, co])
+        const c = aliasInfo(backend, mOff + k * tiles * co * 4, [1, tiles, co])
+        try {
+          matMul(idOf(backend, a), aShape, 3, idOf(backend, b), bShape, 3, 0, 0, idOf(backend, c))
+        } finally {
+          disposeAlias(backend, a)
+          disposeAlias(backend, b)
+          disposeAlias(backend, c)
+        }
+      }
+      const outOff = offsetOf(backend, out)
+      const biasOff = bias === null ? zeros : offsetOf(backend, bias)
+      const outputCalls: number[][] = []
+      for (let img = 0; img < n; img++) {
+        for (let ty = 0; ty < th; ty++) {
+          outputCalls.push([mOff + (img * th + ty) * tw * co * 4, tiles * co * 4, outOff + (img * h + 2 * ty) * w * co * 4, w * co * 4, tw, co / 4, biasOff])
+        }
+      }
+      parallel(backend, loops, relu ? 'outputTransformRelu' : 'outputTransform', outputCalls)
+      return out
+    })
+  } catch (error) {
+    disposeInfo(backend, out)
+    throw error
+  } finally {
+    disposeInfo(backend, padded)
+    disposeInfo(backend, u)
+    disposeInfo(backend, v)
+    disposeInfo(backend, m)
+  }
+}
+
+/** Whether {@link winogradConv3x3} takes this convolution (and the loops it needs, if so). */
+export function winogradCase(
+  backend: WasmBackendLike,
+  x: TensorInfo,
+  filter: TensorInfo,
+  attrs: { strides: number | [number, number]; pad: unknown; dataFormat?: string; dilations?: number | [number, number]; dimRoundingMode?: unknown },
+): WinogradLoops | null {
+  if (!winogradTuning.enabled || x.dtype !== 'float32' || filter.dtype !== 'float32' || x.shape.length !== 4) return null
+  if (attrs.dataFormat === 'NCHW') return null
+  const dil = attrs.dilations ?? 1
+  if ((typeof dil === 'number' ? dil : Math.max(dil[0], dil[1])) !== 1) return null
+  const [kh, kw, ci, co] = filter.shape as [number, number, number, number]
+  const [n, h, w] = x.shape as [number, number, number, number]
+  if (kh !== 3 || kw !== 3 || ci % 4 !== 0 || co % 4 !== 0 || h % 2 !== 0 || w % 2 !== 0) return null
+  if (ci < winogradTuning.minChannels || (n * h * w) / 4 > winogradTuning.maxTiles) return null
+  const g = convGeometry(x.shape, filter.shape, attrs.strides, attrs.pad as never, attrs.dimRoundingMode as never)
+  if (g.strideHeight !== 1 || g.strideWidth !== 1 || g.padTop !== 1 || g.padLeft !== 1 || g.outHeight !== h || g.outWidth !== w) return null
+  return winogradLoops(backend)
+}
+
+/**
+ * `FusedConv2D` on wasm: the 3 × 3 stride-1 'same' convolutions with a per-channel bias (or none) and a ReLU
+ * (or none) through {@link winogradConv3x3}; everything else through the stock kernel. The environment
+ * variable `UNET_WINOGRAD=0` turns it off (the stock kernel for every convolution).
+ */
+export function makeWinogradFusedConv2D(): KernelConfig {
+  const stock = stockKernel(FusedConv2D)
+  if (typeof process !== 'undefined' && process.env?.UNET_WINOGRAD === '0') winogradTuning.enabled = false
+  const kernelFunc = (args: KernelArgs): TensorInfo => {
+    const backend = args.backend as WasmBackendLike
+    const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | undefined>
+    const attrs = args.attrs as unknown as FusedConv2DAttrs
+    const activation = attrs.activation ?? 'linear'
+    const loops =
+      x !== undefined && filter !== undefined && preluActivationWeights == null && (activation === 'linear' || activation === 'relu')
+        ? winogradCase(backend, x, filter, attrs)
+        : null
+    const co = filter?.shape[3]
+    if (loops === null || (bias != null && (bias.dtype !== 'float32' || bias.shape.length !== 1 || bias.shape[0] !== co))) {
+      if (stock === undefined) {
+        throw new WasmKernelError('KERNEL_UNSUPPORTED', 'FusedConv2D on wasm: the stock tfjs-backend-wasm kernel is not registered; import @tensorflow/tfjs-backend-wasm before registering the training kernels.')
+      }
+      return stock(args) as TensorInfo
+    }
+    return winogradConv3x3(backend, loops, x!, filter!, bias ?? null, activation === 'relu')
+  }
+  return { kernelName: FusedConv2D, backendName: 'wasm', kernelFunc: kernelFunc as unknown as KernelFunc }
+}
