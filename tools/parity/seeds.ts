@@ -18,7 +18,7 @@
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { openDataset, prepareImage, restoreProbabilities, type PrepareSpec, type Sample } from '@unet/data'
@@ -73,6 +73,34 @@ const setup = {
 const root = resolve(opts.root!)
 const tag = [`n${setup.train}`, `e${setup.epochs}`, `i${setup.imageSize}`, `f${setup.filters}`, ...(setup.flags.length ? [setup.flags.join('').replace(/[^\w.,@-]+/g, '_')] : [])].join('-')
 const torchTag = setup.torchFlags.length ? `-${setup.torchFlags.join('').replace(/[^\w.,@-]+/g, '_')}` : ''
+
+/**
+ * Runs `work` unless another harness process holds `lock` (seeds run in parallel processes share the folders): then
+ * waits for it to finish. A lock whose process is gone is taken over.
+ */
+async function once(lock: string, work: () => void): Promise<void> {
+  const alive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0)
+      return true
+    } catch {
+      return false
+    }
+  }
+  while (existsSync(lock)) {
+    const pid = Number(readFileSync(lock, 'utf8'))
+    if (!alive(pid)) break
+    await new Promise((r) => setTimeout(r, 10_000))
+    if (!existsSync(lock)) return
+  }
+  mkdirSync(dirname(lock), { recursive: true })
+  writeFileSync(lock, String(process.pid))
+  try {
+    work()
+  } finally {
+    rmSync(lock, { force: true })
+  }
+}
 
 function run(cmd: string, args: string[]): void {
   const r = spawnSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'] })
@@ -132,13 +160,14 @@ interface SideResult {
 async function ours(seed: number, data: string, held: Sample[], spec: PrepareSpec, prepared: Float32Array): Promise<SideResult> {
   const dir = join(root, 'runs', tag, `ours-seed${seed}`)
   const marker = join(dir, 'harness.json')
-  if (!existsSync(marker)) {
+  if (!existsSync(marker)) await once(`${dir}.lock`, () => {
+    if (existsSync(marker)) return
     const args = [cli, 'train', '--data', data, '--seed', String(seed), '--epochs', String(setup.epochs), '--image-size', String(setup.imageSize), '--filters', String(setup.filters), '--out', dir, '--quiet', ...setup.flags]
     if (existsSync(join(dir, 'checkpoints', 'last.json'))) args.push('--resume')
     const t0 = Date.now()
     run(process.execPath, args)
     writeFileSync(marker, JSON.stringify({ seconds: (Date.now() - t0) / 1000, load: loadavg(), args: args.slice(1) }))
-  }
+  })
   const folder = await readRun(dir)
   const model = await loadRunModel(folder)
   try {
@@ -158,7 +187,8 @@ async function torch(seed: number, data: string, held: Sample[], spec: PrepareSp
   const dir = join(root, 'runs', tag, `torch${torchTag}-seed${seed}`)
   const config = resolveTrainConfig({ data, seed, epochs: setup.epochs, imageSize: setup.imageSize, filters: setup.filters })
   const runData = await loadRunData(config, 1)
-  if (!existsSync(join(dir, 'summary.json'))) {
+  if (!existsSync(join(dir, 'summary.json'))) await once(`${dir}.lock`, () => {
+    if (existsSync(join(dir, 'summary.json'))) return
     // the very split and preparing our trainer uses, handed over as float32 arrays (fixture.ts' layout)
     const caseDir = join(dir, 'case')
     mkdirSync(caseDir, { recursive: true })
@@ -185,7 +215,7 @@ async function torch(seed: number, data: string, held: Sample[], spec: PrepareSp
     const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as Record<string, unknown>
     writeFileSync(join(dir, 'summary.json'), JSON.stringify({ ...summary, wallSeconds: (Date.now() - t0) / 1000, load: loadavg() }, null, 1))
     rmSync(caseDir, { recursive: true, force: true })
-  }
+  })
   const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as { best: { valTgs: number; epoch: number }; wallSeconds?: number }
   const va = runData.validation
   const valProbs = split(new Float32Array(readFileSync(join(dir, 'val.f32')).buffer.slice(0)), va.count).map((p, i) => restoreProbabilities(p, va.shapes[i]!, spec))
