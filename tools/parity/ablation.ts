@@ -9,7 +9,8 @@
  *     [--heldout 150] [--test 100] [--epochs 6] [--image-size 64] [--cli apps/trainer/dist/cli.js] [--root tools/parity/work]
  *     [--dry-run]
  *
- * --dry-run prints each row's commands (and whether the `unet` given has their flags) without running them.
+ * --dry-run prints each row's commands (and whether the `unet` given has their flags) without running them;
+ * --table-only writes the table of what has been run so far at this budget, training nothing.
  */
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -17,6 +18,7 @@ import { loadavg } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { once } from './lock'
 import { meanSd } from './stats'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
@@ -35,6 +37,7 @@ const { values: opts } = parseArgs({
     cli: { type: 'string', default: join(repo, 'apps/trainer/dist/cli.js') },
     root: { type: 'string', default: join(here, 'work') },
     'dry-run': { type: 'boolean', default: false },
+    'table-only': { type: 'boolean', default: false },
   },
 })
 
@@ -132,10 +135,15 @@ interface Cell {
   load: number[]
 }
 
-function runCell(row: Row, seed: number): Cell {
+async function runCell(row: Row, seed: number): Promise<Cell | null> {
   const out = join(root, 'ablation', tag, row.id, `seed${seed}`)
   const done = join(out, 'result.json')
-  if (existsSync(done)) return JSON.parse(readFileSync(done, 'utf8')) as Cell
+  if (!existsSync(done)) await once(`${out}.lock`, () => trainCell(row, seed, out, done))
+  return existsSync(done) ? (JSON.parse(readFileSync(done, 'utf8')) as Cell) : null
+}
+
+function trainCell(row: Row, seed: number, out: string, done: string): void {
+  if (existsSync(done)) return
   const data = synthSet('train', budget.train, budget.test, seed)
   const held = synthSet('heldout', budget.heldout, 0, seed + 1000)
   const fill = (a: string): string => a.replace('{data}', data).replace('{held}', held).replace('{test}', join(data, 'test')).replace('{out}', out).replace('{seed}', String(seed))
@@ -153,16 +161,15 @@ function runCell(row: Row, seed: number): Cell {
   const cell: Cell = { row: row.id, seed, heldout: r.scores.tgs, threshold: r.threshold, minutes, load: loadavg() }
   writeFileSync(done, JSON.stringify(cell, null, 1))
   console.log(`${row.id} seed ${seed}: held-out TGS ${cell.heldout.toFixed(3)} at threshold ${cell.threshold} (${minutes.toFixed(1)} min)`)
-  return cell
 }
 
-function main(): void {
+async function main(): Promise<void> {
   if (!existsSync(cli)) throw new Error(`${cli} is missing: build the trainer (pnpm turbo run build --filter @unet/trainer...) or pass --cli`)
   const wanted = opts.rows ? opts.rows.split(',') : ROWS.map((r) => r.id)
   const unknown = wanted.filter((id) => !ROWS.some((r) => r.id === id))
   if (unknown.length) throw new Error(`unknown row(s) ${unknown.join(', ')}; rows: ${ROWS.map((r) => r.id).join(', ')}`)
   const seeds = Array.from({ length: Number(opts.seeds) }, (_, i) => Number(opts['first-seed']) + i)
-  for (const row of ROWS.filter((r) => wanted.includes(r.id))) {
+  for (const row of opts['table-only'] ? [] : ROWS.filter((r) => wanted.includes(r.id))) {
     const lacking = missing(row)
     if (opts['dry-run']) {
       console.log(`${row.id}: ${row.steps.map((s) => `unet ${s.join(' ')}`).join(' && ')}${lacking.length ? `   [not in this unet: ${lacking.join(', ')}]` : ''}`)
@@ -172,7 +179,7 @@ function main(): void {
       console.log(`${row.id}: skipped, this unet lacks ${lacking.join(', ')}`)
       continue
     }
-    for (const seed of seeds) runCell(row, seed)
+    for (const seed of seeds) await runCell(row, seed)
   }
   if (opts['dry-run']) return
   // the table: every row with results so far at this budget
@@ -203,4 +210,4 @@ function main(): void {
   console.log(`\n${lines.join('\n')}\n\nwrote ${join(outDir, `ablation-${tag}`)}.json and .md`)
 }
 
-main()
+await main()

@@ -18,7 +18,7 @@
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { openDataset, prepareImage, restoreProbabilities, type PrepareSpec, type Sample } from '@unet/data'
@@ -29,6 +29,7 @@ import { loadRunModel, readRun, toModelChannels } from '@unet/predict/node'
 import { initBackend } from '@unet/runtime'
 import { scoreProbabilities } from '@unet/train'
 import { FixtureWriter } from './fixture'
+import { once } from './lock'
 import { meanSd, pairedDifference, type Interval } from './stats'
 // the trainer is an app without package exports: its config and data loading are read from source (tsx)
 import { resolveTrainConfig } from '../../apps/trainer/src/config'
@@ -73,34 +74,6 @@ const setup = {
 const root = resolve(opts.root!)
 const tag = [`n${setup.train}`, `e${setup.epochs}`, `i${setup.imageSize}`, `f${setup.filters}`, ...(setup.flags.length ? [setup.flags.join('').replace(/[^\w.,@-]+/g, '_')] : [])].join('-')
 const torchTag = setup.torchFlags.length ? `-${setup.torchFlags.join('').replace(/[^\w.,@-]+/g, '_')}` : ''
-
-/**
- * Runs `work` unless another harness process holds `lock` (seeds run in parallel processes share the folders): then
- * waits for it to finish. A lock whose process is gone is taken over.
- */
-async function once(lock: string, work: () => void): Promise<void> {
-  const alive = (pid: number): boolean => {
-    try {
-      process.kill(pid, 0)
-      return true
-    } catch {
-      return false
-    }
-  }
-  while (existsSync(lock)) {
-    const pid = Number(readFileSync(lock, 'utf8'))
-    if (!alive(pid)) break
-    await new Promise((r) => setTimeout(r, 10_000))
-    if (!existsSync(lock)) return
-  }
-  mkdirSync(dirname(lock), { recursive: true })
-  writeFileSync(lock, String(process.pid))
-  try {
-    work()
-  } finally {
-    rmSync(lock, { force: true })
-  }
-}
 
 function run(cmd: string, args: string[]): void {
   const r = spawnSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'] })
