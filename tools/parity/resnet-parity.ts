@@ -12,7 +12,7 @@
  *    (ImageNet normalisation, the same encoder, @unet/layers' decoder) and both outputs compared.
  *
  * Run from the repository root (build @unet/layers first: pnpm --filter @unet/layers build):
- *   tools/bench/node_modules/.bin/tsx tools/parity/resnet-parity.ts [--encoders resnet18,resnet34,resnet50,seresnet34]
+ *   pnpm --filter @unet/parity resnet [--encoders resnet18,resnet34,resnet50,seresnet34]
  *     [--keras resnet18,seresnet34] [--height 64] [--width 96] [--batch 2] [--seed 0] [--backend cpu|wasm] [--unet resnet34,seresnet34]
  */
 import { execFileSync } from 'node:child_process'

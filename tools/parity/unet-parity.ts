@@ -6,7 +6,7 @@
  *
  * Run from the repository root:
  *   apt-get install -y python3-torch python3-numpy   # once, as root
- *   tools/bench/node_modules/.bin/tsx tools/parity/unet-parity.ts [--backend cpu|wasm]
+ *   pnpm --filter @unet/parity unet [--backend cpu|wasm]
  */
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -18,7 +18,7 @@ import { FixtureWriter } from './fixture'
 import type { UnetOptions } from '../../packages/layers/src/index'
 import { createUnet, resolveUnetOptions } from '../../packages/layers/src/index'
 
-// tools/parity is no workspace package: resolve tfjs where @unet/layers resolves it (one tfjs instance).
+// resolve tfjs where @unet/layers resolves it (one tfjs instance).
 const require = createRequire(new URL('../../packages/layers/package.json', import.meta.url))
 const tf = require('@tensorflow/tfjs-core') as typeof TfCore
 require('@tensorflow/tfjs-backend-cpu')

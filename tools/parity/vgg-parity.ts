@@ -6,7 +6,7 @@
  * after each block. Not part of CI (needs Debian's python3-torch, python3-torchvision, python3-h5py).
  *
  * Run from the repository root (build @unet/layers first: pnpm --filter @unet/layers build):
- *   tools/bench/node_modules/.bin/tsx tools/parity/vgg-parity.ts [--size 64] [--batch 2] [--seed 0] [--backend cpu|wasm]
+ *   pnpm --filter @unet/parity vgg [--size 64] [--batch 2] [--seed 0] [--backend cpu|wasm]
  */
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -19,7 +19,7 @@ import type * as TfCore from '@tensorflow/tfjs-core'
 import type * as TfLayers from '@tensorflow/tfjs-layers'
 import { createVggUnet, loadVggWeights } from '../../packages/vgg-encoder/src/index'
 
-// tools/parity is no workspace package: resolve tfjs where @unet/vgg-encoder resolves it (one tfjs instance).
+// resolve tfjs where @unet/vgg-encoder resolves it (one tfjs instance).
 const require = createRequire(new URL('../../packages/vgg-encoder/package.json', import.meta.url))
 const tf = require('@tensorflow/tfjs-core') as typeof TfCore
 const tfl = require('@tensorflow/tfjs-layers') as typeof TfLayers
