@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import * as tfl from '@tensorflow/tfjs-layers'
 import '@tensorflow/tfjs-backend-cpu'
+import { seededRandom } from '@unet/testing'
 import { beforeAll, describe, expect, it } from 'vitest'
 
 import { initBackend } from '../backend'
@@ -8,13 +9,8 @@ import { parallelTuning } from './parallel'
 
 /** Deterministic values in [-1, 1) so cpu and wasm see identical inputs. */
 function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n)
-  let s = seed >>> 0
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-    out[i] = s / 2 ** 31 - 1
-  }
-  return out
+  const next = seededRandom(seed)
+  return Float32Array.from({ length: n }, () => 2 * next() - 1)
 }
 
 function conv(backend: 'cpu' | 'wasm'): Float32Array {

@@ -2,6 +2,7 @@ import { defineLoopModule, parallelTarget, runParallel, type LoopModule } from '
 import type { WasmBackendLike } from './wasm-backend'
 import {
   add,
+  assemble,
   block,
   body,
   brIf,
@@ -16,9 +17,7 @@ import {
   load,
   loop,
   mul,
-  name,
   rowsLoop,
-  section,
   set,
   shl,
   shuffle,
@@ -28,7 +27,6 @@ import {
   tee,
   uleb,
   V128,
-  vec,
 } from './wasm-asm'
 
 /**
@@ -301,31 +299,18 @@ function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
       ...end, ...end,
     ],
   )
-  const fn = (params: number) => [0x60, ...uleb(params), ...Array<number>(params).fill(I32), 0x00]
-  const bytes = [
-    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, vec([fn(4), fn(7), fn(6), fn(9)])),
-    // A shared memory (the threaded build) must be imported as shared, with a maximum: 4 GiB covers any.
-    ...section(2, vec([[...name('env'), ...name('memory'), 0x02, ...(shared ? [0x03, 0x00, ...uleb(65536)] : [0x00, 0x00])]])),
-    ...section(3, vec([[0], [1], [2], [0], [2], [2], [0], [0], [2], [3]])),
-    ...section(
-      7,
-      vec([
-        [...name('channelSums'), 0x00, 0],
-        [...name('channelDots'), 0x00, 1],
-        [...name('scaleShift'), 0x00, 2],
-        [...name('fillRows'), 0x00, 3],
-        [...name('copyRows'), 0x00, 4],
-        [...name('transpose4'), 0x00, 5],
-        [...name('reluMask'), 0x00, 6],
-        [...name('squareGrad'), 0x00, 7],
-        [...name('maxPool2x2Grad'), 0x00, 8],
-        [...name('adamUpdate'), 0x00, 9],
-      ]),
-    ),
-    ...section(10, vec([sums, dots, scale, fill, copy, tr, relu, squareGrad, pool, adam])),
-  ]
-  return new Uint8Array(bytes)
+  return assemble(shared, [
+    { name: 'channelSums', params: 4, body: sums },
+    { name: 'channelDots', params: 7, body: dots },
+    { name: 'scaleShift', params: 6, body: scale },
+    { name: 'fillRows', params: 4, body: fill },
+    { name: 'copyRows', params: 6, body: copy },
+    { name: 'transpose4', params: 6, body: tr },
+    { name: 'reluMask', params: 4, body: relu },
+    { name: 'squareGrad', params: 4, body: squareGrad },
+    { name: 'maxPool2x2Grad', params: 6, body: pool },
+    { name: 'adamUpdate', params: 9, body: adam },
+  ])
 }
 
 /** The loops' names, in the order of the module's exports. */

@@ -99,3 +99,20 @@ export function body(locals: Array<[number, number]>, code: number[]): number[] 
   const content = [...vec(locals.map(([count, type]) => [...uleb(count), type])), ...code, ...end]
   return [...uleb(content.length), ...content]
 }
+
+/**
+ * A module that imports `env.memory` (shared, for the threaded build, with a 4 GiB maximum) and exports the
+ * given functions, all of whose parameters are i32; `body` is each function's encoded body (see {@link body}).
+ */
+export function assemble(shared: boolean, functions: Array<{ name: string; params: number; body: number[] }>): Uint8Array<ArrayBuffer> {
+  const type = (params: number) => [0x60, ...uleb(params), ...Array<number>(params).fill(I32), 0x00]
+  const bytes = [
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    ...section(1, vec(functions.map((f) => type(f.params)))),
+    ...section(2, vec([[...name('env'), ...name('memory'), 0x02, ...(shared ? [0x03, 0x00, ...uleb(65536)] : [0x00, 0x00])]])),
+    ...section(3, vec(functions.map((_, i) => uleb(i)))),
+    ...section(7, vec(functions.map((f, i) => [...name(f.name), 0x00, ...uleb(i)]))),
+    ...section(10, vec(functions.map((f) => f.body))),
+  ]
+  return new Uint8Array(bytes)
+}

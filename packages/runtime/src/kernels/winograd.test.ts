@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import '@tensorflow/tfjs-backend-cpu'
 import '@tensorflow/tfjs-backend-wasm'
+import { seededRandom } from '@unet/testing'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 
 import { registerWasmTrainingKernels } from './index'
@@ -8,13 +9,8 @@ import { winogradTuning } from './winograd'
 
 /** Deterministic values in [-1, 1) so cpu and wasm see identical inputs. */
 function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n)
-  let s = seed >>> 0
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-    out[i] = s / 2 ** 31 - 1
-  }
-  return out
+  const next = seededRandom(seed)
+  return Float32Array.from({ length: n }, () => 2 * next() - 1)
 }
 
 interface Case {

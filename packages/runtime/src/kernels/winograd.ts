@@ -7,6 +7,7 @@ import { instantiateLoops, simdLoops, simdParallel, withScratch } from './simd'
 import { aliasInfo, disposeAlias, disposeInfo, heapF32, stockKernel, type KernelArgs, type WasmBackendLike } from './wasm-backend'
 import {
   add,
+  assemble,
   block,
   body,
   brIf,
@@ -20,9 +21,7 @@ import {
   I32,
   load,
   loop,
-  name,
   rowsLoop,
-  section,
   set,
   shl,
   step16,
@@ -31,7 +30,6 @@ import {
   tee,
   uleb,
   V128,
-  vec,
 } from './wasm-asm'
 
 /**
@@ -193,24 +191,12 @@ function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
       ],
     )
 
-  const fn = (params: number) => [0x60, ...uleb(params), ...Array<number>(params).fill(I32), 0x00]
-  const bytes = [
-    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, vec([fn(4), fn(6), fn(7)])),
-    ...section(2, vec([[...name('env'), ...name('memory'), 0x02, ...(shared ? [0x03, 0x00, ...uleb(65536)] : [0x00, 0x00])]])),
-    ...section(3, vec([[0], [1], [2], [2]])),
-    ...section(
-      7,
-      vec([
-        [...name('filterTransform'), 0x00, 0],
-        [...name('inputTransform'), 0x00, 1],
-        [...name('outputTransform'), 0x00, 2],
-        [...name('outputTransformRelu'), 0x00, 3],
-      ]),
-    ),
-    ...section(10, vec([filter, input, output(false), output(true)])),
-  ]
-  return new Uint8Array(bytes)
+  return assemble(shared, [
+    { name: 'filterTransform', params: 4, body: filter },
+    { name: 'inputTransform', params: 6, body: input },
+    { name: 'outputTransform', params: 7, body: output(false) },
+    { name: 'outputTransformRelu', params: 7, body: output(true) },
+  ])
 }
 
 const WINOGRAD_MODULE = defineLoopModule(['filterTransform', 'inputTransform', 'outputTransform', 'outputTransformRelu'], moduleBytes)
