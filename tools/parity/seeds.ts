@@ -27,13 +27,13 @@ import { confusionCounts, DEFAULT_SWEEP_THRESHOLDS, tgsImageScoreFromCounts, Thr
 import { predictProbabilities } from '@unet/predict'
 import { loadRunModel, readRun, toModelChannels } from '@unet/predict/node'
 import { initBackend } from '@unet/runtime'
-import { scoreProbabilities } from '@unet/train'
+import { DEFAULT_THRESHOLDS } from '@unet/train'
 import { FixtureWriter } from './fixture'
 import { once } from './lock'
 import { meanSd, pairedDifference, type Interval } from './stats'
 // the trainer is an app without package exports: its config and data loading are read from source (tsx)
 import { resolveTrainConfig } from '../../apps/trainer/src/config'
-import { loadRunData, prepareSpec } from '../../apps/trainer/src/data'
+import { loadRunData, prepareSpec, type PreparedSet } from '../../apps/trainer/src/data'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 const repo = resolve(here, '../..')
@@ -165,7 +165,9 @@ async function torch(seed: number, data: string, held: Sample[], spec: PrepareSp
     // the very split and preparing our trainer uses, handed over as float32 arrays (fixture.ts' layout)
     const caseDir = join(dir, 'case')
     mkdirSync(caseDir, { recursive: true })
-    const { train: tr, validation: va } = runData
+    // synthetic TGS data is held in memory (apps/trainer's PreparedSet), never streamed
+    const tr = runData.train as PreparedSet
+    const va = runData.validation as PreparedSet
     const w = new FixtureWriter()
     const originals = new Float32Array(va.count * (va.shapes[0]!.height * va.shapes[0]!.width))
     va.originalMasks.forEach((m, i) => originals.set(m, i * m.length))
@@ -190,10 +192,12 @@ async function torch(seed: number, data: string, held: Sample[], spec: PrepareSp
     rmSync(caseDir, { recursive: true, force: true })
   })
   const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as { best: { valTgs: number; epoch: number }; wallSeconds?: number }
-  const va = runData.validation
+  const va = runData.validation as PreparedSet
   const valProbs = split(new Float32Array(readFileSync(join(dir, 'val.f32')).buffer.slice(0)), va.count).map((p, i) => restoreProbabilities(p, va.shapes[i]!, spec))
   // the threshold our trainer would choose from these validation probabilities
-  const threshold = scoreProbabilities(va.originalMasks, valProbs, va.coverageClasses).best.threshold
+  const sweep = new ThresholdSweep(DEFAULT_THRESHOLDS, { metric: 'tgs' })
+  valProbs.forEach((p, i) => sweep.add(p, va.originalMasks[i] as Uint8Array))
+  const threshold = sweep.result().best.threshold
   const probs = split(new Float32Array(readFileSync(join(dir, 'heldout.f32')).buffer.slice(0)), held.length)
   const scored = scoreHeldOut(probs, held, spec, threshold)
   return { seed, heldout: scored.tgs, threshold, oracle: scored.oracle, val: summary.best.valTgs, bestEpoch: summary.best.epoch, seconds: summary.wallSeconds ?? null }
