@@ -137,16 +137,20 @@ describe('unet command, end to end', () => {
       stdout += chunk.toString()
       if (!signalled && /"event":"step"/.test(stdout)) {
         signalled = true
-        // Ctrl-C and, at once, docker stop's SIGTERM (two of one kind would merge into one; the kernel hands SIGINT over first)
+        // Ctrl-C and, at once, docker stop's SIGTERM (two of one kind would merge into one). Which one Node sees
+        // first is not fixed: each may be delivered to any of the process's threads, so the test reads the order
+        // from what the trainer said and checks that the exit code follows the first and the second waits
         child.kill('SIGINT')
         child.kill('SIGTERM')
       }
     })
     const code = await new Promise<number | null>((done) => child.on('close', done))
     expect(signalled).toBe(true)
-    expect(code).toBe(130)
-    expect(stderr).toMatch(/SIGINT: stopping after this step and saving a checkpoint/)
-    expect(stderr).toMatch(/SIGTERM while stopping: still saving the checkpoint .* waiting for it to finish/)
+    const first = /(SIGINT|SIGTERM): stopping after this step and saving a checkpoint/.exec(stderr)?.[1]
+    expect(first, stderr).toBeDefined()
+    const second = first === 'SIGINT' ? 'SIGTERM' : 'SIGINT'
+    expect(code).toBe(first === 'SIGINT' ? 130 : 143)
+    expect(stderr).toMatch(new RegExp(`${second} while stopping: still saving the checkpoint .* waiting for it to finish`))
     const state = JSON.parse(readFileSync(join(checkpoint(cut, 'last'), 'state.json'), 'utf8')) as { epoch: number; step: number; finished: boolean }
     expect(state.epoch).toBe(0)
     expect(state.step).toBeGreaterThan(0)
