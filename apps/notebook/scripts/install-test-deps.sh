@@ -10,25 +10,8 @@ if have; then
   echo "install-test-deps: $PACKAGES already present"
   exit 0
 fi
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "install-test-deps: no apt-get here; install jupyter_client, nbclient and jupyter_kernel_test for $PY by hand" >&2
-  exit 0
-fi
-SUDO=""
-if [ "$(id -u)" != 0 ]; then
-  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; else
-    echo "install-test-deps: not root and no passwordless sudo; cannot install $PACKAGES" >&2
-    exit 0
-  fi
-fi
-LOCK=""
-command -v flock >/dev/null 2>&1 && LOCK="flock /tmp/apt.lock"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO $LOCK apt-get update -qq || true
 # shellcheck disable=SC2086
-$SUDO $LOCK apt-get install -y -qq --no-install-recommends $PACKAGES || {
-  echo "install-test-deps: apt-get install failed" >&2
-  exit 0
-}
+bash "$(dirname "$0")/../../../tools/dev/apt-install.sh" \
+  "install jupyter_client, nbclient and jupyter_kernel_test for $PY by hand" $PACKAGES
 have && echo "install-test-deps: installed $PACKAGES"
 exit 0

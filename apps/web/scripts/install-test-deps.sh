@@ -8,24 +8,7 @@ if have; then
   echo "install-test-deps: chromium already present"
   exit 0
 fi
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "install-test-deps: no apt-get here; install Chromium by hand or set CHROMIUM_PATH (the browser test skips until then)" >&2
-  exit 0
-fi
-SUDO=""
-if [ "$(id -u)" != 0 ]; then
-  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; else
-    echo "install-test-deps: not root and no passwordless sudo; cannot install chromium" >&2
-    exit 0
-  fi
-fi
-LOCK=""
-command -v flock >/dev/null 2>&1 && LOCK="flock /tmp/apt.lock"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO $LOCK apt-get update -qq || true
-$SUDO $LOCK apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core || {
-  echo "install-test-deps: apt-get install chromium failed" >&2
-  exit 0
-}
+bash "$(dirname "$0")/../../../tools/dev/apt-install.sh" \
+  "install Chromium by hand or set CHROMIUM_PATH (the browser test skips until then)" chromium fonts-dejavu-core
 have && echo "install-test-deps: installed chromium"
 exit 0
