@@ -2,16 +2,13 @@ import {
   Relu,
   Square,
   engine,
-  getBackend,
-  getGradient,
-  registerGradient,
-  type GradConfig,
   type KernelConfig,
   type NamedAttrMap,
   type Tensor,
   type TensorInfo,
 } from '@tensorflow/tfjs-core'
 
+import { overrideWasmGradient } from './gradient-override'
 import { simdLoops, simdRows } from './simd'
 import { heapF32, type WasmBackendLike } from './wasm-backend'
 
@@ -67,20 +64,7 @@ export function makeSquareGrad(): KernelConfig {
 }
 
 function override(kernelName: string, gradKernel: string): void {
-  const stock = getGradient(kernelName)
-  if (stock === undefined) return
-  const config: GradConfig = {
-    kernelName,
-    inputsToSave: stock.inputsToSave ?? ['x'],
-    gradFunc: (dy, saved, attrs) => {
-      const [x] = saved as [Tensor]
-      if (getBackend() !== 'wasm' || Array.isArray(dy) || x.dtype !== 'float32' || dy.dtype !== 'float32') {
-        return stock.gradFunc(dy, saved, attrs)
-      }
-      return { x: () => engine().runKernel(gradKernel, { dy, x }) as Tensor }
-    },
-  }
-  registerGradient(config)
+  overrideWasmGradient(kernelName, (dy) => dy.dtype === 'float32', (dy, x) => engine().runKernel(gradKernel, { dy, x }) as Tensor)
 }
 
 /**

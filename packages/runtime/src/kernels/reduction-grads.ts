@@ -2,17 +2,14 @@ import {
   Mean,
   Sum,
   engine,
-  getBackend,
-  getGradient,
-  registerGradient,
   util,
-  type GradConfig,
   type KernelConfig,
   type NamedAttrMap,
   type Tensor,
   type TensorInfo,
 } from '@tensorflow/tfjs-core'
 
+import { overrideWasmGradient } from './gradient-override'
 import { simdLoops, simdRows, withScratch } from './simd'
 import { heapF32, type WasmBackendLike } from './wasm-backend'
 
@@ -56,22 +53,15 @@ function leadingAxes(x: Tensor, axis: unknown): boolean {
 }
 
 function override(kernelName: string, mean: boolean): void {
-  const stock = getGradient(kernelName)
-  if (stock === undefined) return
-  const config: GradConfig = {
+  overrideWasmGradient(
     kernelName,
-    inputsToSave: stock.inputsToSave ?? ['x'],
-    gradFunc: (dy, saved, attrs) => {
-      const [x] = saved as [Tensor]
-      if (getBackend() !== 'wasm' || Array.isArray(dy) || x.dtype !== 'float32' || !leadingAxes(x, attrs.axis)) {
-        return stock.gradFunc(dy, saved, attrs)
-      }
+    (_dy, x, attrs) => leadingAxes(x, attrs.axis),
+    (dy, x) => {
       const channels = x.shape[x.rank - 1] as number
       const scale = mean ? channels / x.size : 1
-      return { x: () => engine().runKernel(BROADCAST_CHANNELS, { dy }, { shape: x.shape, scale }) as Tensor }
+      return engine().runKernel(BROADCAST_CHANNELS, { dy }, { shape: x.shape, scale }) as Tensor
     },
-  }
-  registerGradient(config)
+  )
 }
 
 /**
