@@ -3,7 +3,7 @@
  * set of another seed (S + 1000); our U-Net trained with `unet train` (its defaults unless flags say otherwise) and the
  * same net and recipe trained by torch_train.py on the same prepared images and the same split; both scored on the
  * held-out set with the same code (@unet/data's restoreProbabilities, @unet/metrics' counts and TGS score), each at
- * the threshold chosen on its own validation set (@unet/train's scoreProbabilities, as the trainer does).
+ * the threshold chosen on its own validation set (@unet/metrics' ThresholdSweep over @unet/train's DEFAULT_THRESHOLDS, as validate does).
  * Prints mean ± sd for both and the paired difference (ours − PyTorch) with its 95% t interval; writes JSON and
  * Markdown under ROOT/results. Data and runs are reused when present, so an interrupted run continues seed by seed.
  * Not part of CI (needs Debian's python3-torch; minutes per seed).
