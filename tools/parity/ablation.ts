@@ -18,7 +18,7 @@ import { loadavg } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { once } from './lock'
+import { release, tryLock } from './lock'
 import { meanSd } from './stats'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
@@ -47,10 +47,15 @@ const root = resolve(opts.root!)
 const cli = resolve(opts.cli!)
 const tag = `n${budget.train}-e${E}-i${budget.imageSize}`
 
-/** Placeholders in a row's commands: {data} train set, {test} its test images, {held} held-out set, {out} this row's folder, {seed}. */
+/**
+ * Placeholders in a row's commands: {data} train set, {test} its test images, {held} held-out set, {out} this row's
+ * folder, {seed}, and {after} the folder of the row named by `after` (same seed).
+ */
 interface Row {
   id: string
   label: string
+  /** A row whose cell (same seed) must be done first; its folder is {after}. */
+  after?: string
   /** `unet` subcommand and flags, in order; the last step's output folder is evaluated. */
   steps: string[][]
   /** What is evaluated: a run folder, or a folder of runs (k folds), relative to {out}. */
@@ -87,8 +92,9 @@ const ROWS: Row[] = [
   },
   {
     id: 'pseudo',
-    label: '+ pseudo-labels (`unet pseudo-label` on the 5 folds, one more round)',
-    steps: [['kfold', ...common, '--out', '{out}/kfold', '--folds', '5', ...lovasz], ['pseudo-label', '--model', '{out}/kfold', ...common, '--test', '{test}', '--out', '{out}/pseudo', ...lovasz]],
+    label: '+ pseudo-labels (`unet pseudo-label` on the kfold row\'s 5 folds, one more round)',
+    after: 'kfold',
+    steps: [['pseudo-label', '--model', '{after}/kfold', ...common, '--test', '{test}', '--out', '{out}/pseudo', ...lovasz]],
     evaluate: { model: 'pseudo' },
   },
 ]
@@ -135,18 +141,41 @@ interface Cell {
   load: number[]
 }
 
-async function runCell(row: Row, seed: number): Promise<Cell | null> {
-  const out = join(root, 'ablation', tag, row.id, `seed${seed}`)
-  const done = join(out, 'result.json')
-  if (!existsSync(done)) await once(`${out}.lock`, () => trainCell(row, seed, out, done))
-  return existsSync(done) ? (JSON.parse(readFileSync(done, 'utf8')) as Cell) : null
+const cellDir = (row: Row, seed: number): string => join(root, 'ablation', tag, row.id, `seed${seed}`)
+const isDone = (row: Row, seed: number): boolean => existsSync(join(cellDir(row, seed), 'result.json'))
+const rowById = (id: string): Row => ROWS.find((r) => r.id === id) as Row
+
+/**
+ * Runs every (row, seed) cell not yet done. Several calls with the same flags share the work: each takes a free
+ * cell (its lock), skips the ones another call holds and those whose `after` cell is not done yet, and waits
+ * only when nothing is free.
+ */
+async function runCells(rows: Row[], seeds: number[]): Promise<void> {
+  for (const row of rows) if (row.after && !rows.some((r) => r.id === row.after)) rows = [rowById(row.after), ...rows]
+  for (;;) {
+    const todo = rows.flatMap((row) => seeds.filter((seed) => !isDone(row, seed)).map((seed) => ({ row, seed })))
+    if (todo.length === 0) return
+    const ready = todo.filter(({ row, seed }) => !row.after || isDone(rowById(row.after), seed))
+    const taken = ready.find(({ row, seed }) => tryLock(`${cellDir(row, seed)}.lock`))
+    if (!taken) {
+      await new Promise((r) => setTimeout(r, 10_000))
+      continue
+    }
+    const out = cellDir(taken.row, taken.seed)
+    try {
+      if (!isDone(taken.row, taken.seed)) trainCell(taken.row, taken.seed, out, join(out, 'result.json'))
+    } finally {
+      release(`${out}.lock`)
+    }
+  }
 }
 
 function trainCell(row: Row, seed: number, out: string, done: string): void {
   if (existsSync(done)) return
   const data = synthSet('train', budget.train, budget.test, seed)
   const held = synthSet('heldout', budget.heldout, 0, seed + 1000)
-  const fill = (a: string): string => a.replace('{data}', data).replace('{held}', held).replace('{test}', join(data, 'test')).replace('{out}', out).replace('{seed}', String(seed))
+  const after = row.after ? cellDir(rowById(row.after), seed) : ''
+  const fill = (a: string): string => a.replace('{data}', data).replace('{held}', held).replace('{test}', join(data, 'test')).replace('{out}', out).replace('{after}', after).replace('{seed}', String(seed))
   mkdirSync(out, { recursive: true })
   const t0 = Date.now()
   for (const step of row.steps) {
@@ -169,6 +198,7 @@ async function main(): Promise<void> {
   const unknown = wanted.filter((id) => !ROWS.some((r) => r.id === id))
   if (unknown.length) throw new Error(`unknown row(s) ${unknown.join(', ')}; rows: ${ROWS.map((r) => r.id).join(', ')}`)
   const seeds = Array.from({ length: Number(opts.seeds) }, (_, i) => Number(opts['first-seed']) + i)
+  const runnable: Row[] = []
   for (const row of opts['table-only'] ? [] : ROWS.filter((r) => wanted.includes(r.id))) {
     const lacking = missing(row)
     if (opts['dry-run']) {
@@ -179,8 +209,9 @@ async function main(): Promise<void> {
       console.log(`${row.id}: skipped, this unet lacks ${lacking.join(', ')}`)
       continue
     }
-    for (const seed of seeds) await runCell(row, seed)
+    runnable.push(row)
   }
+  await runCells(runnable, seeds)
   if (opts['dry-run']) return
   // the table: every row with results so far at this budget
   const lines = [
