@@ -256,6 +256,7 @@ function resetItem(item: Item): void {
   dropProbabilities(item)
   item.status = 'queued'
   item.modelProbabilities = null
+  item.hasMask = null
   item.card.className = 'card queued'
   item.coverageText.textContent = 'waiting…'
   for (const b of item.card.querySelectorAll('button')) b.disabled = true
