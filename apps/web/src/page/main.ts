@@ -1,5 +1,6 @@
 // The page: load a run, send images to the worker in batches, draw masks and probability maps, and let the
-// user move the threshold and download masks. Plain DOM: the page is small enough not to need a framework.
+// user move the thresholds (the mask's, and a "has mask" classifier's empty threshold) and download masks.
+// Plain DOM: the page is small enough not to need a framework.
 import { keepsMask } from '@unet/predict'
 import { formatSubmission } from '@unet/rle'
 import { countAbove, maskAt, maskRle, paintView, submissionId } from '../mask'
@@ -394,10 +395,10 @@ let zeros = new Float32Array(0)
  * when the classifier empties it. The zeros are one shared buffer, only ever read.
  */
 function shownProbabilities(item: Item): Float32Array {
-  const probabilities = probabilitiesOf(item)
-  if (!emptied(item)) return probabilities
-  if (zeros.length < probabilities.length) zeros = new Float32Array(probabilities.length)
-  return zeros.subarray(0, probabilities.length)
+  if (!emptied(item)) return probabilitiesOf(item)
+  const n = item.width * item.height
+  if (zeros.length < n) zeros = new Float32Array(n)
+  return zeros.subarray(0, n)
 }
 
 // ---------- drawing ----------
