@@ -1,5 +1,6 @@
 // Screenshots of the page on the demo runs (scripts/demo-runs.ts), desktop and phone width, grid and detail.
 // Usage: tsx scripts/screenshots.ts [DEMO=/tmp/unet-web-demo] [OUT=/tmp/unet-web-screenshots]
+import { existsSync } from 'node:fs'
 import { mkdir, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { serve } from '../src/server'
@@ -14,7 +15,11 @@ const pageDir = await buildPage()
 const browser = await launch(chromium.path, { webgl: process.env.WEBGL === '1' })
 const images = (await readdir(join(demo, 'images'))).sort()
 try {
-  for (const [name, prefix] of [['tgs', 'tgs_'], ['rgb', 'car_']] as const) {
+  for (const [name, prefix] of [['tgs', 'tgs_'], ['deep', 'tgs_'], ['rgb', 'car_']] as const) {
+    if (!existsSync(join(demo, name, 'run.json'))) {
+      console.log(`${name}: no run in ${demo}, skipped`)
+      continue
+    }
     const server = await serve({ run: join(demo, name), port: 0, pageDir, log: null })
     try {
       const files = images.filter((f) => f.startsWith(prefix)).map((f) => join(demo, 'images', f))

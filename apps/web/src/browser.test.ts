@@ -4,10 +4,11 @@ import * as tf from '@tensorflow/tfjs-core'
 import '@tensorflow/tfjs-backend-cpu'
 import '@tensorflow/tfjs-backend-wasm'
 import type { LayersModel } from '@tensorflow/tfjs-layers'
-import { predictProbabilities } from '@unet/predict'
+import { predictImages, predictProbabilities } from '@unet/predict'
+import { predictRun, readRun } from '@unet/predict/node'
 import { encode } from '@unet/rle'
 import { loadModel } from '@unet/runtime'
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, ElementHandle, Page } from 'puppeteer-core'
@@ -40,6 +41,24 @@ async function nodePredict(model: LayersModel, run: RunSpec, image: ImagePixels)
   return restoreProbabilities(p!, image, spec)
 }
 
+/** `unet predict` itself (@unet/predict's predictRun) over a run's images: each image's probabilities and RLE by id. */
+async function unetPredict(model: LayersModel, f: Fixture): Promise<{ probabilities: Map<string, Float32Array>; rle: Map<string, string> }> {
+  const probabilities = new Map<string, Float32Array>()
+  const out = join(f.dir, '..', `${f.name}-submission.csv`)
+  await predictRun(await readRun(f.dir), { images: join(f.dir, '..', `${f.name}-images`), out, model, onPrediction: ({ image, probabilities: p }) => void probabilities.set(image.id, p) })
+  const rows = readFileSync(out, 'utf8').trim().split('\n').slice(1)
+  return { probabilities, rle: new Map(rows.map((row) => [row.slice(0, row.indexOf(',')), row.slice(row.indexOf(',') + 1)])) }
+}
+
+/** The "has mask" classifier's probability of an image, as predictProbabilities computes it before zeroing. */
+async function nodeHasMask(model: LayersModel, run: RunSpec, image: ImagePixels): Promise<number> {
+  const data = prepareImage(image, run.input, { width: run.input.width, height: run.input.height, ...run.prepare })
+  const { hasMask } = await predictImages(model, { data, count: 1, ...run.input }, { activation: run.output.activation })
+  return hasMask![0]!
+}
+
+const stem = (name: string): string => name.replace(/\.png$/, '')
+
 describe.skipIf(chromium.path === null)('the page in Chromium', () => {
   const root = mkdtempSync(join(tmpdir(), 'unet-web-browser-'))
   let pageDir: string
@@ -65,15 +84,26 @@ describe.skipIf(chromium.path === null)('the page in Chromium', () => {
             // a grey image into an RGB model: the channel is repeated
             { name: 'grey_03.png', make: () => tgsLikeImage(70, 50, 5), width: 70, height: 50, channels: 1 },
           ]],
+          // deep supervision (`unet train --deep-supervision`): a "has mask" classifier set to call the first image
+          // empty and the second not, run.json's empty threshold 0.6 (not the trainer's 0.5, to see the page read it);
+          // seed 22 leaves no pixel within 3e-4 of the threshold, so masks and RLE can be compared exactly
+          ['deep', { width: 128, height: 128, channels: 1, mode: 'pad', pad: 'reflect', activation: 'linear', threshold: 0.45, order: 'column', layout: 'tgs', seed: 22, emptyThreshold: 0.6 }, [
+            { name: 'salt_a.png', make: () => tgsLikeImage(101, 101, 31), width: 101, height: 101, channels: 1 },
+            { name: 'salt_b.png', make: () => tgsLikeImage(101, 101, 32), width: 101, height: 101, channels: 1 },
+          ]],
         ]
         for (const [name, options, images] of runs) {
           const dir = join(root, name)
-          await makeRun(dir, options)
+          // one folder of images per run, as `unet predict --images` takes them
+          mkdirSync(join(root, `${name}-images`))
           const list = []
           for (const image of images) {
-            const file = join(root, `${name}_${image.name}`)
+            const file = join(root, `${name}-images`, `${name}_${image.name}`)
             list.push({ file, name: file.split('/').pop()!, pixels: await writePng(file, image.make(), image.width, image.height, image.channels) })
           }
+          const spec: PrepareSpec = { width: options.width, height: options.height, mode: options.mode, ...(options.pad ? { pad: options.pad } : {}) }
+          const prepared = list.map((i) => prepareImage(i.pixels, options, spec))
+          await makeRun(dir, options.emptyThreshold === undefined ? options : { ...options, classifierSamples: { empty: prepared[0]!, full: prepared[1]! } })
           const { readFile } = await import('node:fs/promises')
           const run = parseRun(await readFile(join(dir, 'run.json'), 'utf8'))
           fixtures.push({ name, options, dir, run, images: list, server: undefined as unknown as RunningServer })
@@ -94,7 +124,7 @@ describe.skipIf(chromium.path === null)('the page in Chromium', () => {
   })
 
   for (const backend of ['cpu', 'wasm'] as const) {
-    for (const which of ['tgs', 'rgb']) {
+    for (const which of ['tgs', 'rgb'] as const) {
       it(`${which} run on ${backend}: probabilities within 1e-4 of Node's, masks and RLE identical away from the threshold`, async () => {
         const f = fixtures.find((x) => x.name === which)!
         await segment(page, f.server.url, f.images.map((i) => i.file), backend)
@@ -138,12 +168,85 @@ describe.skipIf(chromium.path === null)('the page in Chromium', () => {
     }
   }
 
+  for (const backend of ['cpu', 'wasm'] as const) {
+    it(`deep-supervision run on ${backend}: unet predict's probabilities, masks and RLE, the image its classifier calls empty emptied, classifier within 1e-4`, async () => {
+      const f = fixtures.find((x) => x.name === 'deep')!
+      await segment(page, f.server.url, f.images.map((i) => i.file), backend)
+      expect(await page.evaluate(() => window.unetPage.emptyThreshold())).toBe(0.6)
+      expect(await tf.setBackend(backend)).toBe(true)
+      const model = await loadModel(join(f.dir, 'best'))
+      try {
+        expect(model.outputNames.length, 'the saved model keeps its classifier and auxiliary outputs').toBeGreaterThan(2)
+        const node = await unetPredict(model, f)
+        const results = await page.evaluate(() => window.unetPage.results())
+        // the first image is emptied, the second is not
+        expect(f.images.map((image) => results.find((r) => r.name === image.name)!.emptied)).toEqual([true, false])
+        for (const image of f.images) {
+          const result = results.find((r) => r.name === image.name)!
+          const hasMask = await nodeHasMask(model, f.run, image.pixels)
+          expect(Math.abs(result.hasMask! - hasMask), `${image.name}: classifier probability`).toBeLessThanOrEqual(NEAR)
+          expect(result.emptied).toBe(hasMask < 0.6)
+          expect(await page.$eval(`.card[data-name="${image.name}"] .coverage`, (e) => e.textContent)).toContain(`has mask ${hasMask.toFixed(2)}`)
+          const nodeP = node.probabilities.get(stem(image.name))!
+          const browserP = await page.evaluate((n) => window.unetPage.probabilities(n), image.name)
+          expect(browserP.length).toBe(nodeP.length)
+          let worst = 0
+          for (let i = 0; i < nodeP.length; i++) worst = Math.max(worst, Math.abs(browserP[i]! - nodeP[i]!))
+          expect(worst, `${image.name}: largest difference`).toBeLessThanOrEqual(NEAR)
+          const browserMask = await page.evaluate((n) => window.unetPage.mask(n), image.name)
+          // the fixture has no pixel within 1e-4 of the threshold, so masks and RLE must be identical
+          expect(nodeP.filter((p) => Math.abs(p - f.run.threshold) <= NEAR).length, `${image.name}: pixels at the threshold`).toBe(0)
+          expect(browserMask).toEqual(Array.from(nodeP, (p) => (p > f.run.threshold ? 1 : 0)))
+          expect(browserMask.some((v) => v === 1)).toBe(!result.emptied)
+          expect(await page.evaluate((n) => window.unetPage.rle(n), image.name)).toBe(`id,rle_mask\n${stem(image.name)},${node.rle.get(stem(image.name))}\n`)
+        }
+      } finally {
+        model.dispose()
+      }
+    })
+  }
+
+  it('moves the empty threshold of a deep-supervision run without predicting again', async () => {
+    const f = fixtures.find((x) => x.name === 'deep')!
+    const [empty, full] = f.images as [Fixture['images'][number], Fixture['images'][number]]
+    await segment(page, f.server.url, f.images.map((i) => i.file), 'cpu')
+    expect(await page.$eval('#empty-row', (e) => (e as HTMLElement).hidden)).toBe(false)
+    expect(await page.$eval('#empty-threshold-out', (e) => e.textContent)).toBe('0.60')
+    expect(await page.$eval(`.card[data-name="${empty.name}"] .coverage`, (e) => e.textContent)).toMatch(/emptied: has mask 0\.\d\d, below 0\.60/)
+    const before = await page.evaluate(() => window.unetPage.timing().done)
+    expect(await tf.setBackend('cpu')).toBe(true)
+    const model = await loadModel(join(f.dir, 'best'))
+    try {
+      // 0 keeps every mask: the emptied image shows what its mask head predicts
+      await page.evaluate(() => window.unetPage.setEmptyThreshold(0))
+      await page.waitForFunction((n: string) => window.unetPage.results().find((r) => r.name === n)!.emptied === false, {}, empty.name)
+      const raw = await nodePredict(model, f.run, empty.pixels)
+      const shown = await page.evaluate((n) => window.unetPage.probabilities(n), empty.name)
+      expect(Math.max(...shown.map((p, i) => Math.abs(p - raw[i]!)))).toBeLessThanOrEqual(NEAR)
+      expect((await page.evaluate((n) => window.unetPage.mask(n), empty.name)).some((v) => v === 1)).toBe(true)
+      await page.waitForFunction((n: string) => window.unetPage.results().find((r) => r.name === n)!.coverage > 0, {}, empty.name)
+    } finally {
+      model.dispose()
+    }
+    // above both classifier probabilities: both masks empty, their RLE too
+    await page.evaluate(() => window.unetPage.setEmptyThreshold(0.99))
+    await page.waitForFunction(() => window.unetPage.results().every((r) => r.emptied && r.coverage === 0))
+    for (const image of [empty, full]) {
+      expect(await page.evaluate((n) => window.unetPage.rle(n), image.name)).toBe(`id,rle_mask\n${stem(image.name)},\n`)
+    }
+    expect(await page.evaluate(() => window.unetPage.timing().done)).toBe(before)
+  })
+
   it('moves the threshold without predicting again, and refuses colour images for a grey model', async () => {
     const tgs = fixtures.find((x) => x.name === 'tgs')!
     const rgb = fixtures.find((x) => x.name === 'rgb')!
     await segment(page, tgs.server.url, [tgs.images[0]!.file, rgb.images[0]!.file], 'cpu')
     const results = await page.evaluate(() => window.unetPage.results())
     expect(results.find((r) => r.name === rgb.images[0]!.name)).toMatchObject({ status: 'error', error: expect.stringMatching(/grey/) })
+    // a run without the "has mask" classifier: no empty threshold, nothing emptied
+    expect(await page.$eval('#empty-row', (e) => (e as HTMLElement).hidden)).toBe(true)
+    expect(await page.evaluate(() => window.unetPage.emptyThreshold())).toBeNull()
+    expect(results.find((r) => r.name === tgs.images[0]!.name)).toMatchObject({ status: 'done', hasMask: null, emptied: false })
     const name = tgs.images[0]!.name
     const probabilities = await page.evaluate((n) => window.unetPage.probabilities(n), name)
     const before = await page.evaluate(() => window.unetPage.timing().done)

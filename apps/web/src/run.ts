@@ -1,6 +1,6 @@
 // What the page and the server need of a run.json: @unet/predict's parseRunFile checks it (docs/run-format.md);
 // this adds the page's own limits (one class, 1 or 3 channels) and picks the model to load.
-import { parseRunFile, PredictError, type RunFile } from '@unet/predict'
+import { parseRunFile, PredictError, resolveEmptyThreshold, type RunFile } from '@unet/predict'
 
 /** How images are brought to the model's size (run.json `prepare`). */
 export type PrepareSettings = RunFile['prepare']
@@ -15,6 +15,12 @@ export interface RunSpec {
   prepare: PrepareSettings
   output: { classes: 1; activation: 'sigmoid' | 'linear' }
   threshold: number
+  /**
+   * The run's empty threshold when its model has a "has mask" classifier (run.json `emptyClassifier`, `unet train
+   * --deep-supervision`): images whose classifier probability is below it get an empty mask, as `unet predict`
+   * does. Null for a run without the classifier.
+   */
+  emptyThreshold: number | null
   /** RLE pixel order in @unet/rle's words, and the submission's id column and suffix. */
   rle: { order: 'column-major' | 'row-major'; idColumn: string; idSuffix: string }
   layout: string
@@ -58,6 +64,7 @@ export function parseRun(text: string, where = 'run.json'): RunSpec {
     prepare: run.prepare,
     output: { classes: 1, activation: run.output.activation },
     threshold: run.threshold,
+    emptyThreshold: resolveEmptyThreshold(run, 'auto'),
     rle: { order: run.rle.order === 'row' ? 'row-major' : 'column-major', idColumn: run.rle.idColumn, idSuffix: run.rle.idSuffix },
     layout: run.layout,
     encoder: run.encoder,

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import '@tensorflow/tfjs-backend-cpu'
 import * as tfl from '@tensorflow/tfjs-layers'
 import type { LayersModel } from '@tensorflow/tfjs-layers'
-import { createUnet } from '@unet/layers'
+import { createUnet, HAS_MASK_OUTPUT } from '@unet/layers'
 import { saveModel } from '@unet/runtime'
 import { seededRandom } from '@unet/testing'
 import { mkdir, writeFile } from 'node:fs/promises'
@@ -25,6 +25,13 @@ export interface FixtureRunOptions {
   depth?: number
   filters?: number
   seed?: number
+  /**
+   * A deep-supervision model (`unet train --deep-supervision`: a "has mask" classifier and auxiliary mask heads
+   * beside the mask) and run.json's `emptyClassifier` at this threshold.
+   */
+  emptyThreshold?: number
+  /** Model-size inputs (prepared as the run says) that the classifier is set to call empty and not empty. */
+  classifierSamples?: { empty: Float32Array; full: Float32Array }
 }
 
 /**
@@ -76,6 +83,26 @@ export function calibrateOutput(model: LayersModel, sample: Float32Array, thresh
 }
 
 /**
+ * Sets the "has mask" classifier's dense layer so that it calls `empty` empty and `full` not, each 2 logits away
+ * from the threshold (probabilities 0.12 and 0.88 at 0.5): far enough that backends never disagree.
+ */
+export function calibrateClassifier(model: LayersModel, samples: { empty: Float32Array; full: Float32Array }, threshold: number): void {
+  const [h, w, c] = model.inputs[0]!.shape.slice(1) as number[]
+  const pooled = tfl.model({ inputs: model.inputs, outputs: model.getLayer(`${HAS_MASK_OUTPUT}_pool`).output as tfl.SymbolicTensor })
+  const [empty, full] = tf.tidy(() => {
+    const x = tf.concat([tf.tensor4d(samples.empty, [1, h!, w!, c!]), tf.tensor4d(samples.full, [1, h!, w!, c!])])
+    return (pooled.predict(x) as tf.Tensor2D).arraySync()
+  }) as [number[], number[]]
+  const direction = full.map((v, i) => v - empty[i]!)
+  const norm2 = direction.reduce((a, d) => a + d * d, 0) || 1
+  const kernel = direction.map((d) => (4 * d) / norm2)
+  const middle = kernel.reduce((a, k, i) => a + k * ((empty[i]! + full[i]!) / 2), 0)
+  const weights = [tf.tensor2d(kernel, [kernel.length, 1]), tf.tensor1d([Math.log(threshold / (1 - threshold)) - middle])]
+  model.getLayer(HAS_MASK_OUTPUT).setWeights(weights)
+  tf.dispose(weights)
+}
+
+/**
  * Writes a run folder: best/model.json + shards and run.json (version 2).
  *
  * @returns the run.json object written
@@ -83,11 +110,13 @@ export function calibrateOutput(model: LayersModel, sample: Float32Array, thresh
 export async function makeRun(dir: string, o: FixtureRunOptions, model?: LayersModel): Promise<Record<string, unknown>> {
   await tf.ready()
   const owned = !model
-  const m = model ?? createUnet({ depth: o.depth ?? 2, filters: o.filters ?? 4, inputShape: [o.height, o.width, o.channels], outputActivation: o.activation })
+  const deepSupervision = o.emptyThreshold !== undefined
+  const m = model ?? createUnet({ depth: o.depth ?? 2, filters: o.filters ?? 4, inputShape: [o.height, o.width, o.channels], outputActivation: o.activation, deepSupervision })
   if (owned) {
     seedWeights(m, o.seed ?? 7)
-    const sample = o.channels === 1 ? tgsLikeImage(o.width, o.height, 99) : rgbImage(o.width, o.height, 99)
-    calibrateOutput(m, Float32Array.from(sample, (v) => v / 255), o.threshold)
+    const sample = (seed: number): Float32Array => Float32Array.from(o.channels === 1 ? tgsLikeImage(o.width, o.height, seed) : rgbImage(o.width, o.height, seed), (v) => v / 255)
+    calibrateOutput(m, sample(99), o.threshold)
+    if (deepSupervision) calibrateClassifier(m, o.classifierSamples ?? { empty: sample(98), full: sample(99) }, o.emptyThreshold!)
   }
   await mkdir(dir, { recursive: true })
   await saveModel(m, join(dir, 'best'))
@@ -105,6 +134,7 @@ export async function makeRun(dir: string, o: FixtureRunOptions, model?: LayersM
     layout: o.layout,
     monitor: { name: 'val_dice', mode: 'max', best: 0.5, epoch: 1 },
     encoder: 'plain',
+    ...(deepSupervision ? { emptyClassifier: { output: HAS_MASK_OUTPUT, threshold: o.emptyThreshold } } : {}),
   }
   await writeFile(join(dir, 'run.json'), JSON.stringify(run, null, 2))
   return run

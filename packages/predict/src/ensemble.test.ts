@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { saveModel } from '@unet/runtime'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { PredictError } from './errors'
-import { hasEmptyClassifier, predictProbabilities, predictTensor } from './probabilities'
+import { hasEmptyClassifier, keepsMask, predictImages, predictProbabilities, predictTensor, resolveEmptyThreshold } from './probabilities'
 import { parseRunFile } from './run-file'
 import { loadRunModels, readModelSet } from './run-folder'
 import { predictRun } from './predict-run'
@@ -62,6 +62,42 @@ describe('averaging models and the empty classifier', () => {
     expect(tf.memory().numTensors).toBe(before)
     expect(() => predictTensor(model, tf.zeros([1, 2, 2, 1]) as tf.Tensor4D, { activation: 'sigmoid', emptyThreshold: 2 })).toThrow(PredictError)
     expect(() => predictTensor([], tf.zeros([1, 2, 2, 1]) as tf.Tensor4D, { activation: 'sigmoid' })).toThrow(/no model/)
+    model.dispose()
+  })
+
+  it('keepsMask is the one rule: at or above the threshold keeps, below zeroes, null keeps', () => {
+    expect(keepsMask(0.5, 0.5)).toBe(true)
+    expect(keepsMask(0.4999, 0.5)).toBe(false)
+    expect(keepsMask(0, 0)).toBe(true)
+    expect(keepsMask(0.1, null)).toBe(true)
+    expect(keepsMask(null, 0.9)).toBe(true)
+  })
+
+  it('resolveEmptyThreshold: auto is run.json\'s classifier threshold, null is off, a probability is checked', () => {
+    expect(resolveEmptyThreshold({ emptyClassifier: { output: 'has_mask', threshold: 0.4 } }, 'auto')).toBe(0.4)
+    expect(resolveEmptyThreshold({ emptyClassifier: { output: 'has_mask', threshold: 0.4 } }, undefined)).toBe(0.4)
+    expect(resolveEmptyThreshold({}, 'auto')).toBeNull()
+    expect(resolveEmptyThreshold({ emptyClassifier: { output: 'has_mask', threshold: 0.4 } }, null)).toBeNull()
+    expect(resolveEmptyThreshold({}, 0.7)).toBe(0.7)
+    expect(() => resolveEmptyThreshold({}, 1.5)).toThrow(/not a probability/)
+  })
+
+  it('predictImages gives the maps unzeroed and the classifier\'s probability of each image; predictProbabilities zeroes by keepsMask', async () => {
+    const model = classifierModel()
+    const before = tf.memory().numTensors
+    const images = { data: new Float32Array([0.3, 0.3, 0.3, 0.3, 0.7, 0.7, 0.7, 0.7, 0.5, 0.5, 0.5, 0.5]), count: 3, height: 2, width: 2, channels: 1 }
+    // batches of 2: the classifier's probabilities of the second batch land after the first's
+    const { probabilities, hasMask } = await predictImages(model, images, { activation: 'sigmoid', tta: ['hflip'], batchSize: 2 })
+    expect(probabilities.map((p) => Array.from(p))).toEqual([0.3, 0.7, 0.5].map((v) => new Array(4).fill(Math.fround(v))))
+    expect(Array.from(hasMask!)).toEqual([0.3, 0.7, 0.5].map((v) => Math.fround(v)))
+    for (const t of [0.3, 0.5, 0.6]) {
+      const zeroed = await predictProbabilities(model, images, { activation: 'sigmoid', tta: ['hflip'], batchSize: 2, emptyThreshold: t })
+      expect(zeroed.map((p) => Array.from(p)), `threshold ${t}`).toEqual(probabilities.map((p, i) => (keepsMask(hasMask![i]!, t) ? Array.from(p) : [0, 0, 0, 0])))
+    }
+    expect(tf.memory().numTensors).toBe(before)
+    const plain = scaleModel(1)
+    expect((await predictImages(plain, images, { activation: 'sigmoid' })).hasMask).toBeNull()
+    plain.dispose()
     model.dispose()
   })
 })

@@ -6,8 +6,8 @@ import { ensureFolder, writeFileAtomic } from '@unet/files'
 import { PredictError } from './errors'
 import { loadRunModels, type ModelSet, type RunFolder } from './run-folder'
 import { postProcess } from './postprocess'
-import { predictProbabilities, type Models } from './probabilities'
-import { prepareFor, prepareSpec, resolveEmptyThreshold } from './predict-run'
+import { predictProbabilities, resolveEmptyThreshold, type Models } from './probabilities'
+import { prepareFor, prepareSpec } from './predict-run'
 import type { TtaView } from './tta'
 
 /** Options of {@link evaluateRun}. */

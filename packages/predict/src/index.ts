@@ -1,7 +1,22 @@
 export { PredictError, type PredictErrorCode } from './errors'
 export { parseRunFile, RUN_FILE_VERSION, type RunFile, type RunPrepare } from './run-file'
 export { applyView, parseTtaViews, TTA_VIEW_NAMES, TTA_VIEWS, undoView, type TtaView } from './tta'
-export { checkModelInput, hasEmptyClassifier, modelInputShape, predictProbabilities, predictTensor, type ImageBatch, type Models, type PredictOptions } from './probabilities'
+export {
+  checkModelInput,
+  hasEmptyClassifier,
+  keepsMask,
+  modelInputShape,
+  predictImages,
+  predictProbabilities,
+  predictTensor,
+  predictWithClassifier,
+  resolveEmptyThreshold,
+  type ClassifiedImages,
+  type ClassifiedTensor,
+  type ImageBatch,
+  type Models,
+  type PredictOptions,
+} from './probabilities'
 export {
   binarize,
   fillHoles,

@@ -9,7 +9,7 @@ import { openInputs, type InputSet } from './inputs'
 import { loadRunModels, type ModelSet, type RunFolder } from './run-folder'
 import { StagedFolder, StreamedFile } from './outputs'
 import { findComponents, postProcess, unionBox } from './postprocess'
-import { predictProbabilities, type Models } from './probabilities'
+import { predictProbabilities, resolveEmptyThreshold, type Models } from './probabilities'
 import { cutOut, maskBytes, overlay, toBytes } from './render'
 import type { RunFile } from './run-file'
 import { partPath, shardOf, type Shard } from './shard'
@@ -323,24 +323,4 @@ export async function predictRun(folder: RunFolder | ModelSet, options: PredictR
     if (options.model === undefined) for (const m of model as LayersModel[]) m.dispose()
     await inputs.close()
   }
-}
-
-/**
- * The empty-mask threshold a prediction uses: `auto` (or absent) is run.json's `emptyClassifier` threshold when the
- * run has that classifier, else off (`null`).
- *
- * @param run - run.json
- * @param given - `auto`, a probability, or `null` for off
- * @returns the threshold, or null
- * @throws {PredictError} `BAD_OPTION` for a probability outside [0, 1]
- * @example
- * ```ts
- * resolveEmptyThreshold(run, 'auto') // 0.5 for a deep-supervised run
- * ```
- */
-export function resolveEmptyThreshold(run: Pick<RunFile, 'emptyClassifier'>, given: 'auto' | number | null | undefined): number | null {
-  if (given === undefined || given === 'auto') return run.emptyClassifier?.threshold ?? null
-  if (given === null) return null
-  if (!(given >= 0 && given <= 1)) throw new PredictError('BAD_OPTION', `empty threshold ${given} is not a probability in [0, 1]; give a probability, or none to keep every mask`)
-  return given
 }

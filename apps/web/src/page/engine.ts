@@ -1,7 +1,7 @@
 // TensorFlow.js in the worker: pick a backend, load the run's model, predict batches of prepared images.
 import * as tf from '@tensorflow/tfjs-core'
 import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers'
-import { predictProbabilities } from '@unet/predict'
+import { predictImages } from '@unet/predict'
 import type { RunSpec } from '../run'
 import type { ModelSource } from './protocol'
 
@@ -117,18 +117,22 @@ function dedupe(files: File[]): File[] {
 }
 
 /**
- * Predicts a batch of prepared images with @unet/predict's predictProbabilities, the function `unet predict`
- * uses (a sigmoid applied to logits; no test-time augmentation).
+ * Predicts a batch of prepared images with @unet/predict's predictImages, what `unet predict`'s
+ * predictProbabilities computes (a sigmoid applied to logits; no test-time augmentation) before its "has mask"
+ * classifier zeroes any map: the page applies the classifier itself (keepsMask) at the empty threshold the user sets.
  *
  * @param images - each `height × width × channels` values, as prepareImage returns them
- * @returns one `height × width` probability map per image
+ * @returns one `height × width` probability map per image, and each image's classifier probability (null without one)
  */
-export async function predictBatch(model: LayersModel, images: Float32Array[], run: RunSpec): Promise<Float32Array[]> {
+export async function predictBatch(model: LayersModel, images: Float32Array[], run: RunSpec): Promise<{ probabilities: Float32Array[]; hasMask: (number | null)[] }> {
   const { width, height, channels } = run.input
   const plane = width * height * channels
   const data = new Float32Array(images.length * plane)
   images.forEach((img, i) => data.set(img, i * plane))
-  const maps = await predictProbabilities(model, { data, count: images.length, height, width, channels }, { activation: run.output.activation, batchSize: images.length })
-  // own buffers, so each can be transferred to the page on its own
-  return maps.map((m) => m.slice())
+  const { probabilities, hasMask } = await predictImages(model, { data, count: images.length, height, width, channels }, { activation: run.output.activation, batchSize: images.length })
+  return {
+    // own buffers, so each can be transferred to the page on its own
+    probabilities: probabilities.map((m) => m.slice()),
+    hasMask: probabilities.map((_, i) => (hasMask === null ? null : (hasMask[i] as number))),
+  }
 }

@@ -1,5 +1,7 @@
 // The page: load a run, send images to the worker in batches, draw masks and probability maps, and let the
-// user move the threshold and download masks. Plain DOM: the page is small enough not to need a framework.
+// user move the thresholds (the mask's, and a "has mask" classifier's empty threshold) and download masks.
+// Plain DOM: the page is small enough not to need a framework.
+import { keepsMask } from '@unet/predict'
 import { formatSubmission } from '@unet/rle'
 import { countAbove, maskAt, maskRle, paintView, submissionId } from '../mask'
 import { encodePng, restoreProbabilities } from '../prepare'
@@ -23,6 +25,8 @@ interface Item {
   /** at the image's size; dropped when the cache is over budget and restored again from modelProbabilities */
   probabilities: Float32Array | null
   coverage: number
+  /** the "has mask" classifier's probability; null when the model has none */
+  hasMask: number | null
   thumb: ImageBitmap | null
   card: HTMLLIElement
   canvas: HTMLCanvasElement
@@ -48,6 +52,9 @@ const ui = {
   drop: $<HTMLDivElement>('drop'),
   threshold: $<HTMLInputElement>('threshold'),
   thresholdOut: $<HTMLOutputElement>('threshold-out'),
+  emptyRow: $<HTMLDivElement>('empty-row'),
+  emptyThreshold: $<HTMLInputElement>('empty-threshold'),
+  emptyThresholdOut: $<HTMLOutputElement>('empty-threshold-out'),
   downloadAll: $<HTMLButtonElement>('download-all'),
   clear: $<HTMLButtonElement>('clear'),
   progressRow: $<HTMLDivElement>('progress-row'),
@@ -70,6 +77,8 @@ let run: RunSpec | null = null
 let backend = ''
 let worker: Worker | null = null
 let threshold = 0.5
+/** Images whose classifier probability is below it get an empty mask; null for a run without the classifier. */
+let emptyThreshold: number | null = null
 let view: View = 'mask'
 const items = new Map<number, Item>()
 const pending: Item[] = []
@@ -95,6 +104,7 @@ function describeRun(r: RunSpec, source: string): void {
     ['Model input', `${r.input.width}×${r.input.height}, ${r.input.channels === 1 ? 'grey' : 'RGB'}`],
     ['Preparing', `${r.prepare.mode}${r.prepare.mode === 'resize' ? '' : ` (${r.prepare.pad} padding)`}, ${r.prepare.interpolation}`],
     ['Threshold', `${r.threshold} (chosen on validation)`],
+    ...(r.emptyThreshold === null ? [] : [['Empty images', `masks emptied where the "has mask" classifier is below ${r.emptyThreshold}, as unet predict does`] as [string, string]]),
     ['RLE', `${r.rle.order}, ${r.rle.idColumn} column`],
   ]
   if (r.monitor.best !== null) rows.push(['Best score', `${r.monitor.name} ${r.monitor.best.toFixed(4)} at epoch ${r.monitor.epoch}`])
@@ -119,6 +129,12 @@ function startWorker(r: RunSpec, model: ModelSource, source: string): void {
   threshold = r.threshold
   ui.threshold.value = String(r.threshold)
   ui.thresholdOut.textContent = r.threshold.toFixed(2)
+  emptyThreshold = r.emptyThreshold
+  ui.emptyRow.hidden = r.emptyThreshold === null
+  if (r.emptyThreshold !== null) {
+    ui.emptyThreshold.value = String(r.emptyThreshold)
+    ui.emptyThresholdOut.textContent = r.emptyThreshold.toFixed(2)
+  }
   describeRun(r, source)
   setState('loading', `Loading the model (${r.modelPath}) and starting TensorFlow.js…`)
   worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' })
@@ -214,7 +230,7 @@ function createItem(file: File): Item {
   actions.className = 'actions'
   const item: Item = {
     id: nextId++, name: file.name, file, status: 'queued', width: 0, height: 0, channels: 0,
-    modelProbabilities: null, probabilities: null, coverage: NaN, thumb: null, card, canvas, coverageText,
+    modelProbabilities: null, probabilities: null, coverage: NaN, hasMask: null, thumb: null, card, canvas, coverageText,
   }
   const button = (label: string, title: string, onClick: () => void): HTMLButtonElement => {
     const b = document.createElement('button')
@@ -241,6 +257,7 @@ function resetItem(item: Item): void {
   dropProbabilities(item)
   item.status = 'queued'
   item.modelProbabilities = null
+  item.hasMask = null
   item.card.className = 'card queued'
   item.coverageText.textContent = 'waiting…'
   for (const b of item.card.querySelectorAll('button')) b.disabled = true
@@ -287,6 +304,7 @@ function onWorkerMessage(message: FromWorker): void {
       item.height = message.height
       item.channels = message.channels
       item.modelProbabilities = message.modelProbabilities
+      item.hasMask = message.hasMask
       keepProbabilities(item, message.probabilities)
       item.card.className = 'card done'
       for (const b of item.card.querySelectorAll('button')) b.disabled = false
@@ -366,6 +384,23 @@ function probabilitiesOf(item: Item): Float32Array {
   return restored
 }
 
+/** Whether the classifier empties the item's mask at the current empty threshold (@unet/predict's rule). */
+function emptied(item: Item): boolean {
+  return !keepsMask(item.hasMask, emptyThreshold)
+}
+
+let zeros = new Float32Array(0)
+/**
+ * What the page shows and downloads for the item, as `unet predict` writes it: its probabilities, or all zeros
+ * when the classifier empties it. The zeros are one shared buffer, only ever read.
+ */
+function shownProbabilities(item: Item): Float32Array {
+  if (!emptied(item)) return probabilitiesOf(item)
+  const n = item.width * item.height
+  if (zeros.length < n) zeros = new Float32Array(n)
+  return zeros.subarray(0, n)
+}
+
 // ---------- drawing ----------
 
 function fitThumb(width: number, height: number): { width: number; height: number } {
@@ -392,19 +427,29 @@ function coverageLabel(item: Item): string {
   return `${(item.coverage * 100).toFixed(item.coverage > 0 && item.coverage < 0.001 ? 3 : 1)}% covered`
 }
 
+/** The classifier's word on the item: its probability, and whether it empties the mask. */
+function classifierLabel(item: Item): string {
+  if (item.hasMask === null) return ''
+  const p = `has mask ${item.hasMask.toFixed(2)}`
+  return emptied(item) ? `emptied: ${p}, below ${emptyThreshold!.toFixed(2)}` : p
+}
+
 async function drawCard(item: Item): Promise<void> {
   const size = fitThumb(item.width, item.height)
   if (!item.thumb) {
     item.thumb = await createImageBitmap(item.file, { resizeWidth: size.width, resizeHeight: size.height, resizeQuality: 'medium' }).catch(() => null)
   }
-  const probabilities = probabilitiesOf(item)
+  const probabilities = shownProbabilities(item)
   item.coverage = countAbove(probabilities, threshold) / probabilities.length
   item.canvas.width = size.width
   item.canvas.height = size.height
   drawLayer(item.canvas, item.thumb, probabilities, item, view)
-  item.coverageText.textContent = `${item.width}×${item.height} · ${coverageLabel(item)}`
-  item.canvas.setAttribute('aria-label', `${item.name}: ${view === 'mask' ? 'mask over the image' : 'probability map'}, ${coverageLabel(item)}`)
+  const classifier = classifierLabel(item)
+  item.coverageText.textContent = [`${item.width}×${item.height}`, coverageLabel(item), classifier].filter(Boolean).join(' · ')
+  item.canvas.setAttribute('aria-label', `${item.name}: ${view === 'mask' ? 'mask over the image' : 'probability map'}, ${[coverageLabel(item), classifier].filter(Boolean).join(', ')}`)
   item.card.dataset.coverage = String(item.coverage)
+  item.card.classList.toggle('emptied', emptied(item))
+  if (item.hasMask !== null) item.card.dataset.hasMask = String(item.hasMask)
 }
 
 let redrawToken = 0
@@ -439,7 +484,7 @@ async function drawDetail(item: Item): Promise<void> {
     detailBitmap?.bitmap.close()
     detailBitmap = { item, bitmap: await createImageBitmap(item.file) }
   }
-  const probabilities = probabilitiesOf(item)
+  const probabilities = shownProbabilities(item)
   const { width, height } = item
   for (const c of [ui.detailOverlay, ui.detailProbability]) {
     c.width = width
@@ -448,7 +493,8 @@ async function drawDetail(item: Item): Promise<void> {
   drawLayer(ui.detailOverlay, detailBitmap.bitmap, probabilities, item, 'mask')
   drawLayer(ui.detailProbability, null, probabilities, item, 'probability')
   const count = countAbove(probabilities, threshold)
-  ui.detailStats.textContent = `${width}×${height} pixels, ${item.channels === 1 ? 'grey' : 'colour'} · ${count} mask pixels at threshold ${threshold.toFixed(2)} · ${((count / probabilities.length) * 100).toFixed(2)}% covered`
+  const classifier = classifierLabel(item)
+  ui.detailStats.textContent = `${width}×${height} pixels, ${item.channels === 1 ? 'grey' : 'colour'} · ${count} mask pixels at threshold ${threshold.toFixed(2)} · ${((count / probabilities.length) * 100).toFixed(2)}% covered${classifier ? ` · ${classifier}` : ''}`
   ui.detailOverlayCaption.textContent = `Mask over the image, ${width}×${height} (original size)`
 }
 
@@ -469,7 +515,7 @@ function stem(name: string): string {
 }
 
 async function downloadMask(item: Item): Promise<void> {
-  const { mask } = maskAt(probabilitiesOf(item), threshold)
+  const { mask } = maskAt(shownProbabilities(item), threshold)
   for (let i = 0; i < mask.length; i++) mask[i] = mask[i]! * 255
   save(await encodePng(mask, item), `${stem(item.name)}_mask.png`)
 }
@@ -477,7 +523,7 @@ async function downloadMask(item: Item): Promise<void> {
 function rleRows(list: Item[]): string {
   const r = run!
   return formatSubmission(
-    list.map((item) => ({ id: submissionId(item.name, r), rleMask: maskRle(maskAt(probabilitiesOf(item), threshold).mask, item, r) })),
+    list.map((item) => ({ id: submissionId(item.name, r), rleMask: maskRle(maskAt(shownProbabilities(item), threshold).mask, item, r) })),
     { columns: [r.rle.idColumn, 'rle_mask'], validateRle: false },
   )
 }
@@ -520,6 +566,11 @@ ui.urlForm.addEventListener('submit', (event) => {
 ui.threshold.addEventListener('input', () => {
   threshold = Number(ui.threshold.value)
   ui.thresholdOut.textContent = threshold.toFixed(2)
+  void redrawAll()
+})
+ui.emptyThreshold.addEventListener('input', () => {
+  emptyThreshold = Number(ui.emptyThreshold.value)
+  ui.emptyThresholdOut.textContent = emptyThreshold.toFixed(2)
   void redrawAll()
 })
 for (const radio of document.querySelectorAll<HTMLInputElement>('input[name="view"]')) {
@@ -572,7 +623,10 @@ declare global {
       backend: () => string
       timing: () => typeof timing
       setThreshold: (t: number) => void
-      results: () => { name: string; status: string; error?: string; width: number; height: number; channels: number; coverage: number }[]
+      /** moves the empty threshold (runs with a "has mask" classifier) */
+      setEmptyThreshold: (t: number) => void
+      emptyThreshold: () => number | null
+      results: () => { name: string; status: string; error?: string; width: number; height: number; channels: number; coverage: number; hasMask: number | null; emptied: boolean }[]
       probabilities: (name: string) => number[]
       mask: (name: string) => number[]
       rle: (name: string) => string
@@ -594,9 +648,19 @@ window.unetPage = {
     ui.threshold.value = String(t)
     ui.threshold.dispatchEvent(new Event('input'))
   },
-  results: () => [...items.values()].map((i) => ({ name: i.name, status: i.status, ...(i.error ? { error: i.error } : {}), width: i.width, height: i.height, channels: i.channels, coverage: i.coverage })),
-  probabilities: (name) => Array.from(probabilitiesOf(byName(name))),
-  mask: (name) => Array.from(maskAt(probabilitiesOf(byName(name)), threshold).mask),
+  setEmptyThreshold: (t) => {
+    ui.emptyThreshold.value = String(t)
+    ui.emptyThreshold.dispatchEvent(new Event('input'))
+  },
+  emptyThreshold: () => emptyThreshold,
+  results: () =>
+    [...items.values()].map((i) => ({
+      name: i.name, status: i.status, ...(i.error ? { error: i.error } : {}), width: i.width, height: i.height, channels: i.channels,
+      coverage: i.coverage, hasMask: i.hasMask, emptied: i.status === 'done' && emptied(i),
+    })),
+  // what unet predict writes with --probabilities: zeros for an image the classifier empties
+  probabilities: (name) => Array.from(shownProbabilities(byName(name))),
+  mask: (name) => Array.from(maskAt(shownProbabilities(byName(name)), threshold).mask),
   rle: (name) => rleRows([byName(name)]),
 }
 

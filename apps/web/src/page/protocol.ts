@@ -20,8 +20,10 @@ export type FromWorker =
       channels: number
       /** at the model's size */
       modelProbabilities: Float32Array
-      /** at the image's size */
+      /** at the image's size, never zeroed by the classifier (the page applies its empty threshold when drawing) */
       probabilities: Float32Array
+      /** the "has mask" classifier's probability; null when the model has none */
+      hasMask: number | null
     }
   | { type: 'error'; id: number; message: string }
   | { type: 'batch'; ids: number[]; ms: number }

@@ -58,7 +58,7 @@ async function predictItems(items: { id: number; file: Blob }[]): Promise<void> 
     }
   }
   if (ready.length === 0) return
-  let outputs: Float32Array[]
+  let outputs: { probabilities: Float32Array[]; hasMask: (number | null)[] }
   try {
     outputs = await predictBatch(model, ready.map((r) => r.input), run)
   } catch (error) {
@@ -66,10 +66,10 @@ async function predictItems(items: { id: number; file: Blob }[]): Promise<void> 
     return
   }
   ready.forEach((r, i) => {
-    const modelProbabilities = outputs[i]!
+    const modelProbabilities = outputs.probabilities[i]!
     const probabilities = restoreProbabilities(modelProbabilities, r.image, spec)
     post(
-      { type: 'result', id: r.id, width: r.image.width, height: r.image.height, channels: r.image.channels, modelProbabilities, probabilities },
+      { type: 'result', id: r.id, width: r.image.width, height: r.image.height, channels: r.image.channels, modelProbabilities, probabilities, hasMask: outputs.hasMask[i] ?? null },
       probabilities.buffer === modelProbabilities.buffer ? [probabilities.buffer] : [modelProbabilities.buffer, probabilities.buffer],
     )
   })
