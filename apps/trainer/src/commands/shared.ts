@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from 'commander'
 import { initBackend } from '@unet/runtime'
-import { parseShard, parseTtaViews, TTA_VIEW_NAMES, type Shard, type TtaView } from '@unet/predict'
+import { parseShard, parseTtaViews, resolveEmptyThreshold, TTA_VIEW_NAMES, type Shard, type TtaView } from '@unet/predict'
 import { latestRun, readModelSet, type ModelSet } from '@unet/predict/node'
 
 /** `--tta hflip,blur`, from the one list of views. */
@@ -95,7 +95,7 @@ export async function modelsOf(flags: { model?: string; snapshots?: boolean; emp
 
 /** One line saying what `--model` (and `--snapshots`) made of the models, when it is more than one run's best. */
 export function describeModelSet(folder: ModelSet, emptyThreshold: 'auto' | number | null): string {
-  const empty = emptyThreshold === 'auto' ? (folder.run.emptyClassifier?.threshold ?? null) : emptyThreshold
+  const empty = resolveEmptyThreshold(folder.run, emptyThreshold)
   const what =
     folder.kind === 'kfold'
       ? `averaging ${folder.members.length} folds of ${folder.dir}${folder.modelPaths.length > folder.members.length ? ` (${folder.modelPaths.length} snapshot models)` : ''}`
