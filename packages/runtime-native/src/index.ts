@@ -3,7 +3,7 @@ import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 
 /**
- * The oneDNN convolution addon. Activations are NHWC and filters HWIO float32 (tfjs's layouts), in typed
+ * The oneDNN addon: convolutions and training-mode batch normalization. Activations are NHWC and filters HWIO float32 (tfjs's layouts), in typed
  * arrays the caller owns — views of the tfjs wasm heap included, also when that heap is a SharedArrayBuffer —
  * so nothing is copied on the way in or out.
  */
@@ -24,6 +24,38 @@ export interface NativeConv {
     geometry: readonly number[],
     bias?: Float32Array | null,
     relu?: boolean,
+  ): void
+  /**
+   * Batch normalization in training mode over N, H and W of an NHWC tensor of `shape` `[N, H, W, C]`:
+   * `y = scale · (x − mean) / √(variance + epsilon) + shift`, with the batch's mean and biased variance (the
+   * mean of squared deviations, as tfjs's `moments` computes it) written to `mean` and `variance`.
+   * Throws when a buffer is smaller than the shape needs.
+   */
+  batchNormForward(
+    x: Float32Array,
+    scale: Float32Array,
+    shift: Float32Array,
+    y: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    shape: readonly number[],
+    epsilon: number,
+  ): void
+  /**
+   * The gradients of {@link NativeConv.batchNormForward}'s `y` for `dy`: `dx` (through the batch's mean and
+   * variance too), `dscale` and `dshift`, from the forward pass's `mean` and `variance`.
+   */
+  batchNormBackward(
+    x: Float32Array,
+    dy: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    scale: Float32Array,
+    dx: Float32Array,
+    dscale: Float32Array,
+    dshift: Float32Array,
+    shape: readonly number[],
+    epsilon: number,
   ): void
   /** oneDNN's name for the kernel it picks for `op` on `geometry` (e.g. `brgconv:avx512_core`). */
   implementation(op: 0 | 1 | 2, geometry: readonly number[]): string
