@@ -56,7 +56,10 @@ export async function startNativeConv(
     }
     const actual = addon.threads?.() ?? threads
     const kernels = registerNativeConvKernels(addon)
-    return { kernels, threads: actual, note: `+ oneDNN native conv kernels (${kernels.join(', ')}) on ${actual} thread${actual === 1 ? '' : 's'} (${threadNote})` }
+    const conv = kernels.filter((k) => !k.startsWith('UnetNative'))
+    const batchNorm = kernels.filter((k) => k.startsWith('UnetNative'))
+    const more = batchNorm.length > 0 ? ` and batch norm (${batchNorm.join(', ')})` : ''
+    return { kernels, threads: actual, note: `+ oneDNN native conv kernels (${conv.join(', ')})${more} on ${actual} thread${actual === 1 ? '' : 's'} (${threadNote})` }
   } catch (error) {
     return { kernels: [], threads: 0, note: `no native conv kernels (${NATIVE_PACKAGE} failed: ${String((error as Error)?.message ?? error).split('\n')[0]})` }
   }
