@@ -153,6 +153,20 @@ void Run(int op, const Geometry& g, float* a, float* b, float* out, int fuse = k
 // Batch normalization in training mode over N·H·W per channel (NHWC): the forward pass computes the batch's
 // mean and (biased) variance and normalizes with them; the backward pass gives dx, dscale and dshift with the
 // statistics' own dependence on x included. Keyed by N, H, W, C and epsilon's bits.
+//
+// Always on one thread: oneDNN's JIT batch norm joins its threads with spinning barriers between its passes,
+// and on a busy machine a descheduled thread left the other spinning — 2 threads took 10× the time of one
+// (a U-Net step's 36 batch-norm passes, 8 ms on one thread, took 100+ ms). The passes are memory-bound
+// anyway. Plans are made and run under the same thread count, which sizes oneDNN's per-thread scratchpad.
+class OneThread {
+ public:
+  OneThread() : previous_(omp_get_max_threads()) { omp_set_num_threads(1); }
+  ~OneThread() { omp_set_num_threads(previous_); }
+
+ private:
+  int previous_;
+};
+
 using BnKey = std::array<int, 5>;
 
 struct BnPlan {
@@ -311,6 +325,7 @@ napi_value BatchNormForward(napi_env env, napi_callback_info info) {
   napi_value order[6] = {argv[0], argv[3], argv[1], argv[2], argv[4], argv[5]};
   if (!BnBuffers(env, order, 6, 2, shape, b)) return Throw(env, "batchNormForward: every buffer must be a Float32Array as large as the shape needs");
   try {
+    OneThread one;
     BnPlan& p = GetBnPlan(shape, epsilon);
     auto& eng = Engine();
     auto& s = Stream();
@@ -339,6 +354,7 @@ napi_value BatchNormBackward(napi_env env, napi_callback_info info) {
   napi_value order[8] = {argv[0], argv[1], argv[5], argv[2], argv[3], argv[4], argv[6], argv[7]};
   if (!BnBuffers(env, order, 8, 3, shape, b)) return Throw(env, "batchNormBackward: every buffer must be a Float32Array as large as the shape needs");
   try {
+    OneThread one;
     BnPlan& p = GetBnPlan(shape, epsilon);
     auto& eng = Engine();
     auto& s = Stream();
