@@ -1,9 +1,9 @@
-// N-API addon: oneDNN 2.x convolution forward / backward-data / backward-weights, and training-mode batch
-// normalization forward / backward, on caller-owned float32 buffers (NHWC activations, HWIO filters as tfjs
-// lays them out). Every buffer is a typed array
-// the caller owns; views of the tfjs wasm heap work (also when the heap is a SharedArrayBuffer, as in the
-// threaded wasm build), so no tensor is copied on the way in or out. Loaded by src/index.ts; the kernels
-// that call it live in @unet/runtime (src/native/).
+// N-API addon: oneDNN 2.x convolution forward / backward-data / backward-weights, training-mode batch
+// normalization forward / backward, and ReLU with its gradient, on caller-owned float32 buffers (NHWC
+// activations, HWIO filters as tfjs lays them out). Every buffer is a typed array the caller owns; views of
+// the tfjs wasm heap work (also when the heap is a SharedArrayBuffer, as in the threaded wasm build), so no
+// tensor is copied on the way in or out. Loaded by src/index.ts; the kernels that call it live in
+// @unet/runtime (src/native/).
 #include <node_api.h>
 #include <omp.h>
 
@@ -372,6 +372,48 @@ napi_value BatchNormBackward(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// ReLU and its gradient as the wasm kernels compute them (y = x <= 0 ? 0 : x, so −0 gives +0 and NaN stays
+// NaN; dx = x > 0 ? dy : 0), one thread: memory-bound passes, compiled for the widest
+// vectors the CPU has (GCC picks the clone at load time).
+__attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3")))
+void ReluLoop(const float* x, float* y, size_t n) {
+  for (size_t i = 0; i < n; i++) y[i] = x[i] <= 0.f ? 0.f : x[i];
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3")))
+void ReluGradLoop(const float* dy, const float* x, float* dx, size_t n) {
+  for (size_t i = 0; i < n; i++) dx[i] = x[i] > 0.f ? dy[i] : 0.f;
+}
+
+// relu(x, y) -> undefined: y = x <= 0 ? 0 : x over y's length (x at least as long).
+napi_value Relu(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  float *x, *y;
+  size_t nx = 0, ny = 0;
+  if (argc != 2 || !Float32Data(env, argv[0], &x, &nx) || !Float32Data(env, argv[1], &y, &ny) || nx < ny) {
+    return Throw(env, "relu(x, y): two Float32Arrays, x at least as long as y");
+  }
+  ReluLoop(x, y, ny);
+  return nullptr;
+}
+
+// reluGrad(dy, x, dx) -> undefined: dx = x > 0 ? dy : 0 over dx's length.
+napi_value ReluGrad(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  float *dy, *x, *dx;
+  size_t ndy = 0, nx = 0, ndx = 0;
+  if (argc != 3 || !Float32Data(env, argv[0], &dy, &ndy) || !Float32Data(env, argv[1], &x, &nx) || !Float32Data(env, argv[2], &dx, &ndx) ||
+      ndy < ndx || nx < ndx) {
+    return Throw(env, "reluGrad(dy, x, dx): three Float32Arrays, dy and x at least as long as dx");
+  }
+  ReluGradLoop(dy, x, dx, ndx);
+  return nullptr;
+}
+
 // implementation(op, geometry) -> oneDNN's name for the kernel it picked
 napi_value Implementation(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -416,6 +458,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNormForward", nullptr, BatchNormForward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNormBackward", nullptr, BatchNormBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"relu", nullptr, Relu, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"reluGrad", nullptr, ReluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

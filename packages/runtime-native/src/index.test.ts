@@ -140,6 +140,19 @@ describe.skipIf(addon === null)('the oneDNN addon', () => {
     expect(() => addon!.batchNormForward(small, small, small, small, small, small, [1, 1, 1, 4], 0)).toThrow(/epsilon > 0/)
   })
 
+  it('runs ReLU and its gradient as tfjs’s wasm kernels do, NaN and −0 included', () => {
+    const x = Float32Array.from([-2, -0, 0, 1.5, NaN, Infinity, -Infinity, 1e-45, -1e-45, 7, -7, 0.25, -0.5, 3, -3, 2, 9])
+    const dy = Float32Array.from(x, (_, i) => i - 8)
+    const y = new Float32Array(x.length)
+    const dx = new Float32Array(x.length)
+    addon!.relu(x, y)
+    addon!.reluGrad(dy, x, dx)
+    const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(a).buffer))
+    expect(bits(y)).toEqual(bits(Array.from(x, (v) => (v <= 0 ? 0 : v))))
+    expect(bits(dx)).toEqual(bits(Array.from(x, (v, i) => (v > 0 ? dy[i]! : 0))))
+    expect(() => addon!.relu(x.subarray(1), y)).toThrow(/at least as long/)
+  })
+
   it('names its kernel, sets its threads, and rejects bad arguments', () => {
     expect(addon!.implementation(0, geometry)).toMatch(/\w/)
     const before = addon!.threads()

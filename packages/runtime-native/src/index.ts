@@ -3,7 +3,7 @@ import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 
 /**
- * The oneDNN addon: convolutions and training-mode batch normalization. Activations are NHWC and filters HWIO float32 (tfjs's layouts), in typed
+ * The oneDNN addon: convolutions, training-mode batch normalization and ReLU. Activations are NHWC and filters HWIO float32 (tfjs's layouts), in typed
  * arrays the caller owns — views of the tfjs wasm heap included, also when that heap is a SharedArrayBuffer —
  * so nothing is copied on the way in or out.
  */
@@ -57,6 +57,10 @@ export interface NativeConv {
     shape: readonly number[],
     epsilon: number,
   ): void
+  /** `y = x <= 0 ? 0 : x` over `y`'s length (as tfjs's wasm ReLU: −0 gives +0, NaN stays NaN), one pass on one thread. */
+  relu(x: Float32Array, y: Float32Array): void
+  /** `dx = x > 0 ? dy : 0` over `dx`'s length (the ReLU's input gradient as tfjs defines it). */
+  reluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array): void
   /** oneDNN's name for the kernel it picks for `op` on `geometry` (e.g. `brgconv:avx512_core`). */
   implementation(op: 0 | 1 | 2, geometry: readonly number[]): string
   /** Sets the number of threads oneDNN's convolutions use (OpenMP; process-wide). */

@@ -13,6 +13,7 @@ import { convGeometry } from '../kernels/conv-geometry'
 import { disposeInfo, heapF32, type WasmBackendLike } from '../kernels/wasm-backend'
 
 import { hasNativeBatchNorm, registerNativeBatchNorm, unregisterNativeBatchNorm, type NativeBatchNormAddon } from './native-batch-norm'
+import { hasNativeRelu, registerNativeRelu, unregisterNativeRelu, type NativeReluAddon } from './native-relu'
 
 /**
  * What @unet/runtime needs from `@unet/runtime-native`'s addon (restated here so that this package's types
@@ -24,6 +25,8 @@ export interface NativeConvAddon {
   threads?(): number
   batchNormForward?: NativeBatchNormAddon['batchNormForward']
   batchNormBackward?: NativeBatchNormAddon['batchNormBackward']
+  relu?: NativeReluAddon['relu']
+  reluGrad?: NativeReluAddon['reluGrad']
 }
 
 /** The wasm kernels {@link registerNativeConvKernels} replaces. */
@@ -76,10 +79,12 @@ let registeredNames: string[] = []
  *
  * When the addon also has oneDNN's batch norm (builds from issue 18 on), tfjs-layers' `BatchNormalization`
  * layers train through it as well: one forward kernel (`UnetNativeBatchNorm`: the batch's statistics and the
- * normalized output) and one backward pass, instead of tfjs's moments and about ten full-size kernels.
+ * normalized output) and one backward pass, instead of tfjs's moments and about ten full-size kernels; and
+ * `Relu` and its gradient run as the addon's single-pass loops.
  *
  * @param addon - the addon, as `loadNativeConv()` of `@unet/runtime-native` returns it
- * @returns the names of the kernels replaced, then those added (`UnetNativeBatchNorm`, `UnetNativeBatchNormGrad`)
+ * @returns the names of the kernels replaced, then the batch-norm and ReLU ones (`UnetNativeBatchNorm`,
+ *   `UnetNativeBatchNormGrad`, `Relu`, `UnetReluGrad`)
  * @example
  * ```ts
  * import { loadNativeConv } from '@unet/runtime-native'
@@ -169,7 +174,11 @@ export function registerNativeConvKernels(addon: NativeConvAddon): string[] {
   }
   previousKernels = replaced
   registeredWith = addon
-  registeredNames = [...NATIVE_CONV_KERNELS, ...(hasNativeBatchNorm(addon) ? registerNativeBatchNorm(addon) : [])]
+  registeredNames = [
+    ...NATIVE_CONV_KERNELS,
+    ...(hasNativeBatchNorm(addon) ? registerNativeBatchNorm(addon) : []),
+    ...(hasNativeRelu(addon) ? registerNativeRelu(addon) : []),
+  ]
   return [...registeredNames]
 }
 
@@ -195,6 +204,7 @@ export function unregisterNativeConvKernels(): string[] {
   previousKernels = []
   registeredWith = null
   unregisterNativeBatchNorm()
+  unregisterNativeRelu()
   const names = registeredNames
   registeredNames = []
   return names
