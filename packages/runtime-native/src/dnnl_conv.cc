@@ -1,9 +1,9 @@
 // N-API addon: oneDNN 2.x convolution forward / backward-data / backward-weights, training-mode batch
-// normalization forward / backward, and ReLU with its gradient, on caller-owned float32 buffers (NHWC
-// activations, HWIO filters as tfjs lays them out). Every buffer is a typed array the caller owns; views of
-// the tfjs wasm heap work (also when the heap is a SharedArrayBuffer, as in the threaded wasm build), so no
-// tensor is copied on the way in or out. Loaded by src/index.ts; the kernels that call it live in
-// @unet/runtime (src/native/).
+// normalization forward / backward, ReLU with its gradient, and per-channel bias adds and sums, on
+// caller-owned float32 buffers (NHWC activations, HWIO filters as tfjs lays them out). Every buffer is a
+// typed array the caller owns; views of the tfjs wasm heap work (also when the heap is a SharedArrayBuffer,
+// as in the threaded wasm build), so no tensor is copied on the way in or out. Loaded by src/index.ts; the
+// kernels that call it live in @unet/runtime (src/native/).
 #include <node_api.h>
 #include <omp.h>
 
@@ -414,6 +414,58 @@ napi_value ReluGrad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// Per-channel bias add and per-channel sums over channels-last data (the bias of a transposed convolution,
+// forward and gradient): tfjs's broadcast Add and Sum over all axes but the last took 4–5× the time of a plain
+// pass on the wasm backend.
+__attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3")))
+void BiasAddLoop(const float* x, const float* bias, float* y, size_t rows, size_t channels) {
+  for (size_t r = 0; r < rows; r++) {
+    const float* xr = x + r * channels;
+    float* yr = y + r * channels;
+    for (size_t c = 0; c < channels; c++) yr[c] = xr[c] + bias[c];
+  }
+}
+
+// Sums in double per channel: as close to the exact sum as float32 output allows, whatever the order.
+__attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3")))
+void ChannelSumsLoop(const float* x, double* acc, size_t rows, size_t channels) {
+  for (size_t r = 0; r < rows; r++) {
+    const float* xr = x + r * channels;
+    for (size_t c = 0; c < channels; c++) acc[c] += xr[c];
+  }
+}
+
+// biasAdd(x, bias, y) -> undefined: y[i] = x[i] + bias[i mod C] over y's length, C = bias's length.
+napi_value BiasAdd(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  float *x, *bias, *y;
+  size_t nx = 0, nb = 0, ny = 0;
+  if (argc != 3 || !Float32Data(env, argv[0], &x, &nx) || !Float32Data(env, argv[1], &bias, &nb) || !Float32Data(env, argv[2], &y, &ny) ||
+      nb == 0 || ny % nb != 0 || nx < ny) {
+    return Throw(env, "biasAdd(x, bias, y): three Float32Arrays, y's length a multiple of bias's, x at least as long as y");
+  }
+  BiasAddLoop(x, bias, y, ny / nb, nb);
+  return nullptr;
+}
+
+// channelSums(x, out) -> undefined: out[c] = sum of x[r · C + c] over rows r, C = out's length.
+napi_value ChannelSums(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  float *x, *out;
+  size_t nx = 0, nout = 0;
+  if (argc != 2 || !Float32Data(env, argv[0], &x, &nx) || !Float32Data(env, argv[1], &out, &nout) || nout == 0 || nx % nout != 0) {
+    return Throw(env, "channelSums(x, out): two Float32Arrays, x's length a multiple of out's");
+  }
+  std::vector<double> acc(nout, 0.0);
+  ChannelSumsLoop(x, acc.data(), nx / nout, nout);
+  for (size_t c = 0; c < nout; c++) out[c] = float(acc[c]);
+  return nullptr;
+}
+
 // implementation(op, geometry) -> oneDNN's name for the kernel it picked
 napi_value Implementation(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -460,6 +512,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"batchNormBackward", nullptr, BatchNormBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"relu", nullptr, Relu, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reluGrad", nullptr, ReluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"biasAdd", nullptr, BiasAdd, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"channelSums", nullptr, ChannelSums, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -153,6 +153,26 @@ describe.skipIf(addon === null)('the oneDNN addon', () => {
     expect(() => addon!.relu(x.subarray(1), y)).toThrow(/at least as long/)
   })
 
+  it('adds a per-channel bias and sums per channel over channels-last rows', () => {
+    for (const channels of [1, 3, 16, 19]) {
+      const rows = 37
+      const x = random(rows * channels, channels)
+      const bias = random(channels, 50 + channels)
+      const y = new Float32Array(x.length)
+      addon!.biasAdd(x, bias, y)
+      expect(Array.from(y)).toEqual(Array.from(x, (v, i) => Math.fround(v + bias[i % channels]!)))
+      const sums = new Float32Array(channels)
+      addon!.channelSums(x, sums)
+      for (let c = 0; c < channels; c++) {
+        let s = 0
+        for (let r = 0; r < rows; r++) s += x[r * channels + c]!
+        expect(sums[c]).toBeCloseTo(s, 5)
+      }
+    }
+    expect(() => addon!.biasAdd(new Float32Array(5), new Float32Array(2), new Float32Array(5))).toThrow(/multiple of bias/)
+    expect(() => addon!.channelSums(new Float32Array(5), new Float32Array(2))).toThrow(/multiple of out/)
+  })
+
   it('names its kernel, sets its threads, and rejects bad arguments', () => {
     expect(addon!.implementation(0, geometry)).toMatch(/\w/)
     const before = addon!.threads()

@@ -3,7 +3,8 @@ import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 
 /**
- * The oneDNN addon: convolutions, training-mode batch normalization and ReLU. Activations are NHWC and filters HWIO float32 (tfjs's layouts), in typed
+ * The oneDNN addon: convolutions, training-mode batch normalization, ReLU, and per-channel bias adds and
+ * sums. Activations are NHWC and filters HWIO float32 (tfjs's layouts), in typed
  * arrays the caller owns — views of the tfjs wasm heap included, also when that heap is a SharedArrayBuffer —
  * so nothing is copied on the way in or out.
  */
@@ -61,6 +62,10 @@ export interface NativeConv {
   relu(x: Float32Array, y: Float32Array): void
   /** `dx = x > 0 ? dy : 0` over `dx`'s length (the ReLU's input gradient as tfjs defines it). */
   reluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array): void
+  /** `y[i] = x[i] + bias[i mod C]` over `y`'s length, `C` = `bias.length` (a channels-last bias add). */
+  biasAdd(x: Float32Array, bias: Float32Array, y: Float32Array): void
+  /** `out[c]` = the sum of `x[r · C + c]` over every row `r`, `C` = `out.length`, accumulated in double. */
+  channelSums(x: Float32Array, out: Float32Array): void
   /** oneDNN's name for the kernel it picks for `op` on `geometry` (e.g. `brgconv:avx512_core`). */
   implementation(op: 0 | 1 | 2, geometry: readonly number[]): string
   /** Sets the number of threads oneDNN's convolutions use (OpenMP; process-wide). */

@@ -100,7 +100,7 @@ describe.skipIf(addon === null)('oneDNN batch norm on wasm (training-mode BatchN
   beforeAll(async () => {
     const info = await startBackend({ backend: 'wasm', threads: 2 }, environment)
     expect(info.native).toBe(true)
-    expect(info.reason).toContain('+ oneDNN native conv kernels (Conv2D, FusedConv2D, Conv2DBackpropInput, Conv2DBackpropFilter) and batch norm / ReLU kernels (UnetNativeBatchNorm, UnetNativeBatchNormGrad')
+    expect(info.reason).toContain('+ oneDNN native conv kernels (Conv2D, FusedConv2D, Conv2DBackpropInput, Conv2DBackpropFilter) and batch norm, ReLU and per-channel kernels (UnetNativeBatchNorm, UnetNativeBatchNormGrad')
     expect(info.kernels).toEqual(expect.arrayContaining(['UnetNativeBatchNorm', 'UnetNativeBatchNormGrad']))
     addon!.setThreads(1)
   }, 60_000)

@@ -13,6 +13,7 @@ import { convGeometry } from '../kernels/conv-geometry'
 import { disposeInfo, heapF32, type WasmBackendLike } from '../kernels/wasm-backend'
 
 import { hasNativeBatchNorm, registerNativeBatchNorm, unregisterNativeBatchNorm, type NativeBatchNormAddon } from './native-batch-norm'
+import { hasNativeChannelOps, registerNativeChannelOps, unregisterNativeChannelOps, type NativeChannelAddon } from './native-channel-ops'
 import { hasNativeRelu, registerNativeRelu, unregisterNativeRelu, type NativeReluAddon } from './native-relu'
 
 /**
@@ -27,6 +28,8 @@ export interface NativeConvAddon {
   batchNormBackward?: NativeBatchNormAddon['batchNormBackward']
   relu?: NativeReluAddon['relu']
   reluGrad?: NativeReluAddon['reluGrad']
+  biasAdd?: NativeChannelAddon['biasAdd']
+  channelSums?: NativeChannelAddon['channelSums']
 }
 
 /** The wasm kernels {@link registerNativeConvKernels} replaces. */
@@ -80,11 +83,12 @@ let registeredNames: string[] = []
  * When the addon also has oneDNN's batch norm (builds from issue 18 on), tfjs-layers' `BatchNormalization`
  * layers train through it as well: one forward kernel (`UnetNativeBatchNorm`: the batch's statistics and the
  * normalized output) and one backward pass, instead of tfjs's moments and about ten full-size kernels; and
- * `Relu` and its gradient run as the addon's single-pass loops.
+ * `Relu` and its gradient, per-channel bias `Add`s and `Sum`s over all axes but the last run as the addon's
+ * single-pass loops.
  *
  * @param addon - the addon, as `loadNativeConv()` of `@unet/runtime-native` returns it
- * @returns the names of the kernels replaced, then the batch-norm and ReLU ones (`UnetNativeBatchNorm`,
- *   `UnetNativeBatchNormGrad`, `Relu`, `UnetReluGrad`)
+ * @returns the names of the kernels replaced, then the batch-norm, ReLU and per-channel ones
+ *   (`UnetNativeBatchNorm`, `UnetNativeBatchNormGrad`, `Relu`, `UnetReluGrad`, `Add`, `Sum`)
  * @example
  * ```ts
  * import { loadNativeConv } from '@unet/runtime-native'
@@ -178,6 +182,7 @@ export function registerNativeConvKernels(addon: NativeConvAddon): string[] {
     ...NATIVE_CONV_KERNELS,
     ...(hasNativeBatchNorm(addon) ? registerNativeBatchNorm(addon) : []),
     ...(hasNativeRelu(addon) ? registerNativeRelu(addon) : []),
+    ...(hasNativeChannelOps(addon) ? registerNativeChannelOps(addon) : []),
   ]
   return [...registeredNames]
 }
@@ -205,6 +210,7 @@ export function unregisterNativeConvKernels(): string[] {
   registeredWith = null
   unregisterNativeBatchNorm()
   unregisterNativeRelu()
+  unregisterNativeChannelOps()
   const names = registeredNames
   registeredNames = []
   return names

@@ -58,7 +58,7 @@ export async function startNativeConv(
     const kernels = registerNativeConvKernels(addon)
     const conv = kernels.filter((k) => (NATIVE_CONV_KERNELS as readonly string[]).includes(k))
     const others = kernels.filter((k) => !conv.includes(k))
-    const more = others.length > 0 ? ` and batch norm / ReLU kernels (${others.join(', ')})` : ''
+    const more = others.length > 0 ? ` and batch norm, ReLU and per-channel kernels (${others.join(', ')})` : ''
     return { kernels, threads: actual, note: `+ oneDNN native conv kernels (${conv.join(', ')})${more} on ${actual} thread${actual === 1 ? '' : 's'} (${threadNote})` }
   } catch (error) {
     return { kernels: [], threads: 0, note: `no native conv kernels (${NATIVE_PACKAGE} failed: ${String((error as Error)?.message ?? error).split('\n')[0]})` }
