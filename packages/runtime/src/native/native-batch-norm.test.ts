@@ -6,7 +6,8 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { startBackend, type BackendEnvironment } from '../backend'
 
 import { NATIVE_BATCH_NORM } from './native-batch-norm'
-import { registerNativeConvKernels, unregisterNativeConvKernels } from './native-conv-kernels'
+import { NATIVE_CONV_KERNELS, registerNativeConvKernels, unregisterNativeConvKernels } from './native-conv-kernels'
+import { startNativeConv } from './start'
 
 const loaded = loadNativeConv()
 const addon = loaded !== null && typeof (loaded as { batchNormForward?: unknown }).batchNormForward === 'function' ? loaded : null
@@ -214,5 +215,24 @@ describe.skipIf(addon === null)('oneDNN batch norm on wasm (training-mode BatchN
     } finally {
       registerNativeConvKernels(counting!)
     }
+  })
+
+  it('registers the convolutions alone with an addon built before the batch-norm, ReLU and per-channel entry points', async () => {
+    const old = { conv: addon!.conv.bind(addon), setThreads: (n: number) => addon!.setThreads(n), threads: () => addon!.threads() }
+    unregisterNativeConvKernels()
+    try {
+      const start = await startNativeConv(async () => ({ loadNativeConv: () => old }), { OMP_NUM_THREADS: '1' }, 1)
+      expect(start.kernels).toEqual([...NATIVE_CONV_KERNELS])
+      expect(start.note).toMatch(/^\+ oneDNN native conv kernels \(Conv2D, FusedConv2D, Conv2DBackpropInput, Conv2DBackpropFilter\) on \d+ threads? \(OMP_NUM_THREADS=1\)$/)
+      expect(tf.getKernel(NATIVE_BATCH_NORM, 'wasm')).toBeUndefined()
+      calls.forward = 0
+      const run = trainPass([2, 3, 4, 5])
+      expect(calls.forward).toBe(0) // the layer's own code, on wasm's kernels
+      expect(run.y.length).toBe(120)
+    } finally {
+      unregisterNativeConvKernels()
+      registerNativeConvKernels(counting!)
+    }
+    expect(tf.getKernel(NATIVE_BATCH_NORM, 'wasm')).toBeDefined()
   })
 })
