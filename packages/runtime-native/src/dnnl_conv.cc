@@ -155,8 +155,8 @@ void Run(int op, const Geometry& g, float* a, float* b, float* out, int fuse = k
 // statistics' own dependence on x included. Keyed by N, H, W, C and epsilon's bits.
 //
 // Always on one thread: oneDNN's JIT batch norm joins its threads with spinning barriers between its passes,
-// and on a busy machine a descheduled thread left the other spinning — 2 threads took 10× the time of one
-// (a U-Net step's 36 batch-norm passes, 8 ms on one thread, took 100+ ms). The passes are memory-bound
+// and on a busy machine a descheduled thread left the other spinning: a U-Net step's 36 batch-norm passes
+// took 390 ms CPU on 2 threads against 64 on one (load average 8 on 2 cores). The passes are memory-bound
 // anyway. Plans are made and run under the same thread count, which sizes oneDNN's per-thread scratchpad.
 class OneThread {
  public:
