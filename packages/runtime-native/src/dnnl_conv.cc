@@ -372,15 +372,22 @@ napi_value BatchNormBackward(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// Element-wise loops compiled once per vector width, the widest the CPU has picked when the addon loads (GCC's
+// function multi-versioning, ELF only); elsewhere (clang, macOS) one build at the compiler's baseline.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__ELF__)
+#define WIDEST_VECTORS __attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3")))
+#else
+#define WIDEST_VECTORS
+#endif
+
 // ReLU and its gradient as the wasm kernels compute them (y = x <= 0 ? 0 : x, so −0 gives +0 and NaN stays
-// NaN; dx = x > 0 ? dy : 0), one thread: memory-bound passes, compiled for the widest
-// vectors the CPU has (GCC picks the clone at load time).
-__attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3")))
+// NaN; dx = x > 0 ? dy : 0), one thread: memory-bound passes.
+WIDEST_VECTORS
 void ReluLoop(const float* x, float* y, size_t n) {
   for (size_t i = 0; i < n; i++) y[i] = x[i] <= 0.f ? 0.f : x[i];
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3")))
+WIDEST_VECTORS
 void ReluGradLoop(const float* dy, const float* x, float* dx, size_t n) {
   for (size_t i = 0; i < n; i++) dx[i] = x[i] > 0.f ? dy[i] : 0.f;
 }
@@ -417,7 +424,7 @@ napi_value ReluGrad(napi_env env, napi_callback_info info) {
 // Per-channel bias add and per-channel sums over channels-last data (the bias of a transposed convolution,
 // forward and gradient): tfjs's broadcast Add and Sum over all axes but the last took 4–5× the time of a plain
 // pass on the wasm backend.
-__attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3")))
+WIDEST_VECTORS
 void BiasAddLoop(const float* x, const float* bias, float* y, size_t rows, size_t channels) {
   for (size_t r = 0; r < rows; r++) {
     const float* xr = x + r * channels;
@@ -427,7 +434,7 @@ void BiasAddLoop(const float* x, const float* bias, float* y, size_t rows, size_
 }
 
 // Sums in double per channel: as close to the exact sum as float32 output allows, whatever the order.
-__attribute__((target_clones("avx512f", "avx2", "default"), optimize("O3")))
+WIDEST_VECTORS
 void ChannelSumsLoop(const float* x, double* acc, size_t rows, size_t channels) {
   for (size_t r = 0; r < rows; r++) {
     const float* xr = x + r * channels;
