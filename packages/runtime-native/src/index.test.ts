@@ -93,6 +93,86 @@ describe.skipIf(addon === null)('the oneDNN addon', () => {
     expect(() => addon!.conv(1, random(y.length, 8), w, new Float32Array(x.length), geometry, bias, false)).toThrow(/forward\) only/)
   })
 
+  it('normalizes a batch in training mode and gives its gradients (x through the statistics, scale, shift)', () => {
+    // Odd sizes and a channel count that is no multiple of oneDNN's vector width.
+    for (const shape of [[2, 3, 5, 7], [3, 4, 5, 16], [1, 1, 9, 33]] as const) {
+      const [n, h, w, c] = shape
+      const m = n * h * w
+      const eps = 1e-3
+      const x = random(m * c, 11).map((v, i) => 3 * v + (i % c) * 0.25)
+      const scale = random(c, 12).map((v) => v + 1)
+      const shift = random(c, 13)
+      const y = new Float32Array(m * c)
+      const mean = new Float32Array(c)
+      const variance = new Float32Array(c)
+      addon!.batchNormForward(x, scale, shift, y, mean, variance, shape, eps)
+      const dy = random(m * c, 14)
+      const dx = new Float32Array(m * c)
+      const dscale = new Float32Array(c)
+      const dshift = new Float32Array(c)
+      addon!.batchNormBackward(x, dy, mean, variance, scale, dx, dscale, dshift, shape, eps)
+      for (let k = 0; k < c; k++) {
+        let mu = 0
+        for (let i = 0; i < m; i++) mu += x[i * c + k]! / m
+        let v = 0
+        for (let i = 0; i < m; i++) v += (x[i * c + k]! - mu) ** 2 / m
+        expect(mean[k]).toBeCloseTo(mu, 5)
+        expect(variance[k]).toBeCloseTo(v, 5)
+        const r = 1 / Math.sqrt(v + eps)
+        let sumDy = 0
+        let sumDyXhat = 0
+        for (let i = 0; i < m; i++) {
+          const xhat = (x[i * c + k]! - mu) * r
+          expect(y[i * c + k]).toBeCloseTo(scale[k]! * xhat + shift[k]!, 5)
+          sumDy += dy[i * c + k]!
+          sumDyXhat += dy[i * c + k]! * xhat
+        }
+        expect(dshift[k]).toBeCloseTo(sumDy, 5)
+        expect(dscale[k]).toBeCloseTo(sumDyXhat, 5)
+        for (let i = 0; i < m; i++) {
+          const xhat = (x[i * c + k]! - mu) * r
+          expect(dx[i * c + k]).toBeCloseTo(scale[k]! * r * (dy[i * c + k]! - sumDy / m - (xhat * sumDyXhat) / m), 4)
+        }
+      }
+    }
+    const small = new Float32Array(4)
+    expect(() => addon!.batchNormForward(small, small, small, small, small, small, [1, 2, 2, 2], 1e-3)).toThrow(/as large as the shape/)
+    expect(() => addon!.batchNormForward(small, small, small, small, small, small, [1, 1, 1, 4], 0)).toThrow(/epsilon > 0/)
+  })
+
+  it('runs ReLU and its gradient as tfjs’s wasm kernels do, NaN and −0 included', () => {
+    const x = Float32Array.from([-2, -0, 0, 1.5, NaN, Infinity, -Infinity, 1e-45, -1e-45, 7, -7, 0.25, -0.5, 3, -3, 2, 9])
+    const dy = Float32Array.from(x, (_, i) => i - 8)
+    const y = new Float32Array(x.length)
+    const dx = new Float32Array(x.length)
+    addon!.relu(x, y)
+    addon!.reluGrad(dy, x, dx)
+    const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(a).buffer))
+    expect(bits(y)).toEqual(bits(Array.from(x, (v) => (v <= 0 ? 0 : v))))
+    expect(bits(dx)).toEqual(bits(Array.from(x, (v, i) => (v > 0 ? dy[i]! : 0))))
+    expect(() => addon!.relu(x.subarray(1), y)).toThrow(/at least as long/)
+  })
+
+  it('adds a per-channel bias and sums per channel over channels-last rows', () => {
+    for (const channels of [1, 3, 16, 19]) {
+      const rows = 37
+      const x = random(rows * channels, channels)
+      const bias = random(channels, 50 + channels)
+      const y = new Float32Array(x.length)
+      addon!.biasAdd(x, bias, y)
+      expect(Array.from(y)).toEqual(Array.from(x, (v, i) => Math.fround(v + bias[i % channels]!)))
+      const sums = new Float32Array(channels)
+      addon!.channelSums(x, sums)
+      for (let c = 0; c < channels; c++) {
+        let s = 0
+        for (let r = 0; r < rows; r++) s += x[r * channels + c]!
+        expect(sums[c]).toBeCloseTo(s, 5)
+      }
+    }
+    expect(() => addon!.biasAdd(new Float32Array(5), new Float32Array(2), new Float32Array(5))).toThrow(/multiple of bias/)
+    expect(() => addon!.channelSums(new Float32Array(5), new Float32Array(2))).toThrow(/multiple of out/)
+  })
+
   it('names its kernel, sets its threads, and rejects bad arguments', () => {
     expect(addon!.implementation(0, geometry)).toMatch(/\w/)
     const before = addon!.threads()

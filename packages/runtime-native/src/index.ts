@@ -3,7 +3,8 @@ import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 
 /**
- * The oneDNN convolution addon. Activations are NHWC and filters HWIO float32 (tfjs's layouts), in typed
+ * The oneDNN addon: convolutions, training-mode batch normalization, ReLU, and per-channel bias adds and
+ * sums. Activations are NHWC and filters HWIO float32 (tfjs's layouts), in typed
  * arrays the caller owns — views of the tfjs wasm heap included, also when that heap is a SharedArrayBuffer —
  * so nothing is copied on the way in or out.
  */
@@ -25,6 +26,46 @@ export interface NativeConv {
     bias?: Float32Array | null,
     relu?: boolean,
   ): void
+  /**
+   * Batch normalization in training mode over N, H and W of an NHWC tensor of `shape` `[N, H, W, C]`:
+   * `y = scale · (x − mean) / √(variance + epsilon) + shift`, with the batch's mean and biased variance (the
+   * mean of squared deviations, as tfjs's `moments` computes it) written to `mean` and `variance`.
+   * Throws when a buffer is smaller than the shape needs.
+   */
+  batchNormForward(
+    x: Float32Array,
+    scale: Float32Array,
+    shift: Float32Array,
+    y: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    shape: readonly number[],
+    epsilon: number,
+  ): void
+  /**
+   * The gradients of {@link NativeConv.batchNormForward}'s `y` for `dy`: `dx` (through the batch's mean and
+   * variance too), `dscale` and `dshift`, from the forward pass's `mean` and `variance`.
+   */
+  batchNormBackward(
+    x: Float32Array,
+    dy: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    scale: Float32Array,
+    dx: Float32Array,
+    dscale: Float32Array,
+    dshift: Float32Array,
+    shape: readonly number[],
+    epsilon: number,
+  ): void
+  /** `y = x <= 0 ? 0 : x` over `y`'s length (as tfjs's wasm ReLU: −0 gives +0, NaN stays NaN), one pass on one thread. */
+  relu(x: Float32Array, y: Float32Array): void
+  /** `dx = x > 0 ? dy : 0` over `dx`'s length (the ReLU's input gradient as tfjs defines it). */
+  reluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array): void
+  /** `y[i] = x[i] + bias[i mod C]` over `y`'s length, `C` = `bias.length` (a channels-last bias add). */
+  biasAdd(x: Float32Array, bias: Float32Array, y: Float32Array): void
+  /** `out[c]` = the sum of `x[r · C + c]` over every row `r`, `C` = `out.length`, accumulated in double. */
+  channelSums(x: Float32Array, out: Float32Array): void
   /** oneDNN's name for the kernel it picks for `op` on `geometry` (e.g. `brgconv:avx512_core`). */
   implementation(op: 0 | 1 | 2, geometry: readonly number[]): string
   /** Sets the number of threads oneDNN's convolutions use (OpenMP; process-wide). */

@@ -12,6 +12,10 @@ import {
 import { convGeometry } from '../kernels/conv-geometry'
 import { disposeInfo, heapF32, type WasmBackendLike } from '../kernels/wasm-backend'
 
+import { hasNativeBatchNorm, registerNativeBatchNorm, unregisterNativeBatchNorm, type NativeBatchNormAddon } from './native-batch-norm'
+import { hasNativeChannelOps, registerNativeChannelOps, unregisterNativeChannelOps, type NativeChannelAddon } from './native-channel-ops'
+import { hasNativeRelu, registerNativeRelu, unregisterNativeRelu, type NativeReluAddon } from './native-relu'
+
 /**
  * What @unet/runtime needs from `@unet/runtime-native`'s addon (restated here so that this package's types
  * never name the optional package).
@@ -20,6 +24,12 @@ export interface NativeConvAddon {
   conv(op: 0 | 1 | 2, a: Float32Array, b: Float32Array, out: Float32Array, geometry: readonly number[], bias?: Float32Array | null, relu?: boolean): void
   setThreads?(n: number): void
   threads?(): number
+  batchNormForward?: NativeBatchNormAddon['batchNormForward']
+  batchNormBackward?: NativeBatchNormAddon['batchNormBackward']
+  relu?: NativeReluAddon['relu']
+  reluGrad?: NativeReluAddon['reluGrad']
+  biasAdd?: NativeChannelAddon['biasAdd']
+  channelSums?: NativeChannelAddon['channelSums']
 }
 
 /** The wasm kernels {@link registerNativeConvKernels} replaces. */
@@ -59,6 +69,8 @@ function nativeCase(attrs: NamedAttrMap, inputs: TensorInfo[]): boolean {
  * `initBackend` may run more than once in a process.
  */
 let registeredWith: NativeConvAddon | null = null
+/** What {@link registerNativeConvKernels} registered with it. */
+let registeredNames: string[] = []
 
 /**
  * Replaces the wasm backend's `Conv2D`, `FusedConv2D` (with a per-channel bias and a ReLU or no activation,
@@ -68,8 +80,15 @@ let registeredWith: NativeConvAddon | null = null
  * geometry oneDNN rejects goes to the kernel registered before, so call this after
  * {@link registerWasmTrainingKernels} — `initBackend` does both when it picks wasm.
  *
+ * When the addon also has oneDNN's batch norm (builds from issue 18 on), tfjs-layers' `BatchNormalization`
+ * layers train through it as well: one forward kernel (`UnetNativeBatchNorm`: the batch's statistics and the
+ * normalized output) and one backward pass, instead of tfjs's moments and about ten full-size kernels; and
+ * `Relu` and its gradient, per-channel bias `Add`s and `Sum`s over all axes but the last run as the addon's
+ * single-pass loops.
+ *
  * @param addon - the addon, as `loadNativeConv()` of `@unet/runtime-native` returns it
- * @returns the names of the kernels replaced
+ * @returns the names of the kernels replaced, then the batch-norm, ReLU and per-channel ones
+ *   (`UnetNativeBatchNorm`, `UnetNativeBatchNormGrad`, `Relu`, `UnetReluGrad`, `Add`, `Sum`)
  * @example
  * ```ts
  * import { loadNativeConv } from '@unet/runtime-native'
@@ -77,11 +96,11 @@ let registeredWith: NativeConvAddon | null = null
  *
  * registerWasmTrainingKernels()
  * const addon = loadNativeConv()
- * if (addon) registerNativeConvKernels(addon) // ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter']
+ * if (addon) registerNativeConvKernels(addon) // ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'UnetNativeBatchNorm', …]
  * ```
  */
 export function registerNativeConvKernels(addon: NativeConvAddon): string[] {
-  if (registeredWith === addon) return [...NATIVE_CONV_KERNELS]
+  if (registeredWith === addon) return [...registeredNames]
   if (registeredWith !== null) unregisterNativeConvKernels()
   const replaced: KernelConfig[] = []
   for (const name of NATIVE_CONV_KERNELS) {
@@ -159,7 +178,13 @@ export function registerNativeConvKernels(addon: NativeConvAddon): string[] {
   }
   previousKernels = replaced
   registeredWith = addon
-  return [...NATIVE_CONV_KERNELS]
+  registeredNames = [
+    ...NATIVE_CONV_KERNELS,
+    ...(hasNativeBatchNorm(addon) ? registerNativeBatchNorm(addon) : []),
+    ...(hasNativeRelu(addon) ? registerNativeRelu(addon) : []),
+    ...(hasNativeChannelOps(addon) ? registerNativeChannelOps(addon) : []),
+  ]
+  return [...registeredNames]
 }
 
 let previousKernels: KernelConfig[] = []
@@ -167,7 +192,7 @@ let previousKernels: KernelConfig[] = []
 /**
  * Puts back the kernels {@link registerNativeConvKernels} replaced (for tests and benchmarks that compare).
  *
- * @returns the names of the kernels restored (empty when none were replaced)
+ * @returns the names of the kernels restored and removed (empty when none were registered)
  * @example
  * ```ts
  * import { unregisterNativeConvKernels } from '@unet/runtime'
@@ -183,5 +208,10 @@ export function unregisterNativeConvKernels(): string[] {
   }
   previousKernels = []
   registeredWith = null
-  return [...NATIVE_CONV_KERNELS]
+  unregisterNativeBatchNorm()
+  unregisterNativeRelu()
+  unregisterNativeChannelOps()
+  const names = registeredNames
+  registeredNames = []
+  return names
 }

@@ -1,4 +1,4 @@
-import { registerNativeConvKernels, type NativeConvAddon } from './native-conv-kernels'
+import { NATIVE_CONV_KERNELS, registerNativeConvKernels, type NativeConvAddon } from './native-conv-kernels'
 
 /** The optional package that holds the oneDNN addon. */
 export const NATIVE_PACKAGE = '@unet/runtime-native'
@@ -56,7 +56,10 @@ export async function startNativeConv(
     }
     const actual = addon.threads?.() ?? threads
     const kernels = registerNativeConvKernels(addon)
-    return { kernels, threads: actual, note: `+ oneDNN native conv kernels (${kernels.join(', ')}) on ${actual} thread${actual === 1 ? '' : 's'} (${threadNote})` }
+    const conv = kernels.filter((k) => (NATIVE_CONV_KERNELS as readonly string[]).includes(k))
+    const others = kernels.filter((k) => !conv.includes(k))
+    const more = others.length > 0 ? ` and batch norm, ReLU and per-channel kernels (${others.join(', ')})` : ''
+    return { kernels, threads: actual, note: `+ oneDNN native conv kernels (${conv.join(', ')})${more} on ${actual} thread${actual === 1 ? '' : 's'} (${threadNote})` }
   } catch (error) {
     return { kernels: [], threads: 0, note: `no native conv kernels (${NATIVE_PACKAGE} failed: ${String((error as Error)?.message ?? error).split('\n')[0]})` }
   }
