@@ -9,6 +9,7 @@ import {
 import { WasmKernelError } from './errors'
 
 import { convGeometry } from './conv-geometry'
+import { gemmCalls, gemmLoops, gemmThreads, runGemm, type GemmJob } from './gemm'
 import { simdLoops } from './simd'
 import { aliasInfo, disposeAlias, disposeInfo, heapF32, runWasmKernel, type WasmBackendLike } from './wasm-backend'
 
@@ -84,7 +85,21 @@ function stride1FilterGrad(
 
   const dw = backend.makeOutput([filterHeight, filterWidth, ci, co], 'float32')
   const xTOffset = offsetOf(backend, xT)
-  for (let kh = 0; kh < filterHeight; kh++) {
+  const gemm = co % 4 === 0 ? gemmLoops(backend) : null
+  if (gemm !== null) {
+    // Our GEMM on this thread and the helpers: the taps (and, for few taps, column groups) shared out.
+    const dwOffset = offsetOf(backend, dw)
+    const dyPadOffset = offsetOf(backend, dyPad)
+    const jobs: GemmJob[] = []
+    for (let kh = 0; kh < filterHeight; kh++) {
+      for (let kw = 0; kw < filterWidth; kw++) {
+        const tap = kh * filterWidth + kw
+        jobs.push({ a: xTOffset + (kh * frameW + kw) * 4, lda: rowLength * 4, b: dyPadOffset, ldb: co * 4, c: dwOffset + tap * ci * co * 4, ldc: co * 4, m: ci, n: co, k: rowLength })
+      }
+    }
+    runGemm(backend, gemm, gemmCalls(false, jobs, gemmThreads(backend) > 1 ? 2 : 1))
+  }
+  for (let kh = 0; kh < (gemm === null ? filterHeight : 0); kh++) {
     for (let kw = 0; kw < filterWidth; kw++) {
       const view = aliasInfo(backend, xTOffset + (kh * frameW + kw) * 4, [ci, rowLength])
       const prod = runWasmKernel('BatchMatMul', backend, { a: view, b: dyPad }, { transposeA: false, transposeB: false })

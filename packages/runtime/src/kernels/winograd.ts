@@ -2,6 +2,7 @@ import { FusedConv2D, type FusedConv2DAttrs, type KernelConfig, type KernelFunc,
 
 import { convGeometry } from './conv-geometry'
 import { WasmKernelError } from './errors'
+import { GEMM_MR, gemmBody, gemmCalls, gemmLoops, gemmThreads, gemmUsesFma, runGemm, type GemmJob } from './gemm'
 import { defineLoopModule, parallelTarget, runParallel } from './parallel'
 import { instantiateLoops, simdLoops, simdParallel, withScratch } from './simd'
 import { aliasInfo, disposeAlias, disposeInfo, heapF32, stockKernel, type KernelArgs, type WasmBackendLike } from './wasm-backend'
@@ -11,6 +12,10 @@ import {
   block,
   body,
   brIf,
+  call,
+  divU,
+  remU,
+  mul,
   end,
   eqz,
   fadd,
@@ -55,6 +60,13 @@ interface WinogradLoops {
   /** One row of `tiles` tiles, from M at m + ξ·plane into the two output rows at out and out + rowStride. */
   outputTransform(m: number, plane: number, out: number, rowStride: number, tiles: number, c4: number, bias: number): void
   outputTransformRelu(m: number, plane: number, out: number, rowStride: number, tiles: number, c4: number, bias: number): void
+  /** The GEMM of `gemm.ts` (`nn`, 4-row blocks), for the fused loop. */
+  gemm(...args: number[]): void
+  /**
+   * `count` blocks of `rows` tile rows from block `first` on, each through all three steps while it is in
+   * cache: input transform into V, the 16 products V[ξ] · U[ξ] into M, output transform (see {@link fusedCall}).
+   */
+  fused(...args: number[]): void
 }
 
 const fmax = [0xfd, ...uleb(233)] // f32x4.max
@@ -196,10 +208,64 @@ function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
     { name: 'inputTransform', params: 6, body: input },
     { name: 'outputTransform', params: 7, body: output(false) },
     { name: 'outputTransformRelu', params: 7, body: output(true) },
+    { name: 'gemm', params: 11, body: gemmBody(GEMM_MR, false, gemmUsesFma()) },
+    { name: 'fused', params: 20, body: fusedBody() },
   ])
 }
 
-const WINOGRAD_MODULE = defineLoopModule(['filterTransform', 'inputTransform', 'outputTransform', 'outputTransformRelu'], moduleBytes)
+/**
+ * fused(pBase 0, pRowStride 1, pImageStride 2, pBlockStride 3, outBase 4, outRowStride 5, outImageStride 6,
+ * outBlockStride 7, blocksPerImage 8, first 9, count 10, tw 11, rows 12, ci 13, co 14, u 15, v 16, m 17,
+ * bias 18, relu 19): blocks of `rows` tile rows of one image (M = rows · tw tiles, a multiple of 4), V and M
+ * in this call's own scratch, so that they stay in cache between the three steps.
+ */
+function fusedBody(): number[] {
+  const [b, pRow, oRow, r, xi, tiles, planeV, planeM, vRow, mRow] = [20, 21, 22, 23, 24, 25, 26, 27, 28, 29]
+  const outArgs = [...get(mRow), ...get(planeM), ...get(oRow), ...get(5), ...get(11), ...get(14), ...i32(2), ...[0x76], ...get(18)]
+  const code = [
+    ...get(11), ...get(12), ...mul, ...set(tiles),
+    ...get(tiles), ...get(13), ...mul, ...i32(2), ...shl, ...set(planeV),
+    ...get(tiles), ...get(14), ...mul, ...i32(2), ...shl, ...set(planeM),
+    ...block, ...get(10), ...eqz, ...brIf(0),
+    ...get(9), ...set(b),
+    ...loop,
+    // Pointers of block b: image b / blocksPerImage, block row b % blocksPerImage.
+    ...get(0), ...get(b), ...get(8), ...divU, ...get(2), ...mul, ...add, ...get(b), ...get(8), ...remU, ...get(3), ...mul, ...add, ...set(pRow),
+    ...get(4), ...get(b), ...get(8), ...divU, ...get(6), ...mul, ...add, ...get(b), ...get(8), ...remU, ...get(7), ...mul, ...add, ...set(oRow),
+    // Input transform, tile row by tile row (patch rows 2 apart).
+    ...get(16), ...set(vRow), ...get(pRow), ...set(pRow), ...get(12), ...set(r),
+    ...loop,
+    ...get(pRow), ...get(1), ...get(vRow), ...get(planeV), ...get(11), ...get(13), ...i32(2), ...[0x76], ...call(1),
+    ...get(pRow), ...get(1), ...i32(1), ...shl, ...add, ...set(pRow),
+    ...get(vRow), ...get(11), ...get(13), ...mul, ...i32(2), ...shl, ...add, ...set(vRow),
+    ...get(r), ...i32(1), ...sub, ...tee(r), ...brIf(0),
+    ...end,
+    // The 16 products.
+    ...i32(0), ...set(xi),
+    ...loop,
+    ...get(16), ...get(xi), ...get(planeV), ...mul, ...add, ...get(13), ...i32(2), ...shl,
+    ...get(15), ...get(xi), ...get(13), ...mul, ...get(14), ...mul, ...i32(2), ...shl, ...add, ...get(14), ...i32(2), ...shl,
+    ...get(17), ...get(xi), ...get(planeM), ...mul, ...add, ...get(14), ...i32(2), ...shl,
+    ...get(tiles), ...i32(2), ...[0x76], ...get(14), ...get(13), ...get(13), ...i32(0),
+    ...call(4),
+    ...get(xi), ...i32(1), ...add, ...tee(xi), ...i32(16), ...[0x49], ...brIf(0),
+    ...end,
+    // Output transform, tile row by tile row (output rows 2 apart).
+    ...get(17), ...set(mRow), ...get(12), ...set(r),
+    ...loop,
+    ...get(19), ...[0x04, 0x40], ...outArgs, ...call(3), ...[0x05], ...outArgs, ...call(2), ...end,
+    ...get(oRow), ...get(5), ...i32(1), ...shl, ...add, ...set(oRow),
+    ...get(mRow), ...get(11), ...get(14), ...mul, ...i32(2), ...shl, ...add, ...set(mRow),
+    ...get(r), ...i32(1), ...sub, ...tee(r), ...brIf(0),
+    ...end,
+    ...get(b), ...i32(1), ...add, ...set(b),
+    ...get(10), ...i32(1), ...sub, ...tee(10), ...brIf(0),
+    ...end, ...end,
+  ]
+  return body([[10, I32]], code)
+}
+
+export const WINOGRAD_MODULE = defineLoopModule(['filterTransform', 'inputTransform', 'outputTransform', 'outputTransformRelu', 'gemm', 'fused'], moduleBytes)
 
 const instances = new WeakMap<object, WinogradLoops | null>()
 
@@ -239,6 +305,43 @@ const offsetOf = (backend: WasmBackendLike, info: TensorInfo) => backend.dataIdM
 const idOf = (backend: WasmBackendLike, info: TensorInfo) => backend.dataIdMap.get(info.dataId)!.id
 const shapeBytes = (shape: number[]) => new Uint8Array(new Int32Array(shape).buffer)
 
+/** M[ξ] = V[ξ] · U[ξ] for the 16 positions, as 16 XNNPACK GEMMs (where our GEMM cannot run). */
+function xnnpackProducts(backend: WasmBackendLike, vOff: number, uOff: number, mOff: number, tiles: number, ci: number, co: number): void {
+  const matMul = rawBatchMatMul(backend)
+  const aShape = shapeBytes([1, tiles, ci])
+  const bShape = shapeBytes([1, ci, co])
+  for (let k = 0; k < 16; k++) {
+    const a = aliasInfo(backend, vOff + k * tiles * ci * 4, [1, tiles, ci])
+    const b = aliasInfo(backend, uOff + k * ci * co * 4, [1, ci, co])
+    const c = aliasInfo(backend, mOff + k * tiles * co * 4, [1, tiles, co])
+    try {
+      matMul(idOf(backend, a), aShape, 3, idOf(backend, b), bShape, 3, 0, 0, idOf(backend, c))
+    } finally {
+      disposeAlias(backend, a)
+      disposeAlias(backend, b)
+      disposeAlias(backend, c)
+    }
+  }
+}
+
+/** Internal switches of the fused loop: on or off, and the most tiles of one block. */
+export const fusedTuning = { enabled: true, targetTiles: 256 }
+
+/**
+ * Blocks for the fused loop: `rows` tile rows of one image (a divisor of the tile rows, M = rows · tw tiles a
+ * multiple of 4, V of a block near 256 KB), and one call per thread; null where no such block exists or our
+ * GEMM cannot run (the three steps then run one after the other over all tiles).
+ */
+function fusedPlan(backend: WasmBackendLike, loops: WinogradLoops, n: number, th: number, tw: number, ci: number): { rows: number; tiles: number; calls: number } | null {
+  if (!fusedTuning.enabled || gemmLoops(backend) === null || typeof loops.fused !== 'function') return null
+  const target = Math.max(64, Math.min(fusedTuning.targetTiles, Math.floor(8192 / ci)))
+  let rows = 0
+  for (let r = 1; r <= th; r++) if (th % r === 0 && (r * tw) % GEMM_MR === 0 && (rows === 0 || r * tw <= target)) rows = r
+  if (rows === 0) return null
+  const blocks = (n * th) / rows
+  return { rows, tiles: rows * tw, calls: Math.max(1, Math.min(blocks, gemmThreads(backend))) }
+}
+
 /**
  * y = conv(x, filter, 3 × 3, stride 1, pad 1) (+ bias) (then ReLU), x [N, H, W, C_in] with H and W even,
  * channels divisible by 4. The caller checks the case.
@@ -259,8 +362,10 @@ export function winogradConv3x3(
   const pw = w + 2
   const padded = backend.makeOutput([n, h + 2, pw, ci], 'float32')
   const u = backend.makeOutput([16, ci, co], 'float32')
-  const v = backend.makeOutput([16, tiles, ci], 'float32')
-  const m = backend.makeOutput([16, tiles, co], 'float32')
+  const plan = fusedPlan(backend, loops, n, th, tw, ci)
+  // Fused: V and M of one block per call (each call is one thread's share); otherwise of every tile.
+  const v = backend.makeOutput(plan === null ? [16, tiles, ci] : [plan.calls, 16, plan.tiles, ci], 'float32')
+  const m = backend.makeOutput(plan === null ? [16, tiles, co] : [plan.calls, 16, plan.tiles, co], 'float32')
   const out = backend.makeOutput([n, h, w, co], 'float32')
   try {
     return withScratch(backend, bias === null ? co : 4, (zeros) => {
@@ -285,6 +390,25 @@ export function winogradConv3x3(
       for (let k = 0; k < n4; k += chunk) filterCalls.push([fOff + k * 16, uOff + k * 16, ci * co * 4, Math.min(chunk, n4 - k)])
       parallel(backend, loops, 'filterTransform', filterCalls)
       const vOff = offsetOf(backend, v)
+      const mOff = offsetOf(backend, m)
+      const outOff = offsetOf(backend, out)
+      const biasOff = bias === null ? zeros : offsetOf(backend, bias)
+      if (plan !== null) {
+        const blocksPerImage = th / plan.rows
+        const blocks = n * blocksPerImage
+        const per = Math.ceil(blocks / plan.calls)
+        const calls: number[][] = []
+        for (let k = 0; k * per < blocks; k++) {
+          calls.push([
+            pOff, pw * ci * 4, (h + 2) * pw * ci * 4, 2 * plan.rows * pw * ci * 4,
+            outOff, w * co * 4, h * w * co * 4, 2 * plan.rows * w * co * 4,
+            blocksPerImage, k * per, Math.min(per, blocks - k * per), tw, plan.rows, ci, co,
+            uOff, vOff + k * 16 * plan.tiles * ci * 4, mOff + k * 16 * plan.tiles * co * 4, biasOff, relu ? 1 : 0,
+          ])
+        }
+        parallel(backend, loops, 'fused', calls)
+        return out
+      }
       const inputCalls: number[][] = []
       for (let img = 0; img < n; img++) {
         for (let ty = 0; ty < th; ty++) {
@@ -292,24 +416,16 @@ export function winogradConv3x3(
         }
       }
       parallel(backend, loops, 'inputTransform', inputCalls)
-      const mOff = offsetOf(backend, m)
-      const matMul = rawBatchMatMul(backend)
-      const aShape = shapeBytes([1, tiles, ci])
-      const bShape = shapeBytes([1, ci, co])
-      for (let k = 0; k < 16; k++) {
-        const a = aliasInfo(backend, vOff + k * tiles * ci * 4, [1, tiles, ci])
-        const b = aliasInfo(backend, uOff + k * ci * co * 4, [1, ci, co])
-        const c = aliasInfo(backend, mOff + k * tiles * co * 4, [1, tiles, co])
-        try {
-          matMul(idOf(backend, a), aShape, 3, idOf(backend, b), bShape, 3, 0, 0, idOf(backend, c))
-        } finally {
-          disposeAlias(backend, a)
-          disposeAlias(backend, b)
-          disposeAlias(backend, c)
+      const gemm = gemmLoops(backend)
+      if (gemm !== null) {
+        const jobs: GemmJob[] = []
+        for (let k = 0; k < 16; k++) {
+          jobs.push({ a: vOff + k * tiles * ci * 4, lda: ci * 4, b: uOff + k * ci * co * 4, ldb: co * 4, c: mOff + k * tiles * co * 4, ldc: co * 4, m: tiles, n: co, k: ci })
         }
+        runGemm(backend, gemm, gemmCalls(false, jobs))
+      } else {
+        xnnpackProducts(backend, vOff, uOff, mOff, tiles, ci, co)
       }
-      const outOff = offsetOf(backend, out)
-      const biasOff = bias === null ? zeros : offsetOf(backend, bias)
       const outputCalls: number[][] = []
       for (let img = 0; img < n; img++) {
         for (let ty = 0; ty < th; ty++) {
