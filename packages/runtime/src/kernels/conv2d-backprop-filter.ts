@@ -9,7 +9,7 @@ import {
 import { WasmKernelError } from './errors'
 
 import { convGeometry } from './conv-geometry'
-import { gemmCalls, gemmLoops, gemmThreads, runGemm, type GemmJob } from './gemm'
+import { gemmCalls, gemmLoops, gemmThreads, runGemm } from './gemm'
 import { simdLoops } from './simd'
 import { aliasInfo, disposeAlias, disposeInfo, heapF32, runWasmKernel, type WasmBackendLike } from './wasm-backend'
 
@@ -87,17 +87,15 @@ function stride1FilterGrad(
   const xTOffset = offsetOf(backend, xT)
   const gemm = co % 4 === 0 ? gemmLoops(backend) : null
   if (gemm !== null) {
-    // Our GEMM on this thread and the helpers: the taps (and, for few taps, column groups) shared out.
-    const dwOffset = offsetOf(backend, dw)
-    const dyPadOffset = offsetOf(backend, dyPad)
-    const jobs: GemmJob[] = []
-    for (let kh = 0; kh < filterHeight; kh++) {
-      for (let kw = 0; kw < filterWidth; kw++) {
-        const tap = kh * filterWidth + kw
-        jobs.push({ a: xTOffset + (kh * frameW + kw) * 4, lda: rowLength * 4, b: dyPadOffset, ldb: co * 4, c: dwOffset + tap * ci * co * 4, ldc: co * 4, m: ci, n: co, k: rowLength })
-      }
-    }
-    runGemm(backend, gemm, gemmCalls(false, jobs, gemmThreads(backend) > 1 ? 2 : 1))
+    // Our GEMM on this thread and the helpers, each with a share of dW's rows or columns for all taps; each
+    // chunk of xT and dyPad (about 512 KB together) serves all taps while it is in cache.
+    const job = { a: xTOffset, lda: rowLength * 4, b: offsetOf(backend, dyPad), ldb: co * 4, c: offsetOf(backend, dw), ldc: co * 4, m: ci, n: co, k: rowLength }
+    const kc = Math.max(64, Math.floor(131072 / (ci + co)))
+    const calls = gemmCalls(false, [job], gemmThreads(backend)).map(({ name, args }) => ({
+      name: `${name}Taps`,
+      args: [...args.slice(0, 9), kc, filterHeight, filterWidth, frameW, ci * co * 4],
+    }))
+    runGemm(backend, gemm, calls)
   }
   for (let kh = 0; kh < (gemm === null ? filterHeight : 0); kh++) {
     for (let kw = 0; kw < filterWidth; kw++) {

@@ -144,16 +144,56 @@ export function gemmBody(mr: number, transA: boolean, fma: boolean): number[] {
   return body([[i32Count, I32], [v128Count, V128]], code)
 }
 
-/** Export names in module order: nn, tn, then the remainder rows. */
-export const GEMM_NAMES = ['nn', 'tn', ...Array.from({ length: GEMM_MR - 1 }, (_, i) => [`nn${i + 1}`, `tn${i + 1}`]).flat()]
+const PLAIN_NAMES = ['nn', 'tn', ...Array.from({ length: GEMM_MR - 1 }, (_, i) => [`nn${i + 1}`, `tn${i + 1}`]).flat()]
+const TAPS_NAMES = ['nn', ...Array.from({ length: GEMM_MR - 1 }, (_, i) => `nn${i + 1}`)].map((n) => `${n}Taps`)
+
+/** Export names in module order: nn, tn, their remainder rows, then the tap loops over nn and its remainders. */
+export const GEMM_NAMES = [...PLAIN_NAMES, ...TAPS_NAMES]
+
+/**
+ * `*Taps(a, lda, b, ldb, c, ldc, mBlocks, n, k, kc, kh, kw, frameW, tapStride)`: for every tap (i, j) of a
+ * kh × kw filter, C + (i·kw + j)·tapStride = A′ · B with A′ the view of A shifted by i·frameW + j floats
+ * (the filter gradient over framed, channels-first inputs). K runs in chunks of `kc`, and each chunk of A and
+ * B serves all taps before the next is read, so the big operands are read from memory once, not once per tap.
+ */
+function tapsBody(callee: number): number[] {
+  const [k0, kEff, ti, tj, tap] = [14, 15, 16, 17, 18]
+  const code = [
+    ...block, ...get(8), ...eqz, ...brIf(0),
+    ...i32(0), ...set(k0),
+    ...loop,
+    ...get(8), ...get(k0), ...sub, ...get(9), ...get(8), ...get(k0), ...sub, ...get(9), ...LT_U, ...SELECT, ...set(kEff),
+    ...i32(0), ...set(ti), ...i32(0), ...set(tap),
+    ...loop,
+    ...i32(0), ...set(tj),
+    ...loop,
+    // nn(a + 4·(k0 + ti·frameW + tj), lda, b + k0·ldb, ldb, c + tap·tapStride, ldc, mBlocks, n, kEff, kEff, k0 ≠ 0)
+    ...get(0), ...get(k0), ...get(ti), ...get(12), ...mul, ...add, ...get(tj), ...add, ...i32(2), ...[0x74], ...add,
+    ...get(1),
+    ...get(2), ...get(k0), ...get(3), ...mul, ...add,
+    ...get(3),
+    ...get(4), ...get(tap), ...get(13), ...mul, ...add,
+    ...get(5), ...get(6), ...get(7), ...get(kEff), ...get(kEff), ...get(k0), ...i32(0), ...[0x47],
+    ...[0x10, ...uleb(callee)],
+    ...get(tap), ...i32(1), ...add, ...set(tap),
+    ...get(tj), ...i32(1), ...add, ...tee(tj), ...get(11), ...LT_U, ...brIf(0),
+    ...end,
+    ...get(ti), ...i32(1), ...add, ...tee(ti), ...get(10), ...LT_U, ...brIf(0),
+    ...end,
+    ...get(k0), ...get(9), ...add, ...tee(k0), ...get(8), ...LT_U, ...brIf(0),
+    ...end, ...end,
+  ]
+  return body([[5, I32]], code)
+}
 
 function moduleBytes(shared: boolean, fma: boolean): Uint8Array<ArrayBuffer> {
-  const fn = (name: string) => {
+  const plain = PLAIN_NAMES.map((name) => {
     const transA = name.startsWith('tn')
     const mr = name.length > 2 ? Number(name.slice(2)) : GEMM_MR
     return { name, params: 11, body: gemmBody(mr, transA, fma) }
-  }
-  return assemble(shared, GEMM_NAMES.map(fn))
+  })
+  const taps = TAPS_NAMES.map((name) => ({ name, params: 14, body: tapsBody(PLAIN_NAMES.indexOf(name.slice(0, -4))) }))
+  return assemble(shared, [...plain, ...taps])
 }
 
 /**

@@ -269,8 +269,11 @@ export const WINOGRAD_MODULE = defineLoopModule(['filterTransform', 'inputTransf
 
 const instances = new WeakMap<object, WinogradLoops | null>()
 
-/** Internal switches: off, or the smallest input channel count and largest tile count it takes on. */
-export const winogradTuning = { enabled: true, minChannels: 32, maxTiles: 16384 }
+/**
+ * Internal switches: off, or the smallest input channel count (fused, or not) and largest tile count (not
+ * fused) it takes on.
+ */
+export const winogradTuning = { enabled: true, minChannels: 32, maxTiles: 16384, minChannelsFused: 8 }
 
 function winogradLoops(backend: WasmBackendLike): WinogradLoops | null {
   // Only where the other SIMD loops run too (the padding uses them).
@@ -460,10 +463,15 @@ export function winogradCase(
   const [kh, kw, ci, co] = filter.shape as [number, number, number, number]
   const [n, h, w] = x.shape as [number, number, number, number]
   if (kh !== 3 || kw !== 3 || ci % 4 !== 0 || co % 4 !== 0 || h % 2 !== 0 || w % 2 !== 0) return null
-  if (ci < winogradTuning.minChannels || (n * h * w) / 4 > winogradTuning.maxTiles) return null
   const g = convGeometry(x.shape, filter.shape, attrs.strides, attrs.pad as never, attrs.dimRoundingMode as never)
   if (g.strideHeight !== 1 || g.strideWidth !== 1 || g.padTop !== 1 || g.padLeft !== 1 || g.outHeight !== h || g.outWidth !== w) return null
-  return winogradLoops(backend)
+  const loops = winogradLoops(backend)
+  if (loops === null) return null
+  // Fused, blocks stay in cache at any size; one step after the other over all tiles, V and M are full-size
+  // buffers, which pays only with more channels and fewer tiles.
+  const fused = fusedPlan(backend, loops, n, h / 2, w / 2, ci) !== null
+  if (fused ? ci < winogradTuning.minChannelsFused : ci < winogradTuning.minChannels || (n * h * w) / 4 > winogradTuning.maxTiles) return null
+  return loops
 }
 
 /**
