@@ -11,6 +11,7 @@ import { WasmKernelError } from './errors'
 import { convGeometry } from './conv-geometry'
 import { gemmCalls, gemmLoops, gemmThreads, runGemm } from './gemm'
 import { simdLoops } from './simd'
+import { winogradFilterGrad, winogradFilterGradCase } from './winograd'
 import { aliasInfo, disposeAlias, disposeInfo, heapF32, runWasmKernel, type WasmBackendLike } from './wasm-backend'
 
 /**
@@ -135,6 +136,8 @@ export function makeConv2DBackpropFilter(): KernelConfig {
       )
     }
     const g = convGeometry(x.shape, attrs.filterShape, attrs.strides, attrs.pad, attrs.dimRoundingMode)
+    const wino = winogradFilterGradCase(backend, x, dy, g)
+    if (wino !== null) return winogradFilterGrad(backend, wino, x, dy)
     if (g.strideHeight === 1 && g.strideWidth === 1) {
       return stride1FilterGrad(backend, x, dy, g.filterHeight, g.filterWidth, g.padTop, g.padLeft)
     }

@@ -222,8 +222,8 @@ export const GEMM_MODULE = defineLoopModule(GEMM_NAMES, (shared) => moduleBytes(
 
 const instances = new WeakMap<object, GemmLoops | null>()
 
-/** Internal switch: off sends the products back to XNNPACK. */
-export const gemmTuning = { enabled: true }
+/** Internal switch (off sends the products back to XNNPACK), and a count of products run, for the tests. */
+export const gemmTuning = { enabled: true, runs: 0 }
 
 /** The GEMM loops bound to this backend's memory, or null where they cannot run. */
 export function gemmLoops(backend: WasmBackendLike): GemmLoops | null {
@@ -294,6 +294,7 @@ export function gemmThreads(backend: WasmBackendLike): number {
  * (in order of first appearance); calls must write disjoint parts of C.
  */
 export function runGemm(backend: WasmBackendLike, loops: GemmLoops, calls: Array<{ name: string; args: number[] }>): void {
+  gemmTuning.runs++
   const target = parallelTarget(backend.wasm)
   const byName = new Map<string, number[][]>()
   for (const call of calls) {

@@ -4,7 +4,7 @@ import { convGeometry } from './conv-geometry'
 import { WasmKernelError } from './errors'
 import { GEMM_MR, gemmBody, gemmCalls, gemmLoops, gemmThreads, gemmUsesFma, runGemm, type GemmJob } from './gemm'
 import { defineLoopModule, parallelTarget, runParallel } from './parallel'
-import { instantiateLoops, simdLoops, simdParallel, withScratch } from './simd'
+import { instantiateLoops, simdLoops, simdParallel, withScratch, type SimdLoops } from './simd'
 import { aliasInfo, disposeAlias, disposeInfo, heapF32, stockKernel, type KernelArgs, type WasmBackendLike } from './wasm-backend'
 import {
   add,
@@ -67,6 +67,17 @@ interface WinogradLoops {
    * cache: input transform into V, the 16 products V[ξ] · U[ξ] into M, output transform (see {@link fusedCall}).
    */
   fused(...args: number[]): void
+  /** The `tn` GEMM of `gemm.ts` (C += Aᵀ · B), for the fused filter gradient. */
+  gemmTn(...args: number[]): void
+  /** One row of `tiles` 2 × 2 tiles of dy (rows `rowStride` bytes apart) into the 16 planes: A dy Aᵀ. */
+  dyTransform(dy: number, rowStride: number, out: number, plane: number, tiles: number, c4: number): void
+  /**
+   * n4 groups of 4 (ci, co) pairs: the sum of `parts` partial products (`partStride` bytes apart) at
+   * c + ξ·plane, back to the 9 taps of the filter gradient at dw + tap·plane: Gᵀ C G.
+   */
+  filterOutTransform(c: number, plane: number, partStride: number, parts: number, dw: number, n4: number): void
+  /** The filter gradient's counterpart of `fused`: input and dy transforms of a block, 16 products added to C. */
+  fusedGrad(...args: number[]): void
 }
 
 const fmax = [0xfd, ...uleb(233)] // f32x4.max
@@ -210,7 +221,133 @@ function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
     { name: 'outputTransformRelu', params: 7, body: output(true) },
     { name: 'gemm', params: 11, body: gemmBody(GEMM_MR, false, gemmUsesFma()) },
     { name: 'fused', params: 20, body: fusedBody() },
+    { name: 'gemmTn', params: 11, body: gemmBody(GEMM_MR, true, gemmUsesFma()) },
+    { name: 'dyTransform', params: 6, body: dyTransformBody() },
+    { name: 'filterOutTransform', params: 6, body: filterOutBody() },
+    { name: 'fusedGrad', params: 18, body: fusedGradBody() },
   ])
+}
+
+const fneg = [0xfd, ...uleb(225)] // f32x4.neg
+
+/**
+ * dyTransform(dy 0, rowStride 1, out 2, plane 3, tiles 4, c4 5): Ã = A d Aᵀ of each 2 × 2 tile d of dy, with
+ * A = [1 0; 1 1; 1 −1; 0 −1], to the 16 planes (the transpose of the forward output transform).
+ */
+function dyTransformBody(): number[] {
+  // i32 j 6, dp 7, op 8, ch 9, c2 10, P1..P15 11–25; v128 D 26–29, R 30–37.
+  const P = (k: number) => (k === 0 ? null : 11 + k - 1)
+  const D = (i: number, j: number) => 26 + 2 * i + j
+  const R = (a: number, j: number) => 30 + 2 * a + j
+  const rows = (a: number, j: number): number[] =>
+    a === 0 ? get(D(0, j)) : a === 1 ? [...get(D(0, j)), ...get(D(1, j)), ...fadd] : a === 2 ? [...get(D(0, j)), ...get(D(1, j)), ...fsub] : [...get(D(1, j)), ...fneg]
+  const cols = (a: number, b: number): number[] =>
+    b === 0 ? get(R(a, 0)) : b === 1 ? [...get(R(a, 0)), ...get(R(a, 1)), ...fadd] : b === 2 ? [...get(R(a, 0)), ...get(R(a, 1)), ...fsub] : [...get(R(a, 1)), ...fneg]
+  return body(
+    [
+      [20, I32],
+      [12, V128],
+    ],
+    [
+      ...get(5), ...i32(4), ...shl, ...set(9),
+      ...get(9), ...i32(1), ...shl, ...set(10),
+      ...planeOffsets(3, 11),
+      ...rowsLoop(4, 5, 6, [...get(0), ...set(7), ...get(2), ...set(8), ...get(0), ...get(10), ...add, ...set(0), ...get(2), ...get(9), ...add, ...set(2)], [
+        ...[0, 1].flatMap((i) => [0, 1].flatMap((j) => [...addr(7, i === 0 ? null : 1, j === 0 ? null : 9), ...load, ...set(D(i, j))])),
+        ...[0, 1, 2, 3].flatMap((a) => [0, 1].flatMap((j) => [...rows(a, j), ...set(R(a, j))])),
+        ...[0, 1, 2, 3].flatMap((a) => [0, 1, 2, 3].flatMap((b) => [...addr(8, P(4 * a + b)), ...cols(a, b), ...store])),
+        ...step16(7), ...step16(8),
+      ]),
+    ],
+  )
+}
+
+/**
+ * filterOutTransform(c 0, plane 1, partStride 2, parts 3, dw 4, n4 5): dW = Gᵀ C G with Gᵀ = [1 ½ ½ 0;
+ * 0 ½ −½ 0; 0 ½ ½ 1], C the sum of the partial products.
+ */
+function filterOutBody(): number[] {
+  // i32 P1..P15 6–20, q 21, k 22; v128 C 23–38, T 39–50, half 51, tmp 52.
+  const P = (k: number) => (k === 0 ? null : 6 + k - 1)
+  const C = (a: number, b: number) => 23 + 4 * a + b
+  const T = (k: number, b: number) => 39 + 4 * k + b
+  const half = 51
+  const tmp = 52
+  // Gᵀ applied to (x0, x1, x2, x3): x0 + ½(x1 + x2), ½(x1 − x2), ½(x1 + x2) + x3.
+  const g = (k: number, x: (i: number) => number): number[] =>
+    k === 1
+      ? [...get(x(1)), ...get(x(2)), ...fsub, ...get(half), ...fmul]
+      : [...get(x(1)), ...get(x(2)), ...fadd, ...get(half), ...fmul, ...get(x(k === 0 ? 0 : 3)), ...fadd]
+  return body(
+    [
+      [17, I32],
+      [30, V128],
+    ],
+    [
+      ...planeOffsets(1, 6),
+      ...f32Const([0x00, 0x00, 0x00, 0x3f]), ...splat, ...set(half),
+      ...block, ...get(5), ...eqz, ...brIf(0), ...loop,
+      ...[0, 1, 2, 3].flatMap((a) => [0, 1, 2, 3].flatMap((b) => [...addr(0, P(4 * a + b)), ...load, ...set(C(a, b))])),
+      // The other partial products.
+      ...get(0), ...set(21), ...i32(1), ...set(22),
+      ...block, ...loop,
+      ...get(22), ...get(3), ...[0x4f], ...brIf(1), // k ≥ parts: done
+      ...get(21), ...get(2), ...add, ...set(21),
+      ...[0, 1, 2, 3].flatMap((a) => [0, 1, 2, 3].flatMap((b) => [...get(C(a, b)), ...addr(21, P(4 * a + b)), ...load, ...fadd, ...set(C(a, b))])),
+      ...get(22), ...i32(1), ...add, ...set(22),
+      ...[0x0c, 0x00],
+      ...end, ...end,
+      ...[0, 1, 2].flatMap((k) => [0, 1, 2, 3].flatMap((b) => [...g(k, (i) => C(i, b)), ...set(T(k, b))])),
+      ...[0, 1, 2].flatMap((k) => [0, 1, 2].flatMap((l) => [...addr(4, P(3 * k + l)), ...g(l, (i) => T(k, i)), ...set(tmp), ...get(tmp), ...store])),
+      ...step16(0), ...step16(4),
+      ...get(5), ...i32(1), ...sub, ...tee(5), ...brIf(0),
+      ...end, ...end,
+    ],
+  )
+}
+
+/**
+ * fusedGrad(pBase 0, pRowStride 1, pImageStride 2, pBlockStride 3, dyBase 4, dyRowStride 5, dyImageStride 6,
+ * dyBlockStride 7, blocksPerImage 8, first 9, count 10, tw 11, rows 12, ci 13, co 14, c 15, v 16, g 17):
+ * for each block, V ← the input transform of its tiles, Ã ← the dy transform, then C[ξ] += V[ξ]ᵀ · Ã[ξ] for
+ * the 16 positions (C [16, ci, co] is this call's own partial sum).
+ */
+function fusedGradBody(): number[] {
+  const [b, pRow, dRow, r, xi, tiles, planeV, planeG, vRow, gRow] = [18, 19, 20, 21, 22, 23, 24, 25, 26, 27]
+  const code = [
+    ...get(11), ...get(12), ...mul, ...set(tiles),
+    ...get(tiles), ...get(13), ...mul, ...i32(2), ...shl, ...set(planeV),
+    ...get(tiles), ...get(14), ...mul, ...i32(2), ...shl, ...set(planeG),
+    ...block, ...get(10), ...eqz, ...brIf(0),
+    ...get(9), ...set(b),
+    ...loop,
+    ...get(0), ...get(b), ...get(8), ...divU, ...get(2), ...mul, ...add, ...get(b), ...get(8), ...remU, ...get(3), ...mul, ...add, ...set(pRow),
+    ...get(4), ...get(b), ...get(8), ...divU, ...get(6), ...mul, ...add, ...get(b), ...get(8), ...remU, ...get(7), ...mul, ...add, ...set(dRow),
+    ...get(16), ...set(vRow), ...get(17), ...set(gRow), ...get(12), ...set(r),
+    ...loop,
+    ...get(pRow), ...get(1), ...get(vRow), ...get(planeV), ...get(11), ...get(13), ...i32(2), ...[0x76], ...call(1),
+    ...get(dRow), ...get(5), ...get(gRow), ...get(planeG), ...get(11), ...get(14), ...i32(2), ...[0x76], ...call(7),
+    ...get(pRow), ...get(1), ...i32(1), ...shl, ...add, ...set(pRow),
+    ...get(dRow), ...get(5), ...i32(1), ...shl, ...add, ...set(dRow),
+    ...get(vRow), ...get(11), ...get(13), ...mul, ...i32(2), ...shl, ...add, ...set(vRow),
+    ...get(gRow), ...get(11), ...get(14), ...mul, ...i32(2), ...shl, ...add, ...set(gRow),
+    ...get(r), ...i32(1), ...sub, ...tee(r), ...brIf(0),
+    ...end,
+    // C[ξ] += V[ξ]ᵀ · Ã[ξ]: tn(a, lda, b, ldb, c, ldc, mBlocks, n, k, kc, accumulate).
+    ...i32(0), ...set(xi),
+    ...loop,
+    ...get(16), ...get(xi), ...get(planeV), ...mul, ...add, ...get(13), ...i32(2), ...shl,
+    ...get(17), ...get(xi), ...get(planeG), ...mul, ...add, ...get(14), ...i32(2), ...shl,
+    ...get(15), ...get(xi), ...get(13), ...mul, ...get(14), ...mul, ...i32(2), ...shl, ...add, ...get(14), ...i32(2), ...shl,
+    ...get(13), ...i32(2), ...[0x76], ...get(14), ...get(tiles), ...get(tiles), ...i32(1),
+    ...call(6),
+    ...get(xi), ...i32(1), ...add, ...tee(xi), ...i32(16), ...[0x49], ...brIf(0),
+    ...end,
+    ...get(b), ...i32(1), ...add, ...set(b),
+    ...get(10), ...i32(1), ...sub, ...tee(10), ...brIf(0),
+    ...end, ...end,
+  ]
+  return body([[10, I32]], code)
 }
 
 /**
@@ -265,7 +402,10 @@ function fusedBody(): number[] {
   return body([[10, I32]], code)
 }
 
-export const WINOGRAD_MODULE = defineLoopModule(['filterTransform', 'inputTransform', 'outputTransform', 'outputTransformRelu', 'gemm', 'fused'], moduleBytes)
+export const WINOGRAD_MODULE = defineLoopModule(
+  ['filterTransform', 'inputTransform', 'outputTransform', 'outputTransformRelu', 'gemm', 'fused', 'gemmTn', 'dyTransform', 'filterOutTransform', 'fusedGrad'],
+  moduleBytes,
+)
 
 const instances = new WeakMap<object, WinogradLoops | null>()
 
@@ -327,8 +467,12 @@ function xnnpackProducts(backend: WasmBackendLike, vOff: number, uOff: number, m
   }
 }
 
-/** Internal switches of the fused loop: on or off, and the most tiles of one block. */
-export const fusedTuning = { enabled: true, targetTiles: 256 }
+/**
+ * Internal switches of the fused loops: on or off (all, or the filter gradient's), the fewest channels (in and
+ * out) of a filter gradient they take (with fewer the transforms cost more than the GEMM's tap loop), the most
+ * tiles of one block; and counts of their runs.
+ */
+export const fusedTuning = { enabled: true, filterGrad: true, gradMinChannels: 32, targetTiles: 256, runs: 0, gradRuns: 0 }
 
 /**
  * Blocks for the fused loop: `rows` tile rows of one image (a divisor of the tile rows, M = rows · tw tiles a
@@ -343,6 +487,111 @@ function fusedPlan(backend: WasmBackendLike, loops: WinogradLoops, n: number, th
   if (rows === 0) return null
   const blocks = (n * th) / rows
   return { rows, tiles: rows * tw, calls: Math.max(1, Math.min(blocks, gemmThreads(backend))) }
+}
+
+/** x [n, h, w, c] into `padded` [n, h + 2, w + 2, c]: one zero border row and column on each side. */
+function padInput(backend: WasmBackendLike, simd: SimdLoops, x: TensorInfo, padded: TensorInfo): void {
+  const [n, h, w, ci] = x.shape as [number, number, number, number]
+  const pw = w + 2
+  const p = heapF32(backend, padded)
+  // Only the border is zeroed: the copy fills the rest.
+  for (let img = 0; img < n; img++) {
+    const top = img * (h + 2) * pw * ci
+    p.fill(0, top, top + pw * ci)
+    p.fill(0, top + (h + 1) * pw * ci, top + (h + 2) * pw * ci)
+    for (let i = 1; i <= h; i++) {
+      const row = top + i * pw * ci
+      p.fill(0, row, row + ci)
+      p.fill(0, row + (w + 1) * ci, row + pw * ci)
+    }
+  }
+  const xOff = offsetOf(backend, x)
+  const pOff = offsetOf(backend, padded)
+  const copies: number[][] = []
+  for (let img = 0; img < n; img++) {
+    for (let i = 0; i < h; i += 8) {
+      const rows = Math.min(8, h - i)
+      copies.push([xOff + (img * h + i) * w * ci * 4, w * ci * 4, pOff + ((img * (h + 2) + 1 + i) * pw + 1) * ci * 4, pw * ci * 4, rows, (w * ci) / 4])
+    }
+  }
+  simdParallel(backend, simd, 'copyRows', copies)
+}
+
+/**
+ * The filter gradient of a 3 × 3, stride-1, pad-1 convolution of x [N, H, W, C_in] (H, W even, channels
+ * divisible by 4) with output gradient dy [N, H, W, C_out], as Winograd F(2×2, 3×3) transposed:
+ * dW = Gᵀ [ Σ_tiles (Bᵀ d B) ⊙ (A dy Aᵀ) ] G, 4 multiply-adds where the direct sum takes 9. Blocks of tiles run
+ * through both transforms and the 16 products (`tn`, accumulated over blocks) while in cache, one call per
+ * thread with a partial sum of its own; the partial sums are added in the output transform. The caller
+ * checks the case with {@link winogradFilterGradCase}.
+ *
+ * @returns [3, 3, C_in, C_out], the caller's to dispose.
+ */
+export function winogradFilterGrad(backend: WasmBackendLike, loops: WinogradLoops, x: TensorInfo, dy: TensorInfo): TensorInfo {
+  const [n, h, w, ci] = x.shape as [number, number, number, number]
+  const co = dy.shape[3] as number
+  const th = h / 2
+  const tw = w / 2
+  const plan = fusedPlan(backend, loops, n, th, tw, Math.max(ci, co))!
+  const pw = w + 2
+  const padded = backend.makeOutput([n, h + 2, pw, ci], 'float32')
+  const partial = backend.makeOutput([plan.calls, 16, ci, co], 'float32')
+  const v = backend.makeOutput([plan.calls, 16, plan.tiles, ci], 'float32')
+  const g = backend.makeOutput([plan.calls, 16, plan.tiles, co], 'float32')
+  const dw = backend.makeOutput([3, 3, ci, co], 'float32')
+  try {
+    padInput(backend, simdLoops(backend)!, x, padded)
+    heapF32(backend, partial).fill(0)
+    const pOff = offsetOf(backend, padded)
+    const cOff = offsetOf(backend, partial)
+    const blocksPerImage = th / plan.rows
+    const blocks = n * blocksPerImage
+    const per = Math.ceil(blocks / plan.calls)
+    const calls: number[][] = []
+    for (let k = 0; k * per < blocks; k++) {
+      calls.push([
+        pOff, pw * ci * 4, (h + 2) * pw * ci * 4, 2 * plan.rows * pw * ci * 4,
+        offsetOf(backend, dy), w * co * 4, h * w * co * 4, 2 * plan.rows * w * co * 4,
+        blocksPerImage, k * per, Math.min(per, blocks - k * per), tw, plan.rows, ci, co,
+        cOff + k * 16 * ci * co * 4, offsetOf(backend, v) + k * 16 * plan.tiles * ci * 4, offsetOf(backend, g) + k * 16 * plan.tiles * co * 4,
+      ])
+    }
+    parallel(backend, loops, 'fusedGrad', calls)
+    const n4 = (ci * co) / 4
+    const chunk = Math.ceil(n4 / 8)
+    const outCalls: number[][] = []
+    for (let k = 0; k < n4; k += chunk) {
+      outCalls.push([cOff + k * 16, ci * co * 4, 16 * ci * co * 4, calls.length, offsetOf(backend, dw) + k * 16, Math.min(chunk, n4 - k)])
+    }
+    parallel(backend, loops, 'filterOutTransform', outCalls)
+    fusedTuning.gradRuns++
+    return dw
+  } catch (error) {
+    disposeInfo(backend, dw)
+    throw error
+  } finally {
+    disposeInfo(backend, padded)
+    disposeInfo(backend, partial)
+    disposeInfo(backend, v)
+    disposeInfo(backend, g)
+  }
+}
+
+/** Whether {@link winogradFilterGrad} takes this filter gradient (and the loops it needs, if so). */
+export function winogradFilterGradCase(
+  backend: WasmBackendLike,
+  x: TensorInfo,
+  dy: TensorInfo,
+  g: { filterHeight: number; filterWidth: number; strideHeight: number; strideWidth: number; padTop: number; padLeft: number; outHeight: number; outWidth: number },
+): WinogradLoops | null {
+  if (!winogradTuning.enabled || !fusedTuning.filterGrad || x.dtype !== 'float32' || dy.dtype !== 'float32') return null
+  const [n, h, w, ci] = x.shape as [number, number, number, number]
+  const co = dy.shape[3] as number
+  if (g.filterHeight !== 3 || g.filterWidth !== 3 || g.strideHeight !== 1 || g.strideWidth !== 1 || g.padTop !== 1 || g.padLeft !== 1) return null
+  if (g.outHeight !== h || g.outWidth !== w || h % 2 !== 0 || w % 2 !== 0 || ci % 4 !== 0 || co % 4 !== 0 || Math.min(ci, co) < fusedTuning.gradMinChannels) return null
+  const loops = winogradLoops(backend)
+  if (loops === null || fusedPlan(backend, loops, n, h / 2, w / 2, Math.max(ci, co)) === null) return null
+  return loops
 }
 
 /**
@@ -373,18 +622,8 @@ export function winogradConv3x3(
   try {
     return withScratch(backend, bias === null ? co : 4, (zeros) => {
       const simd = simdLoops(backend)!
-      // Zero-padded input: one border row and column on each side.
-      heapF32(backend, padded).fill(0)
-      const xOff = offsetOf(backend, x)
+      padInput(backend, simd, x, padded)
       const pOff = offsetOf(backend, padded)
-      const copies: number[][] = []
-      for (let img = 0; img < n; img++) {
-        for (let i = 0; i < h; i += 8) {
-          const rows = Math.min(8, h - i)
-          copies.push([xOff + (img * h + i) * w * ci * 4, w * ci * 4, pOff + ((img * (h + 2) + 1 + i) * pw + 1) * ci * 4, pw * ci * 4, rows, (w * ci) / 4])
-        }
-      }
-      simdParallel(backend, simd, 'copyRows', copies)
       const uOff = offsetOf(backend, u)
       const fOff = offsetOf(backend, filter)
       const n4 = (ci * co) / 4
@@ -410,6 +649,7 @@ export function winogradConv3x3(
           ])
         }
         parallel(backend, loops, 'fused', calls)
+        fusedTuning.runs++
         return out
       }
       const inputCalls: number[][] = []
