@@ -481,7 +481,7 @@ export const fusedTuning = { enabled: true, filterGrad: true, gradMinChannels: 3
  */
 function fusedPlan(backend: WasmBackendLike, loops: WinogradLoops, n: number, th: number, tw: number, ci: number): { rows: number; tiles: number; calls: number } | null {
   if (!fusedTuning.enabled || gemmLoops(backend) === null || typeof loops.fused !== 'function') return null
-  const target = Math.max(64, Math.min(fusedTuning.targetTiles, Math.floor(8192 / ci)))
+  const target = Math.min(fusedTuning.targetTiles, Math.max(64, Math.floor(8192 / ci)))
   let rows = 0
   for (let r = 1; r <= th; r++) if (th % r === 0 && (r * tw) % GEMM_MR === 0 && (rows === 0 || r * tw <= target)) rows = r
   if (rows === 0) return null
