@@ -10,7 +10,7 @@ import { WasmKernelError } from './errors'
 
 import { convGeometry } from './conv-geometry'
 import { gemmCalls, gemmLoops, gemmThreads, runGemm } from './gemm'
-import { simdLoops } from './simd'
+import { simdLoops, simdParallel } from './simd'
 import { winogradFilterGrad, winogradFilterGradCase } from './winograd'
 import { aliasInfo, disposeAlias, disposeInfo, heapF32, runWasmKernel, type WasmBackendLike } from './wasm-backend'
 
@@ -51,13 +51,15 @@ function stride1FilterGrad(
     heapF32(backend, xT).fill(0)
     const xBase = offsetOf(backend, x)
     const xTBase = offsetOf(backend, xT)
+    const calls: number[][] = []
     for (let img = 0; img < n; img++) {
       for (let i = 0; i < h; i++) {
         const src0 = (img * h + i) * w * ci
         const dst0 = (img * frameH + i + padTop) * frameW + padLeft
-        loops.transpose4(xBase + src0 * 4, ci * 4, xTBase + dst0 * 4, rowLength * 4, w / 4, ci / 4)
+        calls.push([xBase + src0 * 4, ci * 4, xTBase + dst0 * 4, rowLength * 4, w / 4, ci / 4])
       }
     }
+    simdParallel(backend, loops, 'transpose4', calls)
   }
   {
     const xV = heapF32(backend, x)
@@ -76,10 +78,20 @@ function stride1FilterGrad(
     const dyV = heapF32(backend, dy)
     const dyPadV = heapF32(backend, dyPad)
     dyPadV.fill(0)
-    for (let img = 0; img < n; img++) {
-      for (let i = 0; i < p; i++) {
-        const src0 = (img * p + i) * q * co
-        dyPadV.set(dyV.subarray(src0, src0 + q * co), (img * frameH + i) * frameW * co)
+    const rowLoops = co % 4 === 0 ? simdLoops(backend) : null
+    if (rowLoops !== null) {
+      // One image per call: p rows of q·co floats into rows frameW·co floats apart.
+      const dyBase = offsetOf(backend, dy)
+      const dyPadBase = offsetOf(backend, dyPad)
+      const calls: number[][] = []
+      for (let img = 0; img < n; img++) calls.push([dyBase + img * p * q * co * 4, q * co * 4, dyPadBase + img * frameH * frameW * co * 4, frameW * co * 4, p, (q * co) / 4])
+      simdParallel(backend, rowLoops, 'copyRows', calls)
+    } else {
+      for (let img = 0; img < n; img++) {
+        for (let i = 0; i < p; i++) {
+          const src0 = (img * p + i) * q * co
+          dyPadV.set(dyV.subarray(src0, src0 + q * co), (img * frameH + i) * frameW * co)
+        }
       }
     }
   }
