@@ -104,7 +104,8 @@ function stride1FilterGrad(
     // chunk of xT and dyPad (about 512 KB together) serves all taps while it is in cache.
     const job = { a: xTOffset, lda: rowLength * 4, b: offsetOf(backend, dyPad), ldb: co * 4, c: offsetOf(backend, dw), ldc: co * 4, m: ci, n: co, k: rowLength }
     const kc = Math.max(64, Math.floor(131072 / (ci + co)))
-    const calls = gemmCalls(false, [job], gemmThreads(backend)).map(({ name, args }) => ({
+    const threads = gemmThreads(backend)
+    const calls = gemmCalls(false, [job], threads === 1 ? 1 : 2 * threads).map(({ name, args }) => ({
       name: `${name}Taps`,
       args: [...args.slice(0, 9), kc, filterHeight, filterWidth, frameW, ci * co * 4],
     }))

@@ -476,17 +476,19 @@ export const fusedTuning = { enabled: true, filterGrad: true, gradMinChannels: 3
 
 /**
  * Blocks for the fused loop: `rows` tile rows of one image (a divisor of the tile rows, M = rows · tw tiles a
- * multiple of 4, V of a block near 256 KB), and one call per thread; null where no such block exists or our
+ * multiple of 4, V of a block near 256 KB), and the calls, each with scratch of its own: a few per thread, which
+ * the threads take as they come free (see `parallel.ts`); null where no such block exists or our
  * GEMM cannot run (the three steps then run one after the other over all tiles).
  */
-function fusedPlan(backend: WasmBackendLike, loops: WinogradLoops, n: number, th: number, tw: number, ci: number): { rows: number; tiles: number; calls: number } | null {
+function fusedPlan(backend: WasmBackendLike, loops: WinogradLoops, n: number, th: number, tw: number, ci: number, callsPerThread = 4): { rows: number; tiles: number; calls: number } | null {
   if (!fusedTuning.enabled || gemmLoops(backend) === null || typeof loops.fused !== 'function') return null
   const target = Math.min(fusedTuning.targetTiles, Math.max(64, Math.floor(8192 / ci)))
   let rows = 0
   for (let r = 1; r <= th; r++) if (th % r === 0 && (r * tw) % GEMM_MR === 0 && (rows === 0 || r * tw <= target)) rows = r
   if (rows === 0) return null
   const blocks = (n * th) / rows
-  return { rows, tiles: rows * tw, calls: Math.max(1, Math.min(blocks, gemmThreads(backend))) }
+  const threads = gemmThreads(backend)
+  return { rows, tiles: rows * tw, calls: threads === 1 ? 1 : Math.max(1, Math.min(blocks, callsPerThread * threads)) }
 }
 
 /** x [n, h, w, c] into `padded` [n, h + 2, w + 2, c]: one zero border row and column on each side. */
@@ -532,7 +534,8 @@ export function winogradFilterGrad(backend: WasmBackendLike, loops: WinogradLoop
   const co = dy.shape[3] as number
   const th = h / 2
   const tw = w / 2
-  const plan = fusedPlan(backend, loops, n, th, tw, Math.max(ci, co))!
+  // Two calls per thread: each holds a partial sum [16, C_in, C_out] of its own.
+  const plan = fusedPlan(backend, loops, n, th, tw, Math.max(ci, co), 2)!
   const pw = w + 2
   const padded = backend.makeOutput([n, h + 2, pw, ci], 'float32')
   const partial = backend.makeOutput([plan.calls, 16, ci, co], 'float32')
