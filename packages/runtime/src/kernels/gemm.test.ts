@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core'
+import '@tensorflow/tfjs-backend-cpu'
 import '@tensorflow/tfjs-backend-wasm'
 import { seededRandom } from '@unet/testing'
 import { beforeAll, describe, expect, it } from 'vitest'
 
-import { GEMM_MR, gemmCalls, gemmLoops, gemmUsesFma, runGemm, type GemmLoops } from './gemm'
+import { GEMM_MR, gemmCalls, gemmLoops, gemmTuning, gemmUsesFma, runGemm, type GemmLoops } from './gemm'
 import { registerWasmTrainingKernels } from './index'
 import type { WasmBackendLike } from './wasm-backend'
 
@@ -144,6 +145,32 @@ describe('wasm SIMD GEMM (gemm.ts)', () => {
         expectClose(got, want, scale)
       })
     }
+  })
+
+  it('runs 1 × 1 stride-1 convolutions (Conv2D) as one product, as the cpu backend does, and leaves the rest to the stock kernel', () => {
+    for (const [shape, co, stride, ours] of [
+      [[3, 5, 7, 6], 12, 1, true],
+      [[1, 8, 8, 32], 20, 1, true],
+      [[2, 4, 4, 1], 4, 1, true],
+      [[2, 4, 4, 8], 6, 1, false], // output channels not divisible by 4
+      [[2, 6, 6, 8], 8, 2, false], // stride 2
+    ] as Array<[[number, number, number, number], number, number, boolean]>) {
+      const go = (name: 'cpu' | 'wasm') => {
+        tf.setBackend(name)
+        return tf.tidy(() => {
+          const x = tf.tensor4d(values(shape.reduce((a, b) => a * b, 1), 6), shape)
+          const f = tf.tensor4d(values(shape[3] * co, 7), [1, 1, shape[3], co])
+          return tf.conv2d(x, f, stride, 'same').dataSync() as Float32Array
+        })
+      }
+      const want = go('cpu')
+      const runs = gemmTuning.runs
+      const got = go('wasm')
+      expect(gemmTuning.runs > runs).toBe(ours)
+      expect(got.length).toBe(want.length)
+      for (let i = 0; i < want.length; i++) expect(Math.abs((got[i] as number) - (want[i] as number))).toBeLessThan(1e-5)
+    }
+    tf.setBackend('wasm')
   })
 
   it('splits a product into calls that cover C once: row runs, then column groups for few rows', () => {
