@@ -38,14 +38,16 @@ export function defineLoopModule(names: string[], build: (shared: boolean) => Ui
 }
 
 /**
- * Control block per helper, in 32-bit slots: sequence, done, error, then (slot 7) state (0 starting, 1 ready,
- * −1 failed to start). The batch itself is in the pool's shared work list: next call, count, arity, module,
- * function, then the argument lists; every thread takes the next call from it until none is left, so a thread
- * that the OS deschedules (on a busy machine) delays only the call it holds, not a fixed share.
+ * Control block per helper, in 32-bit slots: sequence, then (slot 7) state (0 starting, 1 ready, −1 failed to
+ * start). The batch itself is in the pool's shared work list: next call, count, arity, module, function, the
+ * open batch's sequence (0 once closed), helpers inside it, error, then the argument lists. Every thread takes
+ * the next call until none is left, so a thread that the OS deschedules (on a busy machine) delays only the
+ * call it holds; and the caller closes the batch when the calls are gone, so a helper that wakes up late finds
+ * it closed and does nothing, instead of being waited for.
  */
 const HEADER = 8
 const SLOTS = 1 << 15
-/** A helper that has not finished its share by then is taken for dead: the kernel throws. */
+/** A helper that has not finished its call by then is taken for dead: the kernel throws. */
 const HELPER_TIMEOUT_MS = 120_000
 
 const WORKER_SOURCE = `
@@ -69,25 +71,27 @@ for (;;) {
   Atomics.wait(c, 0, seen)
   seen = Atomics.load(c, 0)
   if (seen < 0) break
-  let failed = 0
-  try {
-    const f = loops[w[3]][w[4]]
-    const count = w[1]
-    const arity = w[2]
-    const a = new Array(arity)
-    for (;;) {
-      const i = Atomics.add(w, 0, 1)
-      if (i >= count) break
-      const p = ${HEADER} + i * arity
-      for (let k = 0; k < arity; k++) a[k] = w[p + k]
-      f.apply(null, a)
+  if (Atomics.load(w, 5) !== seen) continue
+  Atomics.add(w, 6, 1)
+  // Still open once counted in: the caller waits for this thread until it leaves.
+  if (Atomics.load(w, 5) === seen) {
+    try {
+      const f = loops[w[3]][w[4]]
+      const count = w[1]
+      const arity = w[2]
+      const a = new Array(arity)
+      for (;;) {
+        const i = Atomics.add(w, 0, 1)
+        if (i >= count) break
+        const p = ${HEADER} + i * arity
+        for (let k = 0; k < arity; k++) a[k] = w[p + k]
+        f.apply(null, a)
+      }
+    } catch (e) {
+      Atomics.store(w, 7, 1)
     }
-  } catch (e) {
-    failed = 1
   }
-  Atomics.store(c, 2, failed)
-  Atomics.store(c, 1, seen)
-  Atomics.notify(c, 1)
+  if (Atomics.sub(w, 6, 1) === 1) Atomics.notify(w, 6)
 }
 `
 
@@ -184,14 +188,15 @@ export function runParallel(
     let p = HEADER
     for (const args of batch) for (const a of args) w[p++] = a
     Atomics.store(w, 0, 0)
+    Atomics.store(w, 7, 0)
     const sequence = ++pool.sequence
-    const used: Int32Array[] = []
-    for (const h of ready.slice(0, batch.length - 1)) {
+    Atomics.store(w, 5, sequence)
+    const woken = ready.slice(0, batch.length - 1)
+    for (const h of woken) {
       Atomics.store(h.control, 0, sequence)
       Atomics.notify(h.control, 0)
-      used.push(h.control)
     }
-    if (used.length > 0) parallelTuning.batches++
+    if (woken.length > 0) parallelTuning.batches++
     let failed = false
     try {
       for (;;) {
@@ -200,20 +205,20 @@ export function runParallel(
         local(...batch[i]!)
       }
     } finally {
-      // Always join, so that no helper still reads the list or writes when the caller moves on (or throws).
-      for (const c of used) {
-        const since = Date.now()
-        for (;;) {
-          const done = Atomics.load(c, 1)
-          if (done === sequence) break
-          if (Date.now() - since > HELPER_TIMEOUT_MS) {
-            failed = true
-            break
-          }
-          Atomics.wait(c, 1, done, 1000)
+      // Close the batch, then wait for the helpers inside it (if any) to finish their calls, so that none
+      // still reads the list or writes when the caller moves on (or throws).
+      Atomics.store(w, 5, 0)
+      const since = Date.now()
+      for (;;) {
+        const inside = Atomics.load(w, 6)
+        if (inside === 0) break
+        if (Date.now() - since > HELPER_TIMEOUT_MS) {
+          failed = true
+          break
         }
-        if (Atomics.load(c, 2) !== 0) failed = true
+        Atomics.wait(w, 6, inside, 1000)
       }
+      if (Atomics.load(w, 7) !== 0) failed = true
     }
     if (failed) {
       throw new WasmKernelError(
