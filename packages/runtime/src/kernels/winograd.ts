@@ -139,42 +139,63 @@ function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
     ],
   )
 
-  // inputTransform(p 0, rowStride 1, v 2, plane 3, tiles 4, c4 5); i32 j 6, pp 7, vp 8, ch 9, s2 10, s3 11,
-  // c2 12, c3 13, P1..P15 14–28; v128 D 29–44, R 45–60.
-  const rowOff = [null, 1, 10, 11]
-  const colOff = [null, 9, 12, 13]
-  const D = (i: number, j: number) => 29 + 4 * i + j
-  const R = (i: number, j: number) => 45 + 4 * i + j
+  // inputTransform(p 0, rowStride 1, v 2, plane 3, tiles 4, c4 5). Channel groups outside, tiles inside: the
+  // row pass (Bᵀ down each patch column) of a tile's last two columns is the next tile's first two, so each
+  // tile loads and transforms two new columns only. i32 g 6, t 7, q0–q3 8–11, vp 12, ch 13, ch2 14, ch3 15,
+  // P1..P15 16–30, gp 31, gv 32; v128 R 33–48, D 49–52.
+  const Pin = (k: number) => P(16, k)
+  const q = (i: number) => 8 + i
+  const Rin = (i: number, j: number) => 33 + 4 * i + j
+  const Din = (i: number) => 49 + i
+  /** R(·, j) = Bᵀ (column j of the patch), the column loaded into D. */
+  const rowPass = (j: number) => [
+    ...vop(Rin(0, j), Din(0), Din(2), fsub),
+    ...vop(Rin(1, j), Din(1), Din(2), fadd),
+    ...vop(Rin(2, j), Din(2), Din(1), fsub),
+    ...vop(Rin(3, j), Din(1), Din(3), fsub),
+  ]
+  const loadColumn = (colOffset: number | null) => [0, 1, 2, 3].flatMap((i) => [...addr(q(i), colOffset), ...load, ...set(Din(i))])
   const input = body(
     [
-      [23, I32],
-      [32, V128],
+      [27, I32],
+      [20, V128],
     ],
     [
-      ...get(5), ...i32(4), ...shl, ...set(9),
-      ...get(1), ...i32(1), ...shl, ...set(10),
-      ...get(10), ...get(1), ...add, ...set(11),
-      ...get(9), ...i32(1), ...shl, ...set(12),
-      ...get(12), ...get(9), ...add, ...set(13),
-      ...planeOffsets(3, 14),
-      ...rowsLoop(4, 5, 6, [...get(0), ...set(7), ...get(2), ...set(8), ...get(0), ...get(12), ...add, ...set(0), ...get(2), ...get(9), ...add, ...set(2)], [
-        ...[0, 1, 2, 3].flatMap((i) => [0, 1, 2, 3].flatMap((j) => [...addr(7, rowOff[i] ?? null, colOff[j] ?? null), ...load, ...set(D(i, j))])),
-        // Bᵀ d: along the rows.
-        ...[0, 1, 2, 3].flatMap((j) => [
-          ...vop(R(0, j), D(0, j), D(2, j), fsub),
-          ...vop(R(1, j), D(1, j), D(2, j), fadd),
-          ...vop(R(2, j), D(2, j), D(1, j), fsub),
-          ...vop(R(3, j), D(1, j), D(3, j), fsub),
-        ]),
-        // (Bᵀ d) B: along the columns, stored to the 16 planes.
-        ...[0, 1, 2, 3].flatMap((i) => [
-          ...addr(8, P(14, 4 * i)), ...get(R(i, 0)), ...get(R(i, 2)), ...fsub, ...store,
-          ...addr(8, P(14, 4 * i + 1)), ...get(R(i, 1)), ...get(R(i, 2)), ...fadd, ...store,
-          ...addr(8, P(14, 4 * i + 2)), ...get(R(i, 2)), ...get(R(i, 1)), ...fsub, ...store,
-          ...addr(8, P(14, 4 * i + 3)), ...get(R(i, 1)), ...get(R(i, 3)), ...fsub, ...store,
-        ]),
-        ...step16(7), ...step16(8),
+      ...get(5), ...i32(4), ...shl, ...set(13),
+      ...get(13), ...i32(1), ...shl, ...set(14),
+      ...get(14), ...get(13), ...add, ...set(15),
+      ...planeOffsets(3, 16),
+      ...get(0), ...set(31), ...get(2), ...set(32),
+      ...block, ...get(5), ...eqz, ...brIf(0), ...get(4), ...eqz, ...brIf(0),
+      ...get(5), ...set(6),
+      ...loop,
+      ...get(31), ...set(q(0)),
+      ...get(q(0)), ...get(1), ...add, ...set(q(1)),
+      ...get(q(1)), ...get(1), ...add, ...set(q(2)),
+      ...get(q(2)), ...get(1), ...add, ...set(q(3)),
+      ...get(32), ...set(12),
+      ...loadColumn(null), ...rowPass(0),
+      ...loadColumn(13), ...rowPass(1),
+      ...get(4), ...set(7),
+      ...loop,
+      ...loadColumn(14), ...rowPass(2),
+      ...loadColumn(15), ...rowPass(3),
+      // (Bᵀ d) B: along the columns, stored to the 16 planes.
+      ...[0, 1, 2, 3].flatMap((i) => [
+        ...addr(12, Pin(4 * i)), ...get(Rin(i, 0)), ...get(Rin(i, 2)), ...fsub, ...store,
+        ...addr(12, Pin(4 * i + 1)), ...get(Rin(i, 1)), ...get(Rin(i, 2)), ...fadd, ...store,
+        ...addr(12, Pin(4 * i + 2)), ...get(Rin(i, 2)), ...get(Rin(i, 1)), ...fsub, ...store,
+        ...addr(12, Pin(4 * i + 3)), ...get(Rin(i, 1)), ...get(Rin(i, 3)), ...fsub, ...store,
       ]),
+      // The next tile starts two columns on.
+      ...[0, 1, 2, 3].flatMap((i) => [...get(Rin(i, 2)), ...set(Rin(i, 0)), ...get(Rin(i, 3)), ...set(Rin(i, 1))]),
+      ...[0, 1, 2, 3].flatMap((i) => [...get(q(i)), ...get(14), ...add, ...set(q(i))]),
+      ...get(12), ...get(13), ...add, ...set(12),
+      ...get(7), ...i32(1), ...sub, ...tee(7), ...brIf(0),
+      ...end,
+      ...step16(31), ...step16(32),
+      ...get(6), ...i32(1), ...sub, ...tee(6), ...brIf(0),
+      ...end, ...end,
     ],
   )
 
