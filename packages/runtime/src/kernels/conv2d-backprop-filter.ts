@@ -130,6 +130,32 @@ function offsetOf(backend: WasmBackendLike, info: TensorInfo): number {
 }
 
 /**
+ * The filter gradient of a 1 × 1, stride-1, unpadded convolution with one output channel (a U-Net's last
+ * layer): dW[ci] = Σ_pixels dy[pixel] · x[pixel, ci], one `tn` product [1, L] · [L, C_in] over the tensors as
+ * they lie (dW [1, 1, C_in, 1] is that row), where the tap loop would frame both and XNNPACK's product with
+ * one column is slow. Null where it does not apply.
+ */
+function singleOutputPointwise(
+  backend: WasmBackendLike,
+  x: TensorInfo,
+  dy: TensorInfo,
+  g: { filterHeight: number; filterWidth: number; strideHeight: number; strideWidth: number; padTop: number; padLeft: number; outHeight: number; outWidth: number; inHeight: number; inWidth: number; inChannels: number; outChannels: number },
+): TensorInfo | null {
+  if (g.filterHeight !== 1 || g.filterWidth !== 1 || g.strideHeight !== 1 || g.strideWidth !== 1 || g.padTop !== 0 || g.padLeft !== 0) return null
+  if (g.outHeight !== g.inHeight || g.outWidth !== g.inWidth || g.outChannels !== 1 || g.inChannels % 4 !== 0) return null
+  if (x.dtype !== 'float32' || dy.dtype !== 'float32') return null
+  const gemm = gemmLoops(backend)
+  if (gemm === null) return null
+  const ci = g.inChannels
+  const pixels = x.shape.slice(0, 3).reduce((a, b) => a * b, 1)
+  const dw = backend.makeOutput([1, 1, ci, 1], 'float32')
+  const threads = gemmThreads(backend)
+  const job = { a: offsetOf(backend, dy), lda: 4, b: offsetOf(backend, x), ldb: ci * 4, c: offsetOf(backend, dw), ldc: ci * 4, m: 1, n: ci, k: pixels }
+  runGemm(backend, gemm, gemmCalls(true, [job], threads === 1 ? 1 : 2 * threads))
+  return dw
+}
+
+/**
  * Filter gradient of a 2-D convolution on the wasm backend (tfjs-backend-wasm has none).
  *
  * dW[kh, kw, ci, co] = Σ_{n,p,q} x[n, p·s + kh − padTop, q·s + kw − padLeft, ci] · dy[n, p, q, co]. Stride 1
@@ -151,6 +177,8 @@ export function makeConv2DBackpropFilter(): KernelConfig {
     const g = convGeometry(x.shape, attrs.filterShape, attrs.strides, attrs.pad, attrs.dimRoundingMode)
     const wino = winogradFilterGradCase(backend, x, dy, g)
     if (wino !== null) return winogradFilterGrad(backend, wino, x, dy)
+    const single = singleOutputPointwise(backend, x, dy, g)
+    if (single !== null) return single
     if (g.strideHeight === 1 && g.strideWidth === 1) {
       return stride1FilterGrad(backend, x, dy, g.filterHeight, g.filterWidth, g.padTop, g.padLeft)
     }

@@ -53,6 +53,9 @@ cases.push({ x: [1, 10, 8, 2], k: 2, outChannels: 3, stride: 3, pad: 'valid' })
 cases.push({ x: [3, 9, 10, 6], k: 3, outChannels: 12, stride: 1, pad: 'same' })
 cases.push({ x: [2, 8, 8, 16], k: 3, outChannels: 16, stride: 1, pad: 'same' })
 cases.push({ x: [2, 8, 8, 16], k: 2, outChannels: 8, stride: 2, pad: 'same' })
+// 1 × 1 with one output channel (a U-Net's last layer): the filter gradient as one `tn` product.
+cases.push({ x: [3, 5, 7, 8], k: 1, outChannels: 1, stride: 1, pad: 'valid' })
+cases.push({ x: [2, 4, 4, 12], k: 1, outChannels: 1, stride: 1, pad: 'same' })
 // Unequal strides take the stock input-gradient kernel.
 cases.push({ x: [2, 7, 9, 3], k: 3, outChannels: 2, stride: [2, 1], pad: 'same' })
 

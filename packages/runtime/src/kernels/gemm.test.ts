@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core'
+import '@tensorflow/tfjs-core/dist/register_all_gradients'
 import '@tensorflow/tfjs-backend-cpu'
 import '@tensorflow/tfjs-backend-wasm'
 import { seededRandom } from '@unet/testing'
@@ -170,6 +171,23 @@ describe('wasm SIMD GEMM (gemm.ts)', () => {
       expect(got.length).toBe(want.length)
       for (let i = 0; i < want.length; i++) expect(Math.abs((got[i] as number) - (want[i] as number))).toBeLessThan(1e-5)
     }
+    tf.setBackend('wasm')
+  })
+
+  it('computes the filter gradient of a 1 × 1 convolution with one output channel as one tn product', () => {
+    const go = (name: 'cpu' | 'wasm') => {
+      tf.setBackend(name)
+      return tf.tidy(() => {
+        const x = tf.tensor4d(values(3 * 9 * 5 * 8, 8), [3, 9, 5, 8])
+        const dy = tf.tensor4d(values(3 * 9 * 5, 9), [3, 9, 5, 1])
+        return tf.grads((f: tf.Tensor) => tf.conv2d(x, f as tf.Tensor4D, 1, 'valid'))([tf.zeros([1, 1, 8, 1])], dy)[0]!.dataSync() as Float32Array
+      })
+    }
+    const want = go('cpu')
+    const runs = gemmTuning.runs
+    const got = go('wasm')
+    expect(gemmTuning.runs).toBeGreaterThan(runs)
+    for (let i = 0; i < want.length; i++) expect(Math.abs((got[i] as number) - (want[i] as number))).toBeLessThan(1e-5)
     tf.setBackend('wasm')
   })
 
