@@ -474,7 +474,8 @@ async function main(): Promise<void> {
   console.log(`  forward convolutions ${(fwd / 1e9).toFixed(2)} GFLOP per batch; training step ≈ 3× = ${(stepFlops / 1e9).toFixed(2)} GFLOP (BN, ReLU, pooling, Adam not counted)`)
   console.log(`  one core's peak ${(core.flops / 1e9).toFixed(0)} GFLOP/s: ${core.how}`)
   console.log(
-    `  wasm SIMD is 128-bit (4 lanes) with separate multiply and add, so wasm alone can reach at most ${(400 / (core.lanes * 2)).toFixed(1)}% of that peak per core; ` +
+    `  wasm SIMD is 128-bit (4 lanes): with a separate multiply and add (XNNPACK) wasm can reach at most ${(400 / (core.lanes * 2)).toFixed(1)}% of that peak per core, ` +
+      `with relaxed SIMD's fused multiply-add (@unet/runtime's own GEMM) ${(800 / (core.lanes * 2)).toFixed(1)}%; the GFLOP/s above count a direct convolution's work, which Winograd does with fewer multiply-adds; ` +
       'the clock in /proc/cpuinfo may be below the boost clock, so a share above 100% means the core ran faster than listed.',
   )
   console.log(`  load average ${loadAverage()} at the end (started at ${startLoad}).`)

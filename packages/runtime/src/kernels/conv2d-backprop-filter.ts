@@ -9,7 +9,9 @@ import {
 import { WasmKernelError } from './errors'
 
 import { convGeometry } from './conv-geometry'
-import { simdLoops } from './simd'
+import { gemmCalls, gemmLoops, gemmThreads, runGemm } from './gemm'
+import { simdLoops, simdParallel } from './simd'
+import { winogradFilterGrad, winogradFilterGradCase } from './winograd'
 import { aliasInfo, disposeAlias, disposeInfo, heapF32, runWasmKernel, type WasmBackendLike } from './wasm-backend'
 
 /**
@@ -49,13 +51,15 @@ function stride1FilterGrad(
     heapF32(backend, xT).fill(0)
     const xBase = offsetOf(backend, x)
     const xTBase = offsetOf(backend, xT)
+    const calls: number[][] = []
     for (let img = 0; img < n; img++) {
       for (let i = 0; i < h; i++) {
         const src0 = (img * h + i) * w * ci
         const dst0 = (img * frameH + i + padTop) * frameW + padLeft
-        loops.transpose4(xBase + src0 * 4, ci * 4, xTBase + dst0 * 4, rowLength * 4, w / 4, ci / 4)
+        calls.push([xBase + src0 * 4, ci * 4, xTBase + dst0 * 4, rowLength * 4, w / 4, ci / 4])
       }
     }
+    simdParallel(backend, loops, 'transpose4', calls)
   }
   {
     const xV = heapF32(backend, x)
@@ -74,17 +78,40 @@ function stride1FilterGrad(
     const dyV = heapF32(backend, dy)
     const dyPadV = heapF32(backend, dyPad)
     dyPadV.fill(0)
-    for (let img = 0; img < n; img++) {
-      for (let i = 0; i < p; i++) {
-        const src0 = (img * p + i) * q * co
-        dyPadV.set(dyV.subarray(src0, src0 + q * co), (img * frameH + i) * frameW * co)
+    const rowLoops = co % 4 === 0 ? simdLoops(backend) : null
+    if (rowLoops !== null) {
+      // One image per call: p rows of q·co floats into rows frameW·co floats apart.
+      const dyBase = offsetOf(backend, dy)
+      const dyPadBase = offsetOf(backend, dyPad)
+      const calls: number[][] = []
+      for (let img = 0; img < n; img++) calls.push([dyBase + img * p * q * co * 4, q * co * 4, dyPadBase + img * frameH * frameW * co * 4, frameW * co * 4, p, (q * co) / 4])
+      simdParallel(backend, rowLoops, 'copyRows', calls)
+    } else {
+      for (let img = 0; img < n; img++) {
+        for (let i = 0; i < p; i++) {
+          const src0 = (img * p + i) * q * co
+          dyPadV.set(dyV.subarray(src0, src0 + q * co), (img * frameH + i) * frameW * co)
+        }
       }
     }
   }
 
   const dw = backend.makeOutput([filterHeight, filterWidth, ci, co], 'float32')
   const xTOffset = offsetOf(backend, xT)
-  for (let kh = 0; kh < filterHeight; kh++) {
+  const gemm = co % 4 === 0 ? gemmLoops(backend) : null
+  if (gemm !== null) {
+    // Our GEMM on this thread and the helpers, each with a share of dW's rows or columns for all taps; each
+    // chunk of xT and dyPad (about 512 KB together) serves all taps while it is in cache.
+    const job = { a: xTOffset, lda: rowLength * 4, b: offsetOf(backend, dyPad), ldb: co * 4, c: offsetOf(backend, dw), ldc: co * 4, m: ci, n: co, k: rowLength }
+    const kc = Math.max(64, Math.floor(131072 / (ci + co)))
+    const threads = gemmThreads(backend)
+    const calls = gemmCalls(false, [job], threads === 1 ? 1 : 2 * threads).map(({ name, args }) => ({
+      name: `${name}Taps`,
+      args: [...args.slice(0, 9), kc, filterHeight, filterWidth, frameW, ci * co * 4],
+    }))
+    runGemm(backend, gemm, calls)
+  }
+  for (let kh = 0; kh < (gemm === null ? filterHeight : 0); kh++) {
     for (let kw = 0; kw < filterWidth; kw++) {
       const view = aliasInfo(backend, xTOffset + (kh * frameW + kw) * 4, [ci, rowLength])
       const prod = runWasmKernel('BatchMatMul', backend, { a: view, b: dyPad }, { transposeA: false, transposeB: false })
@@ -100,6 +127,32 @@ function stride1FilterGrad(
 
 function offsetOf(backend: WasmBackendLike, info: TensorInfo): number {
   return (backend.dataIdMap.get(info.dataId) as { memoryOffset: number }).memoryOffset
+}
+
+/**
+ * The filter gradient of a 1 × 1, stride-1, unpadded convolution with one output channel (a U-Net's last
+ * layer): dW[ci] = Σ_pixels dy[pixel] · x[pixel, ci], one `tn` product [1, L] · [L, C_in] over the tensors as
+ * they lie (dW [1, 1, C_in, 1] is that row), where the tap loop would frame both and XNNPACK's product with
+ * one column is slow. Null where it does not apply.
+ */
+function singleOutputPointwise(
+  backend: WasmBackendLike,
+  x: TensorInfo,
+  dy: TensorInfo,
+  g: { filterHeight: number; filterWidth: number; strideHeight: number; strideWidth: number; padTop: number; padLeft: number; outHeight: number; outWidth: number; inHeight: number; inWidth: number; inChannels: number; outChannels: number },
+): TensorInfo | null {
+  if (g.filterHeight !== 1 || g.filterWidth !== 1 || g.strideHeight !== 1 || g.strideWidth !== 1 || g.padTop !== 0 || g.padLeft !== 0) return null
+  if (g.outHeight !== g.inHeight || g.outWidth !== g.inWidth || g.outChannels !== 1 || g.inChannels % 4 !== 0) return null
+  if (x.dtype !== 'float32' || dy.dtype !== 'float32') return null
+  const gemm = gemmLoops(backend)
+  if (gemm === null) return null
+  const ci = g.inChannels
+  const pixels = x.shape.slice(0, 3).reduce((a, b) => a * b, 1)
+  const dw = backend.makeOutput([1, 1, ci, 1], 'float32')
+  const threads = gemmThreads(backend)
+  const job = { a: offsetOf(backend, dy), lda: 4, b: offsetOf(backend, x), ldb: ci * 4, c: offsetOf(backend, dw), ldc: ci * 4, m: 1, n: ci, k: pixels }
+  runGemm(backend, gemm, gemmCalls(true, [job], threads === 1 ? 1 : 2 * threads))
+  return dw
 }
 
 /**
@@ -122,6 +175,10 @@ export function makeConv2DBackpropFilter(): KernelConfig {
       )
     }
     const g = convGeometry(x.shape, attrs.filterShape, attrs.strides, attrs.pad, attrs.dimRoundingMode)
+    const wino = winogradFilterGradCase(backend, x, dy, g)
+    if (wino !== null) return winogradFilterGrad(backend, wino, x, dy)
+    const single = singleOutputPointwise(backend, x, dy, g)
+    if (single !== null) return single
     if (g.strideHeight === 1 && g.strideWidth === 1) {
       return stride1FilterGrad(backend, x, dy, g.filterHeight, g.filterWidth, g.padTop, g.padLeft)
     }

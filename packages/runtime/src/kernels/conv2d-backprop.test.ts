@@ -48,6 +48,14 @@ cases.push({ x: [3, 16, 11, 2], k: 2, outChannels: 3, stride: 2, pad: 'valid' })
 cases.push({ x: [1, 6, 10, 4], k: 4, outChannels: 2, stride: 1, pad: 'same' })
 // Stride 3 leaves rows of x that no output reads.
 cases.push({ x: [1, 10, 8, 2], k: 2, outChannels: 3, stride: 3, pad: 'valid' })
+// Our GEMM's remainder rows (6 input channels), 12 output channels (an 8- and a 4-column tile), 3 images; and
+// 16 channels in and out (the fused Winograd input gradient beside the filter gradient).
+cases.push({ x: [3, 9, 10, 6], k: 3, outChannels: 12, stride: 1, pad: 'same' })
+cases.push({ x: [2, 8, 8, 16], k: 3, outChannels: 16, stride: 1, pad: 'same' })
+cases.push({ x: [2, 8, 8, 16], k: 2, outChannels: 8, stride: 2, pad: 'same' })
+// 1 × 1 with one output channel (a U-Net's last layer): the filter gradient as one `tn` product.
+cases.push({ x: [3, 5, 7, 8], k: 1, outChannels: 1, stride: 1, pad: 'valid' })
+cases.push({ x: [2, 4, 4, 12], k: 1, outChannels: 1, stride: 1, pad: 'same' })
 // Unequal strides take the stock input-gradient kernel.
 cases.push({ x: [2, 7, 9, 3], k: 3, outChannels: 2, stride: [2, 1], pad: 'same' })
 

@@ -11,6 +11,7 @@ import { makeConv2DBackpropInput } from './conv2d-backprop-input'
 import { makeCast, makeIdentity } from './identity'
 import { makeReluGrad, makeSquareGrad, overrideElementwiseGradients } from './elementwise-grads'
 import { makeBroadcastChannels, overrideReductionGradients } from './reduction-grads'
+import { makePointwiseConv2D } from './pointwise'
 import { makeWinogradFusedConv2D } from './winograd'
 import { makeConcat, makeFusedBatchNorm, makeMaxPoolGrad, makeMean, makeSplitV, makeSum } from './layout-kernels'
 
@@ -22,8 +23,8 @@ let registered: string[] | null = null
 /**
  * Registers the kernels the tfjs wasm backend needs to train a convolutional network, and fast versions of
  * the ones a U-Net training step spends its time in:
- * - `Conv2DBackpropFilter` (missing from tfjs-backend-wasm): one XNNPACK GEMM per filter tap over views of
- *   the padded input, no im2col; strides > 1 through a space-to-depth fold;
+ * - `Conv2DBackpropFilter` (missing from tfjs-backend-wasm): GEMMs for all filter taps in one pass over views
+ *   of the padded input, no im2col; strides > 1 through a space-to-depth fold;
  * - `Conv2DBackpropInput` (also the forward pass of `conv2dTranspose`): one XNNPACK convolution of dy with a
  *   rearranged filter, its phases interleaved for strides > 1 (no multiply spent on inserted zeros);
  * - `FusedBatchNorm`, `Mean`, `Sum`, `Concat`, `SplitV`, `MaxPoolGrad`, `Identity`: one pass over the data
@@ -34,8 +35,11 @@ let registered: string[] | null = null
  * - the gradients of `Relu` and `Square` (same rule): one SIMD pass each (`UnetReluGrad`, `UnetSquareGrad`)
  *   instead of Step, Cast and Multiply, and Cast and two Multiply;
  * - `FusedConv2D` with a 3 × 3 filter, stride 1 and 'same' padding (every U-Net convolution but the first
- *   and last; with its bias and ReLU, or without) as Winograd F(2×2, 3×3): 16 XNNPACK GEMMs with 4/9 of the
- *   multiply-adds, the transforms in wasm SIMD; other convolutions through the stock kernel;
+ *   and last; with its bias and ReLU, or without) as Winograd F(2×2, 3×3), fused per block of tiles: 16
+ *   products on our own wasm SIMD GEMM (fused multiply-adds where the engine has relaxed SIMD) with 4/9 of
+ *   the multiply-adds, the transforms in wasm SIMD; the same for the input gradient of such a convolution
+ *   and, with ≥ 32 channels, its filter gradient; other convolutions through the stock kernel;
+ * - `Conv2D` 1 × 1, stride 1 (the phases of a transposed convolution): one product on our own GEMM;
  * - `Cast` to the same dtype shares the buffer (tfjs-core's `moments` casts float32 to float32 in every batch
  *   norm) instead of copying it;
  * - tfjs's `AdamOptimizer` update (patched globally, tfjs-core's own code on every other backend): one
@@ -76,6 +80,7 @@ export function registerWasmTrainingKernels(): string[] {
     makeSquareGrad(),
     makeCast(getKernel('Cast', 'wasm')),
     makeWinogradFusedConv2D(),
+    makePointwiseConv2D(),
   ]
   for (const config of configs) {
     if (getKernel(config.kernelName, 'wasm') !== undefined) unregisterKernel(config.kernelName, 'wasm')

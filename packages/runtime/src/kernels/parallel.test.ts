@@ -5,7 +5,9 @@ import { seededRandom } from '@unet/testing'
 import { beforeAll, describe, expect, it } from 'vitest'
 
 import { initBackend } from '../backend'
+import { gemmTuning } from './gemm'
 import { parallelTuning } from './parallel'
+import { fusedTuning } from './winograd'
 
 /** Deterministic values in [-1, 1) so cpu and wasm see identical inputs. */
 function values(n: number, seed: number): Float32Array {
@@ -54,6 +56,51 @@ describe('SIMD loops on helper threads (threaded wasm build)', { timeout: 60_000
       // The same loops on the same data: identical to the last bit whichever thread ran them.
       expect(got[i]).toBe(alone[i])
     }
+  })
+
+  it('splits the fused Winograd loops (convolution, filter gradient) and the GEMM\'s tap loop over the helper thread, bit for bit as on one thread', () => {
+    const go = (backend: 'cpu' | 'wasm') => {
+      tf.setBackend(backend)
+      return tf.tidy(() => {
+        const x = tf.tensor4d(values(3 * 16 * 12 * 16, 11), [3, 16, 12, 16])
+        const filter = tf.tensor4d(values(9 * 16 * 24, 12), [3, 3, 16, 24])
+        const y = tf.fused.conv2d({ x, filter, strides: 1, pad: 'same', bias: tf.tensor1d(values(24, 13)), activation: 'relu' })
+        const dy = tf.tensor4d(values(3 * 16 * 12 * 24, 14), [3, 16, 12, 24])
+        const [dx, df] = tf.grads((a: tf.Tensor, f: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 1, 'same'))([x, filter], dy)
+        // 'valid': the filter gradient through the GEMM's tap loop instead of Winograd.
+        const dyValid = tf.tensor4d(values(3 * 14 * 10 * 24, 15), [3, 14, 10, 24])
+        const [dfValid] = tf.grads((f: tf.Tensor) => tf.conv2d(x, f as tf.Tensor4D, 1, 'valid'))([filter], dyValid)
+        return [y, dx!, df!, dfValid!].map((t) => t.dataSync() as Float32Array)
+      })
+    }
+    const want = go('cpu')
+    fusedTuning.gradMinChannels = 16
+    const fused = fusedTuning.runs
+    const grads = fusedTuning.gradRuns
+    const products = gemmTuning.runs
+    const batches = parallelTuning.batches
+    const split = go('wasm')
+    expect(fusedTuning.runs).toBeGreaterThan(fused)
+    expect(fusedTuning.gradRuns).toBeGreaterThan(grads)
+    expect(gemmTuning.runs).toBeGreaterThan(products)
+    expect(parallelTuning.batches).toBeGreaterThan(batches)
+    parallelTuning.enabled = false
+    let alone: Float32Array[]
+    try {
+      alone = go('wasm')
+    } finally {
+      parallelTuning.enabled = true
+    }
+    want.forEach((w, k) => {
+      let worst = 0
+      let scale = 0
+      for (let i = 0; i < w.length; i++) {
+        worst = Math.max(worst, Math.abs((split[k]![i] as number) - (w[i] as number)))
+        scale = Math.max(scale, Math.abs(w[i] as number))
+      }
+      expect(worst).toBeLessThan(1e-5 * Math.max(1, scale))
+      expect(Array.from(split[k]!)).toEqual(Array.from(alone[k]!))
+    })
   })
 
   it('gives the same training step bit for bit with the batch-norm, ReLU, max-pool, concat and Adam loops split over threads', async () => {

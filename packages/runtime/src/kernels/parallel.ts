@@ -6,8 +6,8 @@ import { WasmKernelError } from './errors'
  * Runs our SIMD loops on more than one thread. tfjs-backend-wasm's thread pool is XNNPACK's and takes no
  * outside work, so on the threaded build (whose heap is a `SharedArrayBuffer`) we start our own helpers:
  * `threads − 1` Node worker threads, each instantiating the same loop modules over the same wasm memory.
- * A batch of calls is split into contiguous shares; the calling thread runs the first share while each
- * helper runs one of the others, and returns when all are done. Helpers wait on `Atomics.wait` between
+ * A batch of calls goes into one shared list; the calling thread and the helpers each take the next call
+ * from it until none is left (an atomic counter), and the caller returns when all are done. Helpers wait on `Atomics.wait` between
  * batches (asleep, not spinning) and never keep the process alive.
  *
  * Calls in one batch must write disjoint memory; that is the caller's split (rows, tiles, blocks of values).
@@ -38,18 +38,23 @@ export function defineLoopModule(names: string[], build: (shared: boolean) => Ui
 }
 
 /**
- * Control block per helper, in 32-bit slots: sequence, done, error, module, function, count, arity, state
- * (0 starting, 1 ready, −1 failed to start), then the argument lists.
+ * Control block per helper, in 32-bit slots: sequence, then (slot 7) state (0 starting, 1 ready, −1 failed to
+ * start). The batch itself is in the pool's shared work list: next call, count, arity, module, function, the
+ * open batch's sequence (0 once closed), helpers inside it, error, then the argument lists. Every thread takes
+ * the next call until none is left, so a thread that the OS deschedules (on a busy machine) delays only the
+ * call it holds; and the caller closes the batch when the calls are gone, so a helper that wakes up late finds
+ * it closed and does nothing, instead of being waited for.
  */
 const HEADER = 8
 const SLOTS = 1 << 15
-/** A helper that has not finished its share by then is taken for dead: the kernel throws. */
+/** A helper that has not finished its call by then is taken for dead: the kernel throws. */
 const HELPER_TIMEOUT_MS = 120_000
 
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads')
-const { memory, modules, control } = workerData
+const { memory, modules, control, work } = workerData
 const c = new Int32Array(control)
+const w = new Int32Array(work)
 let loops
 try {
   loops = modules.map((m) => {
@@ -66,28 +71,34 @@ for (;;) {
   Atomics.wait(c, 0, seen)
   seen = Atomics.load(c, 0)
   if (seen < 0) break
-  let failed = 0
-  try {
-    const f = loops[c[3]][c[4]]
-    const count = c[5]
-    const arity = c[6]
-    let p = ${HEADER}
-    const a = new Array(arity)
-    for (let i = 0; i < count; i++, p += arity) {
-      for (let k = 0; k < arity; k++) a[k] = c[p + k]
-      f.apply(null, a)
+  if (Atomics.load(w, 5) !== seen) continue
+  Atomics.add(w, 6, 1)
+  // Still open once counted in: the caller waits for this thread until it leaves.
+  if (Atomics.load(w, 5) === seen) {
+    try {
+      const f = loops[w[3]][w[4]]
+      const count = w[1]
+      const arity = w[2]
+      const a = new Array(arity)
+      for (;;) {
+        const i = Atomics.add(w, 0, 1)
+        if (i >= count) break
+        const p = ${HEADER} + i * arity
+        for (let k = 0; k < arity; k++) a[k] = w[p + k]
+        f.apply(null, a)
+      }
+    } catch (e) {
+      Atomics.store(w, 7, 1)
     }
-  } catch (e) {
-    failed = 1
   }
-  Atomics.store(c, 2, failed)
-  Atomics.store(c, 1, seen)
-  Atomics.notify(c, 1)
+  if (Atomics.sub(w, 6, 1) === 1) Atomics.notify(w, 6)
 }
 `
 
 interface Pool {
   helpers: Array<{ worker: Worker; control: Int32Array }>
+  /** The shared work list (see HEADER). */
+  work: Int32Array
   modules: LoopModule[]
   sequence: number
 }
@@ -107,16 +118,17 @@ function poolFor(memory: WebAssembly.Memory, threads: number, module: LoopModule
   let pool: Pool | null = null
   if (threads > 1 && typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer) {
     try {
+      const work = new Int32Array(new SharedArrayBuffer(SLOTS * 4))
       const helpers = Array.from({ length: threads - 1 }, () => {
-        const control = new Int32Array(new SharedArrayBuffer(SLOTS * 4))
+        const control = new Int32Array(new SharedArrayBuffer(HEADER * 4))
         const worker = new Worker(WORKER_SOURCE, {
           eval: true,
-          workerData: { memory, modules: modules.map((m) => ({ bytes: m.build(true), names: m.names })), control: control.buffer },
+          workerData: { memory, modules: modules.map((m) => ({ bytes: m.build(true), names: m.names })), control: control.buffer, work: work.buffer },
         })
         worker.unref()
         return { worker, control }
       })
-      pool = { helpers, modules, sequence: 0 }
+      pool = { helpers, work, modules, sequence: 0 }
     } catch {
       pool = null
     }
@@ -163,47 +175,50 @@ export function runParallel(
   }
   const arity = calls[0]!.length
   const perBatch = Math.floor((SLOTS - HEADER) / Math.max(1, arity))
+  const w = pool.work
   for (let start = 0; start < calls.length; ) {
-    // Helpers still starting (or that failed to) get no share: this thread runs it.
+    // Helpers still starting (or that failed to) are not woken: the threads that are take their calls.
     const ready = pool.helpers.filter((h) => Atomics.load(h.control, 7) === 1)
-    const batch = calls.slice(start, start + perBatch * (ready.length + 1))
+    const batch = calls.slice(start, start + perBatch)
     start += batch.length
+    w[1] = batch.length
+    w[2] = arity
+    w[3] = pool.modules.indexOf(module)
+    w[4] = module.names.indexOf(name)
+    let p = HEADER
+    for (const args of batch) for (const a of args) w[p++] = a
+    Atomics.store(w, 0, 0)
+    Atomics.store(w, 7, 0)
     const sequence = ++pool.sequence
-    const used: Int32Array[] = []
-    const share = Math.ceil(batch.length / (ready.length + 1))
-    ready.forEach((h, i) => {
-      const mine = batch.slice((i + 1) * share, (i + 2) * share)
-      if (mine.length === 0) return
-      const c = h.control
-      c[3] = pool.modules.indexOf(module)
-      c[4] = module.names.indexOf(name)
-      c[5] = mine.length
-      c[6] = arity
-      let p = HEADER
-      for (const args of mine) for (const a of args) c[p++] = a
-      Atomics.store(c, 0, sequence)
-      Atomics.notify(c, 0)
-      used.push(c)
-    })
-    if (used.length > 0) parallelTuning.batches++
+    Atomics.store(w, 5, sequence)
+    const woken = ready.slice(0, batch.length - 1)
+    for (const h of woken) {
+      Atomics.store(h.control, 0, sequence)
+      Atomics.notify(h.control, 0)
+    }
+    if (woken.length > 0) parallelTuning.batches++
     let failed = false
     try {
-      for (const args of batch.slice(0, share)) local(...args)
-    } finally {
-      // Always join, so that no helper still writes when the caller moves on (or throws).
-      for (const c of used) {
-        const since = Date.now()
-        for (;;) {
-          const done = Atomics.load(c, 1)
-          if (done === sequence) break
-          if (Date.now() - since > HELPER_TIMEOUT_MS) {
-            failed = true
-            break
-          }
-          Atomics.wait(c, 1, done, 1000)
-        }
-        if (Atomics.load(c, 2) !== 0) failed = true
+      for (;;) {
+        const i = Atomics.add(w, 0, 1)
+        if (i >= batch.length) break
+        local(...batch[i]!)
       }
+    } finally {
+      // Close the batch, then wait for the helpers inside it (if any) to finish their calls, so that none
+      // still reads the list or writes when the caller moves on (or throws).
+      Atomics.store(w, 5, 0)
+      const since = Date.now()
+      for (;;) {
+        const inside = Atomics.load(w, 6)
+        if (inside === 0) break
+        if (Date.now() - since > HELPER_TIMEOUT_MS) {
+          failed = true
+          break
+        }
+        Atomics.wait(w, 6, inside, 1000)
+      }
+      if (Atomics.load(w, 7) !== 0) failed = true
     }
     if (failed) {
       throw new WasmKernelError(

@@ -55,6 +55,9 @@ export const fadd = [0xfd, ...uleb(228)] // f32x4.add
 export const fsub = [0xfd, ...uleb(229)] // f32x4.sub
 export const fmul = [0xfd, ...uleb(230)] // f32x4.mul
 export const shl = [0x74]
+export const call = (f: number) => [0x10, ...uleb(f)]
+export const divU = [0x6e]
+export const remU = [0x70]
 export const mul = [0x6c]
 /** i8x16.shuffle picking four f32 lanes (0–3 from the first operand, 4–7 from the second). */
 export const shuffle = (lanes: number[]) => [0xfd, 0x0d, ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3])]
