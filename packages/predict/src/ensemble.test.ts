@@ -148,13 +148,21 @@ describe('run.json additions and model sets', () => {
     const set = await readModelSet(root)
     expect(set.kind).toBe('kfold')
     expect(set.modelPaths).toEqual([join(root, 'fold-0', 'best', 'model.json'), join(root, 'fold-1', 'best', 'model.json')])
-    expect(set.run.threshold).toBeCloseTo(0.4)
+    expect(set.run.threshold).toBe(0.4)
     expect(set.run.emptyClassifier).toBeUndefined() // only one fold has the classifier
     const models = await loadRunModels(set)
     const [p] = await predictProbabilities(models, { data: new Float32Array([1, 1, 1, 1]), count: 1, height: 2, width: 2, channels: 1 }, { activation: 'sigmoid' })
     expect(p![0]).toBeCloseTo(0.4, 6)
     for (const m of models) m.dispose()
     await expect(readModelSet(root, { snapshots: true })).rejects.toThrow(/no cosine snapshots/)
+
+    // three folds at 0.35 average to 0.35 itself, not the float sum's 0.3499999999999999
+    const three = join(root, 'three')
+    for (const f of [0, 1, 2]) await writeRun(join(three, `fold-${f}`), 0.2, { threshold: 0.35, emptyClassifier: { output: 'has_mask', threshold: 0.35 } })
+    writeFileSync(join(three, 'kfold.json'), JSON.stringify({ format: 'unet-kfold', version: 1, folds: 3, runs: [0, 1, 2].map((fold) => ({ fold, dir: `fold-${fold}`, status: 'finished' })) }))
+    const averaged = await readModelSet(three)
+    expect(averaged.run.threshold).toBe(0.35)
+    expect(averaged.run.emptyClassifier).toEqual({ output: 'has_mask', threshold: 0.35 })
 
     const run = join(root, 'single')
     await writeRun(run, 0.1, { snapshots: ['checkpoints/snapshot-cycle-1-000002/model.json', 'checkpoints/snapshot-cycle-2-000004/model.json'] })

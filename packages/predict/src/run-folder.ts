@@ -214,7 +214,8 @@ export async function readModelSet(dir: string, options: { snapshots?: boolean }
       modelPaths.push(m.inferenceModelPath ?? m.modelPath)
     }
   }
-  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length
+  // rounded to 1e-9, so thresholds swept in steps of 0.05 average to 0.35, not 0.3499999999999999
+  const mean = (xs: number[]): number => Math.round((xs.reduce((a, b) => a + b, 0) / xs.length) * 1e9) / 1e9
   const classifiers = members.map((m) => m.run.emptyClassifier)
   const { emptyClassifier: _drop, ...base } = first.run
   const run: RunFile = {
