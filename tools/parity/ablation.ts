@@ -175,7 +175,7 @@ function trainCell(row: Row, seed: number, out: string, done: string): void {
   const data = synthSet('train', budget.train, budget.test, seed)
   const held = synthSet('heldout', budget.heldout, 0, seed + 1000)
   const after = row.after ? cellDir(rowById(row.after), seed) : ''
-  const fill = (a: string): string => a.replace('{data}', data).replace('{held}', held).replace('{test}', join(data, 'test')).replace('{out}', out).replace('{after}', after).replace('{seed}', String(seed))
+  const fill = (a: string): string => a.replace('{data}', data).replace('{held}', held).replace('{test}', join(data, 'test', 'images')).replace('{out}', out).replace('{after}', after).replace('{seed}', String(seed))
   mkdirSync(out, { recursive: true })
   const t0 = Date.now()
   for (const step of row.steps) {
