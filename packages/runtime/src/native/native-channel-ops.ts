@@ -1,6 +1,7 @@
-import { getKernel, registerKernel, unregisterKernel, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core'
+import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core'
 
 import { heapF32, type WasmBackendLike } from '../kernels/wasm-backend'
+import { KernelSwap } from './kernel-swap'
 
 /** What the per-channel kernels need from `@unet/runtime-native`'s addon (absent from addons built before them). */
 export interface NativeChannelAddon {
@@ -30,7 +31,7 @@ function isChannelSum(x: TensorInfo, axis: unknown): boolean {
   return sorted.length === rank - 1 && sorted.every((a, i) => a === i)
 }
 
-let replaced: KernelConfig[] = []
+let swap = new KernelSwap()
 
 /**
  * Replaces wasm's `Add` where one side is a per-channel bias of the other (the bias of a transposed
@@ -43,17 +44,8 @@ let replaced: KernelConfig[] = []
  */
 export function registerNativeChannelOps(addon: NativeChannelAddon): string[] {
   unregisterNativeChannelOps()
-  const names: string[] = []
   for (const name of ['Add', 'Sum']) {
-    const previous = getKernel(name, 'wasm')
-    if (previous === undefined) continue
-    let previousReady = false
-    const fallback: KernelFunc = (args) => {
-      if (!previousReady) previous.setupFunc?.(args.backend)
-      previousReady = true
-      return previous.kernelFunc(args)
-    }
-    const kernelFunc: KernelFunc = (args) => {
+    swap.replace(name, (fallback): KernelFunc => (args) => {
       const backend = args.backend as unknown as WasmBackendLike
       const inputs = args.inputs as Record<string, TensorInfo | undefined>
       if (name === 'Add') {
@@ -73,20 +65,13 @@ export function registerNativeChannelOps(addon: NativeChannelAddon): string[] {
       const out = backend.makeOutput(attrs.keepDims === true ? [...x.shape.map(() => 1).slice(0, -1), channels] : [channels], 'float32')
       addon.channelSums(heapF32(backend, x), heapF32(backend, out))
       return out
-    }
-    unregisterKernel(name, 'wasm')
-    registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc })
-    replaced.push(previous)
-    names.push(name)
+    })
   }
-  return names
+  return swap.names
 }
 
 /** Puts back the kernels {@link registerNativeChannelOps} replaced. */
 export function unregisterNativeChannelOps(): void {
-  for (const config of replaced) {
-    unregisterKernel(config.kernelName, 'wasm')
-    registerKernel(config)
-  }
-  replaced = []
+  swap.restore()
+  swap = new KernelSwap()
 }

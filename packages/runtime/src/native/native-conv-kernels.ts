@@ -1,17 +1,9 @@
-import {
-  backend_util,
-  getKernel,
-  registerKernel,
-  unregisterKernel,
-  type KernelConfig,
-  type KernelFunc,
-  type NamedAttrMap,
-  type TensorInfo,
-} from '@tensorflow/tfjs-core'
+import { backend_util, type KernelFunc, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core'
 
 import { convGeometry } from '../kernels/conv-geometry'
 import { disposeInfo, heapF32, type WasmBackendLike } from '../kernels/wasm-backend'
 
+import { KernelSwap } from './kernel-swap'
 import { hasNativeBatchNorm, registerNativeBatchNorm, unregisterNativeBatchNorm, type NativeBatchNormAddon } from './native-batch-norm'
 import { hasNativeChannelOps, registerNativeChannelOps, unregisterNativeChannelOps, type NativeChannelAddon } from './native-channel-ops'
 import { hasNativeRelu, registerNativeRelu, unregisterNativeRelu, type NativeReluAddon } from './native-relu'
@@ -102,25 +94,9 @@ let registeredNames: string[] = []
 export function registerNativeConvKernels(addon: NativeConvAddon): string[] {
   if (registeredWith === addon) return [...registeredNames]
   if (registeredWith !== null) unregisterNativeConvKernels()
-  const replaced: KernelConfig[] = []
+  const swap = new KernelSwap()
   for (const name of NATIVE_CONV_KERNELS) {
-    const previous = getKernel(name, 'wasm')
-    if (previous === undefined) {
-      for (const config of replaced) {
-        unregisterKernel(config.kernelName, 'wasm')
-        registerKernel(config)
-      }
-      throw new Error(`registerNativeConvKernels: '${name}' is not registered on wasm; import '@tensorflow/tfjs-backend-wasm' first.`)
-    }
-    replaced.push(previous)
-    let previousReady = false
-    // Ours may be registered after the backend started, so the stock kernel's setup has not run for it.
-    const fallback: KernelFunc = (args) => {
-      if (!previousReady) previous.setupFunc?.(args.backend)
-      previousReady = true
-      return previous.kernelFunc(args)
-    }
-    const kernelFunc: KernelFunc = (args) => {
+    const replaced = swap.replace(name, (fallback): KernelFunc => (args) => {
       const backend = args.backend as unknown as WasmBackendLike
       const attrs = args.attrs ?? {}
       const inputs = args.inputs as Record<string, TensorInfo | undefined>
@@ -172,11 +148,13 @@ export function registerNativeConvKernels(addon: NativeConvAddon): string[] {
         return fallback(args)
       }
       return out
+    })
+    if (!replaced) {
+      swap.restore()
+      throw new Error(`registerNativeConvKernels: '${name}' is not registered on wasm; import '@tensorflow/tfjs-backend-wasm' first.`)
     }
-    unregisterKernel(name, 'wasm')
-    registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc })
   }
-  previousKernels = replaced
+  convSwap = swap
   registeredWith = addon
   registeredNames = [
     ...NATIVE_CONV_KERNELS,
@@ -187,7 +165,7 @@ export function registerNativeConvKernels(addon: NativeConvAddon): string[] {
   return [...registeredNames]
 }
 
-let previousKernels: KernelConfig[] = []
+let convSwap = new KernelSwap()
 
 /**
  * Puts back the kernels {@link registerNativeConvKernels} replaced (for tests and benchmarks that compare).
@@ -202,11 +180,7 @@ let previousKernels: KernelConfig[] = []
  */
 export function unregisterNativeConvKernels(): string[] {
   if (registeredWith === null) return []
-  for (const config of previousKernels) {
-    unregisterKernel(config.kernelName, 'wasm')
-    registerKernel(config)
-  }
-  previousKernels = []
+  convSwap.restore()
   registeredWith = null
   unregisterNativeBatchNorm()
   unregisterNativeRelu()

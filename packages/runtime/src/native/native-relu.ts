@@ -1,7 +1,8 @@
-import { getKernel, registerKernel, unregisterKernel, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core'
+import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core'
 
 import { RELU_GRAD } from '../kernels/elementwise-grads'
 import { heapF32, type WasmBackendLike } from '../kernels/wasm-backend'
+import { KernelSwap } from './kernel-swap'
 
 /** What the ReLU kernels need from `@unet/runtime-native`'s addon (absent from addons built before them). */
 export interface NativeReluAddon {
@@ -15,7 +16,7 @@ export function hasNativeRelu(addon: object): addon is NativeReluAddon {
   return typeof a.relu === 'function' && typeof a.reluGrad === 'function'
 }
 
-let replaced: KernelConfig[] = []
+let swap = new KernelSwap()
 
 /**
  * Replaces wasm's `Relu` and @unet/runtime's ReLU gradient kernel (`UnetReluGrad`) with the addon's loops:
@@ -28,17 +29,8 @@ let replaced: KernelConfig[] = []
  */
 export function registerNativeRelu(addon: NativeReluAddon): string[] {
   unregisterNativeRelu()
-  const names: string[] = []
   for (const name of ['Relu', RELU_GRAD]) {
-    const previous = getKernel(name, 'wasm')
-    if (previous === undefined) continue
-    let previousReady = false
-    const fallback: KernelFunc = (args) => {
-      if (!previousReady) previous.setupFunc?.(args.backend)
-      previousReady = true
-      return previous.kernelFunc(args)
-    }
-    const kernelFunc: KernelFunc = (args) => {
+    swap.replace(name, (fallback): KernelFunc => (args) => {
       const backend = args.backend as unknown as WasmBackendLike
       const inputs = args.inputs as Record<string, TensorInfo | undefined>
       const x = inputs.x
@@ -49,20 +41,13 @@ export function registerNativeRelu(addon: NativeReluAddon): string[] {
       if (name === 'Relu') addon.relu(heapF32(backend, x), heapF32(backend, out))
       else addon.reluGrad(heapF32(backend, dy!), heapF32(backend, x), heapF32(backend, out))
       return out
-    }
-    unregisterKernel(name, 'wasm')
-    registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc })
-    replaced.push(previous)
-    names.push(name)
+    })
   }
-  return names
+  return swap.names
 }
 
 /** Puts back the kernels {@link registerNativeRelu} replaced. */
 export function unregisterNativeRelu(): void {
-  for (const config of replaced) {
-    unregisterKernel(config.kernelName, 'wasm')
-    registerKernel(config)
-  }
-  replaced = []
+  swap.restore()
+  swap = new KernelSwap()
 }
