@@ -1,45 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core'
 import * as tfl from '@tensorflow/tfjs-layers'
-import { loadNativeConv, nativeConvReason } from '@unet/runtime-native'
 import { beforeAll, describe, expect, it } from 'vitest'
 
-import { startBackend, type BackendEnvironment } from '../backend'
+import { startBackend } from '../backend'
 
+import { countingAddon } from './counting-addon'
 import { NATIVE_BATCH_NORM } from './native-batch-norm'
 import { NATIVE_CONV_KERNELS, registerNativeConvKernels, unregisterNativeConvKernels } from './native-conv-kernels'
 import { startNativeConv } from './start'
 
-const loaded = loadNativeConv()
-const addon = loaded !== null && typeof (loaded as { batchNormForward?: unknown }).batchNormForward === 'function' ? loaded : null
-if (addon === null) {
-  console.warn(`[@unet/runtime native batch-norm tests] skipped: ${loaded === null ? nativeConvReason() : 'the addon predates batchNormForward (rebuild it)'}`)
-}
-
-/** Calls of the addon's batch norm, forward and backward: proves the layer ran natively. */
-const calls = { forward: 0, backward: 0 }
-const counting = addon && {
-  conv: addon.conv.bind(addon),
-  setThreads: (n: number) => addon.setThreads(n),
-  threads: () => addon.threads(),
-  batchNormForward: (...args: Parameters<typeof addon.batchNormForward>) => {
-    calls.forward++
-    addon.batchNormForward(...args)
-  },
-  batchNormBackward: (...args: Parameters<typeof addon.batchNormBackward>) => {
-    calls.backward++
-    addon.batchNormBackward(...args)
-  },
-}
-
-const environment: BackendEnvironment = {
-  env: {},
-  cores: 2,
-  load: 0,
-  importModule: async (name: string) => {
-    if (name === '@unet/runtime-native') return { loadNativeConv: () => counting, nativeConvReason }
-    throw Object.assign(new Error(`Cannot find package '${name}'`), { code: 'ERR_MODULE_NOT_FOUND' })
-  },
-}
+const { addon, calls, counting, environment } = countingAddon('native batch-norm', ['batchNormForward', 'batchNormBackward'])
 
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length)
@@ -115,13 +85,13 @@ describe.skipIf(addon === null)('oneDNN batch norm on wasm (training-mode BatchN
   ]
 
   it('gives the same output, gradients (x, gamma, beta) and moving averages as the stock layer on cpu', async () => {
-    calls.forward = 0
-    calls.backward = 0
+    calls.batchNormForward = 0
+    calls.batchNormBackward = 0
     const before = tf.memory().numTensors
     const native = shapes.map((s) => trainPass(s))
     expect(tf.memory().numTensors).toBe(before)
     // Two training applies per case (the one differentiated, the one read), one backward pass.
-    expect(calls).toEqual({ forward: 2 * shapes.length, backward: shapes.length })
+    expect(calls).toEqual({ batchNormForward: 2 * shapes.length, batchNormBackward: shapes.length })
     await tf.setBackend('cpu')
     const reference = shapes.map((s) => trainPass(s))
     await tf.setBackend('wasm')
@@ -140,7 +110,7 @@ describe.skipIf(addon === null)('oneDNN batch norm on wasm (training-mode BatchN
 
   it('leaves inference and inputs other than 4-D to the layer’s own code', () => {
     // (Without scale or center, tfjs-layers' own training path fails on its missing weight; it is left to it too.)
-    calls.forward = 0
+    calls.batchNormForward = 0
     const layer = tfl.layers.batchNormalization({})
     tf.tidy(() => {
       layer.apply(tf.ones([2, 3, 4, 5]), { training: false })
@@ -149,7 +119,7 @@ describe.skipIf(addon === null)('oneDNN batch norm on wasm (training-mode BatchN
     tf.tidy(() => {
       flat.apply(tf.ones([6, 5]), { training: true })
     })
-    expect(calls.forward).toBe(0)
+    expect(calls.batchNormForward).toBe(0)
     layer.dispose()
     flat.dispose()
   })
@@ -204,13 +174,13 @@ describe.skipIf(addon === null)('oneDNN batch norm on wasm (training-mode BatchN
       model.dispose()
       return weights
     }
-    calls.forward = 0
+    calls.batchNormForward = 0
     const native = await train()
-    expect(calls.forward).toBe(5)
+    expect(calls.batchNormForward).toBe(5)
     unregisterNativeConvKernels()
     try {
       const stock = await train()
-      expect(calls.forward).toBe(5)
+      expect(calls.batchNormForward).toBe(5)
       for (const [i, w] of native.entries()) expect(maxDiff(w, stock[i]!), `weight ${i}`).toBeLessThan(1e-4)
     } finally {
       registerNativeConvKernels(counting!)
@@ -225,9 +195,9 @@ describe.skipIf(addon === null)('oneDNN batch norm on wasm (training-mode BatchN
       expect(start.kernels).toEqual([...NATIVE_CONV_KERNELS])
       expect(start.note).toMatch(/^\+ oneDNN native conv kernels \(Conv2D, FusedConv2D, Conv2DBackpropInput, Conv2DBackpropFilter\) on \d+ threads? \(OMP_NUM_THREADS=1\)$/)
       expect(tf.getKernel(NATIVE_BATCH_NORM, 'wasm')).toBeUndefined()
-      calls.forward = 0
+      calls.batchNormForward = 0
       const run = trainPass([2, 3, 4, 5])
-      expect(calls.forward).toBe(0) // the layer's own code, on wasm's kernels
+      expect(calls.batchNormForward).toBe(0) // the layer's own code, on wasm's kernels
       expect(run.y.length).toBe(120)
     } finally {
       unregisterNativeConvKernels()

@@ -1,43 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core'
 import '@tensorflow/tfjs-core/dist/register_all_gradients'
-import { loadNativeConv, nativeConvReason } from '@unet/runtime-native'
 import { beforeAll, describe, expect, it } from 'vitest'
 
-import { startBackend, type BackendEnvironment } from '../backend'
+import { startBackend } from '../backend'
 
+import { countingAddon } from './counting-addon'
 import { registerNativeConvKernels, unregisterNativeConvKernels } from './native-conv-kernels'
 
-const loaded = loadNativeConv()
-const addon = loaded !== null && typeof (loaded as { biasAdd?: unknown }).biasAdd === 'function' ? loaded : null
-if (addon === null) {
-  console.warn(`[@unet/runtime native per-channel tests] skipped: ${loaded === null ? nativeConvReason() : 'the addon predates biasAdd (rebuild it)'}`)
-}
-
-/** Calls of the addon's per-channel loops: proves the kernels ran natively. */
-const calls = { biasAdd: 0, channelSums: 0 }
-const counting = addon && {
-  conv: addon.conv.bind(addon),
-  setThreads: (n: number) => addon.setThreads(n),
-  threads: () => addon.threads(),
-  biasAdd: (...args: Parameters<typeof addon.biasAdd>) => {
-    calls.biasAdd++
-    addon.biasAdd(...args)
-  },
-  channelSums: (...args: Parameters<typeof addon.channelSums>) => {
-    calls.channelSums++
-    addon.channelSums(...args)
-  },
-}
-
-const environment: BackendEnvironment = {
-  env: {},
-  cores: 2,
-  load: 0,
-  importModule: async (name: string) => {
-    if (name === '@unet/runtime-native') return { loadNativeConv: () => counting, nativeConvReason }
-    throw Object.assign(new Error(`Cannot find package '${name}'`), { code: 'ERR_MODULE_NOT_FOUND' })
-  },
-}
+const { addon, calls, counting, environment } = countingAddon('native per-channel', ['biasAdd', 'channelSums'])
 
 interface Case {
   x: number[]

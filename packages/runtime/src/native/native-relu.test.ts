@@ -1,43 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core'
 import '@tensorflow/tfjs-core/dist/register_all_gradients'
-import { loadNativeConv, nativeConvReason } from '@unet/runtime-native'
 import { beforeAll, describe, expect, it } from 'vitest'
 
-import { startBackend, type BackendEnvironment } from '../backend'
+import { startBackend } from '../backend'
 
+import { countingAddon } from './counting-addon'
 import { registerNativeConvKernels, unregisterNativeConvKernels } from './native-conv-kernels'
 
-const loaded = loadNativeConv()
-const addon = loaded !== null && typeof (loaded as { relu?: unknown }).relu === 'function' ? loaded : null
-if (addon === null) {
-  console.warn(`[@unet/runtime native ReLU tests] skipped: ${loaded === null ? nativeConvReason() : 'the addon predates relu (rebuild it)'}`)
-}
-
-/** Calls of the addon's ReLU loops: proves the kernels ran natively. */
-const calls = { relu: 0, reluGrad: 0 }
-const counting = addon && {
-  conv: addon.conv.bind(addon),
-  setThreads: (n: number) => addon.setThreads(n),
-  threads: () => addon.threads(),
-  relu: (...args: Parameters<typeof addon.relu>) => {
-    calls.relu++
-    addon.relu(...args)
-  },
-  reluGrad: (...args: Parameters<typeof addon.reluGrad>) => {
-    calls.reluGrad++
-    addon.reluGrad(...args)
-  },
-}
-
-const environment: BackendEnvironment = {
-  env: {},
-  cores: 2,
-  load: 0,
-  importModule: async (name: string) => {
-    if (name === '@unet/runtime-native') return { loadNativeConv: () => counting, nativeConvReason }
-    throw Object.assign(new Error(`Cannot find package '${name}'`), { code: 'ERR_MODULE_NOT_FOUND' })
-  },
-}
+const { addon, calls, counting, environment } = countingAddon('native ReLU', ['relu', 'reluGrad'])
 
 /** x with the awkward values (±0, ±∞, NaN, the smallest subnormals) first, then seeded random ones. */
 function input(size: number): Float32Array {
