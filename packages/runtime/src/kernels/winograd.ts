@@ -100,6 +100,16 @@ const addr = (base: number, ...offsets: Array<number | null>) => [
   ...offsets.flatMap((o) => (o === null ? [] : [...get(o), ...add])),
 ]
 
+/**
+ * Bytes added to each of the 16 planes of a fused call's scratch (V, M, Ã). A block's plane is a power of two
+ * of 16 KB or more, so without it the 16 values a tile writes (and the output transform reads) fall in one set
+ * of the 4 KB-indexed L1 cache and alias in the store buffer; one cache line more puts them in 16 sets.
+ */
+export const PLANE_PAD = 64
+
+/** Floats of one fused call's scratch: 16 planes of `tiles` × `channels`, each padded by {@link PLANE_PAD}. */
+const scratchFloats = (tiles: number, channels: number) => 16 * (tiles * channels + PLANE_PAD / 4)
+
 function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
   // filterTransform(g 0, u 1, plane 2, n4 3); i32 P1..P15 4–18; v128 G 19–27, Q 28–39, half 40, s 41.
   const P = (first: number, k: number) => (k === 0 ? null : first + k - 1)
@@ -337,8 +347,8 @@ function fusedGradBody(): number[] {
   const [b, pRow, dRow, r, xi, tiles, planeV, planeG, vRow, gRow] = [18, 19, 20, 21, 22, 23, 24, 25, 26, 27]
   const code = [
     ...get(11), ...get(12), ...mul, ...set(tiles),
-    ...get(tiles), ...get(13), ...mul, ...i32(2), ...shl, ...set(planeV),
-    ...get(tiles), ...get(14), ...mul, ...i32(2), ...shl, ...set(planeG),
+    ...get(tiles), ...get(13), ...mul, ...i32(2), ...shl, ...i32(PLANE_PAD), ...add, ...set(planeV),
+    ...get(tiles), ...get(14), ...mul, ...i32(2), ...shl, ...i32(PLANE_PAD), ...add, ...set(planeG),
     ...block, ...get(10), ...eqz, ...brIf(0),
     ...get(9), ...set(b),
     ...loop,
@@ -382,8 +392,8 @@ function fusedBody(): number[] {
   const outArgs = [...get(mRow), ...get(planeM), ...get(oRow), ...get(5), ...get(11), ...get(14), ...i32(2), ...[0x76], ...get(18)]
   const code = [
     ...get(11), ...get(12), ...mul, ...set(tiles),
-    ...get(tiles), ...get(13), ...mul, ...i32(2), ...shl, ...set(planeV),
-    ...get(tiles), ...get(14), ...mul, ...i32(2), ...shl, ...set(planeM),
+    ...get(tiles), ...get(13), ...mul, ...i32(2), ...shl, ...i32(PLANE_PAD), ...add, ...set(planeV),
+    ...get(tiles), ...get(14), ...mul, ...i32(2), ...shl, ...i32(PLANE_PAD), ...add, ...set(planeM),
     ...block, ...get(10), ...eqz, ...brIf(0),
     ...get(9), ...set(b),
     ...loop,
@@ -560,8 +570,8 @@ export function winogradFilterGrad(backend: WasmBackendLike, loops: WinogradLoop
   const pw = w + 2
   const padded = backend.makeOutput([n, h + 2, pw, ci], 'float32')
   const partial = backend.makeOutput([plan.calls, 16, ci, co], 'float32')
-  const v = backend.makeOutput([plan.calls, 16, plan.tiles, ci], 'float32')
-  const g = backend.makeOutput([plan.calls, 16, plan.tiles, co], 'float32')
+  const v = backend.makeOutput([plan.calls, scratchFloats(plan.tiles, ci)], 'float32')
+  const g = backend.makeOutput([plan.calls, scratchFloats(plan.tiles, co)], 'float32')
   const dw = backend.makeOutput([3, 3, ci, co], 'float32')
   try {
     padInput(backend, simdLoops(backend)!, x, padded)
@@ -577,7 +587,7 @@ export function winogradFilterGrad(backend: WasmBackendLike, loops: WinogradLoop
         pOff, pw * ci * 4, (h + 2) * pw * ci * 4, 2 * plan.rows * pw * ci * 4,
         offsetOf(backend, dy), w * co * 4, h * w * co * 4, 2 * plan.rows * w * co * 4,
         blocksPerImage, k * per, Math.min(per, blocks - k * per), tw, plan.rows, ci, co,
-        cOff + k * 16 * ci * co * 4, offsetOf(backend, v) + k * 16 * plan.tiles * ci * 4, offsetOf(backend, g) + k * 16 * plan.tiles * co * 4,
+        cOff + k * 16 * ci * co * 4, offsetOf(backend, v) + k * scratchFloats(plan.tiles, ci) * 4, offsetOf(backend, g) + k * scratchFloats(plan.tiles, co) * 4,
       ])
     }
     parallel(backend, loops, 'fusedGrad', calls)
@@ -640,8 +650,8 @@ export function winogradConv3x3(
   const u = backend.makeOutput([16, ci, co], 'float32')
   const plan = fusedPlan(backend, loops, n, th, tw, ci)
   // Fused: V and M of one block per call (each call is one thread's share); otherwise of every tile.
-  const v = backend.makeOutput(plan === null ? [16, tiles, ci] : [plan.calls, 16, plan.tiles, ci], 'float32')
-  const m = backend.makeOutput(plan === null ? [16, tiles, co] : [plan.calls, 16, plan.tiles, co], 'float32')
+  const v = backend.makeOutput(plan === null ? [16, tiles, ci] : [plan.calls, scratchFloats(plan.tiles, ci)], 'float32')
+  const m = backend.makeOutput(plan === null ? [16, tiles, co] : [plan.calls, scratchFloats(plan.tiles, co)], 'float32')
   const out = backend.makeOutput([n, h, w, co], 'float32')
   try {
     return withScratch(backend, bias === null ? co : 4, (zeros) => {
@@ -669,7 +679,7 @@ export function winogradConv3x3(
             pOff, pw * ci * 4, (h + 2) * pw * ci * 4, 2 * plan.rows * pw * ci * 4,
             outOff, w * co * 4, h * w * co * 4, 2 * plan.rows * w * co * 4,
             blocksPerImage, k * per, Math.min(per, blocks - k * per), tw, plan.rows, ci, co,
-            uOff, vOff + k * 16 * plan.tiles * ci * 4, mOff + k * 16 * plan.tiles * co * 4, biasOff, relu ? 1 : 0,
+            uOff, vOff + k * scratchFloats(plan.tiles, ci) * 4, mOff + k * scratchFloats(plan.tiles, co) * 4, biasOff, relu ? 1 : 0,
           ])
         }
         parallel(backend, loops, 'fused', calls)
