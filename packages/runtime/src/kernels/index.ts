@@ -8,6 +8,7 @@ import { makeAdamUpdate, overrideAdam } from './adam'
 import { makeBatchNormGrad, overrideBatchNormGradient } from './batch-norm-grad'
 import { makeConv2DBackpropFilter } from './conv2d-backprop-filter'
 import { makeConv2DBackpropInput } from './conv2d-backprop-input'
+import { patchConvLayerInputGradient } from './conv-layer'
 import { makeCast, makeIdentity } from './identity'
 import { makeReluGrad, makeSquareGrad, overrideElementwiseGradients } from './elementwise-grads'
 import { makeBroadcastChannels, overrideReductionGradients } from './reduction-grads'
@@ -43,7 +44,11 @@ let registered: string[] | null = null
  * - `Cast` to the same dtype shares the buffer (tfjs-core's `moments` casts float32 to float32 in every batch
  *   norm) instead of copying it;
  * - tfjs's `AdamOptimizer` update (patched globally, tfjs-core's own code on every other backend): one
- *   `UnetAdamUpdate` pass per variable instead of 14 element-wise kernels, each a thread-pool round trip.
+ *   `UnetAdamUpdate` pass per variable instead of 14 element-wise kernels, each a thread-pool round trip;
+ * - tfjs-layers' `Conv2D` layer (patched globally, its own call on every other backend and in inference): a
+ *   convolution of the model's input with no bias and a linear activation runs as `tf.conv2d` while a
+ *   gradient is recorded, whose input gradient is computed only when asked, so the first convolution no
+ *   longer computes dL/d(image), which nothing reads (see `conv-layer.ts`).
  *
  * Gradients agree with the cpu backend. Safe to call more than once, before or after the wasm backend has
  * started; later calls change nothing. Call it after `@tensorflow/tfjs-layers` (or tfjs-core's
@@ -61,6 +66,8 @@ let registered: string[] | null = null
  * ```
  */
 export function registerWasmTrainingKernels(): string[] {
+  // Each time: tfjs-layers may have been imported after an earlier call.
+  patchConvLayerInputGradient()
   if (registered !== null) return [...registered]
   const stockInput = getKernel('Conv2DBackpropInput', 'wasm')
   const configs: KernelConfig[] = [
