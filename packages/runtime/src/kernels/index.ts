@@ -9,6 +9,14 @@ import { makeBatchNormGrad, overrideBatchNormGradient } from './batch-norm-grad'
 import { makeConv2DBackpropFilter } from './conv2d-backprop-filter'
 import { makeConv2DBackpropInput } from './conv2d-backprop-input'
 import { patchConvLayerInputGradient } from './conv-layer'
+import {
+  makeTrainingBatchNorm,
+  makeTrainingBatchNormGrad,
+  patchBatchNormalizationLayer,
+  TRAINING_BATCH_NORM,
+  TRAINING_BATCH_NORM_GRAD,
+  useTrainingBatchNorm,
+} from './batch-norm-train'
 import { makeCast, makeIdentity } from './identity'
 import { makeReluGrad, makeSquareGrad, overrideElementwiseGradients } from './elementwise-grads'
 import { makeBroadcastChannels, overrideReductionGradients } from './reduction-grads'
@@ -30,6 +38,10 @@ let registered: string[] | null = null
  *   rearranged filter, its phases interleaved for strides > 1 (no multiply spent on inserted zeros);
  * - `FusedBatchNorm`, `Mean`, `Sum`, `Concat`, `SplitV`, `MaxPoolGrad`, `Identity`: one pass over the data
  *   for the channels-last cases a U-Net hits, the stock kernel otherwise;
+ * - tfjs-layers' `BatchNormalization` layer in training mode (patched globally, its own call on every other
+ *   backend and in inference): one `UnetBatchNormTrain` kernel (the batch's mean and variance and the
+ *   normalized output, three SIMD passes) and one `UnetBatchNormTrainGrad` backward (two passes), instead of
+ *   tfjs's `moments` + `batchNormalization` and their gradients (see `batch-norm-train.ts`);
  * - the gradients of `FusedBatchNorm`, `Mean` and `Sum` (registered globally, but they defer to tfjs-core's
  *   own on every backend other than wasm), through the kernels `UnetBatchNormGrad` and
  *   `UnetBroadcastChannels`;
@@ -68,6 +80,7 @@ let registered: string[] | null = null
 export function registerWasmTrainingKernels(): string[] {
   // Each time: tfjs-layers may have been imported after an earlier call.
   patchConvLayerInputGradient()
+  patchBatchNormalizationLayer()
   if (registered !== null) return [...registered]
   const stockInput = getKernel('Conv2DBackpropInput', 'wasm')
   const configs: KernelConfig[] = [
@@ -81,6 +94,8 @@ export function registerWasmTrainingKernels(): string[] {
     makeSplitV(),
     makeMaxPoolGrad(),
     makeFusedBatchNorm(),
+    makeTrainingBatchNorm(),
+    makeTrainingBatchNormGrad(),
     makeBroadcastChannels(),
     makeAdamUpdate(),
     makeReluGrad(),
@@ -94,6 +109,7 @@ export function registerWasmTrainingKernels(): string[] {
     registerKernel(config)
   }
   overrideBatchNormGradient()
+  useTrainingBatchNorm(TRAINING_BATCH_NORM, TRAINING_BATCH_NORM_GRAD)
   overrideReductionGradients()
   overrideAdam()
   overrideElementwiseGradients()

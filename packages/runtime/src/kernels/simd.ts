@@ -44,6 +44,8 @@ export interface SimdLoops {
   channelDots(dy: number, x: number, mean: number, rows: number, c4: number, acc1: number, acc2: number): void
   /** out[r, j] = x[r, j] · k[j] + b[j]. */
   scaleShift(x: number, out: number, k: number, b: number, rows: number, c4: number): void
+  /** out[r, j] = (a[r, j] · ka[j] + x[r, j] · kx[j]) + b[j]: the input gradient of a training batch norm. */
+  scaleShift2(a: number, x: number, out: number, ka: number, kx: number, b: number, rows: number, c4: number): void
   /** out[r, j] = k[j]. */
   fillRows(out: number, k: number, rows: number, c4: number): void
   /** Copies `rows` rows of `w4` groups of 4 floats between strided layouts (strides in bytes). */
@@ -140,6 +142,20 @@ function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
       ...step16(1),
       ...step16(7),
       ...step16(8),
+    ]),
+  )
+  // scaleShift2(a 0, x 1, out 2, ka 3, kx 4, b 5, rows 6, c4 7); locals j 8, kap 9, kxp 10, bp 11
+  const scale2 = body(
+    [[4, I32]],
+    rowsLoop(6, 7, 8, [...get(3), ...set(9), ...get(4), ...set(10), ...get(5), ...set(11)], [
+      ...get(2),
+      ...get(0), ...load, ...get(9), ...load, ...fmul,
+      ...get(1), ...load, ...get(10), ...load, ...fmul,
+      ...fadd,
+      ...get(11), ...load,
+      ...fadd,
+      ...store,
+      ...[0, 1, 2, 9, 10, 11].flatMap((k) => step16(k)),
     ]),
   )
   // fillRows(out 0, k 1, rows 2, c4 3); locals j 4, kp 5
@@ -310,11 +326,12 @@ function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
     { name: 'squareGrad', params: 4, body: squareGrad },
     { name: 'maxPool2x2Grad', params: 6, body: pool },
     { name: 'adamUpdate', params: 9, body: adam },
+    { name: 'scaleShift2', params: 8, body: scale2 },
   ])
 }
 
 /** The loops' names, in the order of the module's exports. */
-const SIMD_NAMES = ['channelSums', 'channelDots', 'scaleShift', 'fillRows', 'copyRows', 'transpose4', 'reluMask', 'squareGrad', 'maxPool2x2Grad', 'adamUpdate']
+const SIMD_NAMES = ['channelSums', 'channelDots', 'scaleShift', 'fillRows', 'copyRows', 'transpose4', 'reluMask', 'squareGrad', 'maxPool2x2Grad', 'adamUpdate', 'scaleShift2']
 
 /** This module, as the helper threads of `parallel.ts` instantiate it. */
 export const SIMD_MODULE = defineLoopModule(SIMD_NAMES, moduleBytes)

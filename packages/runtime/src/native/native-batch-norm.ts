@@ -1,22 +1,6 @@
-import {
-  add,
-  div,
-  engine,
-  getBackend,
-  getKernel,
-  mul,
-  registerGradient,
-  registerKernel,
-  serialization,
-  sub,
-  tidy,
-  unregisterKernel,
-  type KernelConfig,
-  type NamedAttrMap,
-  type Tensor,
-  type TensorInfo,
-} from '@tensorflow/tfjs-core'
+import { getKernel, registerKernel, unregisterKernel, type KernelConfig, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core'
 
+import { useTrainingBatchNorm } from '../kernels/batch-norm-train'
 import { disposeInfo, heapF32, type WasmBackendLike } from '../kernels/wasm-backend'
 
 /** What the batch-norm kernels need from `@unet/runtime-native`'s addon (absent from addons built before it). */
@@ -76,107 +60,6 @@ function kernels(addon: NativeBatchNormAddon): KernelConfig[] {
   ]
 }
 
-let gradientRegistered = false
-
-/** The gradient of {@link NATIVE_BATCH_NORM}: one oneDNN backward pass for x, scale and offset. */
-function registerGradientOnce(): void {
-  if (gradientRegistered) return
-  gradientRegistered = true
-  registerGradient({
-    kernelName: NATIVE_BATCH_NORM,
-    inputsToSave: ['x', 'scale'],
-    outputsToSave: [false, true, true],
-    gradFunc: (dys, saved, attrs) => {
-      const [dy, dMean, dVariance] = dys as Tensor[]
-      const [x, scale, mean, variance] = saved as [Tensor, Tensor, Tensor, Tensor]
-      const [dx, dScale, dOffset] = engine().runKernel(NATIVE_BATCH_NORM_GRAD, { dy: dy!, x, mean, variance, scale }, attrs as never) as unknown as [Tensor, Tensor, Tensor]
-      // The batch layer's mean and variance only feed the moving averages, outside the gradient, so tfjs
-      // hands zeros here; a graph that differentiates through them gets their share as well.
-      const statistics = (t: Tensor | undefined) => t !== undefined && (t.dataSync() as Float32Array).some((d) => d !== 0)
-      const total =
-        statistics(dMean) || statistics(dVariance)
-          ? () => {
-              const m = x.size / x.shape[3]!
-              return add(dx, add(div(dMean!, m), mul(sub(x, mean), mul(dVariance!, 2 / m))))
-            }
-          : () => dx
-      return { x: total, scale: () => dScale, offset: () => dOffset }
-    },
-  })
-}
-
-/** The parts of tfjs-layers' `BatchNormalization` layer the training path reads. */
-interface BatchNormLayer {
-  axis: number
-  epsilon: number
-  momentum: number
-  gamma?: { read(): Tensor } | null
-  beta?: { read(): Tensor } | null
-  movingMean: { read(): Tensor; write(value: Tensor): void }
-  movingVariance: { read(): Tensor; write(value: Tensor): void }
-}
-type LayerCall = (this: BatchNormLayer, inputs: Tensor | Tensor[], kwargs: Record<string, unknown>) => Tensor | Tensor[]
-
-let stockCall: LayerCall | null = null
-
-/** The one input of a layer call, as tfjs-layers' `getExactlyOneTensor` takes it; null for anything else. */
-function oneTensor(inputs: Tensor | Tensor[]): Tensor | null {
-  if (!Array.isArray(inputs)) return inputs
-  return inputs.length === 1 ? inputs[0]! : null
-}
-
-/**
- * Makes tfjs-layers' `BatchNormalization` layer, in training mode on wasm with these kernels registered, run
- * one {@link NATIVE_BATCH_NORM} kernel (whose gradient is one oneDNN backward pass) instead of tfjs's
- * `moments` + `batchNormalization` (Mean, Sub, Square, Mean, FusedBatchNorm forward; about ten full-size
- * kernels and adds backward). The moving averages are updated with the same ops as the layer's own code.
- * Every other case (inference, another backend or axis, no scale or no center, not 4-D float32) runs the
- * layer's own `call`. Global (tfjs-layers has one class); patched once.
- */
-function patchBatchNormalizationLayer(): void {
-  if (stockCall !== null) return
-  const entry = serialization.SerializationMap.getMap().classNameMap.BatchNormalization as [{ prototype: { call: LayerCall } }, unknown] | undefined
-  if (entry === undefined) return // tfjs-layers is not loaded: nothing to patch
-  const proto = entry[0].prototype
-  const stock = proto.call
-  stockCall = stock
-  proto.call = function (this: BatchNormLayer, inputs, kwargs) {
-    const x = oneTensor(inputs)
-    const gamma = this.gamma ?? null
-    const beta = this.beta ?? null
-    const training = kwargs?.training != null && kwargs.training !== false
-    if (
-      !training ||
-      x === null ||
-      gamma === null ||
-      beta === null ||
-      x.rank !== 4 ||
-      x.dtype !== 'float32' ||
-      x.shape.some((d) => d < 1) ||
-      (this.axis !== -1 && this.axis !== 3) ||
-      getBackend() !== 'wasm' ||
-      getKernel(NATIVE_BATCH_NORM, 'wasm') === undefined
-    ) {
-      return stock.call(this, inputs, kwargs)
-    }
-    return tidy(() => {
-      const [y, mean, variance] = engine().runKernel(
-        NATIVE_BATCH_NORM,
-        { x, scale: gamma.read(), offset: beta.read() },
-        { varianceEpsilon: this.epsilon } as never,
-      ) as unknown as [Tensor, Tensor, Tensor]
-      // As the layer does it: variable ← variable − (variable − value) · (1 − momentum).
-      for (const [variable, value] of [[this.movingMean, mean], [this.movingVariance, variance]] as const) {
-        tidy(() => {
-          const original = variable.read()
-          variable.write(sub(original, mul(sub(original, value), 1 - this.momentum)))
-        })
-      }
-      return y
-    })
-  }
-}
-
 /**
  * Registers the training-mode batch norm of `@unet/runtime-native` on wasm ({@link NATIVE_BATCH_NORM} and its
  * gradient) and routes tfjs-layers' `BatchNormalization` layer to it while training. Called by
@@ -188,12 +71,11 @@ function patchBatchNormalizationLayer(): void {
 export function registerNativeBatchNorm(addon: NativeBatchNormAddon): string[] {
   unregisterNativeBatchNorm()
   for (const config of kernels(addon)) registerKernel(config)
-  registerGradientOnce()
-  patchBatchNormalizationLayer()
+  useTrainingBatchNorm(NATIVE_BATCH_NORM, NATIVE_BATCH_NORM_GRAD)
   return [...NATIVE_BATCH_NORM_KERNELS]
 }
 
-/** Removes {@link registerNativeBatchNorm}'s kernels; the layer then runs its own code again. */
+/** Removes {@link registerNativeBatchNorm}'s kernels; the layer then trains through the wasm training batch norm again. */
 export function unregisterNativeBatchNorm(): void {
   for (const name of NATIVE_BATCH_NORM_KERNELS) {
     if (getKernel(name, 'wasm') !== undefined) unregisterKernel(name, 'wasm')

@@ -1,0 +1,123 @@
+import * as tf from '@tensorflow/tfjs-core'
+import '@tensorflow/tfjs-backend-cpu'
+import '@tensorflow/tfjs-backend-wasm'
+import * as tfl from '@tensorflow/tfjs-layers'
+import { beforeAll, describe, expect, it } from 'vitest'
+
+import { TRAINING_BATCH_NORM, TRAINING_BATCH_NORM_GRAD } from './batch-norm-train'
+import { registerWasmTrainingKernels } from './index'
+import { simdTuning } from './simd'
+
+function values(n: number, seed: number, shift = 0): Float32Array {
+  const out = new Float32Array(n)
+  let s = seed >>> 0
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
+    out[i] = s / 2 ** 31 - 1 + shift
+  }
+  return out
+}
+
+function close(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: number): void {
+  expect(actual.length).toBe(expected.length)
+  let worst = 0
+  for (let i = 0; i < actual.length; i++) {
+    const scale = Math.max(1, Math.abs(expected[i] as number))
+    worst = Math.max(worst, Math.abs((actual[i] as number) - (expected[i] as number)) / scale)
+  }
+  expect(worst).toBeLessThan(tolerance)
+}
+
+/** y, the batch's mean and variance, and the gradients of Σ y · w for x, scale and offset, by the given path. */
+function run(shape: [number, number, number, number], path: 'kernel' | 'stock'): Float32Array[] {
+  const channels = shape[3]
+  const size = shape.reduce((a, b) => a * b)
+  return tf.tidy(() => {
+    // A mean far from zero against its spread, where a one-pass variance would cancel.
+    const x = tf.tensor4d(values(size, 1, 3), shape)
+    const scale = tf.tensor1d(values(channels, 2, 1))
+    const offset = tf.tensor1d(values(channels, 3))
+    const w = tf.tensor4d(values(size, 4), shape)
+    const forward = (xv: tf.Tensor, s: tf.Tensor, o: tf.Tensor): tf.Tensor[] => {
+      if (path === 'kernel') return tf.engine().runKernel(TRAINING_BATCH_NORM, { x: xv, scale: s, offset: o }, { varianceEpsilon: 1e-3 } as never) as unknown as tf.Tensor[]
+      const { mean, variance } = tf.moments(xv, [0, 1, 2])
+      return [tf.batchNorm(xv, mean, variance, o, s, 1e-3), mean, variance]
+    }
+    const [y, mean, variance] = forward(x, scale, offset) as [tf.Tensor, tf.Tensor, tf.Tensor]
+    const grads = tf.grads((xv: tf.Tensor, s: tf.Tensor, o: tf.Tensor) => tf.sum(tf.mul(forward(xv, s, o)[0]!, w)))([x, scale, offset])
+    return [y, mean, variance, ...grads].map((t) => t.dataSync() as Float32Array)
+  })
+}
+
+describe('training batch norm on wasm (UnetBatchNormTrain and its gradient)', () => {
+  beforeAll(async () => {
+    await tf.setBackend('wasm')
+    registerWasmTrainingKernels()
+  })
+
+  for (const shape of [
+    [3, 9, 5, 8],
+    [2, 33, 17, 16],
+    [2, 5, 3, 6],
+  ] as Array<[number, number, number, number]>) {
+    for (const simd of [true, false]) {
+      it(`matches tfjs's moments + batchNorm on the cpu backend and its gradients: ${shape.join('×')}${simd ? '' : ', JS loops'}`, async () => {
+        simdTuning.enabled = simd
+        try {
+          const ours = run(shape, 'kernel')
+          await tf.setBackend('cpu')
+          const cpu = run(shape, 'stock')
+          await tf.setBackend('wasm')
+          const names = ['y', 'mean', 'variance', 'dx', 'dscale', 'doffset']
+          ours.forEach((o, i) => {
+            expect(names[i]).toBeDefined()
+            close(o, cpu[i]!, 1e-4)
+          })
+          // The gradient is not zero: the test would not see a kernel that returned nothing.
+          expect(ours[3]!.some((v) => Math.abs(v) > 1e-3)).toBe(true)
+        } finally {
+          simdTuning.enabled = true
+          await tf.setBackend('wasm')
+        }
+      })
+    }
+  }
+
+  it("trains tfjs-layers' BatchNormalization through one kernel each way, as the layer's own code on cpu does", async () => {
+    const build = () => {
+      const input = tfl.input({ shape: [10, 10, 8] })
+      const bn = tfl.layers.batchNormalization({ momentum: 0.9 }).apply(input) as tfl.SymbolicTensor
+      const out = tfl.layers.conv2d({ filters: 1, kernelSize: 1, kernelInitializer: tfl.initializers.glorotUniform({ seed: 3 }) }).apply(bn) as tfl.SymbolicTensor
+      const m = tfl.model({ inputs: input, outputs: out })
+      m.compile({ optimizer: tf.train.sgd(0.1), loss: 'meanSquaredError' })
+      return m
+    }
+    const train = async () => {
+      const m = build()
+      const xs = tf.tensor4d(values(4 * 10 * 10 * 8, 7, 2), [4, 10, 10, 8])
+      const ys = tf.tensor4d(values(4 * 10 * 10, 8), [4, 10, 10, 1])
+      const profile = await tf.profile(async () => {
+        await m.trainOnBatch(xs, ys)
+      })
+      await m.trainOnBatch(xs, ys)
+      const weights = m.getWeights().map((w) => w.dataSync() as Float32Array)
+      m.dispose()
+      tf.dispose([xs, ys])
+      return { names: profile.kernels.map((k) => k.name), weights }
+    }
+    const wasm = await train()
+    await tf.setBackend('cpu')
+    const cpu = await train()
+    await tf.setBackend('wasm')
+    expect(wasm.names.filter((n) => n === TRAINING_BATCH_NORM)).toHaveLength(1)
+    expect(wasm.names.filter((n) => n === TRAINING_BATCH_NORM_GRAD)).toHaveLength(1)
+    expect(wasm.names).not.toContain('FusedBatchNorm')
+    expect(cpu.names).not.toContain(TRAINING_BATCH_NORM)
+    expect(cpu.names).toContain('FusedBatchNorm')
+    // gamma, beta, moving mean, moving variance, the conv's kernel and bias, after two steps.
+    expect(wasm.weights).toHaveLength(cpu.weights.length)
+    wasm.weights.forEach((w, i) => close(w, cpu.weights[i]!, 1e-4))
+    // The moving averages moved: the test compares trained values, not the initial ones.
+    expect(wasm.weights[2]!.some((v) => v !== 0)).toBe(true)
+  })
+})

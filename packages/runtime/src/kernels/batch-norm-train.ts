@@ -1,0 +1,287 @@
+import {
+  add,
+  div,
+  engine,
+  getBackend,
+  getKernel,
+  mul,
+  registerGradient,
+  serialization,
+  sub,
+  tidy,
+  util,
+  type KernelConfig,
+  type NamedAttrMap,
+  type Tensor,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core'
+
+import { blockedChannelSums, simdLoops, simdRows, withScratch, type SimdLoops } from './simd'
+import { disposeInfo, heapF32, type WasmBackendLike } from './wasm-backend'
+
+/** Training-mode batch norm on wasm: inputs `x`, `scale`, `offset`; outputs `y`, the batch's `mean` and (biased) `variance`. */
+export const TRAINING_BATCH_NORM = 'UnetBatchNormTrain'
+/** Its gradient: inputs `dy`, `x`, `mean`, `variance`, `scale`; outputs `dx`, `dscale`, `doffset`. */
+export const TRAINING_BATCH_NORM_GRAD = 'UnetBatchNormTrainGrad'
+
+type Args = { inputs: Record<string, TensorInfo>; backend: unknown; attrs: NamedAttrMap }
+
+const offsetOf = (backend: WasmBackendLike, info: TensorInfo) => (backend.dataIdMap.get(info.dataId) as { memoryOffset: number }).memoryOffset
+
+/** Per-channel Σ a and Σ a · (x − mean) over rows of `channels` (a = x gives Σ x and Σ x · (x − mean)), in float64. */
+function sums(backend: WasmBackendLike, loops: SimdLoops | null, a: TensorInfo, x: TensorInfo, mean: TensorInfo | Float32Array, rows: number, channels: number): [Float64Array, Float64Array] {
+  if (loops !== null && !(mean instanceof Float32Array)) {
+    return blockedChannelSums(loops, backend, rows, channels, offsetOf(backend, x), { dy: offsetOf(backend, a), mean: offsetOf(backend, mean) })
+  }
+  const s1 = new Float64Array(channels)
+  const s2 = new Float64Array(channels)
+  const av = heapF32(backend, a)
+  const xv = heapF32(backend, x)
+  const m = mean instanceof Float32Array ? mean : Float32Array.from(heapF32(backend, mean))
+  for (let i = 0; i < av.length; i += channels) {
+    for (let c = 0; c < channels; c++) {
+      const d = av[i + c] as number
+      s1[c] = (s1[c] as number) + d
+      s2[c] = (s2[c] as number) + d * ((xv[i + c] as number) - (m[c] as number))
+    }
+  }
+  return [s1, s2]
+}
+
+/**
+ * out = (a · ka + x · kx) + b per channel, with `b` and the k's per channel; `x` may be null (then out = a · ka + b).
+ * Views and offsets are taken after every allocation: malloc may grow (and so replace) the heap.
+ */
+function affine(backend: WasmBackendLike, loops: SimdLoops | null, a: TensorInfo, x: TensorInfo | null, out: TensorInfo, ka: Float32Array, kx: Float32Array | null, b: Float32Array): void {
+  const channels = ka.length
+  const rows = util.sizeFromShape(a.shape) / channels
+  if (loops !== null) {
+    withScratch(backend, 3 * channels, (scratch) => {
+      const heap = new Float32Array(backend.wasm.HEAPU8.buffer, scratch, 3 * channels)
+      heap.set(ka, 0)
+      heap.set(b, channels)
+      if (kx !== null && x !== null) {
+        heap.set(kx, 2 * channels)
+        const args = [offsetOf(backend, a), offsetOf(backend, x), offsetOf(backend, out), scratch, scratch + 8 * channels, scratch + 4 * channels, rows, channels / 4]
+        simdRows(backend, loops, 'scaleShift2', args, 6, [[0, channels * 4], [1, channels * 4], [2, channels * 4]])
+      } else {
+        const args = [offsetOf(backend, a), offsetOf(backend, out), scratch, scratch + 4 * channels, rows, channels / 4]
+        simdRows(backend, loops, 'scaleShift', args, 4, [[0, channels * 4], [1, channels * 4]])
+      }
+    })
+    return
+  }
+  const av = heapF32(backend, a)
+  const xv = x === null ? null : heapF32(backend, x)
+  const ov = heapF32(backend, out)
+  for (let i = 0; i < av.length; i += channels) {
+    for (let c = 0; c < channels; c++) {
+      const ax = Math.fround((av[i + c] as number) * (ka[c] as number))
+      const xx = xv === null || kx === null ? 0 : Math.fround((xv[i + c] as number) * (kx[c] as number))
+      ov[i + c] = Math.fround(Math.fround(ax + xx) + (b[c] as number))
+    }
+  }
+}
+
+/**
+ * The wasm training batch norm: the batch's per-channel mean and biased variance (float64 sums of float32
+ * block partials; the variance as Σ x · (x − m) − m · (Σ x − N m), exact for the float32 mean m), then
+ * y = x · k + b with k = scale / √(variance + ε), b = offset − mean · k. Three SIMD passes over x on the
+ * helper threads, against tfjs's `moments` + `batchNormalization` (Mean, Sub, Square, Mean, FusedBatchNorm).
+ */
+export function makeTrainingBatchNorm(): KernelConfig {
+  const kernelFunc = (args: Args): TensorInfo[] => {
+    const backend = args.backend as WasmBackendLike
+    const { x, scale, offset } = args.inputs as Record<'x' | 'scale' | 'offset', TensorInfo>
+    const channels = x.shape[x.shape.length - 1]!
+    const rows = util.sizeFromShape(x.shape) / channels
+    const loops = channels % 4 === 0 ? simdLoops(backend) : null
+    const outs = [backend.makeOutput(x.shape, 'float32'), backend.makeOutput([channels], 'float32'), backend.makeOutput([channels], 'float32')]
+    const [y, mean, variance] = outs as [TensorInfo, TensorInfo, TensorInfo]
+    try {
+      const [total] = loops !== null ? blockedChannelSums(loops, backend, rows, channels, offsetOf(backend, x)) : sums(backend, null, x, x, new Float32Array(channels), rows, channels)
+      const m = new Float32Array(channels)
+      for (let c = 0; c < channels; c++) m[c] = (total[c] as number) / rows
+      heapF32(backend, mean).set(m)
+      const [s1, s2] = sums(backend, loops, x, x, mean, rows, channels)
+      const v = new Float32Array(channels)
+      for (let c = 0; c < channels; c++) v[c] = Math.max(0, ((s2[c] as number) - (m[c] as number) * ((s1[c] as number) - rows * (m[c] as number))) / rows)
+      heapF32(backend, variance).set(v)
+      const g = heapF32(backend, scale)
+      const o = heapF32(backend, offset)
+      const k = new Float32Array(channels)
+      const b = new Float32Array(channels)
+      const epsilon = args.attrs.varianceEpsilon as number
+      for (let c = 0; c < channels; c++) {
+        k[c] = (g[c] as number) / Math.sqrt((v[c] as number) + epsilon)
+        b[c] = (o[c] as number) - (m[c] as number) * (k[c] as number)
+      }
+      affine(backend, loops, x, null, y, k, null, b)
+    } catch (error) {
+      for (const t of outs) disposeInfo(backend, t)
+      throw error
+    }
+    return outs
+  }
+  return { kernelName: TRAINING_BATCH_NORM, backendName: 'wasm', kernelFunc: kernelFunc as never }
+}
+
+/**
+ * Its gradient through the batch statistics, in two passes: Σ dy and Σ dy · (x − mean), then
+ * dx = dy · k + x · a + b per channel, with k = scale / σ, a = −k · Σ dy (x − mean) / (N σ²),
+ * b = −k · Σ dy / N − a · mean; dscale = Σ dy (x − mean) / σ, doffset = Σ dy.
+ */
+export function makeTrainingBatchNormGrad(): KernelConfig {
+  const kernelFunc = (args: Args): TensorInfo[] => {
+    const backend = args.backend as WasmBackendLike
+    const { dy, x, mean, variance, scale } = args.inputs as Record<'dy' | 'x' | 'mean' | 'variance' | 'scale', TensorInfo>
+    const channels = x.shape[x.shape.length - 1]!
+    const rows = util.sizeFromShape(x.shape) / channels
+    const loops = channels % 4 === 0 ? simdLoops(backend) : null
+    const outs = [backend.makeOutput(x.shape, 'float32'), backend.makeOutput([channels], 'float32'), backend.makeOutput([channels], 'float32')]
+    const [dx, dscale, doffset] = outs as [TensorInfo, TensorInfo, TensorInfo]
+    try {
+      const [s1, s2] = sums(backend, loops, dy, x, mean, rows, channels)
+      const m = heapF32(backend, mean)
+      const v = heapF32(backend, variance)
+      const g = heapF32(backend, scale)
+      const epsilon = args.attrs.varianceEpsilon as number
+      const k = new Float32Array(channels)
+      const a = new Float32Array(channels)
+      const b = new Float32Array(channels)
+      const ds = new Float32Array(channels)
+      const dof = new Float32Array(channels)
+      for (let c = 0; c < channels; c++) {
+        const rstd = 1 / Math.sqrt((v[c] as number) + epsilon)
+        const kc = (g[c] as number) * rstd
+        const ac = (-kc * rstd * rstd * (s2[c] as number)) / rows
+        k[c] = kc
+        a[c] = ac
+        b[c] = (-kc * (s1[c] as number)) / rows - ac * (m[c] as number)
+        ds[c] = rstd * (s2[c] as number)
+        dof[c] = s1[c] as number
+      }
+      heapF32(backend, dscale).set(ds)
+      heapF32(backend, doffset).set(dof)
+      affine(backend, loops, dy, x, dx, k, a, b)
+    } catch (error) {
+      for (const t of outs) disposeInfo(backend, t)
+      throw error
+    }
+    return outs
+  }
+  return { kernelName: TRAINING_BATCH_NORM_GRAD, backendName: 'wasm', kernelFunc: kernelFunc as never }
+}
+
+/** Forward kernels the layer may use, the preferred first (each registered with its gradient kernel). */
+const forwardKernels: string[] = []
+const withGradient = new Set<string>()
+
+/**
+ * Registers the gradient of a training batch-norm kernel (`forward`: x, scale, offset → y, mean, variance)
+ * as one call of `grad` (dy, x, mean, variance, scale → dx, dscale, doffset), and routes tfjs-layers'
+ * `BatchNormalization` layer to `forward` while training on wasm, before the kernels named earlier: the
+ * native addon's kernels come after the wasm ones and take precedence while registered.
+ *
+ * @param forward - the forward kernel's name
+ * @param grad - its gradient kernel's name
+ */
+export function useTrainingBatchNorm(forward: string, grad: string): void {
+  if (!withGradient.has(forward)) {
+    withGradient.add(forward)
+    registerGradient({
+      kernelName: forward,
+      inputsToSave: ['x', 'scale'],
+      outputsToSave: [false, true, true],
+      gradFunc: (dys, saved, attrs) => {
+        const [dy, dMean, dVariance] = dys as Tensor[]
+        const [x, scale, mean, variance] = saved as [Tensor, Tensor, Tensor, Tensor]
+        const [dx, dScale, dOffset] = engine().runKernel(grad, { dy: dy!, x, mean, variance, scale }, attrs as never) as unknown as [Tensor, Tensor, Tensor]
+        // The batch layer's mean and variance only feed the moving averages, outside the gradient, so tfjs
+        // hands zeros here; a graph that differentiates through them gets their share as well.
+        const statistics = (t: Tensor | undefined) => t !== undefined && (t.dataSync() as Float32Array).some((d) => d !== 0)
+        const total =
+          statistics(dMean) || statistics(dVariance)
+            ? () => {
+                const m = x.size / x.shape[x.rank - 1]!
+                return add(dx, add(div(dMean!, m), mul(sub(x, mean), mul(dVariance!, 2 / m))))
+              }
+            : () => dx
+        return { x: total, scale: () => dScale, offset: () => dOffset }
+      },
+    })
+  }
+  const at = forwardKernels.indexOf(forward)
+  if (at >= 0) forwardKernels.splice(at, 1)
+  forwardKernels.unshift(forward)
+  patchBatchNormalizationLayer()
+}
+
+/** The parts of tfjs-layers' `BatchNormalization` layer the training path reads. */
+interface BatchNormLayer {
+  axis: number
+  epsilon: number
+  momentum: number
+  gamma?: { read(): Tensor } | null
+  beta?: { read(): Tensor } | null
+  movingMean: { read(): Tensor; write(value: Tensor): void }
+  movingVariance: { read(): Tensor; write(value: Tensor): void }
+}
+type LayerCall = (this: BatchNormLayer, inputs: Tensor | Tensor[], kwargs: Record<string, unknown>) => Tensor | Tensor[]
+
+let stockCall: LayerCall | null = null
+
+/** The one input of a layer call, as tfjs-layers' `getExactlyOneTensor` takes it; null for anything else. */
+function oneTensor(inputs: Tensor | Tensor[]): Tensor | null {
+  if (!Array.isArray(inputs)) return inputs
+  return inputs.length === 1 ? inputs[0]! : null
+}
+
+/**
+ * Makes tfjs-layers' `BatchNormalization` layer, in training mode on wasm, run one training batch-norm kernel
+ * (the first of {@link useTrainingBatchNorm}'s that is registered; its gradient one backward kernel) instead
+ * of tfjs's `moments` + `batchNormalization` (Mean, Sub, Square, Mean, FusedBatchNorm forward; about ten
+ * full-size kernels and adds backward). The moving averages are updated with the same ops as the layer's own
+ * code. Every other case (inference, another backend or axis, no scale or no center, not 4-D float32) runs
+ * the layer's own `call`. Global (tfjs-layers has one class); patched once; does nothing when tfjs-layers is
+ * not loaded.
+ */
+export function patchBatchNormalizationLayer(): void {
+  if (stockCall !== null) return
+  const entry = serialization.SerializationMap.getMap().classNameMap.BatchNormalization as [{ prototype: { call: LayerCall } }, unknown] | undefined
+  if (entry === undefined) return
+  const proto = entry[0].prototype
+  const stock = proto.call
+  stockCall = stock
+  proto.call = function (this: BatchNormLayer, inputs, kwargs) {
+    const x = oneTensor(inputs)
+    const gamma = this.gamma ?? null
+    const beta = this.beta ?? null
+    const training = kwargs?.training != null && kwargs.training !== false
+    const kernel = getBackend() === 'wasm' ? forwardKernels.find((name) => getKernel(name, 'wasm') !== undefined) : undefined
+    if (
+      kernel === undefined ||
+      !training ||
+      x === null ||
+      gamma === null ||
+      beta === null ||
+      x.rank !== 4 ||
+      x.dtype !== 'float32' ||
+      x.shape.some((d) => d < 1) ||
+      (this.axis !== -1 && this.axis !== 3)
+    ) {
+      return stock.call(this, inputs, kwargs)
+    }
+    return tidy(() => {
+      const [y, mean, variance] = engine().runKernel(kernel, { x, scale: gamma.read(), offset: beta.read() }, { varianceEpsilon: this.epsilon } as never) as unknown as [Tensor, Tensor, Tensor]
+      // As the layer does it: variable ← variable − (variable − value) · (1 − momentum).
+      for (const [variable, value] of [[this.movingMean, mean], [this.movingVariance, variance]] as const) {
+        tidy(() => {
+          const original = variable.read()
+          variable.write(sub(original, mul(sub(original, value), 1 - this.momentum)))
+        })
+      }
+      return y
+    })
+  }
+}
