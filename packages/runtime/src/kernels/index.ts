@@ -22,7 +22,7 @@ import { makeReluGrad, makeSquareGrad, overrideElementwiseGradients } from './el
 import { makeBroadcastChannels, overrideReductionGradients } from './reduction-grads'
 import { makePointwiseConv2D } from './pointwise'
 import { makeWinogradFusedConv2D } from './winograd'
-import { makeConcat, makeFusedBatchNorm, makeMaxPoolGrad, makeMean, makeSplitV, makeSum } from './layout-kernels'
+import { makeChannelAdd, makeConcat, makeFusedBatchNorm, makeMaxPoolGrad, makeMean, makeSplitV, makeSum } from './layout-kernels'
 
 export { WasmKernelError } from './errors'
 export type { WasmKernelErrorCode } from './errors'
@@ -36,8 +36,9 @@ let registered: string[] | null = null
  *   of the padded input, no im2col; strides > 1 through a space-to-depth fold;
  * - `Conv2DBackpropInput` (also the forward pass of `conv2dTranspose`): one XNNPACK convolution of dy with a
  *   rearranged filter, its phases interleaved for strides > 1 (no multiply spent on inserted zeros);
- * - `FusedBatchNorm`, `Mean`, `Sum`, `Concat`, `SplitV`, `MaxPoolGrad`, `Identity`: one pass over the data
- *   for the channels-last cases a U-Net hits, the stock kernel otherwise;
+ * - `FusedBatchNorm`, `Mean`, `Sum`, `Concat`, `SplitV`, `MaxPoolGrad`, `Identity`, and `Add` of a
+ *   per-channel bias: one pass over the data for the channels-last cases a U-Net hits, the stock kernel
+ *   otherwise;
  * - tfjs-layers' `BatchNormalization` layer in training mode (patched globally, its own call on every other
  *   backend and in inference): one `UnetBatchNormTrain` kernel (the batch's mean and variance and the
  *   normalized output, three SIMD passes) and one `UnetBatchNormTrainGrad` backward (two passes), instead of
@@ -94,6 +95,7 @@ export function registerWasmTrainingKernels(): string[] {
     makeSplitV(),
     makeMaxPoolGrad(),
     makeFusedBatchNorm(),
+    makeChannelAdd(),
     makeTrainingBatchNorm(),
     makeTrainingBatchNormGrad(),
     makeBroadcastChannels(),

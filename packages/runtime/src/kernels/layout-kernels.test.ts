@@ -52,6 +52,19 @@ const cases: Record<string, () => { values: number[]; shapes: number[][] }> = {
     const b = tf.sum(x, [0, 1, 2], true)
     return { values: [...y.dataSync(), ...g.dataSync(), ...a.dataSync(), ...b.dataSync()], shapes: [y.shape, g.shape, a.shape, b.shape] }
   },
+  'per-channel bias add, [C] and [1, 1, 1, C], either side; other adds (stock kernel)': () => {
+    const x = t4([2, 7, 5, 12], 30)
+    const bias = tf.tensor1d(values(12, 31))
+    const outs = [
+      tf.add(x, bias),
+      tf.add(tf.reshape(bias, [1, 1, 1, 12]), x),
+      tf.add(tf.reshape(x, [70, 12]), bias),
+      tf.add(t4([2, 7, 5, 6], 32), tf.tensor1d(values(6, 33))),
+      tf.add(x, t4([2, 7, 5, 12], 34)),
+      tf.add(x, tf.reshape(tf.tensor1d(values(84, 35)), [1, 7, 1, 12])),
+    ]
+    return { values: outs.flatMap((o) => [...o.dataSync()]), shapes: outs.map((o) => o.shape) }
+  },
   'concat along channels, and along rows (stock kernel)': () => {
     const a = t4([2, 3, 4, 5], 3)
     const b = t4([2, 3, 4, 2], 4)
@@ -119,6 +132,15 @@ describe('channels-last layout kernels on wasm', () => {
     expect(got.shapes).toEqual(want.shapes)
     expect(got.values.length).toBe(want.values.length)
     got.values.forEach((v, i) => expect(v, `element ${i}`).toBeCloseTo(want.values[i]!, 4))
+  })
+
+  it('add a per-channel bias bit for bit as the cpu backend does', async () => {
+    const run = () => tf.tidy(() => [...tf.add(t4([3, 9, 8, 16], 40), tf.tensor1d(values(16, 41))).dataSync()])
+    const ours = run()
+    await tf.setBackend('cpu')
+    const cpu = run()
+    await tf.setBackend('wasm')
+    expect(ours).toEqual(cpu)
   })
 
   it('leak no tensors or wasm buffers', () => {

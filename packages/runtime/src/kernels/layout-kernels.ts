@@ -1,4 +1,5 @@
 import {
+  Add,
   backend_util,
   Concat,
   FusedBatchNorm,
@@ -230,6 +231,42 @@ export function makeMaxPoolGrad(): KernelConfig {
       }
     }
     return dx
+  })
+}
+
+/**
+ * `Add` of a per-channel bias ([C], or [1, …, 1, C]) to channels-last float32 data (the bias of a transposed
+ * convolution): one SIMD pass of x · 1 + b[c] on the helper threads (x · 1 is exact, so the sums are tfjs's
+ * own), where the stock kernel's general broadcast walks every element's index. Any other `Add` goes to it.
+ */
+export function makeChannelAdd(): KernelConfig {
+  return config(Add, ({ inputs, backend }) => {
+    const { a, b } = inputs as Record<string, TensorInfo | undefined>
+    if (a === undefined || b === undefined || a.dtype !== 'float32' || b.dtype !== 'float32') return null
+    const perChannel = (x: TensorInfo, bias: TensorInfo) => {
+      const channels = x.shape[x.shape.length - 1] as number
+      return (
+        x.shape.length >= 2 &&
+        channels % 4 === 0 &&
+        bias.shape.length <= x.shape.length &&
+        bias.shape[bias.shape.length - 1] === channels &&
+        bias.shape.slice(0, -1).every((d) => d === 1) &&
+        util.sizeFromShape(x.shape) > channels
+      )
+    }
+    const [x, bias] = perChannel(a, b) ? [a, b] : perChannel(b, a) ? [b, a] : [null, null]
+    if (x === null || bias === null) return null
+    const wasm = backend as WasmBackendLike
+    const loops = simdLoops(wasm)
+    if (loops === null) return null
+    const channels = x.shape[x.shape.length - 1] as number
+    const out = wasm.makeOutput(x.shape, 'float32')
+    withScratch(wasm, channels, (ones) => {
+      new Float32Array(wasm.wasm.HEAPU8.buffer, ones, channels).fill(1)
+      const args = [offsetOf(wasm, x), offsetOf(wasm, out), ones, offsetOf(wasm, bias), util.sizeFromShape(x.shape) / channels, channels / 4]
+      simdRows(wasm, loops, 'scaleShift', args, 4, [[0, channels * 4], [1, channels * 4]])
+    })
+    return out
   })
 }
 
