@@ -78,6 +78,17 @@ const cases: Record<string, () => { values: number[]; shapes: number[][] }> = {
     const parts = tf.split(d, [4, 16, 4], 3)
     return { values: [...d.dataSync(), ...parts.flatMap((p) => [...p.dataSync()])], shapes: [d.shape, ...parts.map((p) => p.shape)] }
   },
+  'two-way concat and split along channels in one pass (SIMD loops), and the gradient of a concat': () => {
+    const a = t4([3, 5, 7, 8], 25)
+    const b = t4([3, 5, 7, 12], 26)
+    const d = tf.concat([a, b], 3)
+    const e = tf.concat([b, a], -1)
+    const [p, q] = tf.split(e, [4, 16], 3) as [tf.Tensor, tf.Tensor]
+    const w = t4([3, 5, 7, 20], 27)
+    const [ga, gb] = tf.grads((u: tf.Tensor, v: tf.Tensor) => tf.sum(tf.mul(tf.concat([u, v], 3), w)))([a, b]) as [tf.Tensor, tf.Tensor]
+    const outs = [d, e, p, q, ga, gb]
+    return { values: outs.flatMap((o) => [...o.dataSync()]), shapes: outs.map((o) => o.shape) }
+  },
   'split along channels': () => {
     const parts = tf.split(t4([2, 3, 4, 8], 7), [5, 1, 2], 3)
     return { values: parts.flatMap((p) => [...p.dataSync()]), shapes: parts.map((p) => p.shape) }

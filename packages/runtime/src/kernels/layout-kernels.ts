@@ -90,6 +90,14 @@ export function makeConcat(): KernelConfig {
     const wasm = backend as WasmBackendLike
     const out = wasm.makeOutput([...first.shape.slice(0, -1), total], 'float32')
     const loops = widths.every((w) => w % 4 === 0) ? simdLoops(wasm) : null
+    if (loops !== null && parts.length === 2) {
+      // One pass over the output's rows: each row is written whole while it is in cache.
+      const [w0, w1] = widths as [number, number]
+      const o = offsetOf(wasm, out)
+      const args = [offsetOf(wasm, parts[0]!), w0 * 4, o, total * 4, w0 / 4, offsetOf(wasm, parts[1]!), w1 * 4, o + w0 * 4, total * 4, w1 / 4, rows]
+      simdRows(wasm, loops, 'copyRows2', args, 10, [[0, w0 * 4], [2, total * 4], [5, w1 * 4], [7, total * 4]])
+      return out
+    }
     if (loops !== null) {
       let at = 0
       parts.forEach((t, k) => {
@@ -128,6 +136,14 @@ export function makeSplitV(): KernelConfig {
     const wasm = backend as WasmBackendLike
     const outs = widths.map((w) => wasm.makeOutput([...x.shape.slice(0, -1), w], 'float32'))
     const loops = widths.every((w) => w % 4 === 0) ? simdLoops(wasm) : null
+    if (loops !== null && outs.length === 2) {
+      // One pass over the input's rows, each read once.
+      const [w0, w1] = widths as [number, number]
+      const xo = offsetOf(wasm, x)
+      const args = [xo, total * 4, offsetOf(wasm, outs[0]!), w0 * 4, w0 / 4, xo + w0 * 4, total * 4, offsetOf(wasm, outs[1]!), w1 * 4, w1 / 4, rows]
+      simdRows(wasm, loops, 'copyRows2', args, 10, [[0, total * 4], [2, w0 * 4], [5, total * 4], [7, w1 * 4]])
+      return outs
+    }
     if (loops !== null) {
       let at = 0
       outs.forEach((out, k) => {

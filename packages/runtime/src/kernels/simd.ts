@@ -51,6 +51,12 @@ export interface SimdLoops {
   /** Copies `rows` rows of `w4` groups of 4 floats between strided layouts (strides in bytes). */
   copyRows(src: number, srcStride: number, dst: number, dstStride: number, rows: number, w4: number): void
   /**
+   * Two {@link SimdLoops.copyRows} in one pass over the rows: per row, w0 groups of 4 floats from s0 to d0, then w1
+   * from s1 to d1, each pointer then advancing by its own stride (bytes). A two-way concatenation or split along
+   * channels writes (or reads) each row of the joined tensor once, while it is in cache.
+   */
+  copyRows2(s0: number, ss0: number, d0: number, ds0: number, w0: number, s1: number, ss1: number, d1: number, ds1: number, w1: number, rows: number): void
+  /**
    * Transposes 4·p4 pixels of 4·c4 channels (pixel stride `pixelStride` bytes) into 4·c4 channel rows
    * (row stride `rowStride` bytes), in 4 × 4 blocks.
    */
@@ -173,6 +179,26 @@ function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
       [...get(0), ...set(7), ...get(2), ...set(8), ...get(0), ...get(1), ...add, ...set(0), ...get(2), ...get(3), ...add, ...set(2)],
       [...get(8), ...get(7), ...load, ...store, ...step16(7), ...step16(8)],
     ),
+  )
+  // copyRows2(s0 0, ss0 1, d0 2, ds0 3, w0 4, s1 5, ss1 6, d1 7, ds1 8, w1 9, rows 10); locals j 11, p 12, q 13
+  const segment = (src: number, dst: number, w: number) => [
+    ...get(src), ...set(12), ...get(dst), ...set(13), ...get(w), ...set(11),
+    ...block, ...get(11), ...eqz, ...brIf(0), ...loop,
+    ...get(13), ...get(12), ...load, ...store, ...step16(12), ...step16(13),
+    ...get(11), ...i32(1), ...sub, ...tee(11), ...brIf(0),
+    ...end, ...end,
+  ]
+  const advance = (ptr: number, stride: number) => [...get(ptr), ...get(stride), ...add, ...set(ptr)]
+  const copy2 = body(
+    [[3, I32]],
+    [
+      ...block, ...get(10), ...eqz, ...brIf(0), ...loop,
+      ...segment(0, 2, 4),
+      ...segment(5, 7, 9),
+      ...advance(0, 1), ...advance(2, 3), ...advance(5, 6), ...advance(7, 8),
+      ...get(10), ...i32(1), ...sub, ...tee(10), ...brIf(0),
+      ...end, ...end,
+    ],
   )
   // transpose4(src 0, S 1, dst 2, D 3, p4 4, c4 5); locals j 6, sp 7, dp 8; v128 r0..r3 9–12, t0..t3 13–16
   const at = (base: number, stride: number, k: number) =>
@@ -327,11 +353,12 @@ function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
     { name: 'maxPool2x2Grad', params: 6, body: pool },
     { name: 'adamUpdate', params: 9, body: adam },
     { name: 'scaleShift2', params: 8, body: scale2 },
+    { name: 'copyRows2', params: 11, body: copy2 },
   ])
 }
 
 /** The loops' names, in the order of the module's exports. */
-const SIMD_NAMES = ['channelSums', 'channelDots', 'scaleShift', 'fillRows', 'copyRows', 'transpose4', 'reluMask', 'squareGrad', 'maxPool2x2Grad', 'adamUpdate', 'scaleShift2']
+const SIMD_NAMES = ['channelSums', 'channelDots', 'scaleShift', 'fillRows', 'copyRows', 'transpose4', 'reluMask', 'squareGrad', 'maxPool2x2Grad', 'adamUpdate', 'scaleShift2', 'copyRows2']
 
 /** This module, as the helper threads of `parallel.ts` instantiate it. */
 export const SIMD_MODULE = defineLoopModule(SIMD_NAMES, moduleBytes)
