@@ -4,13 +4,14 @@
  * CPU seconds, and the load average printed beside them.
  *
  *   pnpm --filter @unet/bench unet-step [--pairs 5] [--steps 3] [--threads 1,2] [--native both|on|off] [--no-torch] [--profile] [--cpu]
+ *     [--torch-omp pinned|default]
  *
  * For each thread count, `--pairs` times: one run of each of our variants and one PyTorch run
  * (tools/bench/unet_step.py, /usr/bin/python3 with Debian's torch), in alternating order so that drift in the
  * machine's load hits both sides alike. Each run is a fresh process (the wasm thread pool is fixed once
  * started) that times `--steps` training steps and prediction batches after a warm-up and reports their
  * medians and CPU seconds. The summary gives, per variant, the median over pairs of each figure and of the
- * per-pair ratio ours ÷ PyTorch.
+ * per-pair ratio ours ÷ PyTorch. PyTorch's OpenMP threads are pinned to the thread count (see `pinTorchOmp`).
  *
  * Our variants: wasm with @unet/runtime's kernels plus oneDNN's conv kernels from @unet/runtime-native where
  * its addon is built ("wasm + oneDNN"), and wasm alone (`UNET_NATIVE=0`). Prediction runs the predict-only
@@ -54,6 +55,7 @@ const { values: opts } = parseArgs({
     native: { type: 'string', default: 'both' },
     child: { type: 'string' },
     'child-timeout': { type: 'string', default: '600' },
+    'torch-omp': { type: 'string', default: 'pinned' },
   },
 })
 
@@ -316,9 +318,18 @@ interface TorchResult {
   predict_cpu_median_s: number
 }
 
+/**
+ * `--torch-omp pinned` (the default): PyTorch runs with OMP_NUM_THREADS and MKL_NUM_THREADS set to the thread count,
+ * as our side's oneDNN runs on that many OpenMP threads. Without them, `torch.set_num_threads(1)` still leaves
+ * OpenMP's second thread busy beside the first: on the 2-core Xeon, 0.80–0.85 CPU s per 0.44–0.48 s step (1.8
+ * cores) against 0.47–0.50 CPU s per 0.47–0.50 s pinned. `--torch-omp default` leaves the pool as PyTorch sets it.
+ */
+const pinTorchOmp = opts['torch-omp'] !== 'default'
+
 function runTorch(threads: number): TorchResult | string {
   const script = fileURLToPath(new URL('./unet_step.py', import.meta.url))
-  const r = spawnSync('/usr/bin/python3', [script, '--threads', String(threads), '--steps', String(steps), '--json'], { encoding: 'utf8' })
+  const env: NodeJS.ProcessEnv = pinTorchOmp ? { ...process.env, OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) } : process.env
+  const r = spawnSync('/usr/bin/python3', [script, '--threads', String(threads), '--steps', String(steps), '--json'], { encoding: 'utf8', env })
   if (r.error !== undefined || r.status !== 0) {
     const why = (r.stderr || String(r.error)).trim().split('\n').slice(-1)[0] ?? ''
     return why.includes('No module named') ? 'not installed (apt-get install python3-torch)' : `failed: ${why}`
@@ -367,6 +378,11 @@ async function main(): Promise<void> {
   console.log('U-Net benchmark: depth 4, 16 filters ×2 per level, BN, 2×2 transposed-conv up-sampling, 128×128×1, batch 8, Adam, BCE')
   console.log(`${cores} logical cores; load average ${startLoad} at the start (uptime: 1, 5, 15 min).`)
   console.log(`${pairs} pairs per thread count, each run the median of ${steps} timed steps / prediction batches after a warm-up.`)
+  console.log(
+    pinTorchOmp
+      ? 'PyTorch runs with OMP_NUM_THREADS = MKL_NUM_THREADS = the thread count (--torch-omp default: as PyTorch sets its pool).'
+      : "PyTorch's OpenMP pool as PyTorch sets it (--torch-omp default): at 1 thread a second OpenMP thread may run beside the first.",
+  )
   console.log('The machine is shared: wall-clock figures swing with other work. Compare the medians, the paired ratios and CPU seconds.\n')
 
   const variants = opts.native === 'on' ? [true] : opts.native === 'off' ? [false] : [true, false]
