@@ -55,3 +55,18 @@ export function seededRandom(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }
+
+/**
+ * `n` seeded floats, uniform in [shift − 1, shift + 1): test inputs for kernels, the same on every run.
+ *
+ * @param n - how many
+ * @param seed - any 32-bit integer (see {@link seededRandom})
+ * @param shift - the centre of the range
+ * @returns the values
+ * @example
+ * const x = tf.tensor4d(seededValues(2 * 5 * 3 * 8, 1), [2, 5, 3, 8])
+ */
+export function seededValues(n: number, seed: number, shift = 0): Float32Array {
+  const next = seededRandom(seed)
+  return Float32Array.from({ length: n }, () => 2 * next() - 1 + shift)
+}

@@ -3,19 +3,11 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients'
 import '@tensorflow/tfjs-backend-cpu'
 import '@tensorflow/tfjs-backend-wasm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { seededValues } from '@unet/testing'
 
 import { registerWasmTrainingKernels } from './index'
 import { simdLoops, simdTuning } from './simd'
 
-function values(n: number, seed: number, offset = 0): Float32Array {
-  const out = new Float32Array(n)
-  let s = seed >>> 0
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-    out[i] = s / 2 ** 31 - 1 + offset
-  }
-  return out
-}
 
 function expectClose(actual: Float32Array, expected: Float32Array, what: string): void {
   expect(actual.length, what).toBe(expected.length)
@@ -36,10 +28,10 @@ const channels = () => shape[3]
 /** Training-mode batch norm as tfjs-layers computes it (moments, then batchNorm), weighted so no gradient is trivial. */
 function trainingGrads(): Float32Array[] {
   return tf.tidy(() => {
-    const x = tf.tensor4d(values(size, 1, 0.3), shape)
-    const gamma = tf.tensor1d(values(channels(), 2, 1))
-    const beta = tf.tensor1d(values(channels(), 3))
-    const w = tf.tensor4d(values(size, 4), shape)
+    const x = tf.tensor4d(seededValues(size, 1, 0.3), shape)
+    const gamma = tf.tensor1d(seededValues(channels(), 2, 1))
+    const beta = tf.tensor1d(seededValues(channels(), 3))
+    const w = tf.tensor4d(seededValues(size, 4), shape)
     const f = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
       const { mean, variance } = tf.moments(a, [0, 1, 2])
       const y = tf.batchNorm4d(a as tf.Tensor4D, mean as tf.Tensor1D, variance as tf.Tensor1D, b as tf.Tensor1D, g as tf.Tensor1D, 1e-3)
@@ -52,12 +44,12 @@ function trainingGrads(): Float32Array[] {
 /** Gradients with respect to every input, including mean and variance, of an inference-style batch norm. */
 function allInputGrads(): Float32Array[] {
   return tf.tidy(() => {
-    const x = tf.tensor4d(values(size, 5), shape)
-    const mean = tf.tensor1d(values(channels(), 6))
-    const variance = tf.tensor1d(values(channels(), 7, 1.5))
-    const gamma = tf.tensor1d(values(channels(), 8, 1))
-    const beta = tf.tensor1d(values(channels(), 9))
-    const w = tf.tensor4d(values(size, 10), shape)
+    const x = tf.tensor4d(seededValues(size, 5), shape)
+    const mean = tf.tensor1d(seededValues(channels(), 6))
+    const variance = tf.tensor1d(seededValues(channels(), 7, 1.5))
+    const gamma = tf.tensor1d(seededValues(channels(), 8, 1))
+    const beta = tf.tensor1d(seededValues(channels(), 9))
+    const w = tf.tensor4d(seededValues(size, 10), shape)
     const f = (a: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
       tf.sum(tf.mul(tf.tanh(tf.batchNorm4d(a as tf.Tensor4D, m as tf.Tensor1D, v as tf.Tensor1D, b as tf.Tensor1D, g as tf.Tensor1D, 1e-3)), w))
     return tf.grads(f)([x, mean, variance, gamma, beta]).map((g) => g.dataSync() as Float32Array)

@@ -3,20 +3,12 @@ import '@tensorflow/tfjs-backend-cpu'
 import '@tensorflow/tfjs-backend-wasm'
 import * as tfl from '@tensorflow/tfjs-layers'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { seededValues } from '@unet/testing'
 
 import { TRAINING_BATCH_NORM, TRAINING_BATCH_NORM_GRAD } from './batch-norm-train'
 import { registerWasmTrainingKernels } from './index'
 import { simdTuning } from './simd'
 
-function values(n: number, seed: number, shift = 0): Float32Array {
-  const out = new Float32Array(n)
-  let s = seed >>> 0
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-    out[i] = s / 2 ** 31 - 1 + shift
-  }
-  return out
-}
 
 function close(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: number): void {
   expect(actual.length).toBe(expected.length)
@@ -34,10 +26,10 @@ function run(shape: [number, number, number, number], path: 'kernel' | 'stock'):
   const size = shape.reduce((a, b) => a * b)
   return tf.tidy(() => {
     // A mean far from zero against its spread, where a one-pass variance would cancel.
-    const x = tf.tensor4d(values(size, 1, 3), shape)
-    const scale = tf.tensor1d(values(channels, 2, 1))
-    const offset = tf.tensor1d(values(channels, 3))
-    const w = tf.tensor4d(values(size, 4), shape)
+    const x = tf.tensor4d(seededValues(size, 1, 3), shape)
+    const scale = tf.tensor1d(seededValues(channels, 2, 1))
+    const offset = tf.tensor1d(seededValues(channels, 3))
+    const w = tf.tensor4d(seededValues(size, 4), shape)
     const forward = (xv: tf.Tensor, s: tf.Tensor, o: tf.Tensor): tf.Tensor[] => {
       if (path === 'kernel') return tf.engine().runKernel(TRAINING_BATCH_NORM, { x: xv, scale: s, offset: o }, { varianceEpsilon: 1e-3 } as never) as unknown as tf.Tensor[]
       const { mean, variance } = tf.moments(xv, [0, 1, 2])
@@ -94,8 +86,8 @@ describe('training batch norm on wasm (UnetBatchNormTrain and its gradient)', ()
     }
     const train = async () => {
       const m = build()
-      const xs = tf.tensor4d(values(4 * 10 * 10 * 8, 7, 2), [4, 10, 10, 8])
-      const ys = tf.tensor4d(values(4 * 10 * 10, 8), [4, 10, 10, 1])
+      const xs = tf.tensor4d(seededValues(4 * 10 * 10 * 8, 7, 2), [4, 10, 10, 8])
+      const ys = tf.tensor4d(seededValues(4 * 10 * 10, 8), [4, 10, 10, 1])
       const profile = await tf.profile(async () => {
         await m.trainOnBatch(xs, ys)
       })

@@ -17,7 +17,7 @@ import {
 } from '@tensorflow/tfjs-core'
 
 import { blockedChannelSums, simdLoops, simdRows, withScratch, type SimdLoops } from './simd'
-import { disposeInfo, heapF32, type WasmBackendLike } from './wasm-backend'
+import { heapF32, withOutputs, type WasmBackendLike } from './wasm-backend'
 
 /** Training-mode batch norm on wasm: inputs `x`, `scale`, `offset`; outputs `y`, the batch's `mean` and (biased) `variance`. */
 export const TRAINING_BATCH_NORM = 'UnetBatchNormTrain'
@@ -96,9 +96,8 @@ export function makeTrainingBatchNorm(): KernelConfig {
     const channels = x.shape[x.shape.length - 1]!
     const rows = util.sizeFromShape(x.shape) / channels
     const loops = channels % 4 === 0 ? simdLoops(backend) : null
-    const outs = [backend.makeOutput(x.shape, 'float32'), backend.makeOutput([channels], 'float32'), backend.makeOutput([channels], 'float32')]
-    const [y, mean, variance] = outs as [TensorInfo, TensorInfo, TensorInfo]
-    try {
+    return withOutputs(backend, [x.shape, [channels], [channels]], (outs) => {
+      const [y, mean, variance] = outs as [TensorInfo, TensorInfo, TensorInfo]
       const [total] = loops !== null ? blockedChannelSums(loops, backend, rows, channels, offsetOf(backend, x)) : sums(backend, null, x, x, new Float32Array(channels), rows, channels)
       const m = new Float32Array(channels)
       for (let c = 0; c < channels; c++) m[c] = (total[c] as number) / rows
@@ -117,11 +116,7 @@ export function makeTrainingBatchNorm(): KernelConfig {
         b[c] = (o[c] as number) - (m[c] as number) * (k[c] as number)
       }
       affine(backend, loops, x, null, y, k, null, b)
-    } catch (error) {
-      for (const t of outs) disposeInfo(backend, t)
-      throw error
-    }
-    return outs
+    })
   }
   return { kernelName: TRAINING_BATCH_NORM, backendName: 'wasm', kernelFunc: kernelFunc as never }
 }
@@ -138,9 +133,8 @@ export function makeTrainingBatchNormGrad(): KernelConfig {
     const channels = x.shape[x.shape.length - 1]!
     const rows = util.sizeFromShape(x.shape) / channels
     const loops = channels % 4 === 0 ? simdLoops(backend) : null
-    const outs = [backend.makeOutput(x.shape, 'float32'), backend.makeOutput([channels], 'float32'), backend.makeOutput([channels], 'float32')]
-    const [dx, dscale, doffset] = outs as [TensorInfo, TensorInfo, TensorInfo]
-    try {
+    return withOutputs(backend, [x.shape, [channels], [channels]], (outs) => {
+      const [dx, dscale, doffset] = outs as [TensorInfo, TensorInfo, TensorInfo]
       const [s1, s2] = sums(backend, loops, dy, x, mean, rows, channels)
       const m = heapF32(backend, mean)
       const v = heapF32(backend, variance)
@@ -164,11 +158,7 @@ export function makeTrainingBatchNormGrad(): KernelConfig {
       heapF32(backend, dscale).set(ds)
       heapF32(backend, doffset).set(dof)
       affine(backend, loops, dy, x, dx, k, a, b)
-    } catch (error) {
-      for (const t of outs) disposeInfo(backend, t)
-      throw error
-    }
-    return outs
+    })
   }
   return { kernelName: TRAINING_BATCH_NORM_GRAD, backendName: 'wasm', kernelFunc: kernelFunc as never }
 }

@@ -3,21 +3,13 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients'
 import '@tensorflow/tfjs-backend-cpu'
 import '@tensorflow/tfjs-backend-wasm'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { seededValues } from '@unet/testing'
 
 import { registerWasmTrainingKernels, WasmKernelError } from './index'
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]]
 
 /** Deterministic values in [-1, 1) so cpu and wasm see identical inputs. */
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n)
-  let s = seed >>> 0
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-    out[i] = s / 2 ** 31 - 1
-  }
-  return out
-}
 
 interface Case {
   x: [number, number, number, number]
@@ -65,10 +57,10 @@ const label = (c: Case) => `x=${c.x.join('x')} k=${c.k} stride=${String(c.stride
 function gradients(c: Case): { dw: Float32Array; dx: Float32Array; dyShape: number[] } {
   return tf.tidy(() => {
     const filterShape: [number, number, number, number] = [c.k, c.k, c.x[3], c.outChannels]
-    const x = tf.tensor4d(values(c.x.reduce((a, b) => a * b), 1), c.x)
-    const w = tf.tensor4d(values(filterShape.reduce((a, b) => a * b), 2), filterShape)
+    const x = tf.tensor4d(seededValues(c.x.reduce((a, b) => a * b), 1), c.x)
+    const w = tf.tensor4d(seededValues(filterShape.reduce((a, b) => a * b), 2), filterShape)
     const y = tf.conv2d(x, w, c.stride, c.pad)
-    const dy = tf.tensor(values(y.size, 3), y.shape)
+    const dy = tf.tensor(seededValues(y.size, 3), y.shape)
     const attrs = { strides: c.stride, pad: c.pad, dataFormat: 'NHWC' }
     const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape }) as tf.Tensor
     const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: c.x }) as tf.Tensor
@@ -133,9 +125,9 @@ describe('wasm training kernels', () => {
   it('give conv2d and conv2dTranspose the same gradients as cpu through tf.grads', async () => {
     const run = () =>
       tf.tidy(() => {
-        const x = tf.tensor4d(values(2 * 10 * 12 * 3, 4), [2, 10, 12, 3])
-        const w = tf.tensor4d(values(3 * 3 * 3 * 8, 5), [3, 3, 3, 8])
-        const wt = tf.tensor4d(values(3 * 3 * 4 * 8, 6), [3, 3, 4, 8])
+        const x = tf.tensor4d(seededValues(2 * 10 * 12 * 3, 4), [2, 10, 12, 3])
+        const w = tf.tensor4d(seededValues(3 * 3 * 3 * 8, 5), [3, 3, 3, 8])
+        const wt = tf.tensor4d(seededValues(3 * 3 * 4 * 8, 6), [3, 3, 4, 8])
         const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => {
           const h = tf.relu(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same'))
           const up = tf.conv2dTranspose(h, c as tf.Tensor4D, [2, 10, 12, 4], 2, 'same')

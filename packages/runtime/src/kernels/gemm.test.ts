@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import '@tensorflow/tfjs-core/dist/register_all_gradients'
 import '@tensorflow/tfjs-backend-cpu'
 import '@tensorflow/tfjs-backend-wasm'
-import { seededRandom } from '@unet/testing'
+import { seededValues } from '@unet/testing'
 import { beforeAll, describe, expect, it } from 'vitest'
 
 import { GEMM_MR, gemmCalls, gemmLoops, gemmTuning, gemmUsesFma, runGemm, type GemmLoops } from './gemm'
@@ -10,10 +10,6 @@ import { registerWasmTrainingKernels } from './index'
 import type { WasmBackendLike } from './wasm-backend'
 
 /** Deterministic values in [-1, 1). */
-function values(n: number, seed: number): Float32Array {
-  const next = seededRandom(seed)
-  return Float32Array.from({ length: n }, () => 2 * next() - 1)
-}
 
 let backend: WasmBackendLike
 let loops: GemmLoops
@@ -53,9 +49,9 @@ describe('wasm SIMD GEMM (gemm.ts)', () => {
         const pad = 3 // extra floats per row: strides wider than the rows
         const lda = (transA ? m : k) + pad
         const aRows = transA ? k : m
-        const a = values(aRows * lda, 1)
-        const b = values(k * (n + pad), 2)
-        const c0 = values(m * (n + 4), 3)
+        const a = seededValues(aRows * lda, 1)
+        const b = seededValues(k * (n + pad), 2)
+        const c0 = seededValues(m * (n + 4), 3)
         const want = new Float64Array(m * n)
         const scale = new Float64Array(m * n)
         for (let i = 0; i < m; i++) {
@@ -112,8 +108,8 @@ describe('wasm SIMD GEMM (gemm.ts)', () => {
     ] as Array<[number, number, number, number, number, number]>) {
       const maxShift = (kh - 1) * fw + (kw - 1)
       const lda = L + maxShift + 2
-      const a = values(ci * lda, 4)
-      const b = values(L * co, 5)
+      const a = seededValues(ci * lda, 4)
+      const b = seededValues(L * co, 5)
       tf.tidy(() => {
         const A = onHeap(a)
         const B = onHeap(b)
@@ -159,8 +155,8 @@ describe('wasm SIMD GEMM (gemm.ts)', () => {
       const go = (name: 'cpu' | 'wasm') => {
         tf.setBackend(name)
         return tf.tidy(() => {
-          const x = tf.tensor4d(values(shape.reduce((a, b) => a * b, 1), 6), shape)
-          const f = tf.tensor4d(values(shape[3] * co, 7), [1, 1, shape[3], co])
+          const x = tf.tensor4d(seededValues(shape.reduce((a, b) => a * b, 1), 6), shape)
+          const f = tf.tensor4d(seededValues(shape[3] * co, 7), [1, 1, shape[3], co])
           return tf.conv2d(x, f, stride, 'same').dataSync() as Float32Array
         })
       }
@@ -178,8 +174,8 @@ describe('wasm SIMD GEMM (gemm.ts)', () => {
     const go = (name: 'cpu' | 'wasm') => {
       tf.setBackend(name)
       return tf.tidy(() => {
-        const x = tf.tensor4d(values(3 * 9 * 5 * 8, 8), [3, 9, 5, 8])
-        const dy = tf.tensor4d(values(3 * 9 * 5, 9), [3, 9, 5, 1])
+        const x = tf.tensor4d(seededValues(3 * 9 * 5 * 8, 8), [3, 9, 5, 8])
+        const dy = tf.tensor4d(seededValues(3 * 9 * 5, 9), [3, 9, 5, 1])
         return tf.grads((f: tf.Tensor) => tf.conv2d(x, f as tf.Tensor4D, 1, 'valid'))([tf.zeros([1, 1, 8, 1])], dy)[0]!.dataSync() as Float32Array
       })
     }

@@ -3,20 +3,12 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients'
 import '@tensorflow/tfjs-backend-cpu'
 import '@tensorflow/tfjs-backend-wasm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { seededValues } from '@unet/testing'
 
 import { registerWasmTrainingKernels } from './index'
 
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n)
-  let s = seed >>> 0
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-    out[i] = s / 2 ** 31 - 1
-  }
-  return out
-}
 
-const t4 = (shape: [number, number, number, number], seed: number) => tf.tensor4d(values(shape.reduce((a, b) => a * b), seed), shape)
+const t4 = (shape: [number, number, number, number], seed: number) => tf.tensor4d(seededValues(shape.reduce((a, b) => a * b), seed), shape)
 
 /** Each case computes something on the current backend and returns its values and shapes. */
 const cases: Record<string, () => { values: number[]; shapes: number[][] }> = {
@@ -43,9 +35,9 @@ const cases: Record<string, () => { values: number[]; shapes: number[][] }> = {
   },
   'SIMD loops (channels divisible by 4): mean, sum, batch norm and the reduction gradients': () => {
     const x = t4([3, 9, 5, 8], 16)
-    const mean = tf.tensor1d(values(8, 17))
-    const variance = tf.abs(tf.tensor1d(values(8, 18)))
-    const y = tf.batchNorm4d(x, mean, variance, tf.tensor1d(values(8, 19)), tf.tensor1d(values(8, 20)), 1e-3)
+    const mean = tf.tensor1d(seededValues(8, 17))
+    const variance = tf.abs(tf.tensor1d(seededValues(8, 18)))
+    const y = tf.batchNorm4d(x, mean, variance, tf.tensor1d(seededValues(8, 19)), tf.tensor1d(seededValues(8, 20)), 1e-3)
     const w = t4([3, 9, 5, 8], 21)
     const g = tf.grad((v: tf.Tensor) => tf.add(tf.sum(tf.mul(tf.mean(tf.mul(v, w), [0, 1, 2]), tf.range(1, 9))), tf.sum(tf.square(tf.sum(v, [0, 1, 2])))))(x)
     const a = tf.mean(x, [0, 1, 2])
@@ -54,14 +46,14 @@ const cases: Record<string, () => { values: number[]; shapes: number[][] }> = {
   },
   'per-channel bias add, [C] and [1, 1, 1, C], either side; other adds (stock kernel)': () => {
     const x = t4([2, 7, 5, 12], 30)
-    const bias = tf.tensor1d(values(12, 31))
+    const bias = tf.tensor1d(seededValues(12, 31))
     const outs = [
       tf.add(x, bias),
       tf.add(tf.reshape(bias, [1, 1, 1, 12]), x),
       tf.add(tf.reshape(x, [70, 12]), bias),
-      tf.add(t4([2, 7, 5, 6], 32), tf.tensor1d(values(6, 33))),
+      tf.add(t4([2, 7, 5, 6], 32), tf.tensor1d(seededValues(6, 33))),
       tf.add(x, t4([2, 7, 5, 12], 34)),
-      tf.add(x, tf.reshape(tf.tensor1d(values(84, 35)), [1, 7, 1, 12])),
+      tf.add(x, tf.reshape(tf.tensor1d(seededValues(84, 35)), [1, 7, 1, 12])),
     ]
     return { values: outs.flatMap((o) => [...o.dataSync()]), shapes: outs.map((o) => o.shape) }
   },
@@ -95,9 +87,9 @@ const cases: Record<string, () => { values: number[]; shapes: number[][] }> = {
   },
   'batch norm forward, with and without scale and offset': () => {
     const x = t4([2, 5, 3, 7], 9)
-    const mean = tf.tensor1d(values(7, 10))
-    const variance = tf.abs(tf.tensor1d(values(7, 11)))
-    const a = tf.batchNorm4d(x, mean, variance, tf.tensor1d(values(7, 12)), tf.tensor1d(values(7, 13)), 1e-3)
+    const mean = tf.tensor1d(seededValues(7, 10))
+    const variance = tf.abs(tf.tensor1d(seededValues(7, 11)))
+    const a = tf.batchNorm4d(x, mean, variance, tf.tensor1d(seededValues(7, 12)), tf.tensor1d(seededValues(7, 13)), 1e-3)
     const b = tf.batchNorm4d(x, mean, variance)
     return { values: [...a.dataSync(), ...b.dataSync()], shapes: [a.shape, b.shape] }
   },
@@ -146,7 +138,7 @@ describe('channels-last layout kernels on wasm', () => {
   })
 
   it('add a per-channel bias bit for bit as the cpu backend does', async () => {
-    const run = () => tf.tidy(() => [...tf.add(t4([3, 9, 8, 16], 40), tf.tensor1d(values(16, 41))).dataSync()])
+    const run = () => tf.tidy(() => [...tf.add(t4([3, 9, 8, 16], 40), tf.tensor1d(seededValues(16, 41))).dataSync()])
     const ours = run()
     await tf.setBackend('cpu')
     const cpu = run()

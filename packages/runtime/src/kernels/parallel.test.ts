@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import * as tfl from '@tensorflow/tfjs-layers'
 import '@tensorflow/tfjs-backend-cpu'
-import { seededRandom } from '@unet/testing'
+import { seededValues } from '@unet/testing'
 import { beforeAll, describe, expect, it } from 'vitest'
 
 import { initBackend } from '../backend'
@@ -10,17 +10,13 @@ import { parallelTuning } from './parallel'
 import { fusedTuning } from './winograd'
 
 /** Deterministic values in [-1, 1) so cpu and wasm see identical inputs. */
-function values(n: number, seed: number): Float32Array {
-  const next = seededRandom(seed)
-  return Float32Array.from({ length: n }, () => 2 * next() - 1)
-}
 
 function conv(backend: 'cpu' | 'wasm'): Float32Array {
   tf.setBackend(backend)
   return tf.tidy(() => {
-    const x = tf.tensor4d(values(2 * 12 * 10 * 32, 1), [2, 12, 10, 32])
-    const filter = tf.tensor4d(values(9 * 32 * 16, 2), [3, 3, 32, 16])
-    const bias = tf.tensor1d(values(16, 3))
+    const x = tf.tensor4d(seededValues(2 * 12 * 10 * 32, 1), [2, 12, 10, 32])
+    const filter = tf.tensor4d(seededValues(9 * 32 * 16, 2), [3, 3, 32, 16])
+    const bias = tf.tensor1d(seededValues(16, 3))
     return tf.fused.conv2d({ x, filter, strides: 1, pad: 'same', bias, activation: 'relu' }).dataSync() as Float32Array
   })
 }
@@ -62,13 +58,13 @@ describe('SIMD loops on helper threads (threaded wasm build)', { timeout: 60_000
     const go = (backend: 'cpu' | 'wasm') => {
       tf.setBackend(backend)
       return tf.tidy(() => {
-        const x = tf.tensor4d(values(3 * 16 * 12 * 16, 11), [3, 16, 12, 16])
-        const filter = tf.tensor4d(values(9 * 16 * 24, 12), [3, 3, 16, 24])
-        const y = tf.fused.conv2d({ x, filter, strides: 1, pad: 'same', bias: tf.tensor1d(values(24, 13)), activation: 'relu' })
-        const dy = tf.tensor4d(values(3 * 16 * 12 * 24, 14), [3, 16, 12, 24])
+        const x = tf.tensor4d(seededValues(3 * 16 * 12 * 16, 11), [3, 16, 12, 16])
+        const filter = tf.tensor4d(seededValues(9 * 16 * 24, 12), [3, 3, 16, 24])
+        const y = tf.fused.conv2d({ x, filter, strides: 1, pad: 'same', bias: tf.tensor1d(seededValues(24, 13)), activation: 'relu' })
+        const dy = tf.tensor4d(seededValues(3 * 16 * 12 * 24, 14), [3, 16, 12, 24])
         const [dx, df] = tf.grads((a: tf.Tensor, f: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 1, 'same'))([x, filter], dy)
         // 'valid': the filter gradient through the GEMM's tap loop instead of Winograd.
-        const dyValid = tf.tensor4d(values(3 * 14 * 10 * 24, 15), [3, 14, 10, 24])
+        const dyValid = tf.tensor4d(seededValues(3 * 14 * 10 * 24, 15), [3, 14, 10, 24])
         const [dfValid] = tf.grads((f: tf.Tensor) => tf.conv2d(x, f as tf.Tensor4D, 1, 'valid'))([filter], dyValid)
         return [y, dx!, df!, dfValid!].map((t) => t.dataSync() as Float32Array)
       })
@@ -118,8 +114,8 @@ describe('SIMD loops on helper threads (threaded wasm build)', { timeout: 60_000
     const output = tfl.layers.conv2d({ filters: 1, kernelSize: 1, activation: 'sigmoid' }).apply(block(merged)) as tfl.SymbolicTensor
     const model = tfl.model({ inputs: input, outputs: output })
     const start = model.getWeights().map((w) => w.clone())
-    const xs = tf.tensor4d(values(4 * 32 * 32, 7).map((v) => v * 0.5 + 0.5), [4, 32, 32, 1])
-    const ys = tf.tensor4d(values(4 * 32 * 32, 8).map((v) => (v > 0 ? 1 : 0)), [4, 32, 32, 1])
+    const xs = tf.tensor4d(seededValues(4 * 32 * 32, 7).map((v) => v * 0.5 + 0.5), [4, 32, 32, 1])
+    const ys = tf.tensor4d(seededValues(4 * 32 * 32, 8).map((v) => (v > 0 ? 1 : 0)), [4, 32, 32, 1])
     const step = async (): Promise<Float32Array[]> => {
       model.setWeights(start)
       model.compile({ optimizer: tf.train.adam(1e-2), loss: 'binaryCrossentropy' })

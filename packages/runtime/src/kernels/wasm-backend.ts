@@ -52,6 +52,25 @@ export function disposeInfo(backend: WasmBackendLike, info: TensorInfo): void {
 }
 
 /**
+ * Allocates a kernel's float32 outputs, lets `fill` write them, and frees them all if it throws.
+ *
+ * @param backend - the wasm backend
+ * @param shapes - one shape per output
+ * @param fill - writes the outputs (take heap views inside it, after the allocations)
+ * @returns the outputs, in the order of `shapes`
+ */
+export function withOutputs(backend: WasmBackendLike, shapes: number[][], fill: (outs: TensorInfo[]) => void): TensorInfo[] {
+  const outs = shapes.map((shape) => backend.makeOutput(shape, 'float32'))
+  try {
+    fill(outs)
+  } catch (error) {
+    for (const o of outs) disposeInfo(backend, o)
+    throw error
+  }
+  return outs
+}
+
+/**
  * A Float32Array over a tensor's bytes in the wasm heap. Views die when the heap grows (any allocation
  * may grow it), so take them after the last allocation and do not keep them.
  */

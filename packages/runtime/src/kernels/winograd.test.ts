@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import '@tensorflow/tfjs-core/dist/register_all_gradients'
 import '@tensorflow/tfjs-backend-cpu'
 import '@tensorflow/tfjs-backend-wasm'
-import { seededRandom } from '@unet/testing'
+import { seededValues } from '@unet/testing'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 
 import { registerWasmTrainingKernels } from './index'
@@ -10,10 +10,6 @@ import { gemmTuning } from './gemm'
 import { fusedTuning, winogradTuning } from './winograd'
 
 /** Deterministic values in [-1, 1) so cpu and wasm see identical inputs. */
-function values(n: number, seed: number): Float32Array {
-  const next = seededRandom(seed)
-  return Float32Array.from({ length: n }, () => 2 * next() - 1)
-}
 
 interface Case {
   x: [number, number, number, number]
@@ -29,9 +25,9 @@ function run(backend: 'cpu' | 'wasm', c: Case): Float32Array {
   tf.setBackend(backend)
   return tf.tidy(() => {
     const [, , , ci] = c.x
-    const x = tf.tensor4d(values(c.x.reduce((a, b) => a * b, 1), 1), c.x)
-    const filter = tf.tensor4d(values(9 * ci * c.outChannels, 2), [3, 3, ci, c.outChannels])
-    const bias = c.bias ? tf.tensor1d(values(c.outChannels, 3)) : undefined
+    const x = tf.tensor4d(seededValues(c.x.reduce((a, b) => a * b, 1), 1), c.x)
+    const filter = tf.tensor4d(seededValues(9 * ci * c.outChannels, 2), [3, 3, ci, c.outChannels])
+    const bias = c.bias ? tf.tensor1d(seededValues(c.outChannels, 3)) : undefined
     const y = tf.fused.conv2d({ x, filter, strides: 1, pad: c.pad, bias, activation: c.activation })
     return y.dataSync() as Float32Array
   })
@@ -121,8 +117,8 @@ describe('Winograd F(2×2, 3×3) FusedConv2D on wasm', () => {
       const go = (backend: 'cpu' | 'wasm') => {
         tf.setBackend(backend)
         return tf.tidy(() => {
-          const x = tf.tensor4d(values(shape.reduce((a, b) => a * b, 1), 4), shape)
-          const f = tf.tensor4d(values(k * k * shape[3] * co, 5), [k, k, shape[3], co])
+          const x = tf.tensor4d(seededValues(shape.reduce((a, b) => a * b, 1), 4), shape)
+          const f = tf.tensor4d(seededValues(k * k * shape[3] * co, 5), [k, k, shape[3], co])
           return tf.fused.conv2d({ x, filter: f, strides: stride, pad: 'same', bias: tf.ones([co]), activation: 'relu' }).dataSync() as Float32Array
         })
       }
@@ -136,8 +132,8 @@ describe('Winograd F(2×2, 3×3) FusedConv2D on wasm', () => {
     const go = (backend: 'cpu' | 'wasm') => {
       tf.setBackend(backend)
       return tf.tidy(() => {
-        const dy = tf.tensor4d(values(2 * 8 * 6 * 32, 6), [2, 8, 6, 32])
-        const filter = tf.tensor4d(values(9 * 8 * 32, 7), [3, 3, 8, 32])
+        const dy = tf.tensor4d(seededValues(2 * 8 * 6 * 32, 6), [2, 8, 6, 32])
+        const filter = tf.tensor4d(seededValues(9 * 8 * 32, 7), [3, 3, 8, 32])
         return tf.conv2dTranspose(dy, filter, [2, 8, 6, 8], 1, 'same').dataSync() as Float32Array
       })
     }
@@ -167,8 +163,8 @@ describe('Winograd F(2×2, 3×3) FusedConv2D on wasm', () => {
       const go = (backend: 'cpu' | 'wasm') => {
         tf.setBackend(backend)
         return tf.tidy(() => {
-          const x = tf.tensor4d(values(shape.reduce((a, b) => a * b, 1), 8), shape)
-          const dy = tf.tensor4d(values(shape[0] * shape[1] * shape[2] * co, 9), [shape[0], shape[1], shape[2], co])
+          const x = tf.tensor4d(seededValues(shape.reduce((a, b) => a * b, 1), 8), shape)
+          const dy = tf.tensor4d(seededValues(shape[0] * shape[1] * shape[2] * co, 9), [shape[0], shape[1], shape[2], co])
           const filter = tf.zeros([3, 3, shape[3], co]) as tf.Tensor4D
           const [df] = tf.grads((f: tf.Tensor) => tf.conv2d(x, f as tf.Tensor4D, 1, 'same'))([filter], dy)
           return df!.dataSync() as Float32Array
@@ -197,7 +193,7 @@ describe('Winograd F(2×2, 3×3) FusedConv2D on wasm', () => {
     const grad = () =>
       tf.tidy(() => {
         fusedTuning.gradMinChannels = 4
-        const x = tf.tensor4d(values(2 * 8 * 8 * 16, 10), [2, 8, 8, 16])
+        const x = tf.tensor4d(seededValues(2 * 8 * 8 * 16, 10), [2, 8, 8, 16])
         return tf.grads((f: tf.Tensor) => tf.conv2d(x, f as tf.Tensor4D, 1, 'same'))([tf.zeros([3, 3, 16, 8])], tf.ones([2, 8, 8, 8]))[0]!.dataSync()
       })
     run('wasm', c)

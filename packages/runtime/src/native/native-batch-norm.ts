@@ -1,7 +1,7 @@
 import { getKernel, registerKernel, unregisterKernel, type KernelConfig, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core'
 
 import { useTrainingBatchNorm } from '../kernels/batch-norm-train'
-import { disposeInfo, heapF32, type WasmBackendLike } from '../kernels/wasm-backend'
+import { heapF32, withOutputs, type WasmBackendLike } from '../kernels/wasm-backend'
 
 /** What the batch-norm kernels need from `@unet/runtime-native`'s addon (absent from addons built before it). */
 export interface NativeBatchNormAddon {
@@ -27,32 +27,20 @@ function kernels(addon: NativeBatchNormAddon): KernelConfig[] {
     const backend = args.backend as WasmBackendLike
     const { x, scale, offset } = args.inputs as Record<'x' | 'scale' | 'offset', TensorInfo>
     const channels = x.shape[3]!
-    const outs = [backend.makeOutput(x.shape, 'float32'), backend.makeOutput([channels], 'float32'), backend.makeOutput([channels], 'float32')]
-    const [y, mean, variance] = outs as [TensorInfo, TensorInfo, TensorInfo]
-    try {
+    return withOutputs(backend, [x.shape, [channels], [channels]], ([y, mean, variance]) => {
       // Views after the last allocation: an allocation may grow (and so replace) the heap.
       const v = (t: TensorInfo) => heapF32(backend, t)
-      addon.batchNormForward(v(x), v(scale), v(offset), v(y), v(mean), v(variance), x.shape, args.attrs.varianceEpsilon as number)
-    } catch (error) {
-      for (const o of outs) disposeInfo(backend, o)
-      throw error
-    }
-    return outs
+      addon.batchNormForward(v(x), v(scale), v(offset), v(y!), v(mean!), v(variance!), x.shape, args.attrs.varianceEpsilon as number)
+    })
   }
   const backward = (args: { inputs: Record<string, TensorInfo>; backend: unknown; attrs: NamedAttrMap }): TensorInfo[] => {
     const backend = args.backend as WasmBackendLike
     const { dy, x, mean, variance, scale } = args.inputs as Record<'dy' | 'x' | 'mean' | 'variance' | 'scale', TensorInfo>
     const channels = x.shape[3]!
-    const outs = [backend.makeOutput(x.shape, 'float32'), backend.makeOutput([channels], 'float32'), backend.makeOutput([channels], 'float32')]
-    const [dx, dscale, doffset] = outs as [TensorInfo, TensorInfo, TensorInfo]
-    try {
+    return withOutputs(backend, [x.shape, [channels], [channels]], ([dx, dscale, doffset]) => {
       const v = (t: TensorInfo) => heapF32(backend, t)
-      addon.batchNormBackward(v(x), v(dy), v(mean), v(variance), v(scale), v(dx), v(dscale), v(doffset), x.shape, args.attrs.varianceEpsilon as number)
-    } catch (error) {
-      for (const o of outs) disposeInfo(backend, o)
-      throw error
-    }
-    return outs
+      addon.batchNormBackward(v(x), v(dy), v(mean), v(variance), v(scale), v(dx!), v(dscale!), v(doffset!), x.shape, args.attrs.varianceEpsilon as number)
+    })
   }
   return [
     { kernelName: NATIVE_BATCH_NORM, backendName: 'wasm', kernelFunc: forward as never },
