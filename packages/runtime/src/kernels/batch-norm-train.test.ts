@@ -75,6 +75,30 @@ describe('training batch norm on wasm (UnetBatchNormTrain and its gradient)', ()
     }
   }
 
+  it('keeps the variance of data whose mean is far from its spread (100 ± 1) within 1e-4 of float64', () => {
+    const shape: [number, number, number, number] = [4, 32, 32, 8]
+    const n = 4 * 32 * 32 * 8
+    const data = seededValues(n, 9, 100)
+    const [mean, variance] = tf.tidy(() => {
+      const outs = tf.engine().runKernel(
+        TRAINING_BATCH_NORM,
+        { x: tf.tensor4d(data, shape), scale: tf.ones([8]), offset: tf.zeros([8]) },
+        { varianceEpsilon: 1e-3 } as never,
+      ) as unknown as tf.Tensor[]
+      return [outs[1]!.dataSync() as Float32Array, outs[2]!.dataSync() as Float32Array]
+    })
+    for (let c = 0; c < 8; c++) {
+      let sum = 0
+      for (let i = c; i < n; i += 8) sum += data[i]!
+      const m = sum / (n / 8)
+      let squares = 0
+      for (let i = c; i < n; i += 8) squares += (data[i]! - m) ** 2
+      const v = squares / (n / 8)
+      expect(Math.abs(mean[c]! - m)).toBeLessThan(1e-4)
+      expect(Math.abs(variance[c]! - v) / v).toBeLessThan(1e-4)
+    }
+  })
+
   it("trains tfjs-layers' BatchNormalization through one kernel each way, as the layer's own code on cpu does", async () => {
     const build = () => {
       const input = tfl.input({ shape: [10, 10, 8] })

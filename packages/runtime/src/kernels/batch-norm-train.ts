@@ -48,6 +48,23 @@ function sums(backend: WasmBackendLike, loops: SimdLoops | null, a: TensorInfo, 
   return [s1, s2]
 }
 
+/** Per-channel Σ (x − shift) and Σ (x − shift)² over rows of `channels`, in float64 (x's first row is `shift`). */
+function moments(backend: WasmBackendLike, loops: SimdLoops | null, x: TensorInfo, shift: Float32Array, rows: number, channels: number): [Float64Array, Float64Array] {
+  // The first row of x is the shift, so its offset serves as the shift's without a copy on the heap.
+  if (loops !== null) return blockedChannelSums(loops, backend, rows, channels, offsetOf(backend, x), { shift: offsetOf(backend, x) })
+  const s1 = new Float64Array(channels)
+  const s2 = new Float64Array(channels)
+  const xv = heapF32(backend, x)
+  for (let i = 0; i < xv.length; i += channels) {
+    for (let c = 0; c < channels; c++) {
+      const d = (xv[i + c] as number) - (shift[c] as number)
+      s1[c] = (s1[c] as number) + d
+      s2[c] = (s2[c] as number) + d * d
+    }
+  }
+  return [s1, s2]
+}
+
 /**
  * out = (a · ka + x · kx) + b per channel, with `b` and the k's per channel; `x` may be null (then out = a · ka + b).
  * Views and offsets are taken after every allocation: malloc may grow (and so replace) the heap.
@@ -84,10 +101,11 @@ function affine(backend: WasmBackendLike, loops: SimdLoops | null, a: TensorInfo
 }
 
 /**
- * The wasm training batch norm: the batch's per-channel mean and biased variance (float64 sums of float32
- * block partials; the variance as Σ x · (x − m) − m · (Σ x − N m), exact for the float32 mean m), then
- * y = x · k + b with k = scale / √(variance + ε), b = offset − mean · k. Three SIMD passes over x on the
- * helper threads, against tfjs's `moments` + `batchNormalization` (Mean, Sub, Square, Mean, FusedBatchNorm).
+ * The wasm training batch norm: the batch's per-channel mean and biased variance in one pass (float64 sums of
+ * float32 block partials of x − s and (x − s)², s the first row of x, so the terms are of the order of the
+ * spread), then y = x · k + b with k = scale / √(variance + ε), b = offset − mean · k. Two SIMD passes over x
+ * on the helper threads, against tfjs's `moments` + `batchNormalization` (Mean, Sub, Square, Mean,
+ * FusedBatchNorm).
  */
 export function makeTrainingBatchNorm(): KernelConfig {
   const kernelFunc = (args: Args): TensorInfo[] => {
@@ -98,13 +116,19 @@ export function makeTrainingBatchNorm(): KernelConfig {
     const loops = channels % 4 === 0 ? simdLoops(backend) : null
     return withOutputs(backend, [x.shape, [channels], [channels]], (outs) => {
       const [y, mean, variance] = outs as [TensorInfo, TensorInfo, TensorInfo]
-      const [total] = loops !== null ? blockedChannelSums(loops, backend, rows, channels, offsetOf(backend, x)) : sums(backend, null, x, x, new Float32Array(channels), rows, channels)
+      // One pass for Σ (x − s) and Σ (x − s)², with s the first row of x: a sample, so x − s is of the order of
+      // the spread, and the float32 partials keep their digits however far the mean is from zero. Then
+      // m = s + Σ (x − s) / N and the variance Σ (x − s)² / N − (m − s)², in float64.
+      const shift = Float32Array.from(heapF32(backend, x).subarray(0, channels))
+      const [d1, d2] = moments(backend, loops, x, shift, rows, channels)
       const m = new Float32Array(channels)
-      for (let c = 0; c < channels; c++) m[c] = (total[c] as number) / rows
-      heapF32(backend, mean).set(m)
-      const [s1, s2] = sums(backend, loops, x, x, mean, rows, channels)
       const v = new Float32Array(channels)
-      for (let c = 0; c < channels; c++) v[c] = Math.max(0, ((s2[c] as number) - (m[c] as number) * ((s1[c] as number) - rows * (m[c] as number))) / rows)
+      for (let c = 0; c < channels; c++) {
+        const offsetMean = (d1[c] as number) / rows
+        m[c] = (shift[c] as number) + offsetMean
+        v[c] = Math.max(0, (d2[c] as number) / rows - offsetMean * offsetMean)
+      }
+      heapF32(backend, mean).set(m)
       heapF32(backend, variance).set(v)
       const g = heapF32(backend, scale)
       const o = heapF32(backend, offset)

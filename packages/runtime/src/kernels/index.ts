@@ -41,7 +41,7 @@ let registered: string[] | null = null
  *   otherwise;
  * - tfjs-layers' `BatchNormalization` layer in training mode (patched globally, its own call on every other
  *   backend and in inference): one `UnetBatchNormTrain` kernel (the batch's mean and variance and the
- *   normalized output, three SIMD passes) and one `UnetBatchNormTrainGrad` backward (two passes), instead of
+ *   normalized output, two SIMD passes) and one `UnetBatchNormTrainGrad` backward (two passes), instead of
  *   tfjs's `moments` + `batchNormalization` and their gradients (see `batch-norm-train.ts`);
  * - the gradients of `FusedBatchNorm`, `Mean` and `Sum` (registered globally, but they defer to tfjs-core's
  *   own on every backend other than wasm), through the kernels `UnetBatchNormGrad` and

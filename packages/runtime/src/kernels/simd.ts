@@ -42,6 +42,8 @@ export interface SimdLoops {
   channelSums(x: number, rows: number, c4: number, acc: number): void
   /** acc1[j] += dy[r, j]; acc2[j] += dy[r, j] · (x[r, j] − mean[j]). */
   channelDots(dy: number, x: number, mean: number, rows: number, c4: number, acc1: number, acc2: number): void
+  /** acc1[j] += x[r, j] − shift[j]; acc2[j] += (x[r, j] − shift[j])²: a batch's moments about a shift near its mean. */
+  channelMoments(x: number, shift: number, rows: number, c4: number, acc1: number, acc2: number): void
   /** out[r, j] = x[r, j] · k[j] + b[j]. */
   scaleShift(x: number, out: number, k: number, b: number, rows: number, c4: number): void
   /** out[r, j] = (a[r, j] · ka[j] + x[r, j] · kx[j]) + b[j]: the input gradient of a training batch norm. */
@@ -128,6 +130,22 @@ function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
       ...step16(8),
       ...step16(9),
       ...step16(10),
+    ]),
+  )
+  // channelMoments(x 0, shift 1, rows 2, c4 3, acc1 4, acc2 5); locals j 6, a1 7, a2 8, sp 9; d 10 (v128)
+  const moments = body(
+    [
+      [4, I32],
+      [1, V128],
+    ],
+    rowsLoop(2, 3, 6, [...get(4), ...set(7), ...get(5), ...set(8), ...get(1), ...set(9)], [
+      ...get(0), ...load, ...get(9), ...load, ...fsub, ...set(10),
+      ...get(7), ...get(7), ...load, ...get(10), ...fadd, ...store,
+      ...get(8), ...get(8), ...load, ...get(10), ...get(10), ...fmul, ...fadd, ...store,
+      ...step16(0),
+      ...step16(7),
+      ...step16(8),
+      ...step16(9),
     ]),
   )
   // scaleShift(x 0, out 1, k 2, b 3, rows 4, c4 5); locals j 6, kp 7, bp 8
@@ -354,11 +372,12 @@ function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
     { name: 'adamUpdate', params: 9, body: adam },
     { name: 'scaleShift2', params: 8, body: scale2 },
     { name: 'copyRows2', params: 11, body: copy2 },
+    { name: 'channelMoments', params: 6, body: moments },
   ])
 }
 
 /** The loops' names, in the order of the module's exports. */
-const SIMD_NAMES = ['channelSums', 'channelDots', 'scaleShift', 'fillRows', 'copyRows', 'transpose4', 'reluMask', 'squareGrad', 'maxPool2x2Grad', 'adamUpdate', 'scaleShift2', 'copyRows2']
+const SIMD_NAMES = ['channelSums', 'channelDots', 'scaleShift', 'fillRows', 'copyRows', 'transpose4', 'reluMask', 'squareGrad', 'maxPool2x2Grad', 'adamUpdate', 'scaleShift2', 'copyRows2', 'channelMoments']
 
 /** This module, as the helper threads of `parallel.ts` instantiate it. */
 export const SIMD_MODULE = defineLoopModule(SIMD_NAMES, moduleBytes)
@@ -452,8 +471,9 @@ export function withScratch<T>(backend: WasmBackendLike, floats: number, use: (o
 }
 
 /**
- * Per-channel sums of `rows` rows of `channels` floats at byte offset `x` (and, with `dy`/`mean`, of
- * dy and of dy · (x − mean)), in float64 from float32 partials over short blocks.
+ * Per-channel sums of `rows` rows of `channels` floats at byte offset `x` (with `dy`/`mean`: of dy and of
+ * dy · (x − mean); with `shift`: of x − shift and of (x − shift)²), in float64 from float32 partials over short
+ * blocks.
  */
 export function blockedChannelSums(
   loops: SimdLoops,
@@ -461,7 +481,7 @@ export function blockedChannelSums(
   rows: number,
   channels: number,
   x: number,
-  dot?: { dy: number; mean: number },
+  dot?: { dy: number; mean: number } | { shift: number },
 ): [Float64Array, Float64Array] {
   const sums = new Float64Array(channels)
   const dots = new Float64Array(channels)
@@ -473,9 +493,15 @@ export function blockedChannelSums(
       const n = Math.min(BLOCK_ROWS, rows - b * BLOCK_ROWS)
       const skip = b * BLOCK_ROWS * channels * 4
       const a1 = acc + 2 * b * channels * 4
-      calls.push(dot === undefined ? [x + skip, n, channels / 4, a1] : [dot.dy + skip, x + skip, dot.mean, n, channels / 4, a1, a1 + channels * 4])
+      calls.push(
+        dot === undefined
+          ? [x + skip, n, channels / 4, a1]
+          : 'shift' in dot
+            ? [x + skip, dot.shift, n, channels / 4, a1, a1 + channels * 4]
+            : [dot.dy + skip, x + skip, dot.mean, n, channels / 4, a1, a1 + channels * 4],
+      )
     }
-    simdParallel(backend, loops, dot === undefined ? 'channelSums' : 'channelDots', calls)
+    simdParallel(backend, loops, dot === undefined ? 'channelSums' : 'shift' in dot ? 'channelMoments' : 'channelDots', calls)
     const view = new Float32Array(backend.wasm.HEAPU8.buffer, acc, 2 * channels * blocks)
     for (let b = 0; b < blocks; b++) {
       const base = 2 * b * channels
