@@ -18,7 +18,7 @@ import {
 } from '@tensorflow/tfjs-core'
 
 import { simdLoops, simdRows, withScratch } from './simd'
-import { heapF32, type WasmBackendLike } from './wasm-backend'
+import { heapF32, offsetOf, type WasmBackendLike } from './wasm-backend'
 
 /** Name of the kernel that runs one Adam update of one variable in one pass. */
 export const ADAM_UPDATE = 'UnetAdamUpdate'
@@ -46,7 +46,7 @@ export function makeAdamUpdate(): KernelConfig {
       // In float32 SIMD, split over the helper threads where there are any; the JS loop takes the tail.
       withScratch(backend, 8, (k) => {
         new Float32Array(backend.wasm.HEAPU8.buffer, k, 8).set([a.beta1!, 1 - a.beta1!, a.beta2!, 1 - a.beta2!, a.oneMinusAccBeta1!, a.oneMinusAccBeta2!, a.epsilon!, a.learningRate!])
-        const at = (t: TensorInfo) => (backend.dataIdMap.get(t.dataId) as { memoryOffset: number }).memoryOffset
+        const at = (t: TensorInfo) => offsetOf(backend, t)
         const args = [...[x, g, m, v, ...outs].map(at), n4, k]
         simdRows(backend, loops!, 'adamUpdate', args, 7, [0, 1, 2, 3, 4, 5, 6].map((i) => [i, 16] as [number, number]))
       })

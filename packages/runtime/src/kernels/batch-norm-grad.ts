@@ -14,7 +14,7 @@ import {
 } from '@tensorflow/tfjs-core'
 
 import { blockedChannelSums, simdLoops, simdRows, withScratch } from './simd'
-import { heapF32, type WasmBackendLike } from './wasm-backend'
+import { heapF32, offsetOf, type WasmBackendLike } from './wasm-backend'
 
 /** Name of the kernel that computes every gradient of a batch norm in two passes over the data. */
 export const BATCH_NORM_GRAD = 'UnetBatchNormGrad'
@@ -34,7 +34,7 @@ export function makeBatchNormGrad(): KernelConfig {
     const outs = [0, 1, 2, 3].map(() => backend.makeOutput([channels], 'float32'))
     const rows = util.sizeFromShape((x as TensorInfo).shape) / channels
     const loops = channels % 4 === 0 ? simdLoops(backend) : null
-    const offset = (info: TensorInfo) => (backend.dataIdMap.get(info.dataId) as { memoryOffset: number }).memoryOffset
+    const offset = (info: TensorInfo) => offsetOf(backend, info)
 
     // Pass 1: Σ dy and Σ dy · (x − mean) per channel.
     let sumDy: Float64Array

@@ -17,7 +17,7 @@ import {
 } from '@tensorflow/tfjs-core'
 
 import { blockedChannelSums, simdLoops, simdRows, withScratch, type SimdLoops } from './simd'
-import { heapF32, withOutputs, type WasmBackendLike } from './wasm-backend'
+import { heapF32, offsetOf, withOutputs, type WasmBackendLike } from './wasm-backend'
 
 /** Training-mode batch norm on wasm: inputs `x`, `scale`, `offset`; outputs `y`, the batch's `mean` and (biased) `variance`. */
 export const TRAINING_BATCH_NORM = 'UnetBatchNormTrain'
@@ -25,8 +25,6 @@ export const TRAINING_BATCH_NORM = 'UnetBatchNormTrain'
 export const TRAINING_BATCH_NORM_GRAD = 'UnetBatchNormTrainGrad'
 
 type Args = { inputs: Record<string, TensorInfo>; backend: unknown; attrs: NamedAttrMap }
-
-const offsetOf = (backend: WasmBackendLike, info: TensorInfo) => (backend.dataIdMap.get(info.dataId) as { memoryOffset: number }).memoryOffset
 
 /** Per-channel Σ a and Σ a · (x − mean) over rows of `channels` (a = x gives Σ x and Σ x · (x − mean)), in float64. */
 function sums(backend: WasmBackendLike, loops: SimdLoops | null, a: TensorInfo, x: TensorInfo, mean: TensorInfo | Float32Array, rows: number, channels: number): [Float64Array, Float64Array] {

@@ -12,7 +12,7 @@ import { convGeometry } from './conv-geometry'
 import { gemmCalls, gemmLoops, gemmThreads, runGemm } from './gemm'
 import { simdLoops, simdParallel } from './simd'
 import { winogradFilterGrad, winogradFilterGradCase } from './winograd'
-import { aliasInfo, disposeAlias, disposeInfo, heapF32, runWasmKernel, type WasmBackendLike } from './wasm-backend'
+import { aliasInfo, disposeAlias, disposeInfo, heapF32, offsetOf, runWasmKernel, type WasmBackendLike } from './wasm-backend'
 
 /**
  * Stride-1 filter gradient as one GEMM per filter tap, over views: no im2col.
@@ -125,9 +125,6 @@ function stride1FilterGrad(
   return dw
 }
 
-function offsetOf(backend: WasmBackendLike, info: TensorInfo): number {
-  return (backend.dataIdMap.get(info.dataId) as { memoryOffset: number }).memoryOffset
-}
 
 /**
  * The filter gradient of a 1 × 1, stride-1, unpadded convolution with one output channel (a U-Net's last

@@ -10,7 +10,7 @@ import { WasmKernelError } from './errors'
 
 import { convGeometry } from './conv-geometry'
 import { simdLoops, simdParallel } from './simd'
-import { disposeInfo, heapF32, runWasmKernel, type WasmBackendLike } from './wasm-backend'
+import { disposeInfo, heapF32, offsetOf, runWasmKernel, type WasmBackendLike } from './wasm-backend'
 import { winogradCase, winogradConv3x3 } from './winograd'
 
 /**
@@ -192,6 +192,3 @@ export function makeConv2DBackpropInput(stock: KernelConfig | undefined): Kernel
   return { kernelName: Conv2DBackpropInput, backendName: 'wasm', kernelFunc: kernelFunc as unknown as KernelFunc }
 }
 
-function offsetOf(backend: WasmBackendLike, info: TensorInfo): number {
-  return (backend.dataIdMap.get(info.dataId) as { memoryOffset: number }).memoryOffset
-}

@@ -10,7 +10,7 @@ import {
 
 import { overrideWasmGradient } from './gradient-override'
 import { simdLoops, simdRows } from './simd'
-import { heapF32, type WasmBackendLike } from './wasm-backend'
+import { heapF32, offsetOf, type WasmBackendLike } from './wasm-backend'
 
 /** Name of the kernel that computes a ReLU's input gradient in one pass. */
 export const RELU_GRAD = 'UnetReluGrad'
@@ -34,7 +34,7 @@ function elementwiseGrad(
     const loops = simdLoops(backend)
     const n4 = loops === null ? 0 : n >> 2
     if (n4 > 0) {
-      const at = (t: TensorInfo) => (backend.dataIdMap.get(t.dataId) as { memoryOffset: number }).memoryOffset
+      const at = (t: TensorInfo) => offsetOf(backend, t)
       // Split over the helper threads where there are any (threaded build).
       simdRows(backend, loops!, simd, [at(dy), at(x), at(out), n4], 3, [[0, 16], [1, 16], [2, 16]])
     }

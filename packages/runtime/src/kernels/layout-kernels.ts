@@ -16,7 +16,7 @@ import {
 import { WasmKernelError } from './errors'
 
 import { blockedChannelSums, simdLoops, simdParallel, simdRows, withScratch } from './simd'
-import { heapF32, stockKernel, type KernelArgs, type WasmBackendLike } from './wasm-backend'
+import { heapF32, offsetOf, stockKernel, type KernelArgs, type WasmBackendLike } from './wasm-backend'
 
 // Kernels whose stock wasm versions are slow at the shapes of a channels-last CNN: reductions over every
 // axis but the channels (batch-norm statistics and their gradients; the stock ones transpose the whole
@@ -196,7 +196,7 @@ export function makeMaxPoolGrad(): KernelConfig {
     if (loops !== null) {
       // Rows or columns no window covers (odd sizes) get no gradient.
       if (2 * outHeight !== inHeight || 2 * outWidth !== inWidth) heapF32(wasm, dx).fill(0)
-      const at = (t: TensorInfo) => (wasm.dataIdMap.get(t.dataId) as { memoryOffset: number }).memoryOffset
+      const at = (t: TensorInfo) => offsetOf(wasm, t)
       const [xBase, gBase, dxBase] = [at(input), at(dy), at(dx)]
       const rowBytes = inWidth * ch * 4
       const calls: number[][] = []
@@ -326,9 +326,6 @@ export function makeFusedBatchNorm(): KernelConfig {
   })
 }
 
-function offsetOf(backend: WasmBackendLike, info: TensorInfo): number {
-  return (backend.dataIdMap.get(info.dataId) as { memoryOffset: number }).memoryOffset
-}
 
 function scaleShift(x: Float32Array, out: Float32Array, k: Float32Array, b: Float32Array): void {
   const channels = k.length

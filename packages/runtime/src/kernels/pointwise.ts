@@ -3,9 +3,8 @@ import { Conv2D, type Conv2DAttrs, type KernelConfig, type KernelFunc, type Tens
 import { convGeometry } from './conv-geometry'
 import { WasmKernelError } from './errors'
 import { gemmCalls, gemmLoops, gemmThreads, runGemm } from './gemm'
-import { stockKernel, type KernelArgs, type WasmBackendLike } from './wasm-backend'
+import { offsetOf, stockKernel, type KernelArgs, type WasmBackendLike } from './wasm-backend'
 
-const offsetOf = (backend: WasmBackendLike, info: TensorInfo) => backend.dataIdMap.get(info.dataId)!.memoryOffset
 
 /**
  * `Conv2D` on wasm: a 1 × 1, stride-1, unpadded convolution (channels-last, float32, output channels divisible

@@ -11,7 +11,7 @@ import {
 
 import { overrideWasmGradient } from './gradient-override'
 import { simdLoops, simdRows, withScratch } from './simd'
-import { heapF32, type WasmBackendLike } from './wasm-backend'
+import { heapF32, offsetOf, type WasmBackendLike } from './wasm-backend'
 
 /** Name of the kernel that spreads one value per channel over a whole channels-last tensor. */
 export const BROADCAST_CHANNELS = 'UnetBroadcastChannels'
@@ -35,7 +35,7 @@ export function makeBroadcastChannels(): KernelConfig {
     if (loops !== null) {
       withScratch(backend, channels, (scratch) => {
         new Float32Array(backend.wasm.HEAPU8.buffer, scratch, channels).set(k)
-        const outOffset = (backend.dataIdMap.get(out.dataId) as { memoryOffset: number }).memoryOffset
+        const outOffset = offsetOf(backend, out)
         simdRows(backend, loops, 'fillRows', [outOffset, scratch, rows, channels / 4], 2, [[0, channels * 4]])
       })
       return out

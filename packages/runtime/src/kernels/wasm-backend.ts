@@ -70,6 +70,11 @@ export function withOutputs(backend: WasmBackendLike, shapes: number[][], fill: 
   return outs
 }
 
+/** A tensor's byte offset in the wasm heap (its memory, for loops that take pointers). */
+export function offsetOf(backend: WasmBackendLike, info: TensorInfo): number {
+  return (backend.dataIdMap.get(info.dataId) as { memoryOffset: number }).memoryOffset
+}
+
 /**
  * A Float32Array over a tensor's bytes in the wasm heap. Views die when the heap grows (any allocation
  * may grow it), so take them after the last allocation and do not keep them.

@@ -5,7 +5,7 @@ import { WasmKernelError } from './errors'
 import { GEMM_MR, gemmBody, gemmCalls, gemmLoops, gemmThreads, gemmUsesFma, runGemm, type GemmJob } from './gemm'
 import { defineLoopModule, parallelTarget, runParallel } from './parallel'
 import { instantiateLoops, simdLoops, simdParallel, withScratch, type SimdLoops } from './simd'
-import { aliasInfo, disposeAlias, disposeInfo, heapF32, stockKernel, type KernelArgs, type WasmBackendLike } from './wasm-backend'
+import { aliasInfo, disposeAlias, disposeInfo, heapF32, offsetOf, stockKernel, type KernelArgs, type WasmBackendLike } from './wasm-backend'
 import {
   add,
   assemble,
@@ -475,7 +475,6 @@ function rawBatchMatMul(backend: WasmBackendLike): RawBatchMatMul {
   return f
 }
 
-const offsetOf = (backend: WasmBackendLike, info: TensorInfo) => backend.dataIdMap.get(info.dataId)!.memoryOffset
 const idOf = (backend: WasmBackendLike, info: TensorInfo) => backend.dataIdMap.get(info.dataId)!.id
 const shapeBytes = (shape: number[]) => new Uint8Array(new Int32Array(shape).buffer)
 
