@@ -10,11 +10,10 @@ import {
   type NamedAttrMap,
   type Tensor,
   type TensorInfo,
-  util,
 } from '@tensorflow/tfjs-core'
 
-import { blockedChannelSums, simdLoops, simdRows, withScratch } from './simd'
-import { heapF32, offsetOf, type WasmBackendLike } from './wasm-backend'
+import { channelAffine, channelDotSums } from './simd'
+import { heapF32, type WasmBackendLike } from './wasm-backend'
 
 /** Name of the kernel that computes every gradient of a batch norm in two passes over the data. */
 export const BATCH_NORM_GRAD = 'UnetBatchNormGrad'
@@ -32,32 +31,8 @@ export function makeBatchNormGrad(): KernelConfig {
     const channels = (mean as TensorInfo).shape.reduce((a, b) => a * b, 1)
     const dx = backend.makeOutput((x as TensorInfo).shape, 'float32')
     const outs = [0, 1, 2, 3].map(() => backend.makeOutput([channels], 'float32'))
-    const rows = util.sizeFromShape((x as TensorInfo).shape) / channels
-    const loops = channels % 4 === 0 ? simdLoops(backend) : null
-    const offset = (info: TensorInfo) => offsetOf(backend, info)
-
     // Pass 1: Σ dy and Σ dy · (x − mean) per channel.
-    let sumDy: Float64Array
-    let sumDyXc: Float64Array
-    if (loops !== null) {
-      ;[sumDy, sumDyXc] = blockedChannelSums(loops, backend, rows, channels, offset(x as TensorInfo), {
-        dy: offset(dy as TensorInfo),
-        mean: offset(mean as TensorInfo),
-      })
-    } else {
-      sumDy = new Float64Array(channels)
-      sumDyXc = new Float64Array(channels)
-      const dyV = heapF32(backend, dy as TensorInfo)
-      const xV = heapF32(backend, x as TensorInfo)
-      const m = Float32Array.from(heapF32(backend, mean as TensorInfo))
-      for (let i = 0; i < dyV.length; i += channels) {
-        for (let c = 0; c < channels; c++) {
-          const d = dyV[i + c] as number
-          sumDy[c] = (sumDy[c] as number) + d
-          sumDyXc[c] = (sumDyXc[c] as number) + d * ((xV[i + c] as number) - (m[c] as number))
-        }
-      }
-    }
+    const [sumDy, sumDyXc] = channelDotSums(backend, dy as TensorInfo, x as TensorInfo, mean as TensorInfo, channels)
 
     // Views only now: the SIMD path allocates scratch, and malloc may grow (and detach) the heap.
     const varV = heapF32(backend, variance as TensorInfo)
@@ -75,19 +50,7 @@ export function makeBatchNormGrad(): KernelConfig {
     }
 
     // Pass 2: dx = dy · scale / σ.
-    if (loops !== null) {
-      withScratch(backend, 2 * channels, (scratch) => {
-        new Float32Array(backend.wasm.HEAPU8.buffer, scratch, channels).set(k)
-        const args = [offset(dy as TensorInfo), offset(dx), scratch, scratch + channels * 4, rows, channels / 4]
-        simdRows(backend, loops, 'scaleShift', args, 4, [[0, channels * 4], [1, channels * 4]])
-      })
-    } else {
-      const dyV = heapF32(backend, dy as TensorInfo)
-      const dxV = heapF32(backend, dx)
-      for (let i = 0; i < dyV.length; i += channels) {
-        for (let c = 0; c < channels; c++) dxV[i + c] = (dyV[i + c] as number) * (k[c] as number)
-      }
-    }
+    channelAffine(backend, dy as TensorInfo, dx, k, new Float32Array(channels))
     return [dx, ...outs]
   }
   return { kernelName: BATCH_NORM_GRAD, backendName: 'wasm', kernelFunc: kernelFunc as never }

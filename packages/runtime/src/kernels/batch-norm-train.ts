@@ -16,7 +16,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core'
 
-import { blockedChannelSums, simdLoops, simdRows, withScratch, type SimdLoops } from './simd'
+import { blockedChannelSums, channelAffine, channelDotSums, simdLoops } from './simd'
 import { heapF32, offsetOf, withOutputs, type WasmBackendLike } from './wasm-backend'
 
 /** Training-mode batch norm on wasm: inputs `x`, `scale`, `offset`; outputs `y`, the batch's `mean` and (biased) `variance`. */
@@ -26,28 +26,9 @@ export const TRAINING_BATCH_NORM_GRAD = 'UnetBatchNormTrainGrad'
 
 type Args = { inputs: Record<string, TensorInfo>; backend: unknown; attrs: NamedAttrMap }
 
-/** Per-channel Σ a and Σ a · (x − mean) over rows of `channels` (a = x gives Σ x and Σ x · (x − mean)), in float64. */
-function sums(backend: WasmBackendLike, loops: SimdLoops | null, a: TensorInfo, x: TensorInfo, mean: TensorInfo | Float32Array, rows: number, channels: number): [Float64Array, Float64Array] {
-  if (loops !== null && !(mean instanceof Float32Array)) {
-    return blockedChannelSums(loops, backend, rows, channels, offsetOf(backend, x), { dy: offsetOf(backend, a), mean: offsetOf(backend, mean) })
-  }
-  const s1 = new Float64Array(channels)
-  const s2 = new Float64Array(channels)
-  const av = heapF32(backend, a)
-  const xv = heapF32(backend, x)
-  const m = mean instanceof Float32Array ? mean : Float32Array.from(heapF32(backend, mean))
-  for (let i = 0; i < av.length; i += channels) {
-    for (let c = 0; c < channels; c++) {
-      const d = av[i + c] as number
-      s1[c] = (s1[c] as number) + d
-      s2[c] = (s2[c] as number) + d * ((xv[i + c] as number) - (m[c] as number))
-    }
-  }
-  return [s1, s2]
-}
-
 /** Per-channel Σ (x − shift) and Σ (x − shift)² over rows of `channels`, in float64 (x's first row is `shift`). */
-function moments(backend: WasmBackendLike, loops: SimdLoops | null, x: TensorInfo, shift: Float32Array, rows: number, channels: number): [Float64Array, Float64Array] {
+function moments(backend: WasmBackendLike, x: TensorInfo, shift: Float32Array, rows: number, channels: number): [Float64Array, Float64Array] {
+  const loops = channels % 4 === 0 ? simdLoops(backend) : null
   // The first row of x is the shift, so its offset serves as the shift's without a copy on the heap.
   if (loops !== null) return blockedChannelSums(loops, backend, rows, channels, offsetOf(backend, x), { shift: offsetOf(backend, x) })
   const s1 = new Float64Array(channels)
@@ -64,41 +45,6 @@ function moments(backend: WasmBackendLike, loops: SimdLoops | null, x: TensorInf
 }
 
 /**
- * out = (a · ka + x · kx) + b per channel, with `b` and the k's per channel; `x` may be null (then out = a · ka + b).
- * Views and offsets are taken after every allocation: malloc may grow (and so replace) the heap.
- */
-function affine(backend: WasmBackendLike, loops: SimdLoops | null, a: TensorInfo, x: TensorInfo | null, out: TensorInfo, ka: Float32Array, kx: Float32Array | null, b: Float32Array): void {
-  const channels = ka.length
-  const rows = util.sizeFromShape(a.shape) / channels
-  if (loops !== null) {
-    withScratch(backend, 3 * channels, (scratch) => {
-      const heap = new Float32Array(backend.wasm.HEAPU8.buffer, scratch, 3 * channels)
-      heap.set(ka, 0)
-      heap.set(b, channels)
-      if (kx !== null && x !== null) {
-        heap.set(kx, 2 * channels)
-        const args = [offsetOf(backend, a), offsetOf(backend, x), offsetOf(backend, out), scratch, scratch + 8 * channels, scratch + 4 * channels, rows, channels / 4]
-        simdRows(backend, loops, 'scaleShift2', args, 6, [[0, channels * 4], [1, channels * 4], [2, channels * 4]])
-      } else {
-        const args = [offsetOf(backend, a), offsetOf(backend, out), scratch, scratch + 4 * channels, rows, channels / 4]
-        simdRows(backend, loops, 'scaleShift', args, 4, [[0, channels * 4], [1, channels * 4]])
-      }
-    })
-    return
-  }
-  const av = heapF32(backend, a)
-  const xv = x === null ? null : heapF32(backend, x)
-  const ov = heapF32(backend, out)
-  for (let i = 0; i < av.length; i += channels) {
-    for (let c = 0; c < channels; c++) {
-      const ax = Math.fround((av[i + c] as number) * (ka[c] as number))
-      const xx = xv === null || kx === null ? 0 : Math.fround((xv[i + c] as number) * (kx[c] as number))
-      ov[i + c] = Math.fround(Math.fround(ax + xx) + (b[c] as number))
-    }
-  }
-}
-
-/**
  * The wasm training batch norm: the batch's per-channel mean and biased variance in one pass (float64 sums of
  * float32 block partials of x − s and (x − s)², s the first row of x, so the terms are of the order of the
  * spread), then y = x · k + b with k = scale / √(variance + ε), b = offset − mean · k. Two SIMD passes over x
@@ -111,14 +57,13 @@ export function makeTrainingBatchNorm(): KernelConfig {
     const { x, scale, offset } = args.inputs as Record<'x' | 'scale' | 'offset', TensorInfo>
     const channels = x.shape[x.shape.length - 1]!
     const rows = util.sizeFromShape(x.shape) / channels
-    const loops = channels % 4 === 0 ? simdLoops(backend) : null
     return withOutputs(backend, [x.shape, [channels], [channels]], (outs) => {
       const [y, mean, variance] = outs as [TensorInfo, TensorInfo, TensorInfo]
       // One pass for Σ (x − s) and Σ (x − s)², with s the first row of x: a sample, so x − s is of the order of
       // the spread, and the float32 partials keep their digits however far the mean is from zero. Then
       // m = s + Σ (x − s) / N and the variance Σ (x − s)² / N − (m − s)², in float64.
       const shift = Float32Array.from(heapF32(backend, x).subarray(0, channels))
-      const [d1, d2] = moments(backend, loops, x, shift, rows, channels)
+      const [d1, d2] = moments(backend, x, shift, rows, channels)
       const m = new Float32Array(channels)
       const v = new Float32Array(channels)
       for (let c = 0; c < channels; c++) {
@@ -137,7 +82,7 @@ export function makeTrainingBatchNorm(): KernelConfig {
         k[c] = (g[c] as number) / Math.sqrt((v[c] as number) + epsilon)
         b[c] = (o[c] as number) - (m[c] as number) * (k[c] as number)
       }
-      affine(backend, loops, x, null, y, k, null, b)
+      channelAffine(backend, x, y, k, b)
     })
   }
   return { kernelName: TRAINING_BATCH_NORM, backendName: 'wasm', kernelFunc: kernelFunc as never }
@@ -154,10 +99,9 @@ export function makeTrainingBatchNormGrad(): KernelConfig {
     const { dy, x, mean, variance, scale } = args.inputs as Record<'dy' | 'x' | 'mean' | 'variance' | 'scale', TensorInfo>
     const channels = x.shape[x.shape.length - 1]!
     const rows = util.sizeFromShape(x.shape) / channels
-    const loops = channels % 4 === 0 ? simdLoops(backend) : null
     return withOutputs(backend, [x.shape, [channels], [channels]], (outs) => {
       const [dx, dscale, doffset] = outs as [TensorInfo, TensorInfo, TensorInfo]
-      const [s1, s2] = sums(backend, loops, dy, x, mean, rows, channels)
+      const [s1, s2] = channelDotSums(backend, dy, x, mean, channels)
       const m = heapF32(backend, mean)
       const v = heapF32(backend, variance)
       const g = heapF32(backend, scale)
@@ -179,7 +123,7 @@ export function makeTrainingBatchNormGrad(): KernelConfig {
       }
       heapF32(backend, dscale).set(ds)
       heapF32(backend, doffset).set(dof)
-      affine(backend, loops, dy, x, dx, k, a, b)
+      channelAffine(backend, dy, dx, k, b, x, a)
     })
   }
   return { kernelName: TRAINING_BATCH_NORM_GRAD, backendName: 'wasm', kernelFunc: kernelFunc as never }

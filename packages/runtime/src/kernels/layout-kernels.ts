@@ -15,7 +15,7 @@ import {
 
 import { WasmKernelError } from './errors'
 
-import { blockedChannelSums, simdLoops, simdParallel, simdRows, withScratch } from './simd'
+import { blockedChannelSums, channelAffine, simdLoops, simdParallel, simdRows } from './simd'
 import { heapF32, offsetOf, stockKernel, type KernelArgs, type WasmBackendLike } from './wasm-backend'
 
 // Kernels whose stock wasm versions are slow at the shapes of a channels-last CNN: reductions over every
@@ -273,15 +273,10 @@ export function makeChannelAdd(): KernelConfig {
     const [x, bias] = perChannel(a, b) ? [a, b] : perChannel(b, a) ? [b, a] : [null, null]
     if (x === null || bias === null) return null
     const wasm = backend as WasmBackendLike
-    const loops = simdLoops(wasm)
-    if (loops === null) return null
+    if (simdLoops(wasm) === null) return null
     const channels = x.shape[x.shape.length - 1] as number
     const out = wasm.makeOutput(x.shape, 'float32')
-    withScratch(wasm, channels, (ones) => {
-      new Float32Array(wasm.wasm.HEAPU8.buffer, ones, channels).fill(1)
-      const args = [offsetOf(wasm, x), offsetOf(wasm, out), ones, offsetOf(wasm, bias), util.sizeFromShape(x.shape) / channels, channels / 4]
-      simdRows(wasm, loops, 'scaleShift', args, 4, [[0, channels * 4], [1, channels * 4]])
-    })
+    channelAffine(wasm, x, out, new Float32Array(channels).fill(1), Float32Array.from(heapF32(wasm, bias)))
     return out
   })
 }
@@ -310,27 +305,8 @@ export function makeFusedBatchNorm(): KernelConfig {
       k[c] = (s === null ? 1 : (s[c] as number)) / Math.sqrt((v[c] as number) + epsilon)
       b[c] = (o === null ? 0 : (o[c] as number)) - (m[c] as number) * (k[c] as number)
     }
-    const loops = channels % 4 === 0 ? simdLoops(wasm) : null
-    if (loops === null) {
-      scaleShift(heapF32(wasm, x), heapF32(wasm, out), k, b)
-      return out
-    }
-    withScratch(wasm, 2 * channels, (scratch) => {
-      new Float32Array(wasm.wasm.HEAPU8.buffer, scratch, channels).set(k)
-      new Float32Array(wasm.wasm.HEAPU8.buffer, scratch + channels * 4, channels).set(b)
-      const rows = util.sizeFromShape(x.shape) / channels
-      const args = [offsetOf(wasm, x), offsetOf(wasm, out), scratch, scratch + channels * 4, rows, channels / 4]
-      simdRows(wasm, loops, 'scaleShift', args, 4, [[0, channels * 4], [1, channels * 4]])
-    })
+    channelAffine(wasm, x, out, k, b)
     return out
   })
 }
 
-
-function scaleShift(x: Float32Array, out: Float32Array, k: Float32Array, b: Float32Array): void {
-  const channels = k.length
-  const n = x.length
-  for (let i = 0; i < n; i += channels) {
-    for (let c = 0; c < channels; c++) out[i + c] = (x[i + c] as number) * (k[c] as number) + (b[c] as number)
-  }
-}

@@ -1,5 +1,7 @@
+import { util, type TensorInfo } from '@tensorflow/tfjs-core'
+
 import { defineLoopModule, parallelTarget, runParallel, type LoopModule } from './parallel'
-import type { WasmBackendLike } from './wasm-backend'
+import { heapF32, offsetOf, type WasmBackendLike } from './wasm-backend'
 import {
   add,
   assemble,
@@ -512,4 +514,64 @@ export function blockedChannelSums(
     }
   })
   return [sums, dots]
+}
+
+/**
+ * Per-channel Σ dy and Σ dy · (x − mean) over channels-last float32 tensors of `channels` channels, in float64
+ * (SIMD block partials where the channels divide by 4 and SIMD runs, a JS loop otherwise).
+ */
+export function channelDotSums(backend: WasmBackendLike, dy: TensorInfo, x: TensorInfo, mean: TensorInfo, channels: number): [Float64Array, Float64Array] {
+  const rows = util.sizeFromShape(x.shape) / channels
+  const loops = channels % 4 === 0 ? simdLoops(backend) : null
+  if (loops !== null) return blockedChannelSums(loops, backend, rows, channels, offsetOf(backend, x), { dy: offsetOf(backend, dy), mean: offsetOf(backend, mean) })
+  const sumDy = new Float64Array(channels)
+  const sumDyXc = new Float64Array(channels)
+  const dyV = heapF32(backend, dy)
+  const xV = heapF32(backend, x)
+  const m = Float32Array.from(heapF32(backend, mean))
+  for (let i = 0; i < dyV.length; i += channels) {
+    for (let c = 0; c < channels; c++) {
+      const d = dyV[i + c] as number
+      sumDy[c] = (sumDy[c] as number) + d
+      sumDyXc[c] = (sumDyXc[c] as number) + d * ((xV[i + c] as number) - (m[c] as number))
+    }
+  }
+  return [sumDy, sumDyXc]
+}
+
+/**
+ * out = a · ka + b per channel, or with `x` and `kx`, out = (a · ka + x · kx) + b: one SIMD pass on the helper
+ * threads (`scaleShift`, `scaleShift2`) where the channels divide by 4 and SIMD runs, a JS loop otherwise.
+ * The per-channel values go to scratch on the heap, so views and offsets are taken after that allocation.
+ */
+export function channelAffine(backend: WasmBackendLike, a: TensorInfo, out: TensorInfo, ka: Float32Array, b: Float32Array, x: TensorInfo | null = null, kx: Float32Array | null = null): void {
+  const channels = ka.length
+  const rows = util.sizeFromShape(a.shape) / channels
+  const loops = channels % 4 === 0 ? simdLoops(backend) : null
+  const two = x !== null && kx !== null
+  if (loops !== null) {
+    withScratch(backend, 3 * channels, (scratch) => {
+      const heap = new Float32Array(backend.wasm.HEAPU8.buffer, scratch, 3 * channels)
+      heap.set(ka, 0)
+      heap.set(b, channels)
+      const row: Array<[number, number]> = [[0, channels * 4], [1, channels * 4]]
+      if (two) {
+        heap.set(kx, 2 * channels)
+        const args = [offsetOf(backend, a), offsetOf(backend, x), offsetOf(backend, out), scratch, scratch + 8 * channels, scratch + 4 * channels, rows, channels / 4]
+        simdRows(backend, loops, 'scaleShift2', args, 6, [...row, [2, channels * 4]])
+      } else {
+        simdRows(backend, loops, 'scaleShift', [offsetOf(backend, a), offsetOf(backend, out), scratch, scratch + 4 * channels, rows, channels / 4], 4, row)
+      }
+    })
+    return
+  }
+  const av = heapF32(backend, a)
+  const xv = two ? heapF32(backend, x) : null
+  const ov = heapF32(backend, out)
+  for (let i = 0; i < av.length; i += channels) {
+    for (let c = 0; c < channels; c++) {
+      const ax = (av[i + c] as number) * (ka[c] as number)
+      ov[i + c] = (xv === null ? ax : ax + (xv[i + c] as number) * (kx![c] as number)) + (b[c] as number)
+    }
+  }
 }
