@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "dnnl.hpp"
@@ -167,32 +168,36 @@ class OneThread {
   int previous_;
 };
 
-using BnKey = std::array<int, 5>;
+using BnKey = std::array<int, 6>;
 
 struct BnPlan {
-  memory::desc data, stats, scale;
+  memory::desc data, stats, scale, workspace;
   dnnl::batch_normalization_forward forward;
   dnnl::batch_normalization_backward backward;
 };
 
 std::map<BnKey, std::unique_ptr<BnPlan>> bn_plans;
 
-BnPlan& GetBnPlan(const std::array<int, 4>& shape, float epsilon) {
+// relu: a ReLU after the normalization in the same pass (oneDNN's fuse_norm_relu); the forward pass then
+// writes a workspace (which outputs the ReLU kept) that the backward pass reads to mask dy.
+BnPlan& GetBnPlan(const std::array<int, 4>& shape, float epsilon, bool relu = false) {
   int eps_bits;
   std::memcpy(&eps_bits, &epsilon, sizeof eps_bits);
-  BnKey key{shape[0], shape[1], shape[2], shape[3], eps_bits};
+  BnKey key{shape[0], shape[1], shape[2], shape[3], eps_bits, relu ? 1 : 0};
   auto it = bn_plans.find(key);
   if (it != bn_plans.end()) return *it->second;
   auto& eng = Engine();
   auto plan = std::make_unique<BnPlan>();
   plan->data = memory::desc({shape[0], shape[3], shape[1], shape[2]}, dt::f32, tag::nhwc);
-  const auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
+  auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
+  if (relu) flags = flags | dnnl::normalization_flags::fuse_norm_relu;
   dnnl::batch_normalization_forward::desc fd(dnnl::prop_kind::forward_training, plan->data, epsilon, flags);
   dnnl::batch_normalization_forward::primitive_desc fpd(fd, eng);
   dnnl::batch_normalization_backward::desc bd(dnnl::prop_kind::backward, plan->data, plan->data, epsilon, flags);
   dnnl::batch_normalization_backward::primitive_desc bpd(bd, eng, fpd);
   plan->stats = fpd.mean_desc();
   plan->scale = memory::desc({shape[3]}, dt::f32, tag::a);
+  plan->workspace = fpd.workspace_desc();
   plan->forward = dnnl::batch_normalization_forward(fpd);
   plan->backward = dnnl::batch_normalization_backward(bpd);
   return *bn_plans.emplace(key, std::move(plan)).first->second;
@@ -309,14 +314,27 @@ bool BnShape(napi_env env, napi_value shape_v, napi_value eps_v, std::array<int,
   return true;
 }
 
-// batchNormForward(x, scale, shift, y, mean, variance, shape[N, H, W, C], epsilon) -> undefined
+// The optional workspace argument of the batch-norm calls: null or undefined (no ReLU), or a Float32Array of at
+// least batchNormReluWorkspace(shape, epsilon) floats (a ReLU fused after the normalization). False on a bad value.
+bool BnWorkspace(napi_env env, napi_value v, const std::array<int, 4>& shape, float epsilon, float** ws) {
+  *ws = nullptr;
+  napi_valuetype type;
+  napi_typeof(env, v, &type);
+  if (type == napi_null || type == napi_undefined) return true;
+  size_t n = 0;
+  if (!Float32Data(env, v, ws, &n)) return false;
+  return n * sizeof(float) >= GetBnPlan(shape, epsilon, true).workspace.get_size();
+}
+
+// batchNormForward(x, scale, shift, y, mean, variance, shape[N, H, W, C], epsilon, workspace?) -> undefined
 // y = scale · (x − mean) / sqrt(variance + epsilon) + shift, with the batch's mean and biased variance
-// (written to mean and variance) over N, H and W.
+// (written to mean and variance) over N, H and W. With a workspace, y = max(0, …) in the same pass, and the
+// workspace records which outputs the ReLU kept, for batchNormBackward.
 napi_value BatchNormForward(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
+  size_t argc = 9;
+  napi_value argv[9];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc != 8) return Throw(env, "batchNormForward(x, scale, shift, y, mean, variance, shape, epsilon): 8 arguments expected");
+  if (argc != 8 && argc != 9) return Throw(env, "batchNormForward(x, scale, shift, y, mean, variance, shape, epsilon, workspace?): 8 or 9 arguments expected");
   std::array<int, 4> shape{};
   float epsilon = 0;
   if (!BnShape(env, argv[6], argv[7], &shape, &epsilon)) return Throw(env, "batchNormForward: shape must be 4 positive integers [N, H, W, C] and epsilon > 0");
@@ -326,13 +344,19 @@ napi_value BatchNormForward(napi_env env, napi_callback_info info) {
   if (!BnBuffers(env, order, 6, 2, shape, b)) return Throw(env, "batchNormForward: every buffer must be a Float32Array as large as the shape needs");
   try {
     OneThread one;
-    BnPlan& p = GetBnPlan(shape, epsilon);
+    float* ws = nullptr;
+    if (argc == 9 && !BnWorkspace(env, argv[8], shape, epsilon, &ws)) {
+      return Throw(env, "batchNormForward: workspace must be null, undefined or a Float32Array of batchNormReluWorkspace(shape, epsilon) floats");
+    }
+    BnPlan& p = GetBnPlan(shape, epsilon, ws != nullptr);
     auto& eng = Engine();
     auto& s = Stream();
     memory x(p.data, eng, b[0]), y(p.data, eng, b[1]), scale(p.scale, eng, b[2]), shift(p.scale, eng, b[3]);
     memory mean(p.stats, eng, b[4]), variance(p.stats, eng, b[5]);
-    p.forward.execute(s, {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}, {DNNL_ARG_SCALE, scale}, {DNNL_ARG_SHIFT, shift},
-                          {DNNL_ARG_MEAN, mean}, {DNNL_ARG_VARIANCE, variance}});
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}, {DNNL_ARG_SCALE, scale}, {DNNL_ARG_SHIFT, shift},
+                                         {DNNL_ARG_MEAN, mean}, {DNNL_ARG_VARIANCE, variance}};
+    if (ws != nullptr) args.emplace(DNNL_ARG_WORKSPACE, memory(p.workspace, eng, ws));
+    p.forward.execute(s, args);
     s.wait();
   } catch (const dnnl::error& e) {
     return Throw(env, std::string("oneDNN: ") + e.what());
@@ -340,13 +364,14 @@ napi_value BatchNormForward(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// batchNormBackward(x, dy, mean, variance, scale, dx, dscale, dshift, shape[N, H, W, C], epsilon) -> undefined
-// The gradients of batchNormForward's y with respect to x (through the batch statistics too), scale and shift.
+// batchNormBackward(x, dy, mean, variance, scale, dx, dscale, dshift, shape[N, H, W, C], epsilon, workspace?) -> undefined
+// The gradients of batchNormForward's y with respect to x (through the batch statistics too), scale and shift;
+// with the forward pass's workspace, of its ReLU'd y (dy masked where the ReLU gave 0).
 napi_value BatchNormBackward(napi_env env, napi_callback_info info) {
-  size_t argc = 10;
-  napi_value argv[10];
+  size_t argc = 11;
+  napi_value argv[11];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc != 10) return Throw(env, "batchNormBackward(x, dy, mean, variance, scale, dx, dscale, dshift, shape, epsilon): 10 arguments expected");
+  if (argc != 10 && argc != 11) return Throw(env, "batchNormBackward(x, dy, mean, variance, scale, dx, dscale, dshift, shape, epsilon, workspace?): 10 or 11 arguments expected");
   std::array<int, 4> shape{};
   float epsilon = 0;
   if (!BnShape(env, argv[8], argv[9], &shape, &epsilon)) return Throw(env, "batchNormBackward: shape must be 4 positive integers [N, H, W, C] and epsilon > 0");
@@ -355,21 +380,49 @@ napi_value BatchNormBackward(napi_env env, napi_callback_info info) {
   if (!BnBuffers(env, order, 8, 3, shape, b)) return Throw(env, "batchNormBackward: every buffer must be a Float32Array as large as the shape needs");
   try {
     OneThread one;
-    BnPlan& p = GetBnPlan(shape, epsilon);
+    float* ws = nullptr;
+    if (argc == 11 && !BnWorkspace(env, argv[10], shape, epsilon, &ws)) {
+      return Throw(env, "batchNormBackward: workspace must be null, undefined or a Float32Array of batchNormReluWorkspace(shape, epsilon) floats");
+    }
+    BnPlan& p = GetBnPlan(shape, epsilon, ws != nullptr);
     auto& eng = Engine();
     auto& s = Stream();
     memory x(p.data, eng, b[0]), dy(p.data, eng, b[1]), dx(p.data, eng, b[2]);
     memory mean(p.stats, eng, b[3]), variance(p.stats, eng, b[4]);
     memory scale(p.scale, eng, b[5]), dscale(p.scale, eng, b[6]), dshift(p.scale, eng, b[7]);
-    p.backward.execute(s, {{DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_MEAN, mean}, {DNNL_ARG_VARIANCE, variance},
-                           // oneDNN 2.6 asks for a shift too, though no gradient depends on it: the scale stands in.
-                           {DNNL_ARG_SCALE, scale}, {DNNL_ARG_SHIFT, scale}, {DNNL_ARG_DIFF_SRC, dx}, {DNNL_ARG_DIFF_SCALE, dscale},
-                           {DNNL_ARG_DIFF_SHIFT, dshift}});
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_MEAN, mean}, {DNNL_ARG_VARIANCE, variance},
+                                         // oneDNN 2.6 asks for a shift too, though no gradient depends on it: the scale stands in.
+                                         {DNNL_ARG_SCALE, scale}, {DNNL_ARG_SHIFT, scale}, {DNNL_ARG_DIFF_SRC, dx},
+                                         {DNNL_ARG_DIFF_SCALE, dscale}, {DNNL_ARG_DIFF_SHIFT, dshift}};
+    if (ws != nullptr) args.emplace(DNNL_ARG_WORKSPACE, memory(p.workspace, eng, ws));
+    p.backward.execute(s, args);
     s.wait();
   } catch (const dnnl::error& e) {
     return Throw(env, std::string("oneDNN: ") + e.what());
   }
   return nullptr;
+}
+
+// batchNormReluWorkspace(shape[N, H, W, C], epsilon) -> the Float32Array length (floats) of the workspace that
+// batchNormForward with a ReLU writes and batchNormBackward reads for that shape.
+napi_value BatchNormReluWorkspace(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  std::array<int, 4> shape{};
+  float epsilon = 0;
+  if (argc != 2 || !BnShape(env, argv[0], argv[1], &shape, &epsilon)) {
+    return Throw(env, "batchNormReluWorkspace(shape, epsilon): shape must be 4 positive integers [N, H, W, C] and epsilon > 0");
+  }
+  napi_value result;
+  try {
+    OneThread one;
+    const size_t bytes = GetBnPlan(shape, epsilon, true).workspace.get_size();
+    napi_create_double(env, double((bytes + sizeof(float) - 1) / sizeof(float)), &result);
+  } catch (const dnnl::error& e) {
+    return Throw(env, std::string("oneDNN: ") + e.what());
+  }
+  return result;
 }
 
 // Element-wise loops compiled once per vector width, the widest the CPU has picked when the addon loads (GCC's
@@ -517,6 +570,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNormForward", nullptr, BatchNormForward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNormBackward", nullptr, BatchNormBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"batchNormReluWorkspace", nullptr, BatchNormReluWorkspace, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"relu", nullptr, Relu, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reluGrad", nullptr, ReluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"biasAdd", nullptr, BiasAdd, nullptr, nullptr, nullptr, napi_default, nullptr},

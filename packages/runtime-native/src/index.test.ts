@@ -140,6 +140,37 @@ describe.skipIf(addon === null)('the oneDNN addon', () => {
     expect(() => addon!.batchNormForward(small, small, small, small, small, small, [1, 1, 1, 4], 0)).toThrow(/epsilon > 0/)
   })
 
+  it('fuses a ReLU after the batch norm: the output of relu(batchNormForward), the gradient through both', () => {
+    for (const shape of [[2, 3, 5, 7], [3, 4, 5, 16], [1, 1, 9, 33]] as const) {
+      const [n, h, w, c] = shape
+      const size = n * h * w * c
+      const eps = 1e-3
+      const x = random(size, 21).map((v, i) => 3 * v + (i % c) * 0.25)
+      const scale = random(c, 22).map((v) => v + 1)
+      const shift = random(c, 23)
+      const dy = random(size, 24)
+      const plain = { y: new Float32Array(size), mean: new Float32Array(c), variance: new Float32Array(c), dx: new Float32Array(size), dscale: new Float32Array(c), dshift: new Float32Array(c) }
+      addon!.batchNormForward(x, scale, shift, plain.y, plain.mean, plain.variance, shape, eps)
+      const relu = plain.y.map((v) => Math.max(0, v))
+      const masked = dy.map((d, i) => (plain.y[i]! > 0 ? d : 0))
+      addon!.batchNormBackward(x, masked, plain.mean, plain.variance, scale, plain.dx, plain.dscale, plain.dshift, shape, eps)
+      const workspace = new Float32Array(addon!.batchNormReluWorkspace(shape, eps))
+      // One bit per element at the least (oneDNN may pad it).
+      expect(workspace.length * 32).toBeGreaterThanOrEqual(size)
+      const fused = { y: new Float32Array(size), mean: new Float32Array(c), variance: new Float32Array(c), dx: new Float32Array(size), dscale: new Float32Array(c), dshift: new Float32Array(c) }
+      addon!.batchNormForward(x, scale, shift, fused.y, fused.mean, fused.variance, shape, eps, workspace)
+      addon!.batchNormBackward(x, dy, fused.mean, fused.variance, scale, fused.dx, fused.dscale, fused.dshift, shape, eps, workspace)
+      expect(relu.some((v) => v === 0) && relu.some((v) => v > 0)).toBe(true)
+      expect(Array.from(fused.y)).toEqual(Array.from(relu))
+      for (const k of ['mean', 'variance', 'dx', 'dscale', 'dshift'] as const) {
+        for (let i = 0; i < plain[k].length; i++) expect(fused[k][i], `${k}[${i}] of ${shape.join('×')}`).toBeCloseTo(plain[k][i]!, 5)
+      }
+    }
+    const small = new Float32Array(4)
+    expect(() => addon!.batchNormForward(small, small, small, small, small, small, [1, 1, 1, 4], 1e-3, new Float32Array(0))).toThrow(/batchNormReluWorkspace/)
+    expect(() => addon!.batchNormReluWorkspace([1, 0, 1, 4], 1e-3)).toThrow(/positive integers/)
+  })
+
   it('runs ReLU and its gradient as tfjs’s wasm kernels do, NaN and −0 included', () => {
     const x = Float32Array.from([-2, -0, 0, 1.5, NaN, Infinity, -Infinity, 1e-45, -1e-45, 7, -7, 0.25, -0.5, 3, -3, 2, 9])
     const dy = Float32Array.from(x, (_, i) => i - 8)

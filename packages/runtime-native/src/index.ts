@@ -30,6 +30,9 @@ export interface NativeConv {
    * Batch normalization in training mode over N, H and W of an NHWC tensor of `shape` `[N, H, W, C]`:
    * `y = scale · (x − mean) / √(variance + epsilon) + shift`, with the batch's mean and biased variance (the
    * mean of squared deviations, as tfjs's `moments` computes it) written to `mean` and `variance`.
+   * With a `workspace` (a Float32Array of {@link NativeConv.batchNormReluWorkspace} floats), a ReLU follows in
+   * the same pass (`y = max(0, …)`, oneDNN's `fuse_norm_relu`) and the workspace records which outputs it kept,
+   * for {@link NativeConv.batchNormBackward}.
    * Throws when a buffer is smaller than the shape needs.
    */
   batchNormForward(
@@ -41,10 +44,12 @@ export interface NativeConv {
     variance: Float32Array,
     shape: readonly number[],
     epsilon: number,
+    workspace?: Float32Array | null,
   ): void
   /**
    * The gradients of {@link NativeConv.batchNormForward}'s `y` for `dy`: `dx` (through the batch's mean and
-   * variance too), `dscale` and `dshift`, from the forward pass's `mean` and `variance`.
+   * variance too), `dscale` and `dshift`, from the forward pass's `mean` and `variance`; with the forward
+   * pass's `workspace`, those of its ReLU'd `y` (`dy` taken as 0 where the ReLU gave 0).
    */
   batchNormBackward(
     x: Float32Array,
@@ -57,7 +62,10 @@ export interface NativeConv {
     dshift: Float32Array,
     shape: readonly number[],
     epsilon: number,
+    workspace?: Float32Array | null,
   ): void
+  /** The length in floats of the workspace that a batch norm with a ReLU of `shape` and `epsilon` needs (1 bit per element here). */
+  batchNormReluWorkspace(shape: readonly number[], epsilon: number): number
   /** `y = x <= 0 ? 0 : x` over `y`'s length (as tfjs's wasm ReLU: −0 gives +0, NaN stays NaN), one pass on one thread. */
   relu(x: Float32Array, y: Float32Array): void
   /** `dx = x > 0 ? dy : 0` over `dx`'s length (the ReLU's input gradient as tfjs defines it). */

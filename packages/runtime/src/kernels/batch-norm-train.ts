@@ -12,10 +12,12 @@ import {
   util,
   type KernelConfig,
   type NamedAttrMap,
+  type NamedTensorMap,
   type Tensor,
   type TensorInfo,
 } from '@tensorflow/tfjs-core'
 
+import { markReluApplied, mayFuseRelu, patchLayersForReluFusion } from './batch-norm-relu'
 import { blockedChannelSums, channelAffine, channelDotSums, simdLoops } from './simd'
 import { heapF32, offsetOf, withOutputs, type WasmBackendLike } from './wasm-backend'
 
@@ -131,6 +133,8 @@ export function makeTrainingBatchNormGrad(): KernelConfig {
 
 /** Forward kernels the layer may use, the preferred first (each registered with its gradient kernel). */
 const forwardKernels: string[] = []
+/** The same, for kernels that apply a ReLU after the normalization. */
+const reluForwardKernels: string[] = []
 const withGradient = new Set<string>()
 
 /**
@@ -139,22 +143,31 @@ const withGradient = new Set<string>()
  * `BatchNormalization` layer to `forward` while training on wasm, before the kernels named earlier: the
  * native addon's kernels come after the wasm ones and take precedence while registered.
  *
+ * With `relu`, `forward` also applies a ReLU and returns a fourth output, a workspace that `grad` takes as a
+ * sixth input (`workspace`) to mask dy; the layer uses it when only a ReLU layer reads its output
+ * (`batch-norm-relu.ts`).
+ *
  * @param forward - the forward kernel's name
  * @param grad - its gradient kernel's name
+ * @param options - `relu`: the kernels fuse a ReLU after the normalization
  */
-export function useTrainingBatchNorm(forward: string, grad: string): void {
+export function useTrainingBatchNorm(forward: string, grad: string, options: { relu?: boolean } = {}): void {
+  const relu = options.relu === true
   if (!withGradient.has(forward)) {
     withGradient.add(forward)
     registerGradient({
       kernelName: forward,
       inputsToSave: ['x', 'scale'],
-      outputsToSave: [false, true, true],
+      outputsToSave: relu ? [false, true, true, true] : [false, true, true],
       gradFunc: (dys, saved, attrs) => {
         const [dy, dMean, dVariance] = dys as Tensor[]
-        const [x, scale, mean, variance] = saved as [Tensor, Tensor, Tensor, Tensor]
-        const [dx, dScale, dOffset] = engine().runKernel(grad, { dy: dy!, x, mean, variance, scale }, attrs as never) as unknown as [Tensor, Tensor, Tensor]
+        const [x, scale, mean, variance, workspace] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor | undefined]
+        const inputs: NamedTensorMap = { dy: dy!, x, mean, variance, scale }
+        if (workspace !== undefined) inputs.workspace = workspace
+        const [dx, dScale, dOffset] = engine().runKernel(grad, inputs, attrs as never) as unknown as [Tensor, Tensor, Tensor]
         // The batch layer's mean and variance only feed the moving averages, outside the gradient, so tfjs
-        // hands zeros here; a graph that differentiates through them gets their share as well.
+        // hands zeros here; a graph that differentiates through them gets their share as well (they are the
+        // statistics before any ReLU, so the same formula holds).
         const statistics = (t: Tensor | undefined) => t !== undefined && (t.dataSync() as Float32Array).some((d) => d !== 0)
         const total =
           statistics(dMean) || statistics(dVariance)
@@ -167,9 +180,10 @@ export function useTrainingBatchNorm(forward: string, grad: string): void {
       },
     })
   }
-  const at = forwardKernels.indexOf(forward)
-  if (at >= 0) forwardKernels.splice(at, 1)
-  forwardKernels.unshift(forward)
+  const list = relu ? reluForwardKernels : forwardKernels
+  const at = list.indexOf(forward)
+  if (at >= 0) list.splice(at, 1)
+  list.unshift(forward)
   patchBatchNormalizationLayer()
 }
 
@@ -203,6 +217,7 @@ function oneTensor(inputs: Tensor | Tensor[]): Tensor | null {
  * not loaded.
  */
 export function patchBatchNormalizationLayer(): void {
+  patchLayersForReluFusion()
   if (stockCall !== null) return
   const entry = serialization.SerializationMap.getMap().classNameMap.BatchNormalization as [{ prototype: { call: LayerCall } }, unknown] | undefined
   if (entry === undefined) return
@@ -214,7 +229,10 @@ export function patchBatchNormalizationLayer(): void {
     const gamma = this.gamma ?? null
     const beta = this.beta ?? null
     const training = kwargs?.training != null && kwargs.training !== false
-    const kernel = getBackend() === 'wasm' ? forwardKernels.find((name) => getKernel(name, 'wasm') !== undefined) : undefined
+    const registered = (name: string) => getKernel(name, 'wasm') !== undefined
+    const onWasm = getBackend() === 'wasm'
+    const fused = onWasm && mayFuseRelu(this) ? reluForwardKernels.find(registered) : undefined
+    const kernel = fused ?? (onWasm ? forwardKernels.find(registered) : undefined)
     if (
       kernel === undefined ||
       !training ||
@@ -228,7 +246,8 @@ export function patchBatchNormalizationLayer(): void {
     ) {
       return stock.call(this, inputs, kwargs)
     }
-    return tidy(() => {
+    const result = tidy(() => {
+      // A ReLU kernel's fourth output, its workspace, is kept by the gradient tape alone.
       const [y, mean, variance] = engine().runKernel(kernel, { x, scale: gamma.read(), offset: beta.read() }, { varianceEpsilon: this.epsilon } as never) as unknown as [Tensor, Tensor, Tensor]
       // As the layer does it: variable ← variable − (variable − value) · (1 − momentum).
       for (const [variable, value] of [[this.movingMean, mean], [this.movingVariance, variance]] as const) {
@@ -239,5 +258,7 @@ export function patchBatchNormalizationLayer(): void {
       }
       return y
     })
+    if (fused !== undefined) markReluApplied(result)
+    return result
   }
 }

@@ -1,5 +1,5 @@
 export { NATIVE_CONV_KERNELS, nativeGeometry, registerNativeConvKernels, unregisterNativeConvKernels } from './native-conv-kernels'
 export type { NativeConvAddon } from './native-conv-kernels'
-export { NATIVE_BATCH_NORM, NATIVE_BATCH_NORM_GRAD } from './native-batch-norm'
+export { NATIVE_BATCH_NORM, NATIVE_BATCH_NORM_GRAD, NATIVE_BATCH_NORM_RELU, NATIVE_BATCH_NORM_RELU_GRAD } from './native-batch-norm'
 export { startNativeConv, NATIVE_PACKAGE } from './start'
 export type { NativeStart } from './start'
