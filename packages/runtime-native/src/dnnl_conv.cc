@@ -48,6 +48,10 @@ struct Plan {
   bool reorder_weights = false;
   dnnl::reorder weights_reorder;  // user -> primitive (op 0/1) or primitive -> user (op 2)
   std::vector<float> weights_scratch;
+  // Op 1 run as a forward convolution of dy with the filter turned 180° and its in and out channels swapped
+  // (stride 1 only): the taps are copied in reverse order here, the swap is in user_weights' strides.
+  bool flipped = false;
+  std::vector<float> flipped_taps;
 };
 
 // Keyed by op + 4 · fuse flags (forward only) and the geometry.
@@ -88,6 +92,28 @@ std::unique_ptr<Plan> MakePlan(int op, const Geometry& g, int fuse) {
     plan->conv = dnnl::convolution_forward(fwd_pd);
     plan->impl = fwd_pd.impl_info_str();
     plan->weights = fwd_pd.weights_desc();
+  } else if (op == kBackwardData && g[9] == 1 && g[10] == 1 && g[11] < KH && g[13] < KH && g[12] < KW && g[14] < KW) {
+    // dx = dy ⊛ w′, w′[kh][kw][o][i] = w[KH−1−kh][KW−1−kw][i][o], padded by K − 1 − the forward padding on each
+    // side. oneDNN's forward kernels (brgconv on AVX-512) beat its backward-data ones (jit) by 5–20% on a
+    // U-Net's 3 × 3 convolutions, more than the copy of the taps costs.
+    memory::dims flip_l{KH - 1 - g[11], KW - 1 - g[12]}, flip_r{KH - 1 - g[13], KW - 1 - g[14]};
+    memory::desc flip_w({IC, OC, KH, KW}, dt::f32, tag::any);
+    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, dst, flip_w, src,
+                                      strides, flip_l, flip_r);
+    dnnl::convolution_forward::primitive_desc pd(d, eng);
+    plan->conv = dnnl::convolution_forward(pd);
+    plan->impl = std::string(pd.impl_info_str()) + " (backward data as a forward convolution)";
+    plan->weights = pd.weights_desc();
+    // Logical [out = IC, in = OC, KH, KW] over the reversed taps (HWIO per tap: i stride OC, o stride 1).
+    plan->user_weights = memory::desc({IC, OC, KH, KW}, dt::f32, memory::dims{OC, 1, KW * IC * OC, IC * OC});
+    plan->flipped = true;
+    plan->flipped_taps.resize(size_t(KH) * KW * IC * OC);
+    plan->act_in = dst;
+    plan->act_out = src;
+    plan->reorder_weights = true;
+    plan->weights_scratch.resize(plan->weights.get_size() / sizeof(float));
+    plan->weights_reorder = dnnl::reorder(dnnl::reorder::primitive_desc(eng, plan->user_weights, eng, plan->weights));
+    return plan;
   } else if (op == kBackwardData) {
     dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, src, any_w, dst, strides, pad_l, pad_r);
     dnnl::convolution_backward_data::primitive_desc pd(d, eng, fwd_pd);
@@ -125,6 +151,11 @@ void Run(int op, const Geometry& g, float* a, float* b, float* out, int fuse = k
   auto& s = Stream();
   if (op == kForward || op == kBackwardData) {
     // a: x (fwd) or dy (bwd data); b: HWIO filter; out: y or dx
+    if (p.flipped) {
+      const size_t tap = size_t(g[3]) * g[6], taps = size_t(g[7]) * g[8];
+      for (size_t t = 0; t < taps; t++) std::memcpy(p.flipped_taps.data() + (taps - 1 - t) * tap, b + t * tap, tap * sizeof(float));
+      b = p.flipped_taps.data();
+    }
     memory user_w(p.user_weights, eng, b);
     memory w = user_w;
     if (p.reorder_weights) {
@@ -135,7 +166,7 @@ void Run(int op, const Geometry& g, float* a, float* b, float* out, int fuse = k
     if (op == kForward && (fuse & kBias)) {
       memory bias_m(p.bias, eng, bias);
       p.conv.execute(s, {{DNNL_ARG_SRC, in}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_BIAS, bias_m}, {DNNL_ARG_DST, res}});
-    } else if (op == kForward) {
+    } else if (op == kForward || p.flipped) {
       p.conv.execute(s, {{DNNL_ARG_SRC, in}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, res}});
     } else {
       p.conv.execute(s, {{DNNL_ARG_DIFF_DST, in}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DIFF_SRC, res}});

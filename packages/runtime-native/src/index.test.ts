@@ -28,6 +28,26 @@ function reference(x: Float32Array, w: Float32Array, g: number[]): Float32Array 
   return y
 }
 
+/** The input gradient of {@link reference}: each dy spread back over the inputs its window read. */
+function referenceInputGradient(dy: Float32Array, w: Float32Array, g: number[]): Float32Array {
+  const [n, h, wd, ci, oh, ow, co, kh, kw, sh, sw, pt, pl] = g as [number, number, number, number, number, number, number, number, number, number, number, number, number]
+  const dx = new Float32Array(n * h * wd * ci)
+  for (let b = 0; b < n; b++)
+    for (let i = 0; i < oh; i++)
+      for (let j = 0; j < ow; j++)
+        for (let o = 0; o < co; o++) {
+          const d = dy[((b * oh + i) * ow + j) * co + o]!
+          for (let p = 0; p < kh; p++)
+            for (let q = 0; q < kw; q++) {
+              const r = i * sh + p - pt
+              const c = j * sw + q - pl
+              if (r < 0 || r >= h || c < 0 || c >= wd) continue
+              for (let k = 0; k < ci; k++) dx[((b * h + r) * wd + c) * ci + k]! += d * w[((p * kw + q) * ci + k) * co + o]!
+            }
+        }
+  return dx
+}
+
 function random(length: number, seed: number): Float32Array {
   const a = new Float32Array(length)
   let s = seed
@@ -73,6 +93,35 @@ describe.skipIf(addon === null)('the oneDNN addon', () => {
     const forward = dot(dy, reference(x, w, geometry))
     expect(dot(dx, x)).toBeCloseTo(forward, 3)
     expect(dot(dw, w)).toBeCloseTo(forward, 3)
+  })
+
+  it('gives the input gradient of stride-1 convolutions (run as a forward convolution of the turned filter)', () => {
+    // 'same' 3 × 3; a 3 × 2 filter padded unevenly; 'valid'; uneven padding top and left only; 1 × 1; 5 × 5.
+    const geometries = [
+      [2, 7, 9, 3, 7, 9, 4, 3, 3, 1, 1, 1, 1, 1, 1],
+      [2, 7, 9, 3, 7, 9, 4, 3, 2, 1, 1, 1, 0, 1, 1],
+      [2, 7, 9, 3, 5, 7, 4, 3, 3, 1, 1, 0, 0, 0, 0],
+      [1, 7, 9, 5, 7, 8, 6, 3, 3, 1, 1, 2, 1, 0, 0],
+      [2, 4, 5, 6, 4, 5, 3, 1, 1, 1, 1, 0, 0, 0, 0],
+      [1, 8, 8, 17, 8, 8, 16, 5, 5, 1, 1, 2, 2, 2, 2],
+    ]
+    for (const [i, g] of geometries.entries()) {
+      const w = random(g[7]! * g[8]! * g[3]! * g[6]!, 30 + i)
+      const dy = random(g[0]! * g[4]! * g[5]! * g[6]!, 40 + i)
+      const want = referenceInputGradient(dy, w, g)
+      const dx = new Float32Array(want.length)
+      addon!.conv(1, dy, w, dx, g)
+      for (let k = 0; k < dx.length; k++) expect(dx[k], `dx[${k}] of ${g.join(',')}`).toBeCloseTo(want[k]!, 5)
+      expect(addon!.implementation(1, g)).toContain('backward data as a forward convolution')
+    }
+    // Strided: oneDNN's own backward-data kernel.
+    expect(addon!.implementation(1, geometry)).not.toContain('as a forward convolution')
+    const dy = random(2 * 4 * 5 * 4, 50)
+    const w = random(3 * 3 * 3 * 4, 51)
+    const dx = new Float32Array(2 * 7 * 9 * 3)
+    addon!.conv(1, dy, w, dx, geometry)
+    const want = referenceInputGradient(dy, w, geometry)
+    for (let k = 0; k < dx.length; k++) expect(dx[k]).toBeCloseTo(want[k]!, 5)
   })
 
   it('adds a bias and applies a ReLU in the forward pass (FusedConv2D), alone or together', () => {
