@@ -94,8 +94,8 @@ std::unique_ptr<Plan> MakePlan(int op, const Geometry& g, int fuse) {
     plan->weights = fwd_pd.weights_desc();
   } else if (op == kBackwardData && g[9] == 1 && g[10] == 1 && g[11] < KH && g[13] < KH && g[12] < KW && g[14] < KW) {
     // dx = dy ⊛ w′, w′[kh][kw][o][i] = w[KH−1−kh][KW−1−kw][i][o], padded by K − 1 − the forward padding on each
-    // side. oneDNN's forward kernels (brgconv on AVX-512) beat its backward-data ones (jit) by 5–20% on a
-    // U-Net's 3 × 3 convolutions, more than the copy of the taps costs.
+    // side. oneDNN 2.6's forward kernel (brgconv on AVX-512) beats its backward-data one (jit) by 0–20% per 3 × 3
+    // shape of a U-Net (2–5% over a training step's input gradients), more than the copy of the taps costs.
     memory::dims flip_l{KH - 1 - g[11], KW - 1 - g[12]}, flip_r{KH - 1 - g[13], KW - 1 - g[14]};
     memory::desc flip_w({IC, OC, KH, KW}, dt::f32, tag::any);
     dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, dst, flip_w, src,
