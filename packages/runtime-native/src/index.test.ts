@@ -7,45 +7,43 @@ import { loadNativeConv, nativeConvReason, preferPassiveOpenMp } from './index'
 const addon = loadNativeConv()
 if (addon === null) console.warn(`[@unet/runtime-native tests] addon tests skipped: ${nativeConvReason()}`)
 
-/** Plain NHWC / HWIO convolution, the reference for the three ops. */
-function reference(x: Float32Array, w: Float32Array, g: number[]): Float32Array {
+/**
+ * Visits every (output element, filter tap) pair of a convolution of geometry `g` whose input pixel lies inside x:
+ * `xAt` is the input pixel's offset (channel 0), `wAt` the tap's filter offset (input channel 0, output channel
+ * `o`; input channels `co` apart), `yAt` the output element's offset.
+ */
+function eachTap(g: number[], visit: (xAt: number, wAt: number, yAt: number) => void): void {
   const [n, h, wd, ci, oh, ow, co, kh, kw, sh, sw, pt, pl] = g as [number, number, number, number, number, number, number, number, number, number, number, number, number]
-  const y = new Float32Array(n * oh * ow * co)
   for (let b = 0; b < n; b++)
     for (let i = 0; i < oh; i++)
       for (let j = 0; j < ow; j++)
-        for (let o = 0; o < co; o++) {
-          let sum = 0
+        for (let o = 0; o < co; o++)
           for (let p = 0; p < kh; p++)
             for (let q = 0; q < kw; q++) {
               const r = i * sh + p - pt
               const c = j * sw + q - pl
-              if (r < 0 || r >= h || c < 0 || c >= wd) continue
-              for (let k = 0; k < ci; k++) sum += x[((b * h + r) * wd + c) * ci + k]! * w[((p * kw + q) * ci + k) * co + o]!
+              if (r >= 0 && r < h && c >= 0 && c < wd) visit(((b * h + r) * wd + c) * ci, (p * kw + q) * ci * co + o, ((b * oh + i) * ow + j) * co + o)
             }
-          y[((b * oh + i) * ow + j) * co + o] = sum
-        }
-  return y
+}
+
+/** Plain NHWC / HWIO convolution, the reference for the three ops (sums in double). */
+function reference(x: Float32Array, w: Float32Array, g: number[]): Float32Array {
+  const [n, , , ci, oh, ow, co] = g as [number, number, number, number, number, number, number]
+  const y = new Float64Array(n * oh * ow * co)
+  eachTap(g, (xAt, wAt, yAt) => {
+    for (let k = 0; k < ci; k++) y[yAt]! += x[xAt + k]! * w[wAt + k * co]!
+  })
+  return Float32Array.from(y)
 }
 
 /** The input gradient of {@link reference}: each dy spread back over the inputs its window read. */
 function referenceInputGradient(dy: Float32Array, w: Float32Array, g: number[]): Float32Array {
-  const [n, h, wd, ci, oh, ow, co, kh, kw, sh, sw, pt, pl] = g as [number, number, number, number, number, number, number, number, number, number, number, number, number]
-  const dx = new Float32Array(n * h * wd * ci)
-  for (let b = 0; b < n; b++)
-    for (let i = 0; i < oh; i++)
-      for (let j = 0; j < ow; j++)
-        for (let o = 0; o < co; o++) {
-          const d = dy[((b * oh + i) * ow + j) * co + o]!
-          for (let p = 0; p < kh; p++)
-            for (let q = 0; q < kw; q++) {
-              const r = i * sh + p - pt
-              const c = j * sw + q - pl
-              if (r < 0 || r >= h || c < 0 || c >= wd) continue
-              for (let k = 0; k < ci; k++) dx[((b * h + r) * wd + c) * ci + k]! += d * w[((p * kw + q) * ci + k) * co + o]!
-            }
-        }
-  return dx
+  const [n, h, wd, ci, , , co] = g as [number, number, number, number, number, number, number]
+  const dx = new Float64Array(n * h * wd * ci)
+  eachTap(g, (xAt, wAt, yAt) => {
+    for (let k = 0; k < ci; k++) dx[xAt + k]! += dy[yAt]! * w[wAt + k * co]!
+  })
+  return Float32Array.from(dx)
 }
 
 function random(length: number, seed: number): Float32Array {
