@@ -42,7 +42,11 @@ let registered: string[] | null = null
  * - tfjs-layers' `BatchNormalization` layer in training mode (patched globally, its own call on every other
  *   backend and in inference): one `UnetBatchNormTrain` kernel (the batch's mean and variance and the
  *   normalized output, two SIMD passes) and one `UnetBatchNormTrainGrad` backward (two passes), instead of
- *   tfjs's `moments` + `batchNormalization` and their gradients (see `batch-norm-train.ts`);
+ *   tfjs's `moments` + `batchNormalization` and their gradients (see `batch-norm-train.ts`); where a kernel
+ *   that adds the ReLU in the same pass is registered (`@unet/runtime-native`'s), a batch-norm layer that only
+ *   an `Activation('relu')` of the model reads runs it, and that ReLU layer passes its input on (tfjs-layers'
+ *   `LayersModel` training function and training-mode `call`, and `Activation`'s `call`, patched globally to
+ *   know the model; see `batch-norm-relu.ts`);
  * - the gradients of `FusedBatchNorm`, `Mean` and `Sum` (registered globally, but they defer to tfjs-core's
  *   own on every backend other than wasm), through the kernels `UnetBatchNormGrad` and
  *   `UnetBroadcastChannels`;
