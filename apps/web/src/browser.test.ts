@@ -237,6 +237,20 @@ describe.skipIf(chromium.path === null)('the page in Chromium', () => {
     expect(await page.evaluate(() => window.unetPage.timing().done)).toBe(before)
   })
 
+  it('shows an element the page hides only once it has something to say (the hidden attribute wins over the layout rules)', async () => {
+    const f = fixtures.find((x) => x.name === 'tgs')!
+    await page.goto(`${f.server.url}?backend=cpu`, { waitUntil: 'load' })
+    const display = (selector: string) => page.$eval(selector, (e) => getComputedStyle(e).display)
+    // before any image: no progress; a run without the "has mask" classifier: no empty threshold
+    await page.waitForFunction(() => ['ready', 'failed', 'no-model'].includes(document.body.dataset.state ?? ''))
+    expect(await page.$eval('#progress-row', (e) => (e as HTMLElement).hidden)).toBe(true)
+    expect(await display('#progress-row')).toBe('none')
+    expect(await display('#empty-row')).toBe('none')
+    expect(await display('#model-info')).toBe('grid')
+    await segment(page, f.server.url, [f.images[0]!.file], 'cpu')
+    expect(await display('#progress-row')).toBe('flex')
+  })
+
   it('moves the threshold without predicting again, and refuses colour images for a grey model', async () => {
     const tgs = fixtures.find((x) => x.name === 'tgs')!
     const rgb = fixtures.find((x) => x.name === 'rgb')!
