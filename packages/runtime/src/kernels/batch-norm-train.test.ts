@@ -5,7 +5,7 @@ import * as tfl from '@tensorflow/tfjs-layers'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { seededValues } from '@unet/testing'
 
-import { TRAINING_BATCH_NORM, TRAINING_BATCH_NORM_GRAD } from './batch-norm-train'
+import { TRAINING_BATCH_NORM, TRAINING_BATCH_NORM_GRAD, TRAINING_BATCH_NORM_RELU, TRAINING_BATCH_NORM_RELU_GRAD } from './batch-norm-train'
 import { registerWasmTrainingKernels } from './index'
 import { simdTuning } from './simd'
 
@@ -74,6 +74,83 @@ describe('training batch norm on wasm (UnetBatchNormTrain and its gradient)', ()
       })
     }
   }
+
+  for (const shape of [
+    [3, 9, 5, 8],
+    [2, 5, 3, 6],
+  ] as Array<[number, number, number, number]>) {
+    for (const simd of [true, false]) {
+      it(`applies the ReLU in the same passes, bit for bit as the batch norm then tf.relu, gradients too: ${shape.join('×')}${simd ? '' : ', JS loops'}`, () => {
+        simdTuning.enabled = simd
+        try {
+          const size = shape.reduce((a, b) => a * b)
+          const results = (['fused', 'separate'] as const).map((how) =>
+            tf.tidy(() => {
+              // Offsets around zero, so the ReLU zeroes part of every channel.
+              const x = tf.tensor4d(seededValues(size, 11, 2), shape)
+              const scale = tf.tensor1d(seededValues(shape[3], 12, 1))
+              const offset = tf.tensor1d(seededValues(shape[3], 13))
+              const w = tf.tensor4d(seededValues(size, 14), shape)
+              const forward = (xv: tf.Tensor, s: tf.Tensor, o: tf.Tensor): tf.Tensor[] => {
+                const attrs = { varianceEpsilon: 1e-3 } as never
+                if (how === 'fused') return tf.engine().runKernel(TRAINING_BATCH_NORM_RELU, { x: xv, scale: s, offset: o }, attrs) as unknown as tf.Tensor[]
+                const [y, mean, variance] = tf.engine().runKernel(TRAINING_BATCH_NORM, { x: xv, scale: s, offset: o }, attrs) as unknown as tf.Tensor[]
+                return [tf.relu(y!), mean!, variance!]
+              }
+              const outs = forward(x, scale, offset)
+              const grads = tf.grads((xv: tf.Tensor, s: tf.Tensor, o: tf.Tensor) => tf.sum(tf.mul(forward(xv, s, o)[0]!, w)))([x, scale, offset])
+              return [...outs, ...grads].map((t) => Array.from(t.dataSync() as Float32Array))
+            }),
+          )
+          const [fused, separate] = results as [number[][], number[][]]
+          expect(fused[0]!.some((v) => v === 0) && fused[0]!.some((v) => v > 0)).toBe(true)
+          ;['y', 'mean', 'variance', 'dx', 'dscale', 'doffset'].forEach((name, i) => expect(fused[i], name).toEqual(separate[i]))
+        } finally {
+          simdTuning.enabled = true
+        }
+      })
+    }
+  }
+
+  it('runs a batch norm that only a ReLU layer reads as one kernel each way, and trains as the separate layers do', async () => {
+    const train = async () => {
+      const init = (seed: number) => tfl.initializers.glorotUniform({ seed })
+      const input = tfl.input({ shape: [10, 10, 3] })
+      let x = tfl.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: init(1) }).apply(input) as tfl.SymbolicTensor
+      x = tfl.layers.batchNormalization({ betaInitializer: tfl.initializers.constant({ value: 0.1 }) }).apply(x) as tfl.SymbolicTensor
+      x = tfl.layers.activation({ activation: 'relu' }).apply(x) as tfl.SymbolicTensor
+      const m = tfl.model({ inputs: input, outputs: tfl.layers.conv2d({ filters: 1, kernelSize: 1, activation: 'sigmoid', kernelInitializer: init(2) }).apply(x) as tfl.SymbolicTensor })
+      m.compile({ optimizer: tf.train.sgd(0.1), loss: 'binaryCrossentropy' })
+      const xs = tf.tensor4d(seededValues(4 * 10 * 10 * 3, 15, 1), [4, 10, 10, 3])
+      const ys = tf.tidy(() => tf.cast(tf.greater(tf.tensor4d(seededValues(4 * 10 * 10, 16), [4, 10, 10, 1]), 0), 'float32'))
+      await m.trainOnBatch(xs, ys)
+      const before = tf.memory().numTensors
+      const profile = await tf.profile(async () => {
+        await m.trainOnBatch(xs, ys)
+      })
+      expect(tf.memory().numTensors).toBe(before)
+      const weights = m.getWeights().map((w) => Array.from(w.dataSync() as Float32Array))
+      m.dispose()
+      tf.dispose([xs, ys])
+      return { names: profile.kernels.map((k) => k.name), weights }
+    }
+    const fused = await train()
+    const config = tf.getKernel(TRAINING_BATCH_NORM_RELU, 'wasm')!
+    tf.unregisterKernel(TRAINING_BATCH_NORM_RELU, 'wasm')
+    let separate: Awaited<ReturnType<typeof train>>
+    try {
+      separate = await train()
+    } finally {
+      tf.registerKernel(config)
+    }
+    expect(fused.names.filter((n) => n === TRAINING_BATCH_NORM_RELU)).toHaveLength(1)
+    expect(fused.names.filter((n) => n === TRAINING_BATCH_NORM_RELU_GRAD)).toHaveLength(1)
+    // The loss has a ReLU of its own (binary cross-entropy through logits); the layer's is gone.
+    const relus = (names: string[]) => names.filter((n) => n === 'Relu').length
+    expect(relus(separate.names)).toBe(relus(fused.names) + 1)
+    expect(separate.names).not.toContain(TRAINING_BATCH_NORM_RELU)
+    expect(fused.weights).toEqual(separate.weights)
+  })
 
   it('keeps the variance of data whose mean is far from its spread (100 ± 1) within 1e-4 of float64', () => {
     const shape: [number, number, number, number] = [4, 32, 32, 8]

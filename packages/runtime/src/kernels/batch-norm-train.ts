@@ -25,6 +25,10 @@ import { heapF32, offsetOf, withOutputs, type WasmBackendLike } from './wasm-bac
 export const TRAINING_BATCH_NORM = 'UnetBatchNormTrain'
 /** Its gradient: inputs `dy`, `x`, `mean`, `variance`, `scale`; outputs `dx`, `dscale`, `doffset`. */
 export const TRAINING_BATCH_NORM_GRAD = 'UnetBatchNormTrainGrad'
+/** The same with a ReLU after the normalization, in the same pass: outputs `y` (ReLU'd), `mean`, `variance`. */
+export const TRAINING_BATCH_NORM_RELU = 'UnetBatchNormTrainRelu'
+/** Its gradient: inputs `dy`, `x`, `mean`, `variance`, `scale` and `y` (the forward output, the ReLU's mask). */
+export const TRAINING_BATCH_NORM_RELU_GRAD = 'UnetBatchNormTrainReluGrad'
 
 type Args = { inputs: Record<string, TensorInfo>; backend: unknown; attrs: NamedAttrMap }
 
@@ -51,9 +55,9 @@ function moments(backend: WasmBackendLike, x: TensorInfo, shift: Float32Array, r
  * float32 block partials of x − s and (x − s)², s the first row of x, so the terms are of the order of the
  * spread), then y = x · k + b with k = scale / √(variance + ε), b = offset − mean · k. Two SIMD passes over x
  * on the helper threads, against tfjs's `moments` + `batchNormalization` (Mean, Sub, Square, Mean,
- * FusedBatchNorm).
+ * FusedBatchNorm). With `relu`, y = relu(x · k + b) in the second pass ({@link TRAINING_BATCH_NORM_RELU}).
  */
-export function makeTrainingBatchNorm(): KernelConfig {
+export function makeTrainingBatchNorm(relu = false): KernelConfig {
   const kernelFunc = (args: Args): TensorInfo[] => {
     const backend = args.backend as WasmBackendLike
     const { x, scale, offset } = args.inputs as Record<'x' | 'scale' | 'offset', TensorInfo>
@@ -84,26 +88,28 @@ export function makeTrainingBatchNorm(): KernelConfig {
         k[c] = (g[c] as number) / Math.sqrt((v[c] as number) + epsilon)
         b[c] = (o[c] as number) - (m[c] as number) * (k[c] as number)
       }
-      channelAffine(backend, x, y, k, b)
+      channelAffine(backend, x, y, k, b, null, null, { output: relu })
     })
   }
-  return { kernelName: TRAINING_BATCH_NORM, backendName: 'wasm', kernelFunc: kernelFunc as never }
+  return { kernelName: relu ? TRAINING_BATCH_NORM_RELU : TRAINING_BATCH_NORM, backendName: 'wasm', kernelFunc: kernelFunc as never }
 }
 
 /**
  * Its gradient through the batch statistics, in two passes: Σ dy and Σ dy · (x − mean), then
  * dx = dy · k + x · a + b per channel, with k = scale / σ, a = −k · Σ dy (x − mean) / (N σ²),
- * b = −k · Σ dy / N − a · mean; dscale = Σ dy (x − mean) / σ, doffset = Σ dy.
+ * b = −k · Σ dy / N − a · mean; dscale = Σ dy (x − mean) / σ, doffset = Σ dy. With `relu`, of dy where the
+ * forward output `y` is > 0 only (the ReLU's gradient in the same passes; {@link TRAINING_BATCH_NORM_RELU_GRAD}).
  */
-export function makeTrainingBatchNormGrad(): KernelConfig {
+export function makeTrainingBatchNormGrad(relu = false): KernelConfig {
   const kernelFunc = (args: Args): TensorInfo[] => {
     const backend = args.backend as WasmBackendLike
     const { dy, x, mean, variance, scale } = args.inputs as Record<'dy' | 'x' | 'mean' | 'variance' | 'scale', TensorInfo>
+    const mask = relu ? (args.inputs.y as TensorInfo) : null
     const channels = x.shape[x.shape.length - 1]!
     const rows = util.sizeFromShape(x.shape) / channels
     return withOutputs(backend, [x.shape, [channels], [channels]], (outs) => {
       const [dx, dscale, doffset] = outs as [TensorInfo, TensorInfo, TensorInfo]
-      const [s1, s2] = channelDotSums(backend, dy, x, mean, channels)
+      const [s1, s2] = channelDotSums(backend, dy, x, mean, channels, mask)
       const m = heapF32(backend, mean)
       const v = heapF32(backend, variance)
       const g = heapF32(backend, scale)
@@ -125,66 +131,75 @@ export function makeTrainingBatchNormGrad(): KernelConfig {
       }
       heapF32(backend, dscale).set(ds)
       heapF32(backend, doffset).set(dof)
-      channelAffine(backend, dy, dx, k, b, x, a)
+      channelAffine(backend, dy, dx, k, b, x, a, mask === null ? {} : { mask })
     })
   }
-  return { kernelName: TRAINING_BATCH_NORM_GRAD, backendName: 'wasm', kernelFunc: kernelFunc as never }
+  return { kernelName: relu ? TRAINING_BATCH_NORM_RELU_GRAD : TRAINING_BATCH_NORM_GRAD, backendName: 'wasm', kernelFunc: kernelFunc as never }
 }
 
-/** Forward kernels the layer may use, the preferred first (each registered with its gradient kernel). */
-const forwardKernels: string[] = []
-/** The same, for kernels that apply a ReLU after the normalization. */
-const reluForwardKernels: string[] = []
+/** A family of training batch-norm kernels: the plain forward kernel, and the one that adds a ReLU, if any. */
+interface BatchNormKernels {
+  plain: string
+  relu: string | null
+}
+
+/** The families the layer may use, the preferred first. */
+const families: BatchNormKernels[] = []
 const withGradient = new Set<string>()
 
 /**
  * Registers the gradient of a training batch-norm kernel (`forward`: x, scale, offset → y, mean, variance)
- * as one call of `grad` (dy, x, mean, variance, scale → dx, dscale, doffset), and routes tfjs-layers'
- * `BatchNormalization` layer to `forward` while training on wasm, before the kernels named earlier: the
- * native addon's kernels come after the wasm ones and take precedence while registered.
- *
- * With `relu`, `forward` also applies a ReLU and returns a fourth output, a workspace that `grad` takes as a
- * sixth input (`workspace`) to mask dy; the layer uses it when only a ReLU layer reads its output
- * (`batch-norm-relu.ts`).
+ * as one call of `grad` (dy, x, mean, variance, scale → dx, dscale, doffset); with `relu`, the same for a
+ * kernel that applies a ReLU after the normalization, whose gradient takes its output as `y` and, where it
+ * returns a fourth output (a workspace recording the ReLU's mask), that as `workspace`, and masks dy with one
+ * of them. Then routes tfjs-layers' `BatchNormalization` layer, while training on wasm, to this family before
+ * those registered earlier: the native addon's kernels come after the wasm ones and take precedence while
+ * registered. The layer runs the ReLU kernel when only a ReLU layer reads its output (`batch-norm-relu.ts`)
+ * and the family has one registered, the plain one otherwise.
  *
  * @param forward - the forward kernel's name
  * @param grad - its gradient kernel's name
- * @param options - `relu`: the kernels fuse a ReLU after the normalization
+ * @param relu - the kernel and gradient kernel with the ReLU, if the family has them
  */
-export function useTrainingBatchNorm(forward: string, grad: string, options: { relu?: boolean } = {}): void {
-  const relu = options.relu === true
-  if (!withGradient.has(forward)) {
-    withGradient.add(forward)
-    registerGradient({
-      kernelName: forward,
-      inputsToSave: ['x', 'scale'],
-      outputsToSave: relu ? [false, true, true, true] : [false, true, true],
-      gradFunc: (dys, saved, attrs) => {
-        const [dy, dMean, dVariance] = dys as Tensor[]
-        const [x, scale, mean, variance, workspace] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor | undefined]
-        const inputs: NamedTensorMap = { dy: dy!, x, mean, variance, scale }
-        if (workspace !== undefined) inputs.workspace = workspace
-        const [dx, dScale, dOffset] = engine().runKernel(grad, inputs, attrs as never) as unknown as [Tensor, Tensor, Tensor]
-        // The batch layer's mean and variance only feed the moving averages, outside the gradient, so tfjs
-        // hands zeros here; a graph that differentiates through them gets their share as well (they are the
-        // statistics before any ReLU, so the same formula holds).
-        const statistics = (t: Tensor | undefined) => t !== undefined && (t.dataSync() as Float32Array).some((d) => d !== 0)
-        const total =
-          statistics(dMean) || statistics(dVariance)
-            ? () => {
-                const m = x.size / x.shape[x.rank - 1]!
-                return add(dx, add(div(dMean!, m), mul(sub(x, mean), mul(dVariance!, 2 / m))))
-              }
-            : () => dx
-        return { x: total, scale: () => dScale, offset: () => dOffset }
-      },
-    })
-  }
-  const list = relu ? reluForwardKernels : forwardKernels
-  const at = list.indexOf(forward)
-  if (at >= 0) list.splice(at, 1)
-  list.unshift(forward)
+export function useTrainingBatchNorm(forward: string, grad: string, relu?: { forward: string; grad: string }): void {
+  registerTrainingGradient(forward, grad, false)
+  if (relu !== undefined) registerTrainingGradient(relu.forward, relu.grad, true)
+  const at = families.findIndex((f) => f.plain === forward)
+  if (at >= 0) families.splice(at, 1)
+  families.unshift({ plain: forward, relu: relu?.forward ?? null })
   patchBatchNormalizationLayer()
+}
+
+function registerTrainingGradient(forward: string, grad: string, relu: boolean): void {
+  if (withGradient.has(forward)) return
+  withGradient.add(forward)
+  registerGradient({
+    kernelName: forward,
+    inputsToSave: ['x', 'scale'],
+    // The ReLU'd output is saved too: the next convolution keeps it alive for its own gradient anyway.
+    outputsToSave: relu ? [true, true, true, true] : [false, true, true],
+    gradFunc: (dys, saved, attrs) => {
+      const [dy, dMean, dVariance] = dys as Tensor[]
+      const [x, scale, ...outputs] = saved as Tensor[]
+      const [y, mean, variance, workspace] = (relu ? outputs : [undefined, ...outputs]) as [Tensor | undefined, Tensor, Tensor, Tensor | undefined]
+      const inputs: NamedTensorMap = { dy: dy!, x: x!, mean, variance, scale: scale! }
+      if (y !== undefined) inputs.y = y
+      if (workspace !== undefined) inputs.workspace = workspace
+      const [dx, dScale, dOffset] = engine().runKernel(grad, inputs, attrs as never) as unknown as [Tensor, Tensor, Tensor]
+      // The batch layer's mean and variance only feed the moving averages, outside the gradient, so tfjs
+      // hands zeros here; a graph that differentiates through them gets their share as well (they are the
+      // statistics before any ReLU, so the same formula holds).
+      const statistics = (t: Tensor | undefined) => t !== undefined && (t.dataSync() as Float32Array).some((d) => d !== 0)
+      const total =
+        statistics(dMean) || statistics(dVariance)
+          ? () => {
+              const m = x!.size / x!.shape[x!.rank - 1]!
+              return add(dx, add(div(dMean!, m), mul(sub(x!, mean), mul(dVariance!, 2 / m))))
+            }
+          : () => dx
+      return { x: total, scale: () => dScale, offset: () => dOffset }
+    },
+  })
 }
 
 /** The parts of tfjs-layers' `BatchNormalization` layer the training path reads. */
@@ -231,8 +246,9 @@ export function patchBatchNormalizationLayer(): void {
     const training = kwargs?.training != null && kwargs.training !== false
     const registered = (name: string) => getKernel(name, 'wasm') !== undefined
     const onWasm = getBackend() === 'wasm'
-    const fused = onWasm && mayFuseRelu(this) ? reluForwardKernels.find(registered) : undefined
-    const kernel = fused ?? (onWasm ? forwardKernels.find(registered) : undefined)
+    const family = onWasm ? families.find((f) => registered(f.plain)) : undefined
+    const fused = family?.relu != null && registered(family.relu) && mayFuseRelu(this) ? family.relu : undefined
+    const kernel = fused ?? family?.plain
     if (
       kernel === undefined ||
       !training ||

@@ -15,6 +15,8 @@ import {
   patchBatchNormalizationLayer,
   TRAINING_BATCH_NORM,
   TRAINING_BATCH_NORM_GRAD,
+  TRAINING_BATCH_NORM_RELU,
+  TRAINING_BATCH_NORM_RELU_GRAD,
   useTrainingBatchNorm,
 } from './batch-norm-train'
 import { makeCast, makeIdentity } from './identity'
@@ -42,9 +44,10 @@ let registered: string[] | null = null
  * - tfjs-layers' `BatchNormalization` layer in training mode (patched globally, its own call on every other
  *   backend and in inference): one `UnetBatchNormTrain` kernel (the batch's mean and variance and the
  *   normalized output, two SIMD passes) and one `UnetBatchNormTrainGrad` backward (two passes), instead of
- *   tfjs's `moments` + `batchNormalization` and their gradients (see `batch-norm-train.ts`); where a kernel
- *   that adds the ReLU in the same pass is registered (`@unet/runtime-native`'s), a batch-norm layer that only
- *   an `Activation('relu')` of the model reads runs it, and that ReLU layer passes its input on (tfjs-layers'
+ *   tfjs's `moments` + `batchNormalization` and their gradients (see `batch-norm-train.ts`); a batch-norm layer
+ *   that only an `Activation('relu')` of the model reads runs `UnetBatchNormTrainRelu` instead (the ReLU in
+ *   the same passes, forward and backward; `@unet/runtime-native`'s oneDNN kernel where registered), and that
+ *   ReLU layer passes its input on (tfjs-layers'
  *   `LayersModel` training function and training-mode `call`, and `Activation`'s `call`, patched globally to
  *   know the model; see `batch-norm-relu.ts`);
  * - the gradients of `FusedBatchNorm`, `Mean` and `Sum` (registered globally, but they defer to tfjs-core's
@@ -102,6 +105,8 @@ export function registerWasmTrainingKernels(): string[] {
     makeChannelAdd(),
     makeTrainingBatchNorm(),
     makeTrainingBatchNormGrad(),
+    makeTrainingBatchNorm(true),
+    makeTrainingBatchNormGrad(true),
     makeBroadcastChannels(),
     makeAdamUpdate(),
     makeReluGrad(),
@@ -115,7 +120,7 @@ export function registerWasmTrainingKernels(): string[] {
     registerKernel(config)
   }
   overrideBatchNormGradient()
-  useTrainingBatchNorm(TRAINING_BATCH_NORM, TRAINING_BATCH_NORM_GRAD)
+  useTrainingBatchNorm(TRAINING_BATCH_NORM, TRAINING_BATCH_NORM_GRAD, { forward: TRAINING_BATCH_NORM_RELU, grad: TRAINING_BATCH_NORM_RELU_GRAD })
   overrideReductionGradients()
   overrideAdam()
   overrideElementwiseGradients()

@@ -50,6 +50,12 @@ export interface SimdLoops {
   scaleShift(x: number, out: number, k: number, b: number, rows: number, c4: number): void
   /** out[r, j] = (a[r, j] · ka[j] + x[r, j] · kx[j]) + b[j]: the input gradient of a training batch norm. */
   scaleShift2(a: number, x: number, out: number, ka: number, kx: number, b: number, rows: number, c4: number): void
+  /** out[r, j] = relu(x[r, j] · k[j] + b[j]), relu(v) = v <= 0 ? 0 : v (NaN stays NaN): a batch norm and its ReLU. */
+  scaleShiftRelu(x: number, out: number, k: number, b: number, rows: number, c4: number): void
+  /** As channelDots, of d = y[r, j] > 0 ? dy[r, j] : 0 (y the ReLU's output): the gradient through the ReLU too. */
+  channelDotsMasked(dy: number, x: number, mean: number, y: number, rows: number, c4: number, acc1: number, acc2: number): void
+  /** As scaleShift2, of a masked the same way by y: (d · ka + x · kx) + b. */
+  scaleShift2Masked(a: number, x: number, out: number, ka: number, kx: number, b: number, y: number, rows: number, c4: number): void
   /** out[r, j] = k[j]. */
   fillRows(out: number, k: number, rows: number, c4: number): void
   /** Copies `rows` rows of `w4` groups of 4 floats between strided layouts (strides in bytes). */
@@ -361,6 +367,54 @@ function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
       ...end, ...end,
     ],
   )
+  // The ReLU and its mask: v <= 0 gives all-ones lanes, which andnot clears (−0 gives +0, NaN stays NaN, as
+  // tfjs's relu); y > 0 gives all-ones lanes where the ReLU passed its input, which and keeps of dy.
+  const zero = [...[0x43, 0x00, 0x00, 0x00, 0x00], ...[0xfd, 0x13]] // f32.const 0, f32x4.splat
+  const leF = [0xfd, 0x45] // f32x4.le
+  // scaleShiftRelu(x 0, out 1, k 2, b 3, rows 4, c4 5); locals j 6, kp 7, bp 8; v 9 (v128)
+  const scaleRelu = body(
+    [
+      [3, I32],
+      [1, V128],
+    ],
+    rowsLoop(4, 5, 6, [...get(2), ...set(7), ...get(3), ...set(8)], [
+      ...get(1),
+      ...get(0), ...load, ...get(7), ...load, ...fmul, ...get(8), ...load, ...fadd, ...tee(9),
+      ...get(9), ...zero, ...leF, ...andnot,
+      ...store,
+      ...step16(0),
+      ...step16(1),
+      ...step16(7),
+      ...step16(8),
+    ]),
+  )
+  // channelDotsMasked(dy 0, x 1, mean 2, y 3, rows 4, c4 5, acc1 6, acc2 7); locals j 8, a1 9, a2 10, m 11; d 12 (v128)
+  const dotsMasked = body(
+    [
+      [4, I32],
+      [1, V128],
+    ],
+    rowsLoop(4, 5, 8, [...get(6), ...set(9), ...get(7), ...set(10), ...get(2), ...set(11)], [
+      ...get(0), ...load, ...get(3), ...load, ...zero, ...gtF, ...and, ...set(12),
+      ...get(9), ...get(9), ...load, ...get(12), ...fadd, ...store,
+      ...get(10), ...get(10), ...load, ...get(12), ...get(1), ...load, ...get(11), ...load, ...fsub, ...fmul, ...fadd, ...store,
+      ...[0, 1, 3, 9, 10, 11].flatMap((k) => step16(k)),
+    ]),
+  )
+  // scaleShift2Masked(a 0, x 1, out 2, ka 3, kx 4, b 5, y 6, rows 7, c4 8); locals j 9, kap 10, kxp 11, bp 12
+  const scale2Masked = body(
+    [[4, I32]],
+    rowsLoop(7, 8, 9, [...get(3), ...set(10), ...get(4), ...set(11), ...get(5), ...set(12)], [
+      ...get(2),
+      ...get(0), ...load, ...get(6), ...load, ...zero, ...gtF, ...and, ...get(10), ...load, ...fmul,
+      ...get(1), ...load, ...get(11), ...load, ...fmul,
+      ...fadd,
+      ...get(12), ...load,
+      ...fadd,
+      ...store,
+      ...[0, 1, 2, 6, 10, 11, 12].flatMap((k) => step16(k)),
+    ]),
+  )
   return assemble(shared, [
     { name: 'channelSums', params: 4, body: sums },
     { name: 'channelDots', params: 7, body: dots },
@@ -375,11 +429,14 @@ function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
     { name: 'scaleShift2', params: 8, body: scale2 },
     { name: 'copyRows2', params: 11, body: copy2 },
     { name: 'channelMoments', params: 6, body: moments },
+    { name: 'scaleShiftRelu', params: 6, body: scaleRelu },
+    { name: 'channelDotsMasked', params: 8, body: dotsMasked },
+    { name: 'scaleShift2Masked', params: 9, body: scale2Masked },
   ])
 }
 
 /** The loops' names, in the order of the module's exports. */
-const SIMD_NAMES = ['channelSums', 'channelDots', 'scaleShift', 'fillRows', 'copyRows', 'transpose4', 'reluMask', 'squareGrad', 'maxPool2x2Grad', 'adamUpdate', 'scaleShift2', 'copyRows2', 'channelMoments']
+const SIMD_NAMES = ['channelSums', 'channelDots', 'scaleShift', 'fillRows', 'copyRows', 'transpose4', 'reluMask', 'squareGrad', 'maxPool2x2Grad', 'adamUpdate', 'scaleShift2', 'copyRows2', 'channelMoments', 'scaleShiftRelu', 'channelDotsMasked', 'scaleShift2Masked']
 
 /** This module, as the helper threads of `parallel.ts` instantiate it. */
 export const SIMD_MODULE = defineLoopModule(SIMD_NAMES, moduleBytes)
@@ -474,8 +531,8 @@ export function withScratch<T>(backend: WasmBackendLike, floats: number, use: (o
 
 /**
  * Per-channel sums of `rows` rows of `channels` floats at byte offset `x` (with `dy`/`mean`: of dy and of
- * dy · (x − mean); with `shift`: of x − shift and of (x − shift)²), in float64 from float32 partials over short
- * blocks.
+ * dy · (x − mean), and with `relu` (a ReLU's output) of dy where it is > 0 only; with `shift`: of x − shift and
+ * of (x − shift)²), in float64 from float32 partials over short blocks.
  */
 export function blockedChannelSums(
   loops: SimdLoops,
@@ -483,7 +540,7 @@ export function blockedChannelSums(
   rows: number,
   channels: number,
   x: number,
-  dot?: { dy: number; mean: number } | { shift: number },
+  dot?: { dy: number; mean: number; relu?: number } | { shift: number },
 ): [Float64Array, Float64Array] {
   const sums = new Float64Array(channels)
   const dots = new Float64Array(channels)
@@ -500,10 +557,13 @@ export function blockedChannelSums(
           ? [x + skip, n, channels / 4, a1]
           : 'shift' in dot
             ? [x + skip, dot.shift, n, channels / 4, a1, a1 + channels * 4]
-            : [dot.dy + skip, x + skip, dot.mean, n, channels / 4, a1, a1 + channels * 4],
+            : dot.relu !== undefined
+              ? [dot.dy + skip, x + skip, dot.mean, dot.relu + skip, n, channels / 4, a1, a1 + channels * 4]
+              : [dot.dy + skip, x + skip, dot.mean, n, channels / 4, a1, a1 + channels * 4],
       )
     }
-    simdParallel(backend, loops, dot === undefined ? 'channelSums' : 'shift' in dot ? 'channelMoments' : 'channelDots', calls)
+    const name = dot === undefined ? 'channelSums' : 'shift' in dot ? 'channelMoments' : dot.relu !== undefined ? 'channelDotsMasked' : 'channelDots'
+    simdParallel(backend, loops, name, calls)
     const view = new Float32Array(backend.wasm.HEAPU8.buffer, acc, 2 * channels * blocks)
     for (let b = 0; b < blocks; b++) {
       const base = 2 * b * channels
@@ -520,18 +580,29 @@ export function blockedChannelSums(
  * Per-channel Σ dy and Σ dy · (x − mean) over channels-last float32 tensors of `channels` channels, in float64
  * (SIMD block partials where the channels divide by 4 and SIMD runs, a JS loop otherwise).
  */
-export function channelDotSums(backend: WasmBackendLike, dy: TensorInfo, x: TensorInfo, mean: TensorInfo, channels: number): [Float64Array, Float64Array] {
+export function channelDotSums(
+  backend: WasmBackendLike,
+  dy: TensorInfo,
+  x: TensorInfo,
+  mean: TensorInfo,
+  channels: number,
+  relu: TensorInfo | null = null,
+): [Float64Array, Float64Array] {
   const rows = util.sizeFromShape(x.shape) / channels
   const loops = channels % 4 === 0 ? simdLoops(backend) : null
-  if (loops !== null) return blockedChannelSums(loops, backend, rows, channels, offsetOf(backend, x), { dy: offsetOf(backend, dy), mean: offsetOf(backend, mean) })
+  if (loops !== null) {
+    const dot = { dy: offsetOf(backend, dy), mean: offsetOf(backend, mean), ...(relu === null ? {} : { relu: offsetOf(backend, relu) }) }
+    return blockedChannelSums(loops, backend, rows, channels, offsetOf(backend, x), dot)
+  }
   const sumDy = new Float64Array(channels)
   const sumDyXc = new Float64Array(channels)
   const dyV = heapF32(backend, dy)
   const xV = heapF32(backend, x)
+  const rV = relu === null ? null : heapF32(backend, relu)
   const m = Float32Array.from(heapF32(backend, mean))
   for (let i = 0; i < dyV.length; i += channels) {
     for (let c = 0; c < channels; c++) {
-      const d = dyV[i + c] as number
+      const d = rV === null || (rV[i + c] as number) > 0 ? (dyV[i + c] as number) : 0
       sumDy[c] = (sumDy[c] as number) + d
       sumDyXc[c] = (sumDyXc[c] as number) + d * ((xV[i + c] as number) - (m[c] as number))
     }
@@ -542,36 +613,57 @@ export function channelDotSums(backend: WasmBackendLike, dy: TensorInfo, x: Tens
 /**
  * out = a · ka + b per channel, or with `x` and `kx`, out = (a · ka + x · kx) + b: one SIMD pass on the helper
  * threads (`scaleShift`, `scaleShift2`) where the channels divide by 4 and SIMD runs, a JS loop otherwise.
+ * `relu.output` applies a ReLU to out (one-input form); `relu.mask`, a ReLU's output, zeroes a where it is not
+ * > 0 (two-input form): a batch norm and its ReLU, forward and backward, in the same pass.
  * The per-channel values go to scratch on the heap, so views and offsets are taken after that allocation.
  */
-export function channelAffine(backend: WasmBackendLike, a: TensorInfo, out: TensorInfo, ka: Float32Array, b: Float32Array, x: TensorInfo | null = null, kx: Float32Array | null = null): void {
+export function channelAffine(
+  backend: WasmBackendLike,
+  a: TensorInfo,
+  out: TensorInfo,
+  ka: Float32Array,
+  b: Float32Array,
+  x: TensorInfo | null = null,
+  kx: Float32Array | null = null,
+  relu: { output?: boolean; mask?: TensorInfo } = {},
+): void {
   const channels = ka.length
   const rows = util.sizeFromShape(a.shape) / channels
   const loops = channels % 4 === 0 ? simdLoops(backend) : null
   const two = x !== null && kx !== null
+  const mask = two ? (relu.mask ?? null) : null
+  const reluOut = !two && relu.output === true
   if (loops !== null) {
     withScratch(backend, 3 * channels, (scratch) => {
       const heap = new Float32Array(backend.wasm.HEAPU8.buffer, scratch, 3 * channels)
       heap.set(ka, 0)
       heap.set(b, channels)
       const row: Array<[number, number]> = [[0, channels * 4], [1, channels * 4]]
-      if (two) {
+      if (two && mask !== null) {
+        heap.set(kx, 2 * channels)
+        const args = [offsetOf(backend, a), offsetOf(backend, x), offsetOf(backend, out), scratch, scratch + 8 * channels, scratch + 4 * channels, offsetOf(backend, mask), rows, channels / 4]
+        simdRows(backend, loops, 'scaleShift2Masked', args, 7, [...row, [2, channels * 4], [6, channels * 4]])
+      } else if (two) {
         heap.set(kx, 2 * channels)
         const args = [offsetOf(backend, a), offsetOf(backend, x), offsetOf(backend, out), scratch, scratch + 8 * channels, scratch + 4 * channels, rows, channels / 4]
         simdRows(backend, loops, 'scaleShift2', args, 6, [...row, [2, channels * 4]])
       } else {
-        simdRows(backend, loops, 'scaleShift', [offsetOf(backend, a), offsetOf(backend, out), scratch, scratch + 4 * channels, rows, channels / 4], 4, row)
+        simdRows(backend, loops, reluOut ? 'scaleShiftRelu' : 'scaleShift', [offsetOf(backend, a), offsetOf(backend, out), scratch, scratch + 4 * channels, rows, channels / 4], 4, row)
       }
     })
     return
   }
   const av = heapF32(backend, a)
   const xv = two ? heapF32(backend, x) : null
+  const mv = mask === null ? null : heapF32(backend, mask)
   const ov = heapF32(backend, out)
   for (let i = 0; i < av.length; i += channels) {
     for (let c = 0; c < channels; c++) {
-      const ax = (av[i + c] as number) * (ka[c] as number)
-      ov[i + c] = (xv === null ? ax : ax + (xv[i + c] as number) * (kx![c] as number)) + (b[c] as number)
+      const ai = mv === null || (mv[i + c] as number) > 0 ? (av[i + c] as number) : 0
+      const ax = ai * (ka[c] as number)
+      const v = (xv === null ? ax : ax + (xv[i + c] as number) * (kx![c] as number)) + (b[c] as number)
+      // As tfjs's relu: v <= 0 ? 0 : v (−0 gives +0, NaN stays NaN).
+      ov[i + c] = reluOut && v <= 0 ? 0 : v
     }
   }
 }

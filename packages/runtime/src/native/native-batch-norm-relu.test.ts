@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 
 import { startBackend } from '../backend'
 import { reluFusableLayers } from '../kernels/batch-norm-relu'
+import { TRAINING_BATCH_NORM_RELU } from '../kernels/batch-norm-train'
 
 import { countingAddon } from './counting-addon'
 import { NATIVE_BATCH_NORM_RELU } from './native-batch-norm'
@@ -61,14 +62,14 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m
 }
 
-/** Runs `run` with the fused kernel unregistered: every batch norm then runs alone and the ReLU layer after it. */
+/** Runs `run` with the fused kernels (oneDNN's and wasm's) unregistered: every batch norm then runs alone and the ReLU layer after it. */
 async function unfused<T>(run: () => Promise<T>): Promise<T> {
-  const config = tf.getKernel(NATIVE_BATCH_NORM_RELU, 'wasm')!
-  tf.unregisterKernel(NATIVE_BATCH_NORM_RELU, 'wasm')
+  const configs = [NATIVE_BATCH_NORM_RELU, TRAINING_BATCH_NORM_RELU].map((name) => tf.getKernel(name, 'wasm')!)
+  for (const config of configs) tf.unregisterKernel(config.kernelName, 'wasm')
   try {
     return await run()
   } finally {
-    tf.registerKernel(config)
+    for (const config of configs) tf.registerKernel(config)
   }
 }
 

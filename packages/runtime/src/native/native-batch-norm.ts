@@ -91,8 +91,7 @@ export function registerNativeBatchNorm(addon: NativeBatchNormAddon): string[] {
   unregisterNativeBatchNorm()
   const configs = kernels(addon)
   for (const config of configs) registerKernel(config)
-  useTrainingBatchNorm(NATIVE_BATCH_NORM, NATIVE_BATCH_NORM_GRAD)
-  if (hasNativeBatchNormRelu(addon)) useTrainingBatchNorm(NATIVE_BATCH_NORM_RELU, NATIVE_BATCH_NORM_RELU_GRAD, { relu: true })
+  useTrainingBatchNorm(NATIVE_BATCH_NORM, NATIVE_BATCH_NORM_GRAD, hasNativeBatchNormRelu(addon) ? { forward: NATIVE_BATCH_NORM_RELU, grad: NATIVE_BATCH_NORM_RELU_GRAD } : undefined)
   return configs.map((c) => c.kernelName)
 }
 
