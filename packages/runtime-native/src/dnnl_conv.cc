@@ -108,12 +108,6 @@ std::unique_ptr<Plan> MakePlan(int op, const Geometry& g, int fuse) {
     plan->user_weights = memory::desc({IC, OC, KH, KW}, dt::f32, memory::dims{OC, 1, KW * IC * OC, IC * OC});
     plan->flipped = true;
     plan->flipped_taps.resize(size_t(KH) * KW * IC * OC);
-    plan->act_in = dst;
-    plan->act_out = src;
-    plan->reorder_weights = true;
-    plan->weights_scratch.resize(plan->weights.get_size() / sizeof(float));
-    plan->weights_reorder = dnnl::reorder(dnnl::reorder::primitive_desc(eng, plan->user_weights, eng, plan->weights));
-    return plan;
   } else if (op == kBackwardData) {
     dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, src, any_w, dst, strides, pad_l, pad_r);
     dnnl::convolution_backward_data::primitive_desc pd(d, eng, fwd_pd);
@@ -129,11 +123,12 @@ std::unique_ptr<Plan> MakePlan(int op, const Geometry& g, int fuse) {
   }
   plan->act_in = op == kBackwardData ? dst : src;
   plan->act_out = op == kBackwardData ? src : dst;
-  plan->reorder_weights = plan->weights != user_w;
+  const memory::desc& user = plan->user_weights;
+  plan->reorder_weights = plan->weights != user;
   if (plan->reorder_weights) {
     plan->weights_scratch.resize(plan->weights.get_size() / sizeof(float));
-    plan->weights_reorder = op == kBackwardWeights ? dnnl::reorder(dnnl::reorder::primitive_desc(eng, plan->weights, eng, user_w))
-                                                   : dnnl::reorder(dnnl::reorder::primitive_desc(eng, user_w, eng, plan->weights));
+    plan->weights_reorder = op == kBackwardWeights ? dnnl::reorder(dnnl::reorder::primitive_desc(eng, plan->weights, eng, user))
+                                                   : dnnl::reorder(dnnl::reorder::primitive_desc(eng, user, eng, plan->weights));
   }
   return plan;
 }
