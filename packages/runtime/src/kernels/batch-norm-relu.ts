@@ -1,4 +1,6 @@
-import { clone, serialization, type Tensor } from '@tensorflow/tfjs-core'
+import { clone, type Tensor } from '@tensorflow/tfjs-core'
+
+import { layerPrototype, oneTensor } from './layer-patch'
 
 /**
  * A batch norm followed by a ReLU, in training, as one pass forward and one backward (where a kernel for it is
@@ -11,8 +13,8 @@ import { clone, serialization, type Tensor } from '@tensorflow/tfjs-core'
  * - whose output is not an output of the model or of a model nested in it (a fetch reads it as it is).
  *
  * Only while a model's training function (`fit`, `fitDataset`, `trainOnBatch`) or its `apply(…, { training:
- * true })` runs: the model is known there. A ReLU layer handed a tensor the batch norm already ReLU'd passes it
- * on ({@link reluAlreadyApplied}); a ReLU of a ReLU is the same values, so no reader can see a difference.
+ * true })` runs: the model is known there. A ReLU layer handed a tensor the batch norm already ReLU'd (see
+ * {@link markReluApplied}) passes it on; a ReLU of a ReLU is the same values, so no reader can see a difference.
  */
 
 /** The parts of a tfjs-layers layer (and node) the scan reads. */
@@ -89,16 +91,6 @@ export function markReluApplied(y: Tensor): void {
   relued.add(y)
 }
 
-/** Whether `x` came ReLU'd from a batch norm. */
-export function reluAlreadyApplied(x: Tensor): boolean {
-  return relued.has(x)
-}
-
-function prototypeOf(className: string): Record<string, Method> | null {
-  const entry = serialization.SerializationMap.getMap().classNameMap[className] as [{ prototype: Record<string, Method> }, unknown] | undefined
-  return entry?.[0].prototype ?? null
-}
-
 /**
  * Lets models' training tell the batch-norm layer which of its layers may fuse the ReLU after them, and lets a
  * ReLU layer pass on what a batch norm ReLU'd: `LayersModel`'s training function and training-mode `call`, and
@@ -107,8 +99,8 @@ function prototypeOf(className: string): Record<string, Method> | null {
  */
 export function patchLayersForReluFusion(): void {
   if (patched) return
-  const model = prototypeOf('Model')
-  const activation = prototypeOf('Activation')
+  const model = layerPrototype<Record<string, Method>>('Model')
+  const activation = layerPrototype<Record<string, Method>>('Activation')
   if (model === null || activation === null) return
   patched = true
   const makeTrainFunction = model.makeTrainFunction!
@@ -125,7 +117,7 @@ export function patchLayersForReluFusion(): void {
   const activationCall = activation.call!
   activation.call = function (this: LayerLike, ...args: unknown[]) {
     const inputs = args[0] as Tensor | Tensor[]
-    const x = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0]! : null) : inputs
+    const x = oneTensor(inputs)
     if (x !== null && relued.has(x) && isRelu(this)) {
       this.invokeCallHook?.(inputs, args[1])
       return clone(x)

@@ -6,7 +6,6 @@ import {
   getKernel,
   mul,
   registerGradient,
-  serialization,
   sub,
   tidy,
   util,
@@ -18,6 +17,7 @@ import {
 } from '@tensorflow/tfjs-core'
 
 import { markReluApplied, mayFuseRelu, patchLayersForReluFusion } from './batch-norm-relu'
+import { layerPrototype, oneTensor } from './layer-patch'
 import { blockedChannelSums, channelAffine, channelDotSums, simdLoops } from './simd'
 import { heapF32, offsetOf, withOutputs, type WasmBackendLike } from './wasm-backend'
 
@@ -216,12 +216,6 @@ type LayerCall = (this: BatchNormLayer, inputs: Tensor | Tensor[], kwargs: Recor
 
 let stockCall: LayerCall | null = null
 
-/** The one input of a layer call, as tfjs-layers' `getExactlyOneTensor` takes it; null for anything else. */
-function oneTensor(inputs: Tensor | Tensor[]): Tensor | null {
-  if (!Array.isArray(inputs)) return inputs
-  return inputs.length === 1 ? inputs[0]! : null
-}
-
 /**
  * Makes tfjs-layers' `BatchNormalization` layer, in training mode on wasm, run one training batch-norm kernel
  * (the first of {@link useTrainingBatchNorm}'s that is registered; its gradient one backward kernel) instead
@@ -234,9 +228,8 @@ function oneTensor(inputs: Tensor | Tensor[]): Tensor | null {
 export function patchBatchNormalizationLayer(): void {
   patchLayersForReluFusion()
   if (stockCall !== null) return
-  const entry = serialization.SerializationMap.getMap().classNameMap.BatchNormalization as [{ prototype: { call: LayerCall } }, unknown] | undefined
-  if (entry === undefined) return
-  const proto = entry[0].prototype
+  const proto = layerPrototype<{ call: LayerCall }>('BatchNormalization')
+  if (proto === null) return
   const stock = proto.call
   stockCall = stock
   proto.call = function (this: BatchNormLayer, inputs, kwargs) {

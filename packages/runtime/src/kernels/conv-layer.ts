@@ -1,4 +1,6 @@
-import { conv2d, engine, getBackend, serialization, Variable, type Tensor, type Tensor4D } from '@tensorflow/tfjs-core'
+import { conv2d, engine, getBackend, Variable, type Tensor, type Tensor4D } from '@tensorflow/tfjs-core'
+
+import { layerPrototype, oneTensor } from './layer-patch'
 
 /** The fields of tfjs-layers' `Conv2D` layer that the patched call reads. */
 interface Conv2DLayer {
@@ -44,15 +46,14 @@ function isLeaf(x: Tensor): boolean {
  */
 export function patchConvLayerInputGradient(): boolean {
   if (stockCall !== null) return true
-  const entry = serialization.SerializationMap.getMap().classNameMap.Conv2D as [{ prototype: { call: LayerCall } }, unknown] | undefined
-  if (entry === undefined) return false
-  const proto = entry[0].prototype
+  const proto = layerPrototype<{ call: LayerCall }>('Conv2D')
+  if (proto === null) return false
   const stock = proto.call
   stockCall = stock
   patchedPrototype = proto
   ownCall = Object.prototype.hasOwnProperty.call(proto, 'call')
   proto.call = function (this: Conv2DLayer, inputs, kwargs) {
-    const x = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0]! : null) : inputs
+    const x = oneTensor(inputs)
     if (
       x === null ||
       engine().state.gradientDepth === 0 ||
