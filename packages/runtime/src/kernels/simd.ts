@@ -90,6 +90,68 @@ export interface SimdLoops {
 }
 
 function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
+  const zero = [...[0x43, 0x00, 0x00, 0x00, 0x00], ...[0xfd, 0x13]] // f32.const 0, f32x4.splat
+  const gtF = [0xfd, 0x44] // f32x4.gt
+  const leF = [0xfd, 0x45] // f32x4.le
+  const and = [0xfd, 0x4e] // v128.and
+  const andnot = [0xfd, 0x4f] // v128.andnot: a AND NOT b
+  // A ReLU's gradient mask: (value on the stack) AND (top > 0), the comparison's all-ones lanes keeping the value.
+  const keepPositive = [...zero, ...gtF, ...and]
+  // A ReLU: v <= 0 gives all-ones lanes, which andnot clears (−0 gives +0, NaN stays NaN, as tfjs's relu).
+  const reluOf = (v: number) => [...tee(v), ...get(v), ...zero, ...leF, ...andnot]
+  // channelDots(dy 0, x 1, mean 2, rows 3, c4 4, acc1 5, acc2 6); locals j 7, a1 8, a2 9, m 10; d 11 (v128).
+  // Masked (channelDotsMasked): y 3 after mean (the ReLU's output), the later indices one up, d = dy where y > 0.
+  const dotsBody = (masked: boolean) => {
+    const k = masked ? 1 : 0
+    const [rows, c4, acc1, acc2, j, a1, a2, m, d] = [3, 4, 5, 6, 7, 8, 9, 10, 11].map((i) => i + k) as [number, number, number, number, number, number, number, number, number]
+    return body(
+      [
+        [4, I32],
+        [1, V128],
+      ],
+      rowsLoop(rows, c4, j, [...get(acc1), ...set(a1), ...get(acc2), ...set(a2), ...get(2), ...set(m)], [
+        ...get(0), ...load, ...(masked ? [...get(3), ...load, ...keepPositive] : []), ...set(d),
+        ...get(a1), ...get(a1), ...load, ...get(d), ...fadd, ...store,
+        ...get(a2), ...get(a2), ...load, ...get(d), ...get(1), ...load, ...get(m), ...load, ...fsub, ...fmul, ...fadd, ...store,
+        ...[0, 1, ...(masked ? [3] : []), a1, a2, m].flatMap((p) => step16(p)),
+      ]),
+    )
+  }
+  // scaleShift(x 0, out 1, k 2, b 3, rows 4, c4 5); locals j 6, kp 7, bp 8; with the ReLU (scaleShiftRelu) v 9 (v128)
+  const scaleBody = (relu: boolean) =>
+    body(
+      relu
+        ? [
+            [3, I32],
+            [1, V128],
+          ]
+        : [[3, I32]],
+      rowsLoop(4, 5, 6, [...get(2), ...set(7), ...get(3), ...set(8)], [
+        ...get(1),
+        ...get(0), ...load, ...get(7), ...load, ...fmul, ...get(8), ...load, ...fadd, ...(relu ? reluOf(9) : []),
+        ...store,
+        ...[0, 1, 7, 8].flatMap((p) => step16(p)),
+      ]),
+    )
+  // scaleShift2(a 0, x 1, out 2, ka 3, kx 4, b 5, rows 6, c4 7); locals j 8, kap 9, kxp 10, bp 11. Masked
+  // (scaleShift2Masked): y 6 after b, the later indices one up, a taken where y > 0 only.
+  const scale2Body = (masked: boolean) => {
+    const k = masked ? 1 : 0
+    const [rows, c4, j, kap, kxp, bp] = [6, 7, 8, 9, 10, 11].map((i) => i + k) as [number, number, number, number, number, number]
+    return body(
+      [[4, I32]],
+      rowsLoop(rows, c4, j, [...get(3), ...set(kap), ...get(4), ...set(kxp), ...get(5), ...set(bp)], [
+        ...get(2),
+        ...get(0), ...load, ...(masked ? [...get(6), ...load, ...keepPositive] : []), ...get(kap), ...load, ...fmul,
+        ...get(1), ...load, ...get(kxp), ...load, ...fmul,
+        ...fadd,
+        ...get(bp), ...load,
+        ...fadd,
+        ...store,
+        ...[0, 1, 2, ...(masked ? [6] : []), kap, kxp, bp].flatMap((p) => step16(p)),
+      ]),
+    )
+  }
   // channelSums(x 0, rows 1, c4 2, acc 3); locals j 4, a 5
   const sums = body(
     [[2, I32]],
@@ -103,41 +165,6 @@ function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
       ...store,
       ...step16(5),
       ...step16(0),
-    ]),
-  )
-  // channelDots(dy 0, x 1, mean 2, rows 3, c4 4, acc1 5, acc2 6); locals j 7, a1 8, a2 9, m 10; d 11 (v128)
-  const dots = body(
-    [
-      [4, I32],
-      [1, V128],
-    ],
-    rowsLoop(3, 4, 7, [...get(5), ...set(8), ...get(6), ...set(9), ...get(2), ...set(10)], [
-      ...get(0),
-      ...load,
-      ...set(11),
-      ...get(8),
-      ...get(8),
-      ...load,
-      ...get(11),
-      ...fadd,
-      ...store,
-      ...get(9),
-      ...get(9),
-      ...load,
-      ...get(11),
-      ...get(1),
-      ...load,
-      ...get(10),
-      ...load,
-      ...fsub,
-      ...fmul,
-      ...fadd,
-      ...store,
-      ...step16(0),
-      ...step16(1),
-      ...step16(8),
-      ...step16(9),
-      ...step16(10),
     ]),
   )
   // channelMoments(x 0, shift 1, rows 2, c4 3, acc1 4, acc2 5); locals j 6, a1 7, a2 8, sp 9; d 10 (v128)
@@ -154,40 +181,6 @@ function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
       ...step16(7),
       ...step16(8),
       ...step16(9),
-    ]),
-  )
-  // scaleShift(x 0, out 1, k 2, b 3, rows 4, c4 5); locals j 6, kp 7, bp 8
-  const scale = body(
-    [[3, I32]],
-    rowsLoop(4, 5, 6, [...get(2), ...set(7), ...get(3), ...set(8)], [
-      ...get(1),
-      ...get(0),
-      ...load,
-      ...get(7),
-      ...load,
-      ...fmul,
-      ...get(8),
-      ...load,
-      ...fadd,
-      ...store,
-      ...step16(0),
-      ...step16(1),
-      ...step16(7),
-      ...step16(8),
-    ]),
-  )
-  // scaleShift2(a 0, x 1, out 2, ka 3, kx 4, b 5, rows 6, c4 7); locals j 8, kap 9, kxp 10, bp 11
-  const scale2 = body(
-    [[4, I32]],
-    rowsLoop(6, 7, 8, [...get(3), ...set(9), ...get(4), ...set(10), ...get(5), ...set(11)], [
-      ...get(2),
-      ...get(0), ...load, ...get(9), ...load, ...fmul,
-      ...get(1), ...load, ...get(10), ...load, ...fmul,
-      ...fadd,
-      ...get(11), ...load,
-      ...fadd,
-      ...store,
-      ...[0, 1, 2, 9, 10, 11].flatMap((k) => step16(k)),
     ]),
   )
   // fillRows(out 0, k 1, rows 2, c4 3); locals j 4, kp 5
@@ -281,19 +274,11 @@ function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
       ...end,
     ])
   // reluMask: dy AND (x > 0), the comparison's all-ones lanes keeping dy.
-  const relu = elementwise([
-    ...[0x43, 0x00, 0x00, 0x00, 0x00], // f32.const 0
-    ...[0xfd, 0x13], // f32x4.splat
-    ...[0xfd, 0x44], // f32x4.gt
-    ...[0xfd, 0x4e], // v128.and
-  ])
+  const relu = elementwise(keepPositive)
   // squareGrad: dy · (x + x); x + x is x · 2 exactly, so the same as tfjs's dy · (x · 2). Local 4 holds x.
   const squareGrad = elementwise([...tee(4), ...get(4), ...fadd, ...fmul])
   // maxPool2x2Grad(x 0, dy 1, dx 2, outW 3, c4 4, rowStride 5); locals j 6, xp 7, gp 8, dp 9, chBytes 10;
   // v128 a 11, b 12, c 13, d 14, g 15, best 16, gtb 17, gtc 18, gtd 19.
-  const gtF = [0xfd, 0x44] // f32x4.gt
-  const and = [0xfd, 0x4e] // v128.and
-  const andnot = [0xfd, 0x4f] // v128.andnot: a AND NOT b
   const bitselect = [0xfd, 0x52] // v128.bitselect(v1, v2, mask): v1 where mask, v2 elsewhere
   const at4 = (base: number, k: number) => [
     ...get(base),
@@ -367,58 +352,10 @@ function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
       ...end, ...end,
     ],
   )
-  // The ReLU and its mask: v <= 0 gives all-ones lanes, which andnot clears (−0 gives +0, NaN stays NaN, as
-  // tfjs's relu); y > 0 gives all-ones lanes where the ReLU passed its input, which and keeps of dy.
-  const zero = [...[0x43, 0x00, 0x00, 0x00, 0x00], ...[0xfd, 0x13]] // f32.const 0, f32x4.splat
-  const leF = [0xfd, 0x45] // f32x4.le
-  // scaleShiftRelu(x 0, out 1, k 2, b 3, rows 4, c4 5); locals j 6, kp 7, bp 8; v 9 (v128)
-  const scaleRelu = body(
-    [
-      [3, I32],
-      [1, V128],
-    ],
-    rowsLoop(4, 5, 6, [...get(2), ...set(7), ...get(3), ...set(8)], [
-      ...get(1),
-      ...get(0), ...load, ...get(7), ...load, ...fmul, ...get(8), ...load, ...fadd, ...tee(9),
-      ...get(9), ...zero, ...leF, ...andnot,
-      ...store,
-      ...step16(0),
-      ...step16(1),
-      ...step16(7),
-      ...step16(8),
-    ]),
-  )
-  // channelDotsMasked(dy 0, x 1, mean 2, y 3, rows 4, c4 5, acc1 6, acc2 7); locals j 8, a1 9, a2 10, m 11; d 12 (v128)
-  const dotsMasked = body(
-    [
-      [4, I32],
-      [1, V128],
-    ],
-    rowsLoop(4, 5, 8, [...get(6), ...set(9), ...get(7), ...set(10), ...get(2), ...set(11)], [
-      ...get(0), ...load, ...get(3), ...load, ...zero, ...gtF, ...and, ...set(12),
-      ...get(9), ...get(9), ...load, ...get(12), ...fadd, ...store,
-      ...get(10), ...get(10), ...load, ...get(12), ...get(1), ...load, ...get(11), ...load, ...fsub, ...fmul, ...fadd, ...store,
-      ...[0, 1, 3, 9, 10, 11].flatMap((k) => step16(k)),
-    ]),
-  )
-  // scaleShift2Masked(a 0, x 1, out 2, ka 3, kx 4, b 5, y 6, rows 7, c4 8); locals j 9, kap 10, kxp 11, bp 12
-  const scale2Masked = body(
-    [[4, I32]],
-    rowsLoop(7, 8, 9, [...get(3), ...set(10), ...get(4), ...set(11), ...get(5), ...set(12)], [
-      ...get(2),
-      ...get(0), ...load, ...get(6), ...load, ...zero, ...gtF, ...and, ...get(10), ...load, ...fmul,
-      ...get(1), ...load, ...get(11), ...load, ...fmul,
-      ...fadd,
-      ...get(12), ...load,
-      ...fadd,
-      ...store,
-      ...[0, 1, 2, 6, 10, 11, 12].flatMap((k) => step16(k)),
-    ]),
-  )
   return assemble(shared, [
     { name: 'channelSums', params: 4, body: sums },
-    { name: 'channelDots', params: 7, body: dots },
-    { name: 'scaleShift', params: 6, body: scale },
+    { name: 'channelDots', params: 7, body: dotsBody(false) },
+    { name: 'scaleShift', params: 6, body: scaleBody(false) },
     { name: 'fillRows', params: 4, body: fill },
     { name: 'copyRows', params: 6, body: copy },
     { name: 'transpose4', params: 6, body: tr },
@@ -426,12 +363,12 @@ function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
     { name: 'squareGrad', params: 4, body: squareGrad },
     { name: 'maxPool2x2Grad', params: 6, body: pool },
     { name: 'adamUpdate', params: 9, body: adam },
-    { name: 'scaleShift2', params: 8, body: scale2 },
+    { name: 'scaleShift2', params: 8, body: scale2Body(false) },
     { name: 'copyRows2', params: 11, body: copy2 },
     { name: 'channelMoments', params: 6, body: moments },
-    { name: 'scaleShiftRelu', params: 6, body: scaleRelu },
-    { name: 'channelDotsMasked', params: 8, body: dotsMasked },
-    { name: 'scaleShift2Masked', params: 9, body: scale2Masked },
+    { name: 'scaleShiftRelu', params: 6, body: scaleBody(true) },
+    { name: 'channelDotsMasked', params: 8, body: dotsBody(true) },
+    { name: 'scaleShift2Masked', params: 9, body: scale2Body(true) },
   ])
 }
 
