@@ -1,6 +1,6 @@
 import { clone, type Tensor } from '@tensorflow/tfjs-core'
 
-import { layerPrototype, oneTensor } from './layer-patch'
+import { isTrainingCall, layerPrototype, oneTensor } from './layer-patch'
 
 /**
  * A batch norm followed by a ReLU, in training, as one pass forward and one backward (where a kernel for it is
@@ -110,8 +110,7 @@ export function patchLayersForReluFusion(): void {
   }
   const call = model.call!
   model.call = function (this: LayerLike, ...args: unknown[]) {
-    const kwargs = args[1] as { training?: unknown } | undefined
-    if (kwargs?.training == null || kwargs.training === false) return call.apply(this, args)
+    if (!isTrainingCall(args[1] as { training?: unknown } | undefined)) return call.apply(this, args)
     return withModel(this, () => call.apply(this, args))
   }
   const activationCall = activation.call!

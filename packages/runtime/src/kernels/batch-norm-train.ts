@@ -17,7 +17,7 @@ import {
 } from '@tensorflow/tfjs-core'
 
 import { markReluApplied, mayFuseRelu, patchLayersForReluFusion } from './batch-norm-relu'
-import { layerPrototype, oneTensor } from './layer-patch'
+import { isTrainingCall, layerPrototype, oneTensor } from './layer-patch'
 import { blockedChannelSums, channelAffine, channelDotSums, simdLoops } from './simd'
 import { heapF32, offsetOf, withOutputs, type WasmBackendLike } from './wasm-backend'
 
@@ -236,7 +236,7 @@ export function patchBatchNormalizationLayer(): void {
     const x = oneTensor(inputs)
     const gamma = this.gamma ?? null
     const beta = this.beta ?? null
-    const training = kwargs?.training != null && kwargs.training !== false
+    const training = isTrainingCall(kwargs)
     const registered = (name: string) => getKernel(name, 'wasm') !== undefined
     const onWasm = getBackend() === 'wasm'
     const family = onWasm ? families.find((f) => registered(f.plain)) : undefined

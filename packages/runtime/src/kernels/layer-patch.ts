@@ -14,3 +14,8 @@ export function oneTensor(inputs: Tensor | Tensor[]): Tensor | null {
   if (!Array.isArray(inputs)) return inputs
   return inputs.length === 1 ? inputs[0]! : null
 }
+
+/** Whether a layer call's keyword arguments ask for training mode (`training` set and not false). */
+export function isTrainingCall(kwargs: { training?: unknown } | undefined | null): boolean {
+  return kwargs?.training != null && kwargs.training !== false
+}
